@@ -1,0 +1,264 @@
+"""Settings: `settings.toml` (or `--config FILE` / `GATEWAY_CONFIG`), overridden by
+`GATEWAY__<SECTION>__<KEY>` environment variables (contracts.md §2).
+
+Keys absent from the file take the defaults below. Secrets (SMPP password, Telegram
+token, webhook secret, API token) are meant to come from the environment; they are
+`SecretStr`, so they print as `**********` in logs and errors.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_CONFIG = Path("settings.toml")
+
+
+class SettingsError(Exception):
+    """A settings file or value is wrong; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServiceSettings(_Section):
+    timezone: str = "Europe/Moscow"
+    phone_region: str = "RU"
+    # Name the customers see in greetings and notices.
+    company: str = "ЭнергоСбыт"
+    log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class StorageSettings(_Section):
+    path: Path = Path("var/gateway.db")
+
+
+class DemoSettings(_Section):
+    enabled: bool = True
+
+
+class SmppSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(2775, ge=1, le=65535)
+    system_id: str = "gateway"
+    password: SecretStr = SecretStr("")
+    system_type: str = ""
+    source_addr: str = "7555"
+    simulator: bool = True
+    tps: float = Field(50, gt=0)
+    window: int = Field(10, ge=1, le=1000)
+    enquire_link_interval: float = Field(30, gt=0)
+    response_timeout: float = Field(10, gt=0)
+    reconnect_max_delay: float = Field(60, gt=0)
+    # Seconds to wait for missing parts of a concatenated MO before handling what came.
+    reassembly_timeout: float = Field(300, gt=0)
+    request_receipts: bool = True
+
+
+class TelegramSettings(_Section):
+    enabled: bool = False
+    token: SecretStr = SecretStr("")
+    api_base: str = "https://api.telegram.org"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str = ""
+    webhook_secret: SecretStr = SecretStr("")
+    webhook_path: str = "/telegram/webhook"
+    staff_ids: list[int] = Field(default_factory=list)
+    # Chat that receives the staff digest (appeals approaching their due time).
+    staff_chat_id: int | None = None
+
+
+class ReadingsSettings(_Section):
+    window_first_day: int = Field(18, ge=1, le=28)
+    window_last_day: int = Field(25, ge=1, le=28)
+    consumption_cap_kwh: int = Field(5000, gt=0)
+    average_factor: float = Field(3.0, gt=1)
+    account_digits: tuple[int, int] = (8, 12)
+    # Export whole kWh to billing (truncate fractions) instead of the value as sent.
+    export_truncate: bool = False
+
+    @field_validator("account_digits")
+    @classmethod
+    def _digits(cls, value: tuple[int, int]) -> tuple[int, int]:
+        low, high = value
+        if not 4 <= low <= high <= 20:
+            raise ValueError("must be [min, max] with 4 <= min <= max <= 20")
+        return value
+
+
+_HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+class NotificationsSettings(_Section):
+    quiet_hours: str = "21:00-09:00"
+    confirm_above: int = Field(1000, ge=0)
+    telegram_rate: float = Field(30, gt=0)
+    telegram_chat_rate: float = Field(1, gt=0)
+    max_attempts: int = Field(5, ge=1)
+    lease_seconds: float = Field(60, gt=0)
+    batch_size: int = Field(200, ge=1)
+    reminder_hour: int = Field(10, ge=0, le=23)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        match = _HOURS.match(value.strip())
+        if not match or int(match[1]) > 23 or int(match[3]) > 23:
+            raise ValueError("must look like 21:00-09:00")
+        return value.strip()
+
+    @property
+    def quiet_window(self) -> tuple[time, time]:
+        match = _HOURS.match(self.quiet_hours)
+        assert match is not None  # validated above
+        return time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+
+
+class AppealsSettings(_Section):
+    urgent_hours: int = Field(24, ge=1)  # outage, power_quality
+    working_days: int = Field(3, ge=1)  # every other category
+    offices_file: Path | None = None  # None: the list shipped with the project
+
+
+class IdentitySettings(_Section):
+    codes_per_day: int = Field(3, ge=1)
+    code_ttl_minutes: int = Field(10, ge=1)
+    code_tries: int = Field(3, ge=1)
+    failed_attempts_per_hour: int = Field(5, ge=1)
+
+
+class ApiSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    token: SecretStr = SecretStr("")
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(BaseSettings):
+    """All settings. Build with `load_settings`, not directly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY__",
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
+    smpp: SmppSettings = Field(default_factory=SmppSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    readings: ReadingsSettings = Field(default_factory=ReadingsSettings)
+    notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)
+    appeals: AppealsSettings = Field(default_factory=AppealsSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    # Set by load_settings: the file the settings came from (None: defaults only).
+    _source_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first (wins), then the file passed as init kwargs.
+        return (env_settings, init_settings)
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{key}: {message}")
+    return "; ".join(lines)
+
+
+def resolve_config_path(explicit: str | Path | None) -> Path | None:
+    """`--config` wins over `GATEWAY_CONFIG`, which wins over ./settings.toml if present."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("GATEWAY_CONFIG")
+    if env:
+        return Path(env)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def load_settings(path: str | Path | None = None, *, use_default_file: bool = True) -> Settings:
+    """Read settings; raise `SettingsError` with a message naming the bad key."""
+    config = resolve_config_path(path) if use_default_file or path else None
+    data: dict[str, Any] = {}
+    if config is not None:
+        try:
+            with config.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            raise SettingsError(f"settings file not found: {config}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{config}: not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise SettingsError(f"{config}: cannot read: {exc.strerror}") from exc
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        where = f"{config}: " if config else ""
+        raise SettingsError(f"{where}invalid settings: {_describe(exc)}") from None
+    settings._source_file = config
+    return settings
