@@ -216,3 +216,25 @@ def mask_name(name: str | None) -> str:
     if not name:
         return "-"
     return " ".join(f"{part[0]}***" for part in name.split() if part)
+
+
+def normalize_phone(raw: str, region: str = "RU") -> str | None:
+    """A phone number in any common notation → E.164 (`+79121234567`), or None.
+
+    SMSCs send MSISDNs without `+` (`79121234567`); customers write `8 912 …`.
+    """
+    import phonenumbers  # local: keeps `bot.core` import light for channels
+
+    text = raw.strip()
+    if not text:
+        return None
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if not text.startswith("+") and len(digits) == 11 and digits[0] == "7":
+        text = "+" + digits
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
