@@ -1,0 +1,293 @@
+"""The conversation engine: from a journaled `Inbound` to replies in the outbox.
+
+The order of steps is fixed, and each is where it is for a reason:
+
+1. errors: the outermost step, so that any failure below still gets the customer a
+   polite apology and a logged error, and the message is marked processed (no loop).
+2. resolve the contact: before the lock, since the key needs nothing else; an SMS
+   sender's phone is proven by the network, a Telegram user's only once verified.
+3. per-conversation lock: two quick messages of one person are handled in order, while
+   other conversations run concurrently.
+4. load state: a pending confirmation or question changes what «да» or «2» mean.
+5. parse: pure, no I/O (parsers/).
+6. handler: the use case (handlers/); it returns replies, never calls a channel.
+7. save state, 8. replies into the outbox, 9. mark the journal entry processed: 4–9 run
+   in one database transaction, so a crash in between leaves nothing half-done and the
+   entry is simply processed again at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import datetime
+from typing import Any
+
+from handlers.base import KEEP, Context, Outcome, Reply, SharedPhone
+from handlers.dispatch import Handlers
+from parsers.intent import Intent
+from storage.models import Contact, ConversationKey
+from storage.outbox import PRIORITY_REPLY, NewMessage
+from storage.store import Store
+
+from bot.core import Button, ChannelName, Inbound, Outbound, mask_phone, normalize_phone
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "Извините, не удалось обработать сообщение. Мы уже разбираемся, попробуйте позже."
+
+Parse = Callable[[str], Intent]
+
+
+class ConversationEngine:
+    """Journals inbound messages and turns them into replies. `accept` is the
+    `OnInbound` callback handed to every channel."""
+
+    def __init__(
+        self,
+        store: Store,
+        handlers: Handlers,
+        parse: Parse,
+        *,
+        phone_region: str = "RU",
+        wake_sender: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.handlers = handlers
+        self.parse = parse
+        self.phone_region = phone_region
+        self._wake = wake_sender or (lambda: None)
+        self._locks: dict[ConversationKey, asyncio.Lock] = {}
+        self._lock_users: dict[ConversationKey, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    # -- the channel-facing side -------------------------------------------------------
+
+    async def accept(self, inbound: Inbound) -> bool:
+        """Store the message in the journal (the channel acknowledges after this returns)
+        and schedule its processing. A redelivery returns False and is not processed."""
+        entry_id, new = await self.store.journal.append(
+            inbound.channel.value,
+            inbound.external_id,
+            inbound.address,
+            inbound.model_dump_json(),
+            inbound.received_at,
+        )
+        if not new:
+            log.info(
+                "inbound %s/%s from %s is a redelivery; ignored",
+                inbound.channel.value,
+                inbound.external_id,
+                mask_phone(inbound.address),
+            )
+            return False
+        if not self._closing:
+            self._spawn(entry_id, inbound)
+        return True
+
+    def _spawn(self, entry_id: int, inbound: Inbound) -> None:
+        task = asyncio.create_task(self.process(entry_id, inbound), name=f"inbound-{entry_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def recover(self) -> int:
+        """Process journal entries left unprocessed by a crash; returns how many."""
+        entries = await self.store.journal.unprocessed()
+        for entry in entries:
+            self._spawn(entry.id, Inbound.model_validate_json(entry.payload))
+        if entries:
+            log.info("engine: resuming %d unprocessed inbound messages", len(entries))
+        return len(entries)
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until every scheduled message is processed (tests, shutdown)."""
+        async with asyncio.timeout(timeout):
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self, timeout: float = 3.0) -> None:
+        """Stop taking new work; let in-flight messages finish (the rest stays in the
+        journal and is processed at the next start)."""
+        self._closing = True
+        with suppress(TimeoutError):
+            await self.drain(timeout)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- the pipeline ------------------------------------------------------------------
+
+    async def process(self, entry_id: int, inbound: Inbound) -> None:
+        # 1. errors
+        try:
+            await self._process(entry_id, inbound)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "engine: failed on inbound %d from %s/%s",
+                entry_id,
+                inbound.channel.value,
+                mask_phone(inbound.address),
+            )
+            await self._apologise(entry_id, inbound)
+
+    async def _process(self, entry_id: int, inbound: Inbound) -> None:
+        # 2. resolve the contact
+        contact = await self._resolve(inbound)
+        key = ConversationKey(inbound.channel.value, inbound.address)
+        # 3. per-conversation lock
+        async with self._lock(key):
+            async with self.store.db.transaction():
+                # 4. load state
+                state = await self.store.state.get(key, inbound.received_at)
+                ctx = self._context(entry_id, inbound, contact, key, state)
+                # 5. parse
+                intent = self.parse(inbound.text)
+                # 6. handler
+                outcome = await self.handlers.handle(ctx, intent)
+                # 7. save state
+                if outcome.state is not KEEP:
+                    await self.store.state.set(key, outcome.state)  # type: ignore[arg-type]
+                # 8. replies into the outbox
+                await self._enqueue(entry_id, inbound, outcome)
+                # 9. done
+                await self.store.journal.mark_processed(entry_id)
+        self._wake()
+
+    async def _resolve(self, inbound: Inbound) -> Contact:
+        contacts = self.store.contacts
+        if inbound.channel is ChannelName.SMS:
+            # The network proves an SMS sender's number.
+            return await contacts.resolve(
+                inbound.channel.value, inbound.address, phone=inbound.address, verified_by="sms"
+            )
+        if inbound.channel is ChannelName.CONSOLE and inbound.address.startswith("+"):
+            # `gateway chat --phone`: the operator speaks as that phone.
+            return await contacts.resolve(
+                inbound.channel.value, inbound.address, phone=inbound.address, verified_by="console"
+            )
+        return await contacts.resolve(inbound.channel.value, inbound.address)
+
+    def _context(
+        self,
+        entry_id: int,
+        inbound: Inbound,
+        contact: Contact,
+        key: ConversationKey,
+        state: Any,
+    ) -> Context:
+        shared = None
+        if inbound.contact is not None:
+            own = inbound.contact.user_id is not None and inbound.contact.user_id == (
+                inbound.user_id if inbound.user_id is not None else _int(inbound.address)
+            )
+            shared = SharedPhone(normalize_phone(inbound.contact.phone, self.phone_region), own)
+        return Context(
+            key=key,
+            contact=contact,
+            text=inbound.text,
+            now=inbound.received_at,
+            to=inbound.to,
+            inbound_id=entry_id,
+            shared=shared,
+            is_callback=inbound.is_callback,
+            media=inbound.meta.get("media"),
+            state=state,
+            meta=dict(inbound.meta),
+        )
+
+    async def _enqueue(self, entry_id: int, inbound: Inbound, outcome: Outcome) -> None:
+        for index, reply in enumerate(outcome.replies):
+            outbound = self.outbound_for(inbound, reply)
+            await self.store.outbox.enqueue(
+                NewMessage(
+                    channel=outbound.channel.value,
+                    address=outbound.address,
+                    payload=outbound.model_dump_json(),
+                    priority=PRIORITY_REPLY,
+                    # One row per (inbound, reply): processing again after a crash
+                    # does not send the reply twice.
+                    idempotency_key=f"reply:{entry_id}:{index}",
+                    phone=inbound.address if inbound.address.startswith("+") else None,
+                )
+            )
+
+    def outbound_for(self, inbound: Inbound, reply: Reply) -> Outbound:
+        if reply.to is not None:
+            channel = ChannelName(reply.to.channel)
+            address = reply.to.address
+            source = None
+        else:
+            channel = inbound.channel
+            address = inbound.address
+            # Replies come from the number the customer wrote to (design.md, Numbers).
+            source = inbound.to if channel is ChannelName.SMS else None
+        return Outbound(
+            channel=channel,
+            address=address,
+            text=reply.text,
+            source=source,
+            buttons=tuple(
+                tuple(Button(text=label, data=data) for label, data in row)
+                for row in reply.choices
+            ),
+            request_contact=reply.request_contact,
+        )
+
+    async def _apologise(self, entry_id: int, inbound: Inbound) -> None:
+        try:
+            async with self.store.db.transaction():
+                await self._enqueue(entry_id, inbound, Outcome((Reply(APOLOGY),), KEEP))
+                await self.store.journal.mark_processed(entry_id, error="handler failed")
+        except Exception:
+            log.exception("engine: could not even apologise for inbound %d", entry_id)
+        self._wake()
+
+    # -- locks -------------------------------------------------------------------------
+
+    def _lock(self, key: ConversationKey) -> _KeyLock:
+        return _KeyLock(self, key)
+
+
+class _KeyLock:
+    """A lock per conversation, dropped when nobody holds or waits for it."""
+
+    def __init__(self, engine: ConversationEngine, key: ConversationKey) -> None:
+        self.engine = engine
+        self.key = key
+
+    async def __aenter__(self) -> None:
+        engine = self.engine
+        lock = engine._locks.setdefault(self.key, asyncio.Lock())
+        engine._lock_users[self.key] = engine._lock_users.get(self.key, 0) + 1
+        try:
+            await lock.acquire()
+        except BaseException:
+            self._release_user()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.engine._locks[self.key].release()
+        self._release_user()
+
+    def _release_user(self) -> None:
+        engine = self.engine
+        users = engine._lock_users[self.key] - 1
+        if users:
+            engine._lock_users[self.key] = users
+        else:
+            del engine._lock_users[self.key]
+            del engine._locks[self.key]
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+

@@ -1,0 +1,243 @@
+"""The outbox: every reply and notice, durable until the channel took it.
+
+Rows are claimed with a lease (`status = 'sending'`, `lease_until`): a sender that dies
+leaves its rows to be claimed again when the lease runs out, so a crash resumes where it
+stopped and duplicates at most the messages in flight. The idempotency key makes each
+(campaign, recipient) one row, however often a campaign is (re)built.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiosqlite
+
+from storage.db import Database, from_db_opt, to_db, utcnow
+from storage.models import OutboxItem
+
+# Priorities: lower goes first (design.md: replies before broadcasts).
+PRIORITY_REPLY = 0
+PRIORITY_URGENT = 10  # unplanned outage, power restored, appeal answers
+PRIORITY_BULK = 20  # invoices, debts, planned outages, reminders, surveys
+
+# When several parts of one message report, the message takes its worst part's state.
+_STATE_RANK = {"delivered": 0, "pending": 1, "expired": 2, "failed": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    channel: str
+    address: str
+    payload: str  # Outbound as JSON
+    priority: int = PRIORITY_REPLY
+    not_before: datetime | None = None
+    valid_until: datetime | None = None
+    campaign_id: int | None = None
+    account: str | None = None
+    phone: str | None = None
+    idempotency_key: str | None = None
+    status: str = "queued"
+
+
+def _item(row: aiosqlite.Row) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        channel=row["channel"],
+        address=row["address"],
+        payload=row["payload"],
+        priority=row["priority"],
+        status=row["status"],
+        attempts=row["attempts"],
+        campaign_id=row["campaign_id"],
+        valid_until=from_db_opt(row["valid_until"]),
+        account=row["account"],
+        phone=row["phone"],
+    )
+
+
+_INSERT = (
+    "INSERT INTO outbox (channel, address, payload, priority, status, not_before, valid_until,"
+    " campaign_id, account, phone, idempotency_key, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
+)
+
+
+def _row(msg: NewMessage, now: str) -> tuple[Any, ...]:
+    return (
+        msg.channel,
+        msg.address,
+        msg.payload,
+        msg.priority,
+        msg.status,
+        to_db(msg.not_before) if msg.not_before else now,
+        to_db(msg.valid_until) if msg.valid_until else None,
+        msg.campaign_id,
+        msg.account,
+        msg.phone,
+        msg.idempotency_key,
+        now,
+    )
+
+
+class OutboxRepo:
+    """Durable queue of outbound messages over the `outbox` table."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def enqueue(self, msg: NewMessage) -> int:
+        """Add a message; returns its id, or 0 when its idempotency key exists already."""
+        return await self.db.execute(_INSERT, _row(msg, to_db(utcnow())))
+
+    async def enqueue_many(self, messages: Sequence[NewMessage]) -> None:
+        """Add many messages in one statement batch (campaigns). Duplicates are skipped."""
+        now = to_db(utcnow())
+        await self.db.executemany(_INSERT, [_row(m, now) for m in messages])
+
+    async def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        *,
+        channels: Sequence[str] | None = None,
+        max_priority: int | None = None,
+    ) -> list[OutboxItem]:
+        """Take up to `limit` due messages, best priority first, and lease them."""
+        where = (
+            "((status IN ('queued', 'deferred') AND not_before <= :now)"
+            " OR (status = 'sending' AND lease_until <= :now))"
+        )
+        params: dict[str, Any] = {"now": to_db(now), "limit": limit}
+        if channels is not None:
+            names = {f"c{i}": c for i, c in enumerate(channels)}
+            where += f" AND channel IN ({', '.join(':' + k for k in names)})"
+            params.update(names)
+        if max_priority is not None:
+            where += " AND priority <= :maxp"
+            params["maxp"] = max_priority
+        async with self.db.transaction():
+            rows = await self.db.fetchall(
+                f"SELECT * FROM outbox WHERE {where} ORDER BY priority, id LIMIT :limit", params
+            )
+            if not rows:
+                return []
+            ids = [r["id"] for r in rows]
+            marks = ",".join("?" * len(ids))
+            await self.db.execute(
+                f"UPDATE outbox SET status = 'sending', lease_until = ?, attempts = attempts + 1"
+                f" WHERE id IN ({marks})",
+                [to_db(now + lease), *ids],
+            )
+        return [_item(r) for r in rows]
+
+    async def mark_sent(
+        self, item_id: int, channel: str, message_ids: Sequence[str], parts: int, at: datetime
+    ) -> None:
+        async with self.db.transaction():
+            await self.db.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, parts = ?, lease_until = NULL,"
+                " error = NULL WHERE id = ?",
+                (to_db(at), parts, item_id),
+            )
+            if message_ids:
+                await self.db.executemany(
+                    "INSERT OR REPLACE INTO outbox_message_ids (channel, message_id, outbox_id)"
+                    " VALUES (?, ?, ?)",
+                    [(channel, mid, item_id) for mid in message_ids],
+                )
+
+    async def mark_final(self, item_id: int, status: str, error: str | None = None) -> None:
+        """failed | expired | cancelled | delivered (Telegram: accepted means delivered)."""
+        column = ", delivered_at = :at" if status == "delivered" else ""
+        await self.db.execute(
+            f"UPDATE outbox SET status = :status, error = :error, lease_until = NULL{column}"
+            " WHERE id = :id",
+            {"status": status, "error": error, "id": item_id, "at": to_db(utcnow())},
+        )
+
+    async def retry_at(self, item_id: int, when: datetime, error: str) -> None:
+        await self.db.execute(
+            "UPDATE outbox SET status = 'queued', not_before = ?, lease_until = NULL, error = ?"
+            " WHERE id = ?",
+            (to_db(when), error, item_id),
+        )
+
+    async def defer(self, item_id: int, until: datetime, *, count_attempt: bool = False) -> None:
+        """Quiet hours: wait without counting it as a failed try."""
+        await self.db.execute(
+            "UPDATE outbox SET status = 'deferred', not_before = ?, lease_until = NULL"
+            + ("" if count_attempt else ", attempts = max(attempts - 1, 0)")
+            + " WHERE id = ?",
+            (to_db(until), item_id),
+        )
+
+    async def reroute(self, item_id: int, channel: str, address: str, payload: str) -> None:
+        """Send the same message on another channel (Telegram blocked → SMS)."""
+        await self.db.execute(
+            "UPDATE outbox SET channel = ?, address = ?, payload = ?, status = 'queued',"
+            " lease_until = NULL, attempts = 0 WHERE id = ?",
+            (channel, address, payload, item_id),
+        )
+
+    async def report(
+        self, channel: str, message_id: str, state: str, at: datetime
+    ) -> int | None:
+        """Apply a delivery receipt to one part; the message takes its worst part's state
+        once every part has a final state. Returns the outbox id, or None if unknown."""
+        async with self.db.transaction():
+            row = await self.db.fetchone(
+                "SELECT outbox_id FROM outbox_message_ids WHERE channel = ? AND message_id = ?",
+                (channel, message_id),
+            )
+            if row is None:
+                return None
+            outbox_id = int(row["outbox_id"])
+            await self.db.execute(
+                "UPDATE outbox_message_ids SET state = ? WHERE channel = ? AND message_id = ?",
+                (state, channel, message_id),
+            )
+            parts = await self.db.fetchall(
+                "SELECT state FROM outbox_message_ids WHERE outbox_id = ?", (outbox_id,)
+            )
+            states = [p["state"] for p in parts]
+            if any(s is None or s == "pending" for s in states):
+                return outbox_id
+            worst = max(states, key=lambda s: _STATE_RANK.get(s, 3))
+            status = {"delivered": "delivered", "expired": "expired"}.get(worst, "failed")
+            await self.db.execute(
+                "UPDATE outbox SET status = ?, delivered_at = ? WHERE id = ?"
+                " AND status IN ('sent', 'sending')",
+                (status, to_db(at) if status == "delivered" else None, outbox_id),
+            )
+        return outbox_id
+
+    async def get(self, item_id: int) -> OutboxItem | None:
+        row = await self.db.fetchone("SELECT * FROM outbox WHERE id = ?", (item_id,))
+        return None if row is None else _item(row)
+
+    async def pending_count(self) -> int:
+        return int(
+            await self.db.fetchval(
+                "SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending', 'deferred')"
+            )
+        )
+
+    async def next_due(self) -> datetime | None:
+        value = await self.db.fetchval(
+            "SELECT min(coalesce(lease_until, not_before)) FROM outbox"
+            " WHERE status IN ('queued', 'deferred', 'sending')"
+        )
+        return from_db_opt(value)
+
+    async def sent_to(self, channel: str, address: str) -> list[str]:
+        """Texts sent or queued to one address, oldest first (console and dev tools)."""
+        rows = await self.db.fetchall(
+            "SELECT payload FROM outbox WHERE channel = ? AND address = ? ORDER BY id",
+            (channel, address),
+        )
+        return [json.loads(r["payload"])["text"] for r in rows]

@@ -1,0 +1,69 @@
+"""`Store`: the open database and every repository over it, built once by the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from storage.db import Database
+from storage.outbox import OutboxRepo
+from storage.repos import (
+    AppealRepo,
+    ContactRepo,
+    JournalRepo,
+    OutageRepo,
+    ReadingRepo,
+    RegistryRepo,
+    StateRepo,
+)
+
+
+@dataclass
+class Store:
+    db: Database
+    registry: RegistryRepo
+    contacts: ContactRepo
+    readings: ReadingRepo
+    state: StateRepo
+    journal: JournalRepo
+    appeals: AppealRepo
+    outages: OutageRepo
+    outbox: OutboxRepo
+
+    @classmethod
+    def over(cls, db: Database) -> Store:
+        return cls(
+            db=db,
+            registry=RegistryRepo(db),
+            contacts=ContactRepo(db),
+            readings=ReadingRepo(db),
+            state=StateRepo(db),
+            journal=JournalRepo(db),
+            appeals=AppealRepo(db),
+            outages=OutageRepo(db),
+            outbox=OutboxRepo(db),
+        )
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        db = Database(path)
+        await db.open()
+        return cls.over(db)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def __aenter__(self) -> Self:
+        if not self.db.is_open:
+            await self.db.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
