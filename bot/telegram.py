@@ -1,0 +1,646 @@
+"""The Telegram channel: aiogram 3's HTTP client under our own polling loop and webhook route.
+
+Why not aiogram's `Dispatcher`: its polling confirms an update's offset as soon as the update
+is handed out, while handlers run later as tasks, so a crash between the two loses the
+update (design.md, "Chosen dependencies"). Here every update is written to the inbound
+journal (`on_inbound` returns once it is durable) before the next `getUpdates` call
+confirms it; an update journaled but not yet confirmed comes again after a crash and the
+journal recognises it by its external id (the update id).
+
+Updates of one chat stay in order: the polling loop journals a batch one update at a time,
+and the webhook route journals one chat's updates one at a time.
+
+The bot token is part of every Bot API URL (`/bot<token>/<method>`), and aiohttp puts URLs
+into some of its error messages; nothing here logs an exception object or a traceback
+from the HTTP client, only `_redact`ed text.
+
+Only `bot.core` and `bot.settings` of ours are imported: channels know nothing of handlers
+or storage (design.md, Layout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import hmac
+import json
+import logging
+import re
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    AiogramError,
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramConflictError,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.core import (
+    Button,
+    ChannelName,
+    Inbound,
+    OnInbound,
+    OnReport,
+    Outbound,
+    SendErrorKind,
+    SendResult,
+    SharedContact,
+)
+from bot.settings import TelegramSettings
+
+logger = logging.getLogger(__name__)
+
+# Bot API limits: https://core.telegram.org/bots/api#sendmessage (text: 1-4096 characters
+# after entity parsing, counted like Telegram does, in UTF-16 code units) and
+# https://core.telegram.org/bots/api#inlinekeyboardbutton (callback_data: 1-64 bytes).
+MESSAGE_LIMIT: Final = 4096
+CALLBACK_DATA_LIMIT: Final = 64
+
+SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"
+
+# The update kinds we ask for. `channel_post` only so that we can tell a channel that the
+# bot works in private chats; every kind not listed is never delivered at all.
+ALLOWED_UPDATES: Final = ["message", "edited_message", "callback_query", "channel_post"]
+
+# Customer-facing text of the channel itself (everything else comes from handlers).
+CONTACT_BUTTON_TEXT: Final = "📱 Поделиться номером"
+PRIVATE_ONLY_TEXT: Final = (
+    "Я отвечаю только в личных сообщениях. Напишите мне в личный чат, "
+    "чтобы передать показания или задать вопрос."
+)
+COMMANDS: Final = (
+    ("start", "Начать работу и привязать лицевой счёт"),
+    ("readings", "Передать показания счётчика"),
+    ("balance", "Баланс и задолженность"),
+    ("appeal", "Подать обращение"),
+    ("status", "Статус обращения"),
+    ("offices", "Адреса и часы работы офисов"),
+    ("help", "Что умеет бот"),
+)
+
+_PRIVATE = "private"
+_CHAT_ID = re.compile(r"-?[0-9]{1,20}")
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def normalize_command(text: str) -> str:
+    """`/cmd@BotName args` → `/cmd args`; any other text is returned unchanged.
+
+    Telegram clients append the bot's name to commands picked from the menu in some
+    chats; the parser should see one spelling. Other text (including `/cmd args`) is
+    left exactly as the customer wrote it.
+    """
+    if not text.startswith("/"):
+        return text
+    head, sep, rest = text.partition(" ")
+    command, at, _name = head.partition("@")
+    if not at or len(command) < 2:
+        return text
+    return f"{command}{sep}{rest}"
+
+
+def _aware(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    # pydantic reads Telegram's unix times as UTC; guard against a naive one anyway.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _phone(raw: str) -> str:
+    # Telegram sends the contact's number in international form, usually without "+"
+    # ("79121234567"); adding the "+" gives E.164 without guessing a region.
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    return f"+{digits}" if digits else raw
+
+
+def _message_inbound(
+    message: Message, external_id: str, meta: dict[str, str], when: datetime | None
+) -> Inbound:
+    assert message.from_user is not None  # private chats always have a sender
+    text = ""
+    meta = dict(meta)
+    contact: SharedContact | None = None
+    if message.text is not None:
+        text = normalize_command(message.text)
+    elif message.contact is not None:
+        contact = SharedContact(
+            phone=_phone(message.contact.phone_number),
+            user_id=message.contact.user_id,
+            first_name=message.contact.first_name,
+        )
+    elif message.caption:
+        text = message.caption
+        meta["caption"] = "1"
+    else:
+        # Sticker, voice, photo without caption...: the engine answers «send text».
+        kind = message.content_type  # a str-valued Enum, whose str() is "ContentType.X"
+        meta["media"] = kind.value if isinstance(kind, enum.Enum) else str(kind)
+    return Inbound(
+        channel=ChannelName.TELEGRAM,
+        address=str(message.chat.id),
+        text=text,
+        external_id=external_id,
+        received_at=_aware(when),
+        user_id=message.from_user.id,
+        contact=contact,
+        meta=meta,
+    )
+
+
+def _callback_inbound(query: CallbackQuery, external_id: str) -> Inbound:
+    # Our buttons are only ever sent to private chats, where the chat id is the user id.
+    return Inbound(
+        channel=ChannelName.TELEGRAM,
+        address=str(query.from_user.id),
+        text=query.data or "",
+        external_id=external_id,
+        received_at=datetime.now(UTC),
+        user_id=query.from_user.id,
+        is_callback=True,
+    )
+
+
+def inbound_from_update(update: Update) -> Inbound | None:
+    """The `Inbound` for an update, or None when the update is not for the engine.
+
+    Not for the engine: messages outside private chats (groups, channels), messages
+    without a sender, and update kinds we do not handle. External ids are the update id
+    (`"edit:<id>"` for an edited message, so that it is never taken for the original).
+    """
+    external_id = str(update.update_id)
+    if update.message is not None:
+        message = update.message
+        if message.chat.type != _PRIVATE or message.from_user is None:
+            return None
+        return _message_inbound(message, external_id, {}, message.date)
+    if update.edited_message is not None:
+        message = update.edited_message
+        if message.chat.type != _PRIVATE or message.from_user is None:
+            return None
+        return _message_inbound(
+            message,
+            f"edit:{update.update_id}",
+            {"edited": "1"},
+            # aiogram types edit_date as a bare unix time, unlike date.
+            datetime.fromtimestamp(message.edit_date, UTC) if message.edit_date else message.date,
+        )
+    if update.callback_query is not None:
+        return _callback_inbound(update.callback_query, external_id)
+    return None
+
+
+def _foreign_chat(update: Update) -> int | None:
+    """The chat id of a group/supergroup/channel message (told «private only»), else None."""
+    message = update.message or update.channel_post
+    if message is not None and message.chat.type != _PRIVATE:
+        return message.chat.id
+    return None
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split a long text into messages of at most `limit` UTF-16 code units.
+
+    Cuts at the last paragraph break of the chunk, else at the last line break, else at
+    the last space, provided the cut keeps at least half the chunk (a break near the start
+    would leave a stub message); failing that at any break; failing that hard (one
+    4 096-character word). Separators at a cut are dropped; nothing else is lost.
+    """
+    parts: list[str] = []
+    rest = text
+    while _utf16_len(rest) > limit:
+        # The longest prefix within the limit (code points ≤ code units, so search down).
+        end = min(len(rest), limit)
+        while _utf16_len(rest[:end]) > limit:
+            end -= 1
+        chunk = rest[:end]
+        cut, width = _best_cut(chunk)
+        if cut > 0:
+            parts.append(chunk[:cut].rstrip())
+            rest = rest[cut + width :].lstrip("\n")
+        else:
+            parts.append(chunk)
+            rest = rest[end:]
+    if rest.strip() or not parts:
+        parts.append(rest)
+    return [part for part in parts if part] or [text]
+
+
+def _best_cut(chunk: str) -> tuple[int, int]:
+    """(index, separator length) of the best break in `chunk`, or (-1, 0)."""
+    for minimum in (len(chunk) // 2, 1):
+        for separator in ("\n\n", "\n", " "):
+            cut = chunk.rfind(separator)
+            if cut >= minimum:
+                return cut, len(separator)
+    return -1, 0
+
+
+def send_failure(exc: AiogramError, redact: str = "") -> SendResult:
+    """The declared outcome of a failed Bot API call: the one error table of this channel.
+
+    `redact` is a secret (the token) to cut out of the detail text.
+    """
+    detail = _redact(_describe(exc), redact)
+    lowered = detail.lower()
+    # Order matters: TelegramRetryAfter and TelegramEntityTooLarge subclass others.
+    if isinstance(exc, TelegramRetryAfter):
+        return SendResult.failed(SendErrorKind.THROTTLED, detail, float(exc.retry_after))
+    if isinstance(exc, TelegramForbiddenError):
+        # "bot was blocked by the user", "user is deactivated", "bot can't initiate
+        # conversation with a user": in every case Telegram will not deliver; use SMS.
+        return SendResult.failed(SendErrorKind.BLOCKED, detail)
+    if isinstance(exc, TelegramNotFound) or (
+        isinstance(exc, TelegramBadRequest) and "chat not found" in lowered
+    ):
+        return SendResult.failed(SendErrorKind.INVALID_ADDRESS, detail)
+    if isinstance(exc, TelegramBadRequest | TelegramEntityTooLarge | TelegramMigrateToChat):
+        return SendResult.failed(SendErrorKind.REJECTED, detail)
+    if isinstance(exc, TelegramNetworkError | TelegramUnauthorizedError):
+        # A revoked token is the channel's problem, not the message's: retry later.
+        return SendResult.failed(SendErrorKind.CONNECTION, detail)
+    # 5xx (TelegramServerError), a conflict, an unreadable answer, anything else.
+    return SendResult.failed(SendErrorKind.TEMPORARY, detail)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TelegramAPIError):
+        return f"{type(exc).__name__}: {exc.message}"
+    if isinstance(exc, ClientDecodeError):
+        # Its str() carries the whole answer; the type and the message are enough.
+        return f"{type(exc).__name__}: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _redact(text: str, secret: str) -> str:
+    return text.replace(secret, "<token>") if secret else text
+
+
+def _inline_markup(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=button.text, callback_data=button.data) for button in row]
+            for row in rows
+        ]
+    )
+
+
+def _contact_markup() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=CONTACT_BUTTON_TEXT, request_contact=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+# --------------------------------------------------------------------------- channel
+
+
+class TelegramChannel:
+    """The Telegram `Channel` (bot.core): Bot API over aiogram's aiohttp client.
+
+    Polling mode (`[telegram] mode = "polling"`): `start` checks the token (getMe),
+    removes any webhook, registers the command menu and runs our own `getUpdates` loop.
+    Webhook mode: the app adds `webhook_routes()` to its aiohttp server before it starts;
+    `start` registers the webhook with the secret token; Telegram then POSTs updates to
+    `[telegram] webhook_path`.
+
+    `start` makes one attempt at once (so a wrong token shows in the log at start-up)
+    and keeps retrying in the background with backoff; it never raises for a network or
+    token problem: SMS must keep working while Telegram is unreachable. `is_up` says
+    whether the last exchange with the Bot API worked.
+    """
+
+    name = ChannelName.TELEGRAM
+
+    def __init__(
+        self,
+        settings: TelegramSettings,
+        *,
+        session_timeout: float = 20.0,
+        poll_timeout: int = 10,
+        retry_delay: float = 1.0,
+        max_retry_delay: float = 30.0,
+    ) -> None:
+        token = settings.token.get_secret_value()
+        if not token:
+            raise ValueError("[telegram] token is empty")
+        if settings.mode == "webhook" and not (
+            settings.webhook_url and settings.webhook_secret.get_secret_value()
+        ):
+            raise ValueError("[telegram] webhook mode needs webhook_url and webhook_secret")
+        self._settings = settings
+        self._token = token
+        # A short long-poll so that stop() does not wait on an open request for long and
+        # a dead connection is noticed; the HTTP timeout leaves room for the long-poll.
+        self._poll_timeout = poll_timeout
+        self._retry_delay = retry_delay
+        self._max_retry_delay = max_retry_delay
+        session = AiohttpSession(
+            api=TelegramAPIServer.from_base(settings.api_base), timeout=session_timeout
+        )
+        self._bot = Bot(token, session=session)
+        self._on_inbound: OnInbound | None = None
+        self._offset: int | None = None
+        self._ready = False  # getMe and the mode's setup call succeeded
+        self._up = False
+        self._closed = False
+        self._task: asyncio.Task[None] | None = None
+        # True while the loop waits on the network (getUpdates or backoff): stop() may
+        # cancel it there; while journaling a batch it lets the batch finish.
+        self._idle = True
+        self._told_private_only: set[int] = set()
+        self._chat_locks: dict[int, _ChatLock] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, on_inbound: OnInbound, on_report: OnReport) -> None:
+        """Connect and begin delivering updates to `on_inbound`. Telegram has no delivery
+        receipts for bots, so `on_report` is never called."""
+        del on_report
+        if self._task is not None:
+            raise RuntimeError("TelegramChannel already started")
+        self._on_inbound = on_inbound
+        try:
+            await self._setup()
+        except AiogramError as exc:
+            self._log_failure("start", exc)
+        self._task = asyncio.create_task(self._run(), name="telegram-channel")
+
+    async def stop(self) -> None:
+        """Stop polling (within a second or two), confirm what was journaled, close."""
+        if self._closed:
+            return
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            if self._idle:
+                task.cancel()
+            # A batch being journaled is allowed to finish, so that its offset can be
+            # confirmed below; a journal that hangs is cut off.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=5)
+        if self._settings.mode == "polling" and self._offset is not None and self._ready:
+            # Confirm the last journaled batch now, or it comes again after a restart
+            # (harmless: the journal dedups it, but a group would be told twice).
+            with contextlib.suppress(AiogramError):
+                await self._bot.get_updates(
+                    offset=self._offset, limit=1, timeout=0, request_timeout=2
+                )
+        self._up = False
+        await self._bot.session.close()
+
+    def is_up(self) -> bool:
+        """True while the Bot API answers (getMe worked and polling / webhook is set)."""
+        return self._up and not self._closed
+
+    async def __aenter__(self) -> TelegramChannel:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def _setup(self) -> None:
+        await self._bot.get_me()
+        if self._settings.mode == "polling":
+            # A webhook left from another deployment makes getUpdates fail with 409.
+            await self._bot.delete_webhook(drop_pending_updates=False)
+        else:
+            await self._bot.set_webhook(
+                url=self._settings.webhook_url,
+                secret_token=self._settings.webhook_secret.get_secret_value(),
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        try:
+            await self._bot.set_my_commands(
+                [BotCommand(command=name, description=text) for name, text in COMMANDS]
+            )
+        except (TelegramBadRequest, TelegramForbiddenError) as exc:
+            # The menu is a convenience; the bot works without it.
+            self._log_failure("setMyCommands", exc)
+        self._ready = True
+        self._up = True
+        logger.info("telegram: connected in %s mode", self._settings.mode)
+
+    async def _run(self) -> None:
+        delay = self._retry_delay
+        if not self._ready:
+            await asyncio.sleep(delay)  # start() has just tried and logged why it failed
+        while not self._closed:
+            try:
+                if not self._ready:
+                    await self._setup()
+                if self._settings.mode == "webhook":
+                    return  # Telegram calls us; nothing to run
+                await self._poll_once()
+                delay = self._retry_delay
+                continue
+            except TelegramRetryAfter as exc:
+                self._log_failure("polling", exc)
+                wait = max(float(exc.retry_after), delay)
+            except AiogramError as exc:
+                self._up = False
+                self._log_failure("polling", exc)
+                if isinstance(exc, TelegramConflictError):
+                    self._ready = False  # a webhook appeared: delete it again
+                wait = delay
+            except JournalError as exc:
+                logger.error("telegram: inbound journal failed, will fetch again: %s", exc)
+                wait = delay
+            self._idle = True
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, self._max_retry_delay)
+
+    async def _poll_once(self) -> None:
+        self._idle = True
+        updates = await self._bot.get_updates(
+            offset=self._offset,
+            timeout=self._poll_timeout,
+            allowed_updates=ALLOWED_UPDATES,
+            request_timeout=self._poll_timeout + 10,
+        )
+        self._up = True
+        if self._closed:
+            return  # stop() confirms nothing of this batch: it comes again
+        self._idle = False
+        for update in updates:
+            await self._dispatch(update)
+            # Journaled: the next getUpdates may confirm it. Advancing per update means a
+            # journal failure mid-batch refetches from the failed update, not the batch.
+            self._offset = update.update_id + 1
+
+    # ------------------------------------------------------------------ inbound
+
+    async def _dispatch(self, update: Update) -> None:
+        """Journal one update (raise `JournalError` if that failed), then the side effects
+        that must follow it: answer a callback query, tell a group «private only»."""
+        inbound = inbound_from_update(update)
+        if inbound is not None:
+            assert self._on_inbound is not None
+            try:
+                await self._on_inbound(inbound)
+            except Exception as exc:  # the journal's own failure; never acknowledge it
+                raise JournalError(f"{type(exc).__name__}: {exc}") from exc
+        if update.callback_query is not None:
+            # Stops the spinner on the button; the reply comes as a normal message.
+            await self._quietly(self._bot.answer_callback_query(update.callback_query.id))
+            return
+        chat_id = _foreign_chat(update)
+        if chat_id is not None and chat_id not in self._told_private_only:
+            self._told_private_only.add(chat_id)
+            await self._quietly(self._bot.send_message(chat_id, PRIVATE_ONLY_TEXT))
+
+    async def _quietly(self, call: Awaitable[object]) -> None:
+        try:
+            await call
+        except AiogramError as exc:
+            self._log_failure("best-effort call", exc)
+
+    def webhook_routes(self) -> list[web.RouteDef]:
+        """The aiohttp route for webhook mode: POST `[telegram] webhook_path`.
+
+        Add it to the service's application before that starts (aiohttp freezes the
+        router): `app.add_routes(channel.webhook_routes())`. The route answers 503 until
+        `start` was called, 401 to a wrong secret, 400 to a body that is not an Update,
+        500 when journaling failed (Telegram retries every non-2xx answer), 200 otherwise.
+        """
+        return [web.post(self._settings.webhook_path, self._handle_webhook)]
+
+    def add_routes(self, app: web.Application) -> None:
+        """`app.add_routes(self.webhook_routes())`."""
+        app.add_routes(self.webhook_routes())
+
+    async def _handle_webhook(self, request: web.Request) -> web.StreamResponse:
+        expected = self._settings.webhook_secret.get_secret_value().encode()
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        # Constant-time: the secret is what keeps strangers from forging updates.
+        if not expected or not hmac.compare_digest(given, expected):
+            return web.Response(status=401, text="wrong secret token")
+        if self._on_inbound is None or self._closed:
+            return web.Response(status=503, text="not started")
+        try:
+            data = await request.json()
+            update = Update.model_validate(data, context={"bot": self._bot})
+        except (json.JSONDecodeError, UnicodeDecodeError, ValidationError):
+            return web.Response(status=400, text="not an Update")
+        # Keep one chat's updates in order even when Telegram posts them in parallel.
+        chat_key = _chat_key(update)
+        entry = self._chat_locks.setdefault(chat_key, _ChatLock())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                await self._dispatch(update)
+        except JournalError as exc:
+            logger.error("telegram: inbound journal failed, Telegram will retry: %s", exc)
+            return web.Response(status=500, text="journal failed")
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._chat_locks[chat_key]
+        return web.Response(status=200)
+
+    # ------------------------------------------------------------------ outbound
+
+    async def send(self, outbound: Outbound) -> SendResult:
+        """Send one message (split into several over 4 096 characters) as plain text.
+
+        Plain means no parse mode at all: the customer sees the text exactly as written,
+        `<`, `&` and `*` included, and no escaping can be forgotten. Keyboards go with the
+        last part. A failure after some parts went out reports those parts' ids with the
+        error.
+        """
+        if self._closed:
+            return SendResult.failed(SendErrorKind.CONNECTION, "telegram channel stopped")
+        # Chat ids are plain integers; int() alone would also take "+79121234567".
+        if not _CHAT_ID.fullmatch(outbound.address):
+            return SendResult.failed(
+                SendErrorKind.INVALID_ADDRESS, f"not a Telegram chat id: {outbound.address!r}"
+            )
+        for row in outbound.buttons:
+            for button in row:
+                if not 1 <= len(button.data.encode()) <= CALLBACK_DATA_LIMIT:
+                    return SendResult.failed(
+                        SendErrorKind.REJECTED,
+                        f"button data must be 1-{CALLBACK_DATA_LIMIT} bytes: {button.text!r}",
+                    )
+        if not outbound.text.strip():
+            return SendResult.failed(SendErrorKind.REJECTED, "empty text")
+        chat_id = int(outbound.address)
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
+        if outbound.buttons:
+            markup = _inline_markup(outbound.buttons)
+        elif outbound.request_contact:
+            markup = _contact_markup()
+        parts = split_text(outbound.text)
+        sent: list[str] = []
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            try:
+                message = await self._bot.send_message(
+                    chat_id, part, reply_markup=markup if last else None
+                )
+            except AiogramError as exc:
+                failure = send_failure(exc, self._token)
+                if not sent:
+                    return failure
+                return SendResult(message_ids=tuple(sent), parts=len(sent), error=failure.error)
+            sent.append(str(message.message_id))
+        return SendResult(message_ids=tuple(sent), parts=len(sent))
+
+    # ------------------------------------------------------------------ logging
+
+    def _log_failure(self, what: str, exc: AiogramError) -> None:
+        # Never exc_info: a traceback would print the chained aiohttp error, whose text
+        # may hold the request URL and so the token.
+        logger.warning("telegram: %s failed: %s", what, _redact(_describe(exc), self._token))
+
+
+@dataclass
+class _ChatLock:
+    """A lock for one chat's webhook updates, dropped when nobody holds or awaits it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+class JournalError(Exception):
+    """`on_inbound` could not store an update; it must not be confirmed to Telegram."""
+
+
+def _chat_key(update: Update) -> int:
+    if update.callback_query is not None:
+        return update.callback_query.from_user.id
+    message = update.message or update.edited_message or update.channel_post
+    return message.chat.id if message is not None else 0
