@@ -22,17 +22,15 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import datetime
 from typing import Any
 
+from bot.core import Button, ChannelName, Inbound, Outbound, mask_phone, normalize_phone
 from handlers.base import KEEP, Context, Outcome, Reply, SharedPhone
 from handlers.dispatch import Handlers
 from parsers.intent import Intent
 from storage.models import Contact, ConversationKey
 from storage.outbox import PRIORITY_REPLY, NewMessage
 from storage.store import Store
-
-from bot.core import Button, ChannelName, Inbound, Outbound, mask_phone, normalize_phone
 
 log = logging.getLogger(__name__)
 
@@ -102,18 +100,19 @@ class ConversationEngine:
             log.info("engine: resuming %d unprocessed inbound messages", len(entries))
         return len(entries)
 
-    async def drain(self, timeout: float | None = None) -> None:
-        """Wait until every scheduled message is processed (tests, shutdown)."""
-        async with asyncio.timeout(timeout):
+    async def drain(self, within: float | None = None) -> None:
+        """Wait until every scheduled message is processed (tests, shutdown); raises
+        TimeoutError after `within` seconds."""
+        async with asyncio.timeout(within):
             while self._tasks:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def close(self, timeout: float = 3.0) -> None:
+    async def close(self, within: float = 3.0) -> None:
         """Stop taking new work; let in-flight messages finish (the rest stays in the
         journal and is processed at the next start)."""
         self._closing = True
         with suppress(TimeoutError):
-            await self.drain(timeout)
+            await self.drain(within)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -141,22 +140,21 @@ class ConversationEngine:
         contact = await self._resolve(inbound)
         key = ConversationKey(inbound.channel.value, inbound.address)
         # 3. per-conversation lock
-        async with self._lock(key):
-            async with self.store.db.transaction():
-                # 4. load state
-                state = await self.store.state.get(key, inbound.received_at)
-                ctx = self._context(entry_id, inbound, contact, key, state)
-                # 5. parse
-                intent = self.parse(inbound.text)
-                # 6. handler
-                outcome = await self.handlers.handle(ctx, intent)
-                # 7. save state
-                if outcome.state is not KEEP:
-                    await self.store.state.set(key, outcome.state)  # type: ignore[arg-type]
-                # 8. replies into the outbox
-                await self._enqueue(entry_id, inbound, outcome)
-                # 9. done
-                await self.store.journal.mark_processed(entry_id)
+        async with self._lock(key), self.store.db.transaction():
+            # 4. load state
+            state = await self.store.state.get(key, inbound.received_at)
+            ctx = self._context(entry_id, inbound, contact, key, state)
+            # 5. parse
+            intent = self.parse(inbound.text)
+            # 6. handler
+            outcome = await self.handlers.handle(ctx, intent)
+            # 7. save state
+            if outcome.state is not KEEP:
+                await self.store.state.set(key, outcome.state)  # type: ignore[arg-type]
+            # 8. replies into the outbox
+            await self._enqueue(entry_id, inbound, outcome)
+            # 9. done
+            await self.store.journal.mark_processed(entry_id)
         self._wake()
 
     async def _resolve(self, inbound: Inbound) -> Contact:
@@ -169,8 +167,18 @@ class ConversationEngine:
         if inbound.channel is ChannelName.CONSOLE and inbound.address.startswith("+"):
             # `gateway chat --phone`: the operator speaks as that phone.
             return await contacts.resolve(
-                inbound.channel.value, inbound.address, phone=inbound.address, verified_by="console"
+                inbound.channel.value,
+                inbound.address,
+                phone=inbound.address,
+                verified_by="console",
             )
+        if inbound.channel is ChannelName.CONSOLE and inbound.address.startswith("telegram:"):
+            # `gateway chat --telegram ID`: as that Telegram user, linked or not.
+            user = await contacts.get(ChannelName.TELEGRAM.value, inbound.address[9:])
+            if user is not None and user.is_verified and user.phone:
+                return await contacts.resolve(
+                    inbound.channel.value, inbound.address, phone=user.phone, verified_by="console"
+                )
         return await contacts.resolve(inbound.channel.value, inbound.address)
 
     def _context(

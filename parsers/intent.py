@@ -70,5 +70,4 @@ class Intent(BaseModel):
 def format_decimal(value: Decimal) -> str:
     """Decimal as billing wants it: no exponent, no trailing fractional zeros beyond
     what was written is kept by the parser; `4521` stays `4521`, `4521.7` stays."""
-    text = format(value, "f")
-    return text
+    return format(value, "f")

@@ -181,7 +181,7 @@ class Database:
 
     async def ping(self) -> bool:
         try:
-            return await self.fetchval("SELECT 1") == 1
+            return bool(await self.fetchval("SELECT 1") == 1)
         except Exception:  # any failure means "store is down" for /healthz
             return False
 

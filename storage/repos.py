@@ -32,7 +32,9 @@ def _dec(text: str | None) -> Decimal | None:
 
 
 def _meter(row: aiosqlite.Row) -> Meter:
-    last = {zone: _dec(row[f"last_{zone.lower()}"]) for zone in ZONES[: row["zones"]]}
+    last: dict[str, Decimal | None] = {
+        zone: _dec(row[f"last_{zone.lower()}"]) for zone in ZONES[: row["zones"]]
+    }
     return Meter(
         account=row["account"],
         serial=row["serial"],
@@ -119,7 +121,12 @@ class ContactRepo:
         return None if row is None else self._contact(row)
 
     async def resolve(
-        self, channel: str, address: str, *, phone: str | None = None, verified_by: str | None = None
+        self,
+        channel: str,
+        address: str,
+        *,
+        phone: str | None = None,
+        verified_by: str | None = None,
     ) -> Contact:
         """Get or create the contact; an SMS/console-by-phone contact comes with its phone."""
         now = to_db(utcnow())
@@ -162,6 +169,64 @@ class ContactRepo:
             (phone,),
         )
         return [self._contact(r) for r in rows]
+
+    # -- Telegram linking codes and failed identification attempts (handlers/identity.py)
+
+    async def add_link_code(
+        self, contact_id: int, phone: str, code_hash: str, created_at: datetime,
+        expires_at: datetime,
+    ) -> int:
+        return await self.db.execute(
+            "INSERT INTO link_codes (contact_id, phone, code_hash, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (contact_id, phone, code_hash, to_db(created_at), to_db(expires_at)),
+        )
+
+    async def link_codes_since(
+        self, since: datetime, *, phone: str | None = None, contact_id: int | None = None
+    ) -> int:
+        """Codes sent since a moment, to a phone or to a contact (the daily limit)."""
+        column, value = ("phone", phone) if phone is not None else ("contact_id", contact_id)
+        return int(
+            await self.db.fetchval(
+                f"SELECT count(*) FROM link_codes WHERE {column} = ? AND created_at >= ?",
+                (value, to_db(since)),
+            )
+        )
+
+    async def live_link_code(
+        self, contact_id: int, now: datetime
+    ) -> tuple[int, str, str, int] | None:
+        """The newest unused, unexpired code of a contact: (id, phone, code_hash, tries)."""
+        row = await self.db.fetchone(
+            "SELECT id, phone, code_hash, tries FROM link_codes WHERE contact_id = ?"
+            " AND used = 0 AND expires_at > ? ORDER BY id DESC LIMIT 1",
+            (contact_id, to_db(now)),
+        )
+        if row is None:
+            return None
+        return int(row["id"]), row["phone"], row["code_hash"], int(row["tries"])
+
+    async def link_code_tried(self, code_id: int, *, used: bool) -> None:
+        await self.db.execute(
+            "UPDATE link_codes SET tries = tries + 1, used = ? WHERE id = ?",
+            (int(used), code_id),
+        )
+
+    async def add_auth_failure(self, channel: str, address: str, at: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO auth_failures (channel, address, at) VALUES (?, ?, ?)",
+            (channel, address, to_db(at)),
+        )
+
+    async def auth_failures_since(self, channel: str, address: str, since: datetime) -> int:
+        return int(
+            await self.db.fetchval(
+                "SELECT count(*) FROM auth_failures WHERE channel = ? AND address = ?"
+                " AND at >= ?",
+                (channel, address, to_db(since)),
+            )
+        )
 
 
 class ReadingRepo:
@@ -228,8 +293,8 @@ class ReadingRepo:
             for r in readings:
                 if r.status == "accepted":
                     count = await self.db.execute(
-                        "UPDATE readings SET status = 'replaced' WHERE account = ?"
-                        " AND meter_serial = ? AND zone = ? AND period = ? AND status = 'accepted'",
+                        "UPDATE readings SET status = 'replaced' WHERE account = ? AND"
+                        " meter_serial = ? AND zone = ? AND period = ? AND status = 'accepted'",
                         (r.account, r.meter_serial, r.zone, r.period),
                     )
                     replaced = replaced or count > 0
@@ -303,7 +368,9 @@ class StateRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def get(self, key: ConversationKey, now: datetime | None = None) -> ConversationState | None:
+    async def get(
+        self, key: ConversationKey, now: datetime | None = None
+    ) -> ConversationState | None:
         row = await self.db.fetchone(
             "SELECT kind, data, expires_at FROM conversation_state"
             " WHERE channel = ? AND address = ?",
@@ -474,7 +541,7 @@ class AppealRepo:
         )
         return await self.get(appeal_id)
 
-    async def list(self, status: str | None = None, limit: int = 100) -> list[Appeal]:
+    async def recent(self, status: str | None = None, limit: int = 100) -> list[Appeal]:
         if status:
             rows = await self.db.fetchall(
                 "SELECT * FROM appeals WHERE status = ? ORDER BY due_at LIMIT ?", (status, limit)
@@ -491,6 +558,23 @@ class AppealRepo:
             (to_db(start), to_db(end)),
         )
         return [_appeal(r) for r in rows]
+
+    async def messages(self, appeal_id: int) -> list[tuple[str, datetime]]:
+        """The appeal's messages (the first and every repeat), oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT text, received_at FROM appeal_messages WHERE appeal_id = ? ORDER BY id",
+            (appeal_id,),
+        )
+        return [(r["text"], from_db(r["received_at"])) for r in rows]
+
+    async def for_outage(self, contact_id: int, outage_id: int) -> Appeal | None:
+        """A contact's appeal already linked to an outage (a second «нет света»)."""
+        row = await self.db.fetchone(
+            "SELECT * FROM appeals WHERE contact_id = ? AND outage_id = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (contact_id, outage_id),
+        )
+        return None if row is None else _appeal(row)
 
 
 def _outage(row: aiosqlite.Row) -> Outage:

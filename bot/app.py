@@ -1,0 +1,219 @@
+"""The app wiring: the one place that knows every part.
+
+`Gateway` opens the store, builds the engine and the channels that settings enable,
+starts the outbox sender, the admin HTTP API and the schedulers, and stops them in the
+reverse order. Channels are listed here explicitly (no import-time registration).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.core import Channel, ChannelName
+from bot.engine import ConversationEngine
+from bot.settings import Settings
+from handlers.base import HandlerConfig
+from handlers.dispatch import Handlers
+from notifications.sender import OutboxSender
+from storage.store import Store
+
+log = logging.getLogger("gateway")
+
+
+def handler_config(settings: Settings) -> HandlerConfig:
+    r, a, i = settings.readings, settings.appeals, settings.identity
+    return HandlerConfig(
+        tz=settings.service.tz,
+        company=settings.service.company,
+        window_first_day=r.window_first_day,
+        window_last_day=r.window_last_day,
+        consumption_cap_kwh=r.consumption_cap_kwh,
+        average_factor=r.average_factor,
+        account_digits=r.account_digits,
+        urgent_hours=a.urgent_hours,
+        working_days=a.working_days,
+        codes_per_day=i.codes_per_day,
+        code_ttl_minutes=i.code_ttl_minutes,
+        code_tries=i.code_tries,
+        failed_attempts_per_hour=i.failed_attempts_per_hour,
+        offices_file=str(a.offices_file) if a.offices_file else None,
+    )
+
+
+def make_parse(settings: Settings) -> Any:
+    from parsers import parse
+
+    digits = settings.readings.account_digits
+
+    def _parse(text: str) -> Any:
+        return parse(text, account_digits=digits)
+
+    return _parse
+
+
+class Gateway:
+    """The running service. `async with Gateway(settings) as gw:` or start()/stop()."""
+
+    def __init__(self, settings: Settings, *, extra_channels: list[Channel] | None = None) -> None:
+        self.settings = settings
+        self.store: Store | None = None
+        self.engine: ConversationEngine | None = None
+        self.sender: OutboxSender | None = None
+        self.channels: dict[str, Channel] = {}
+        self.simulator: Any = None
+        self.api: Any = None
+        self.demo_loaded = 0
+        self._extra = list(extra_channels or [])
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._started: list[str] = []
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        self.store = await Store.open(s.storage.path)
+        self._up("store", f"SQLite {s.storage.path}")
+        if s.demo.enabled:
+            from storage.demo import load_demo_if_empty
+
+            self.demo_loaded = await load_demo_if_empty(self.store.db)
+            if self.demo_loaded:
+                log.warning("DEMO DATA: loaded %d demo accounts into an empty database",
+                            self.demo_loaded)
+        handlers = Handlers(self.store, handler_config(s))
+        self.sender = OutboxSender(
+            self.store.outbox,
+            self.store.contacts,
+            {},
+            lease=timedelta(seconds=s.notifications.lease_seconds),
+            max_attempts=s.notifications.max_attempts,
+            batch_size=s.notifications.batch_size,
+        )
+        self.engine = ConversationEngine(
+            self.store,
+            handlers,
+            make_parse(s),
+            phone_region=s.service.phone_region,
+            wake_sender=self.sender.wake,
+        )
+        if s.smpp.enabled and s.smpp.simulator:
+            await self._start_simulator()
+        for channel in [*self._build_channels(), *self._extra]:
+            await channel.start(self.engine.accept, self.sender.on_report)
+            self.channels[channel.name.value] = channel
+            self.sender.channels[channel.name.value] = channel
+            self._up(f"channel {channel.name.value}", "")
+        await self.engine.recover()
+        self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
+        self._up("outbox sender", "")
+        if s.api.enabled:
+            from bot.api import AdminApi
+
+            self.api = AdminApi(self)
+            await self.api.start()
+            self._up("admin API", f"http://{s.api.host}:{self.api.port}")
+
+    def _build_channels(self) -> list[Channel]:
+        s = self.settings
+        channels: list[Channel] = []
+        if s.smpp.enabled:
+            from sms_gateway.channel import SmsChannel
+
+            channels.append(SmsChannel(s.smpp, fragments_path=self._fragments_path()))
+        if s.telegram.enabled:
+            from bot.telegram import TelegramChannel
+
+            channels.append(TelegramChannel(s.telegram))
+        return channels
+
+    def _fragments_path(self) -> Path:
+        return self.settings.storage.path.with_name(
+            self.settings.storage.path.stem + "-sms-fragments.db"
+        )
+
+    async def _start_simulator(self) -> None:
+        """The development SMSC, started before the SMS channel binds to it."""
+        from sms_gateway.simulator import SmscSimulator
+
+        s = self.settings.smpp
+        self.simulator = SmscSimulator(
+            host=s.host, port=s.port, system_id=s.system_id,
+            password=s.password.get_secret_value(),
+        )
+        await self.simulator.start()
+        log.warning("SMSC SIMULATOR: development SMSC on %s:%s, no real SMS is sent",
+                    s.host, s.port)
+
+    def _up(self, part: str, detail: str) -> None:
+        self._started.append(part)
+        log.info("started %s%s", part, f" ({detail})" if detail else "")
+
+    async def stop(self) -> None:
+        """Stop taking messages, finish or leave in-flight work in the outbox, close."""
+        for name, channel in reversed(list(self.channels.items())):
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("stopping channel %s failed", name)
+            log.info("stopped channel %s", name)
+        if self.engine is not None:
+            await self.engine.close()
+            log.info("stopped conversation engine")
+        if self.sender is not None:
+            self.sender.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        log.info("stopped outbox sender")
+        if self.api is not None:
+            await self.api.stop()
+            log.info("stopped admin API")
+        if self.simulator is not None:
+            await self.simulator.stop()
+            log.info("stopped SMSC simulator")
+        if self.store is not None:
+            await self.store.close()
+            log.info("stopped store")
+
+    async def __aenter__(self) -> Gateway:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- health ------------------------------------------------------------------------
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        down = []
+        if self.store is None or not await self.store.db.ping():
+            down.append("store")
+        for name, channel in self.channels.items():
+            if name != ChannelName.CONSOLE.value and not channel.is_up():
+                down.append(f"channel:{name}")
+        body: dict[str, Any] = {
+            "status": "ok" if not down else "down",
+            "down": down,
+            "channels": sorted(self.channels),
+            "mode": {
+                "simulator": self.settings.smpp.enabled and self.settings.smpp.simulator,
+                "demo": self.settings.demo.enabled,
+            },
+        }
+        if body["mode"]["simulator"] or body["mode"]["demo"]:
+            body["warning"] = "development mode: " + ", ".join(
+                k for k in ("simulator", "demo") if body["mode"][k]
+            )
+        return not down, body

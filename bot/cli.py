@@ -1,0 +1,280 @@
+"""`gateway` command line. Every command accepts `--config FILE` after its last word.
+
+Commands are small functions `async def cmd_…(args, settings) -> int` registered in
+`build_parser`; each imports what it needs lazily so that `gateway parse` starts fast.
+
+Each part adds its own commands in its own module, `bot/cli_<part>.py`, with a function
+`register(sub, common)` that adds subparsers (pass `parents=[common]` so `--config` works
+after the last word) and sets `func=` to an `async def (args, settings) -> int`. The list
+of those modules is in `register_extensions` below; nothing else here needs editing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("gateway")
+
+Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+
+
+# -- logging -------------------------------------------------------------------------
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces secret values (passwords, tokens) in every log record."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 4]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        redacted = message
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "***")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    return [
+        settings.smpp.password.get_secret_value(),
+        settings.telegram.token.get_secret_value(),
+        settings.telegram.webhook_secret.get_secret_value(),
+        settings.api.token.get_secret_value(),
+    ]
+
+
+def setup_logging(settings: Settings, *, quiet: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets(secrets_of(settings)))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    level = logging.WARNING if quiet else getattr(logging, settings.service.log_level.upper(), 20)
+    root.setLevel(level)
+    # aiohttp/aiogram log request URLs at DEBUG, and Telegram's URLs carry the token.
+    for noisy in ("aiohttp.access", "aiogram.event", "aiosqlite"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# -- commands ------------------------------------------------------------------------
+
+
+async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import Gateway
+
+    api = settings.api
+    if api.enabled and not api.is_loopback and not api.token.get_secret_value():
+        print(
+            f"api.token: required when the admin API listens on {settings.api.host} "
+            "(not loopback); set GATEWAY__API__TOKEN",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    gateway = Gateway(settings)
+    try:
+        await gateway.start()
+    except OSError as exc:
+        log.error("start-up failed: %s", exc)
+        await gateway.stop()
+        return 1
+    _print_banner(gateway)
+    await stop.wait()
+    log.info("stopping (signal received)")
+    try:
+        async with asyncio.timeout(5):
+            await gateway.stop()
+    except TimeoutError:
+        log.warning("stop took longer than 5 s; unsent messages stay in the outbox")
+    return 0
+
+
+def _print_banner(gateway: Any) -> None:
+    s = gateway.settings
+    lines = ["sbyt-gateway is running:"]
+    lines.append(f"  store        {s.storage.path}")
+    if s.smpp.enabled:
+        mode = "SIMULATOR (development SMSC, nothing leaves this machine)" if s.smpp.simulator \
+            else "real SMSC"
+        lines.append(f"  SMS          SMPP {s.smpp.host}:{s.smpp.port} — {mode}")
+    if s.telegram.enabled:
+        lines.append(f"  Telegram     {s.telegram.mode} via {s.telegram.api_base}")
+    else:
+        lines.append("  Telegram     off (set GATEWAY__TELEGRAM__TOKEN and [telegram] enabled)")
+    if gateway.api is not None:
+        lines.append(f"  admin API    http://{s.api.host}:{gateway.api.port}  (GET /healthz)")
+    if s.demo.enabled:
+        lines.append("  DEMO DATA    on ([demo] enabled = true)")
+    lines.append("Try:")
+    lines.append(
+        '  .venv/bin/gateway sms send --from +79121234567 "ЛС 1234567890 день 4521 ночь 1876"'
+    )
+    lines.append("  .venv/bin/gateway chat --phone +79121234567")
+    print("\n".join(lines), flush=True)
+
+
+async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import handler_config, make_parse
+    from bot.console import ConsoleChannel
+    from bot.core import normalize_phone
+    from bot.engine import ConversationEngine
+    from handlers.dispatch import Handlers
+    from notifications.sender import OutboxSender
+    from storage.store import Store
+
+    if args.phone:
+        phone = normalize_phone(args.phone, settings.service.phone_region)
+        if phone is None:
+            print(f"--phone: cannot read {args.phone!r} as a phone number", file=sys.stderr)
+            return EXIT_USAGE
+        address = phone
+    else:
+        address = f"telegram:{args.telegram}"
+    async with await Store.open(settings.storage.path) as store:
+        if settings.demo.enabled:
+            from storage.demo import load_demo_if_empty
+
+            await load_demo_if_empty(store.db)
+        console = ConsoleChannel(address)
+        sender = OutboxSender(store.outbox, store.contacts, {"console": console})
+        engine = ConversationEngine(
+            store, Handlers(store, handler_config(settings)), make_parse(settings),
+            phone_region=settings.service.phone_region,
+        )
+        await console.start(engine.accept, sender.on_report)
+        interactive = sys.stdin.isatty()
+        if interactive:
+            print(f"Чат от имени {address}. Пустая строка или Ctrl-D — выход.", flush=True)
+        loop = asyncio.get_running_loop()
+        while True:
+            if interactive:
+                print(">> ", end="", flush=True)
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line or (interactive and not line.strip()):
+                break
+            text = line.rstrip("\n")
+            if not interactive:
+                print(f">> {text}", flush=True)
+            await console.say(text)
+            await engine.drain(30)
+            await sender.drain()
+        await engine.close()
+        await console.stop()
+    return 0
+
+
+async def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
+    from parsers import parse_line
+
+    digits = settings.readings.account_digits
+    out = sys.stdout
+    for raw in sys.stdin:
+        line = raw[:-1] if raw.endswith("\n") else raw
+        line = line.removesuffix("\r")
+        result = parse_line(line, json_mode=args.json, account_digits=digits)
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+    out.flush()
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS,
+        help="settings file (default: $GATEWAY_CONFIG or ./settings.toml)",
+    )
+    return common
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, Any]:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="gateway", parents=[common],
+        description="SMS and Telegram customer gateway for electricity retailers",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("run", parents=[common], help="start the gateway")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("chat", parents=[common], help="talk to the engine as a customer")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--phone", help="as this phone number (E.164 or 8…)")
+    who.add_argument("--telegram", type=int, help="as this Telegram user id")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("parse", parents=[common], help="parse stdin lines to JSON lines")
+    p.add_argument("--json", action="store_true", help="each line is a JSON string literal")
+    p.set_defaults(func=cmd_parse, no_db=True)
+
+    # Extensions by the other parts register here (import, export, smsc, sms, broadcast,
+    # outage, campaigns, appeals, report).
+    register_extensions(sub, common)
+    return parser, sub
+
+
+def register_extensions(sub: Any, common: argparse.ArgumentParser) -> None:
+    for module_name in (
+        "bot.cli_registry",
+        "bot.cli_sms",
+        "bot.cli_appeals",
+        "bot.cli_notifications",
+        "bot.cli_reports",
+    ):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(sub, common)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, _ = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(getattr(args, "config", None))
+    except SettingsError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    setup_logging(settings, quiet=args.command in {"parse", "chat", "export"})
+    func: Command = args.func
+    try:
+        return asyncio.run(func(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+def path_arg(text: str) -> Path:
+    return Path(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
