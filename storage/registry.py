@@ -1,0 +1,287 @@
+"""Customer registry import from billing (contracts.md §3, design.md "Registry").
+
+The file has one row per meter. The import is an idempotent upsert applied in file
+order, a batch of rows per transaction:
+
+- where rows of one account disagree on account fields (holder, address, balance,
+  phones), the last row wins, because later batches overwrite earlier ones;
+- an account's phones are replaced by those of its row (the registry is the source of
+  truth: a phone removed there, a former owner's, loses its link);
+- a bad row is rejected with its line number and reason, and the good rows load.
+
+Because every batch is an upsert whose result depends only on the rows, a process killed
+in the middle (SIGKILL included: each batch is one WAL transaction) and run again ends in
+the state of one clean import. Unchanged rows are not rewritten (`… DO UPDATE … WHERE`
+something differs), so importing the same file twice leaves even `updated_at` alone.
+
+Meters and accounts absent from the file are left as they are: billing may send a part of
+the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from storage.address import house_key, settlement_key, street_key
+from storage.csvfile import (
+    CsvFile,
+    CsvRow,
+    FieldError,
+    Rejected,
+    Source,
+    decimal_text,
+    parse_account,
+    parse_date,
+    parse_decimal,
+)
+from storage.db import Database, to_db, utcnow
+from storage.phones import to_e164
+
+REGISTRY_COLUMNS = (
+    "account", "phones", "name", "settlement", "street", "house", "apartment",
+    "meter_serial", "zones", "digits", "last_t1", "last_t2", "last_t3", "last_date",
+    "balance",
+)
+
+# Rows per transaction: big enough that commits (an fsync each) cost little, small enough
+# that a killed import loses little work and memory stays flat.
+DEFAULT_BATCH = 5000
+
+# A larger page cache while importing: the three tables' indexes are updated in key order
+# that is not file order, and a 64 MiB cache keeps their inner pages in memory.
+_IMPORT_CACHE_KIB = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRow:
+    """One valid registry row: an account's fields and one of its meters."""
+
+    line: int
+    account: str
+    phones: tuple[str, ...]
+    holder: str
+    settlement: str
+    street: str
+    house: str
+    apartment: str
+    serial: str
+    zones: int
+    digits: int
+    last_t1: str | None
+    last_t2: str | None
+    last_t3: str | None
+    last_date: str | None
+    balance: str
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What an import did. `rows` counts data rows read, rejected ones included."""
+
+    rows: int = 0
+    accounts: int = 0
+    meters: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+
+def parse_phones(text: str, region: str = "RU") -> tuple[str, ...]:
+    """`|`-separated phones in any notation → E.164, duplicates dropped, order kept."""
+    phones: list[str] = []
+    for piece in text.split("|"):
+        raw = piece.strip()
+        if not raw:
+            continue
+        phone = to_e164(raw, region)
+        if phone is None:
+            raise FieldError(f"phone {raw!r} cannot be read")
+        if phone not in phones:
+            phones.append(phone)
+    return tuple(phones)
+
+
+def parse_customer(row: CsvRow, region: str = "RU") -> CustomerRow | Rejected:
+    """Validate one registry row (contracts.md §3); the first problem is the reason."""
+    f = row.fields
+    try:
+        account = parse_account(f["account"])
+        serial = f["meter_serial"].strip()
+        if not serial:
+            raise FieldError("meter_serial is empty")
+        zones_text = f["zones"].strip()
+        if zones_text not in ("1", "2", "3"):
+            raise FieldError(f"zones {zones_text!r} must be 1, 2 or 3")
+        zones = int(zones_text)
+        digits_text = f["digits"].strip()
+        if not digits_text.isdigit() or not digits_text.isascii() or not (
+            1 <= int(digits_text) <= 12
+        ):
+            raise FieldError(f"digits {digits_text!r} must be a whole number from 1 to 12")
+        last: list[str | None] = []
+        for zone in (1, 2, 3):
+            column = f"last_t{zone}"
+            text = f[column].strip()
+            if not text:
+                last.append(None)
+            elif zone > zones:
+                raise FieldError(f"{column} given for a {zones}-zone meter")
+            else:
+                last.append(decimal_text(parse_decimal(text, column, signed=False)))
+        date_text = f["last_date"].strip()
+        last_date = parse_date(date_text, "last_date").isoformat() if date_text else None
+        balance_text = f["balance"]
+        balance = decimal_text(parse_decimal(balance_text, "balance")) if balance_text.strip() \
+            else "0"
+        phones = parse_phones(f["phones"], region)
+    except FieldError as exc:
+        return Rejected(row.line, str(exc))
+    return CustomerRow(
+        line=row.line,
+        account=account,
+        phones=phones,
+        holder=" ".join(f["name"].split()),
+        settlement=f["settlement"].strip(),
+        street=f["street"].strip(),
+        house=f["house"].strip(),
+        apartment=f["apartment"].strip(),
+        serial=serial,
+        zones=zones,
+        digits=int(digits_text),
+        last_t1=last[0],
+        last_t2=last[1],
+        last_t3=last[2],
+        last_date=last_date,
+        balance=balance,
+    )
+
+
+_UPSERT_ACCOUNT = """
+INSERT INTO accounts (number, holder, settlement, street, house, apartment,
+                      settlement_key, street_key, house_key, balance, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (number) DO UPDATE SET
+    holder = excluded.holder, settlement = excluded.settlement, street = excluded.street,
+    house = excluded.house, apartment = excluded.apartment,
+    settlement_key = excluded.settlement_key, street_key = excluded.street_key,
+    house_key = excluded.house_key, balance = excluded.balance,
+    updated_at = excluded.updated_at
+WHERE accounts.holder <> excluded.holder OR accounts.settlement <> excluded.settlement
+   OR accounts.street <> excluded.street OR accounts.house <> excluded.house
+   OR accounts.apartment <> excluded.apartment OR accounts.balance <> excluded.balance
+   OR accounts.settlement_key <> excluded.settlement_key
+   OR accounts.street_key <> excluded.street_key OR accounts.house_key <> excluded.house_key
+"""
+
+_UPSERT_METER = """
+INSERT INTO meters (account, serial, zones, digits, last_t1, last_t2, last_t3, last_date)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (account, serial) DO UPDATE SET
+    zones = excluded.zones, digits = excluded.digits, last_t1 = excluded.last_t1,
+    last_t2 = excluded.last_t2, last_t3 = excluded.last_t3, last_date = excluded.last_date
+WHERE meters.zones <> excluded.zones OR meters.digits <> excluded.digits
+   OR meters.last_t1 IS NOT excluded.last_t1 OR meters.last_t2 IS NOT excluded.last_t2
+   OR meters.last_t3 IS NOT excluded.last_t3 OR meters.last_date IS NOT excluded.last_date
+"""
+
+_DELETE_PHONES = "DELETE FROM account_phones WHERE account = ?"
+_INSERT_PHONE = "INSERT INTO account_phones (account, phone) VALUES (?, ?) ON CONFLICT DO NOTHING"
+
+
+class _Keys:
+    """Address keys, memoised: a registry names few settlements and streets many times."""
+
+    def __init__(self) -> None:
+        self.settlements: dict[str, str] = {}
+        self.streets: dict[str, str] = {}
+        self.houses: dict[str, str] = {}
+
+    def of(self, row: CustomerRow) -> tuple[str, str, str]:
+        s = self.settlements.get(row.settlement)
+        if s is None:
+            s = self.settlements[row.settlement] = settlement_key(row.settlement)
+        st = self.streets.get(row.street)
+        if st is None:
+            st = self.streets[row.street] = street_key(row.street)
+        h = self.houses.get(row.house)
+        if h is None:
+            h = self.houses[row.house] = house_key(row.house)
+        return s, st, h
+
+
+async def _write(db: Database, batch: Iterable[CustomerRow], keys: _Keys, now: str) -> None:
+    # Within a batch only the last row of an account (and of a meter) matters; earlier
+    # batches were already written in file order, so the last row wins across batches.
+    accounts: dict[str, CustomerRow] = {}
+    meters: dict[tuple[str, str], CustomerRow] = {}
+    for row in batch:
+        accounts[row.account] = row
+        meters[(row.account, row.serial)] = row
+    account_params = [
+        (r.account, r.holder, r.settlement, r.street, r.house, r.apartment, *keys.of(r),
+         r.balance, now)
+        for r in accounts.values()
+    ]
+    phone_params = [(r.account, phone) for r in accounts.values() for phone in r.phones]
+    meter_params = [
+        (r.account, r.serial, r.zones, r.digits, r.last_t1, r.last_t2, r.last_t3, r.last_date)
+        for r in meters.values()
+    ]
+    async with db.transaction():
+        await db.executemany(_UPSERT_ACCOUNT, account_params)
+        await db.executemany(_DELETE_PHONES, [(number,) for number in accounts])
+        await db.executemany(_INSERT_PHONE, phone_params)
+        await db.executemany(_UPSERT_METER, meter_params)
+
+
+async def import_customers(
+    db: Database,
+    source: Source,
+    *,
+    region: str = "RU",
+    batch_size: int = DEFAULT_BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import the customer registry CSV (contracts.md §3) into `db`.
+
+    `source` is a path, the file's bytes or a binary stream. `region` reads phone
+    numbers written without a country code. `progress`, when given, is called after each
+    committed batch with the bytes of the file read so far (compare with the file size).
+    Raises `storage.csvfile.CsvFileError` when the file cannot be read at all; bad rows
+    only end up in `ImportReport.rejected`. Prints nothing.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    report = ImportReport()
+    # Exact distinct counts for the report; a few tens of MB for a regional registry.
+    seen_accounts: set[str] = set()
+    seen_meters: set[str] = set()
+    keys = _Keys()
+    now = to_db(utcnow())
+    cache_before = await db.fetchval("PRAGMA cache_size")
+    await db.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB}")
+    try:
+        with CsvFile(source, required=REGISTRY_COLUMNS) as csv_file:
+            batch: list[CustomerRow] = []
+            for item in csv_file:
+                report.rows += 1
+                parsed = item if isinstance(item, Rejected) else parse_customer(item, region)
+                if isinstance(parsed, Rejected):
+                    report.rejected.append((parsed.line, parsed.reason))
+                    continue
+                batch.append(parsed)
+                seen_accounts.add(parsed.account)
+                seen_meters.add(f"{parsed.account}\x00{parsed.serial}")
+                if len(batch) >= batch_size:
+                    await _write(db, batch, keys, now)
+                    batch = []
+                    if progress is not None:
+                        progress(csv_file.position)
+            if batch:
+                await _write(db, batch, keys, now)
+            if progress is not None:
+                progress(csv_file.position)
+    finally:
+        await db.execute(f"PRAGMA cache_size = {int(cache_before)}")
+    report.accounts = len(seen_accounts)
+    report.meters = len(seen_meters)
+    return report
