@@ -14,6 +14,10 @@ The order of steps is fixed, and each is where it is for a reason:
 7. save state, 8. replies into the outbox, 9. mark the journal entry processed: 4–9 run
    in one database transaction, so a crash in between leaves nothing half-done and the
    entry is simply processed again at the next start.
+
+Journaling, contact resolution and waiting for the lock run concurrently across
+conversations; steps 4–9 of different conversations take turns on SQLite's single
+writer (they are database work of a few milliseconds, so a turn is short).
 """
 
 from __future__ import annotations
@@ -22,11 +26,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Any
+from typing import Any, Protocol
 
 from bot.core import Button, ChannelName, Inbound, Outbound, mask_phone, normalize_phone
 from handlers.base import KEEP, Context, Outcome, Reply, SharedPhone
-from handlers.dispatch import Handlers
 from parsers.intent import Intent
 from storage.models import Contact, ConversationKey
 from storage.outbox import PRIORITY_REPLY, NewMessage
@@ -39,6 +42,12 @@ APOLOGY = "Извините, не удалось обработать сообщ
 Parse = Callable[[str], Intent]
 
 
+class HandlerPort(Protocol):
+    """The use cases as the engine sees them (`handlers.dispatch.Handlers`)."""
+
+    async def handle(self, ctx: Context, intent: Intent) -> Outcome: ...
+
+
 class ConversationEngine:
     """Journals inbound messages and turns them into replies. `accept` is the
     `OnInbound` callback handed to every channel."""
@@ -46,7 +55,7 @@ class ConversationEngine:
     def __init__(
         self,
         store: Store,
-        handlers: Handlers,
+        handlers: HandlerPort,
         parse: Parse,
         *,
         phone_region: str = "RU",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -133,7 +133,10 @@ class OutboxRepo:
                 f" WHERE id IN ({marks})",
                 [to_db(now + lease), *ids],
             )
-        return [_item(r) for r in rows]
+        # As leased: `attempts` counts this try too.
+        return [
+            replace(_item(r), status="sending", attempts=r["attempts"] + 1) for r in rows
+        ]
 
     async def mark_sent(
         self, item_id: int, channel: str, message_ids: Sequence[str], parts: int, at: datetime

@@ -1,0 +1,112 @@
+"""Settings: file, --config / GATEWAY_CONFIG, GATEWAY__SECTION__KEY, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import RedactSecrets
+from bot.settings import SettingsError, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_settings_file_equals_the_defaults() -> None:
+    from_file = load_settings(REPO / "settings.toml")
+    defaults = load_settings(None, use_default_file=False)
+    assert from_file.model_dump() == defaults.model_dump()
+
+
+def test_missing_keys_take_defaults(tmp_path: Path) -> None:
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[smpp]\nport = 2776\n', encoding="utf-8")
+    settings = load_settings(cfg)
+    assert settings.smpp.port == 2776
+    assert settings.smpp.host == "127.0.0.1"
+    assert settings.readings.window_last_day == 25
+
+
+def test_environment_wins_over_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[smpp]\npassword = "from-file"\nport = 2776\n', encoding="utf-8")
+    monkeypatch.setenv("GATEWAY__SMPP__PASSWORD", "from-env")
+    monkeypatch.setenv("GATEWAY__READINGS__CONSUMPTION_CAP_KWH", "7000")
+    settings = load_settings(cfg)
+    assert settings.smpp.password.get_secret_value() == "from-env"
+    assert settings.smpp.port == 2776
+    assert settings.readings.consumption_cap_kwh == 7000
+    assert "from-env" not in repr(settings)
+
+
+def test_config_flag_wins_over_environment_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text("[api]\nport = 1111\n", encoding="utf-8")
+    b.write_text("[api]\nport = 2222\n", encoding="utf-8")
+    monkeypatch.setenv("GATEWAY_CONFIG", str(a))
+    assert load_settings(None).api.port == 1111
+    assert load_settings(b).api.port == 2222
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ("[smpp]\nport = 99999\n", "smpp.port"),
+        ("[smpp]\nport = \"many\"\n", "smpp.port"),
+        ("[service]\ntimezone = \"Mars/Olympus\"\n", "service.timezone"),
+        ("[notifications]\nquiet_hours = \"late\"\n", "notifications.quiet_hours"),
+        ("[readings]\naccount_digits = [12, 8]\n", "readings.account_digits"),
+        ("[smpp]\nprot = 1\n", "smpp.prot"),
+        ("[nonsense]\nx = 1\n", "nonsense"),
+        ("[smpp\nport = 1\n", "not valid TOML"),
+    ],
+)
+def test_invalid_settings_name_the_key(tmp_path: Path, content: str, named: str) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(content, encoding="utf-8")
+    with pytest.raises(SettingsError) as info:
+        load_settings(cfg)
+    assert named in str(info.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[api]\nport = -5\n", encoding="utf-8")
+    # --config after the last word of the command (contracts.md §2)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "parse", "--config", str(cfg)],
+        input="", capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
+    )
+    assert proc.returncode == 2
+    assert "api.port" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cli_refuses_public_api_without_token(tmp_path: Path) -> None:
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[api]\nhost = "0.0.0.0"\n', encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run", "--config", str(cfg)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
+    )
+    assert proc.returncode == 2
+    assert "api.token" in proc.stderr
+
+
+def test_log_filter_redacts_secrets() -> None:
+    import logging
+
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "bind with %s", ("s3cr3t-pw",), None)
+    assert RedactSecrets(["s3cr3t-pw"]).filter(record)
+    assert "s3cr3t-pw" not in record.getMessage()
+    assert "***" in record.getMessage()
