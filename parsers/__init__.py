@@ -1,1 +1,121 @@
-"""parsers."""
+"""Free text → `Intent` (contracts.md §5): readings, commands, appeals.
+
+Pure functions, no I/O; nothing else of ours is imported. pymorphy3 loads its
+dictionary at the first message that needs lemmas.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from parsers.appeals import STRONG, classify_appeal, score_appeal
+from parsers.commands import match_command
+from parsers.intent import (
+    APPEAL_CATEGORIES,
+    AppealCategory,
+    Command,
+    Intent,
+    IntentKind,
+    ParsedReading,
+    Zone,
+    format_decimal,
+)
+from parsers.normalize import normalize, tokenize
+from parsers.readings import extract_readings, find_account
+
+__all__ = [
+    "APPEAL_CATEGORIES",
+    "AppealCategory",
+    "Command",
+    "Intent",
+    "IntentKind",
+    "ParsedReading",
+    "Zone",
+    "classify_appeal",
+    "format_decimal",
+    "intent_to_json",
+    "parse",
+    "parse_line",
+]
+
+# Kinds of token that show a message is about something else than readings; a weak
+# appeal cue then makes it an appeal («подскажите, почему 2 раза списали»).
+_WEAK_APPEAL_MIN_WORDS = 3
+_WORDS = re.compile(r"[^\W\d_]+")
+
+
+def parse(text: str, *, account_digits: tuple[int, int] = (8, 12)) -> Intent:
+    """Parse one customer message. Never raises; unclear text is `unknown`.
+
+    `account_digits` is the length range of an unlabelled account number
+    (`[readings] account_digits`).
+    """
+    norm = normalize(text)
+    if not norm.strip():
+        return Intent(text=text)
+    tokens = tokenize(norm, text, account_digits)
+    account, account_index = find_account(tokens, account_digits)
+
+    command, ticket = match_command(norm, tokens, account_index)
+    if command is not None:
+        if command == "status":
+            # «статус 12345678»: the number is the ticket, not an account.
+            if ticket is not None and ticket == account:
+                account = None
+            return Intent(text=text, intent="command", command=command, ticket=ticket,
+                          account=account)
+        return Intent(text=text, intent="command", command=command, account=account)
+
+    # Every word counts for appeals, also those inside protected spans («оплатил 15»).
+    words = _WORDS.findall(norm)
+    category, score = score_appeal(words) if words else (None, 0)
+    if category is not None and score >= STRONG:
+        return Intent(text=text, intent="appeal", account=account, appeal_category=category)
+
+    readings = extract_readings(tokens, account_index)
+    if readings:
+        return Intent(text=text, intent="readings", account=account, readings=tuple(readings))
+
+    if category is not None and len(words) >= _WEAK_APPEAL_MIN_WORDS:
+        return Intent(text=text, intent="appeal", account=account, appeal_category=category)
+    return Intent(text=text, account=account)
+
+
+def intent_to_json(intent: Intent) -> dict[str, Any]:
+    """The contract's JSON object for `intent` (contracts.md §5); `error` only when set."""
+    out: dict[str, Any] = {
+        "text": intent.text,
+        "intent": intent.intent,
+        "account": intent.account,
+        "readings": [
+            {"meter": r.meter, "zone": r.zone, "value": format_decimal(r.value)}
+            for r in intent.readings
+        ],
+        "command": intent.command,
+        "ticket": intent.ticket,
+        "appeal_category": intent.appeal_category,
+    }
+    if intent.error is not None:
+        out["error"] = intent.error
+    return out
+
+
+def parse_line(
+    line: str, *, json_mode: bool, account_digits: tuple[int, int] = (8, 12)
+) -> dict[str, Any]:
+    """The `gateway parse` output object for one input line (without its newline).
+
+    With `json_mode` the line is a JSON string literal; anything else gives `unknown`
+    with an `error` naming the problem.
+    """
+    if not json_mode:
+        return intent_to_json(parse(line, account_digits=account_digits))
+    try:
+        text = json.loads(line)
+    except ValueError as exc:
+        return intent_to_json(Intent(text=line, error=f"invalid JSON: {exc}"))
+    if not isinstance(text, str):
+        return intent_to_json(Intent(text=line, error="invalid JSON: not a string literal"))
+    return intent_to_json(parse(text, account_digits=account_digits))

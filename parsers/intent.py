@@ -68,6 +68,8 @@ class Intent(BaseModel):
 
 
 def format_decimal(value: Decimal) -> str:
-    """Decimal as billing wants it: no exponent, no trailing fractional zeros beyond
-    what was written is kept by the parser; `4521` stays `4521`, `4521.7` stays."""
-    return format(value, "f")
+    """A reading as the contract prints it: plain digits, no exponent, no leading zeros,
+    no trailing fractional zeros («04521» → "4521", «4521,70» → "4521.7")."""
+    if value == value.to_integral_value():
+        return format(value.quantize(Decimal(1)), "f")
+    return format(value.normalize(), "f")

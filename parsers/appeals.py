@@ -1,0 +1,231 @@
+"""Appeal classifier: free text → one of the contract's appeal categories.
+
+Rules are written over lemmas (pymorphy3), so that «отключили», «отключат» and
+«отключить» are one word to them; a rule fires when each of its groups has a lemma in
+the message, and adds its weight to its category. Words the dictionary does not know
+(typos: «напряжееие», «атключили») are matched to the rules' vocabulary with the
+`regex` module's fuzzy matching. Lemmas are cached: a gateway sees the same few
+thousand words again and again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any, Final
+
+import regex  # type: ignore[import-untyped,unused-ignore]
+
+from parsers.intent import APPEAL_CATEGORIES, AppealCategory
+
+# A category needs this score to make a message an appeal even when it holds numbers.
+STRONG: Final = 2
+
+# «category weight: a b + c d» fires when the message has a lemma of the first group (a
+# or b) and one of the second (c or d). An indented line continues the rule above.
+_RULES_TEXT: Final = """
+outage 3: нет без пропасть пропадать отключить отключать отсутствовать отсутствие вырубить
+    выключить вырубать дать давать включить включать появиться вернуть восстановить отрубить
+    погаснуть гаснуть потухнуть тухнуть отключиться выбить выбивать + свет электричество
+    электроэнергия энергия электроснабжение ток
+outage 2: отключение обесточить обесточение обесточивание авария аварийный блэкаут
+outage 2: отключить отключать отключиться + дом улица деревня поселок район весь квартира
+    подстанция линия
+outage 3: нет без пропасть отсутствовать + напряжение фаза
+outage 3: обрыв оборвать оборваться упасть порвать порваться повалить лежать искрить висеть
+    провиснуть сгореть гореть дымить + провод линия столб трансформатор подстанция кабель опора
+outage 2: темнота темно + сидеть весь опять снова час день
+outage 2: свет + когда сколько опять снова вчера утро ночь час
+outage 1: свет электричество
+power_quality 3: напряжение + низкий высокий скакать прыгать падать упасть плавать маленький
+    слабый пониженный повышенный перепад скачок нестабильный просесть проседать недостаточный
+    ниже выше мало маленький норма скачка падение низко плохой
+power_quality 2: перепад скачок просадка пониженный повышенный
+power_quality 3: моргать мигать мерцать мигание моргание мерцание тусклый тускло моргнуть
+    мигнуть плавать + свет лампа лампочка освещение
+power_quality 2: моргать мигать мерцать мигание моргание мерцание
+power_quality 4: сгореть сгорать погореть выйти испортиться сломаться вылететь полететь
+    перегореть накрыться сжечь + холодильник телевизор техника бытовой котел насос компьютер
+    стиральный машинка лампа лампочка микроволновка микроволновый роутер бойлер телевизора блок
+    плата электроника морозилка кондиционер обогреватель чайник плита ноутбук приставка
+    водонагреватель электроприбор
+power_quality 2: вольт вольтаж
+power_quality 2: холодильник насос котел + не + работать включаться запускаться тянуть
+    запустить
+billing 2: счет квитанция платежка начисление сумма платежный + большой огромный завышенный
+    завысить неправильный неверный ошибка почему непонятный странный много выше дорого большой
+    откуда космический бешеный увеличиться вырасти неверно неправильно ошибочный
+billing 2: начислить начисление начислять доначислить доначисление
+billing 2: норматив среднемесячный средний нормативный
+billing 3: перерасчет пересчитать перерасчитать пересчет перерасчитывать
+billing 3: квитанция счет платежка + не + прийти получить приходить получать доставить доходить
+billing 3: исправить поправить ошибиться ошибочно неправильно неверно опечатка ошибка ошибочный
+    неправильный неверный исправление скорректировать корректировка перепутать + показание
+billing 2: нажечь нагореть намотать нажигать наматывать
+billing 2: тариф + почему повысить изменить неправильный какой поднять повышение вырасти
+billing 2: пеня пени
+billing 2: долг задолженность + откуда почему ошибка неправильный согласный непонятный взяться
+billing 3: отключить отключение ограничение ограничить + долг задолженность неуплата неоплата
+payment 3: оплата платеж оплатить заплатить деньги перевод перевести оплачивать платить
+    средство внести + не + поступить пройти зачислить отразиться учесть прийти дойти видно
+    засчитать отображаться учитываться поступать
+payment 3: оплатить заплатить оплата платеж оплачивать платить + долг задолженность висеть
+    минус числиться показывать
+payment 3: дважды двойной повторно двойной двое два лишний + оплатить списать заплатить платеж
+    оплата списание оплачивать раз
+payment 3: возврат вернуть возвратить + деньги переплата оплата средство платеж сумма
+payment 2: переплата переплатить
+payment 3: оплатить заплатить перевести оплата платеж оплачивать + чужой другой ошибочно ошибка
+    тот неправильный неверный
+payment 1: оплатить заплатить оплата платеж чек квитанция
+meter 3: счетчик прибор пу + сломаться сгореть работать крутиться мотать остановиться стоять
+    разбить треснуть неисправный неисправность поломка сломать сломанный заменить замена
+    поменять менять установить установка поверка поверить пломба опломбировать опломбирование
+    двухтарифный многотарифный трехтарифный перейти сгорать погаснуть гореть моргать показывать
+    врать накручивать дымиться плавиться перегореть украсть заменять ставить поставить новый
+    старый электронный истечь закончиться срок вынести перенести отключить снять опломбирование
+    распломбировать
+meter 3: поверка опломбировать опломбирование пломба распломбировать распломбировка
+    опломбировка межповерочный поверить
+meter 3: многотарифный двухтарифный двухзонный трехтарифный трехзонный однотарифный многозонный
+    + перейти установить поставить переход хотеть заменить поменять
+meter 3: экран дисплей табло индикатор цифра + не + гореть показывать работать видно
+billing 1: счетчик + неправильно неверно быстро много
+contract 3: переоформить переоформление оформить оформление заключить заключение расторгнуть
+    расторжение закрыть открыть смена сменить поменять изменить перевести переписать завести +
+    договор лицевой собственник владелец хозяин фио фамилия абонент
+contract 3: переоформить переоформление расторгнуть расторжение
+contract 2: собственник владелец наследство наследник наследовать
+contract 2: купить продать купля продажа + дом квартира дача участок жилье
+contract 2: документ справка + нужный какой необходимый нужно надо принести список предоставить
+    перечень
+contract 2: умереть смерть скончаться умерший покойный
+contract 1: договор
+service_complaint 3: хамить нахамить хамство грубить нагрубить грубый грубо невежливый хам
+    хамка наорать орать хамский грубиян нахамить хамло
+service_complaint 2: очередь
+service_complaint 3: дозвониться дозваниваться + не невозможно нельзя
+service_complaint 3: не никто нет + отвечать ответить брать реагировать перезвонить + трубка
+    телефон письмо обращение звонок жалоба заявление заявка запрос почта сообщение оператор
+service_complaint 2: не никто + ответить отвечать перезвонить реагировать
+service_complaint 3: контролер инспектор сотрудник оператор мастер специалист монтер электрик
+    кассир работник менеджер персонал + хамить грубый нахамить поведение прийти пьяный угрожать
+    обмануть нагрубить вести грубить хамство неприемлемый безобразный некомпетентный
+    некомпетентность отказаться отказать послать
+service_complaint 2: не + принять + заявление документ обращение заявка
+service_complaint 2: обслуживание + плохой ужасный отвратительный некачественный безобразный
+service_complaint 2: жалоба пожаловаться жаловаться
+other 3: поблагодарить благодарность благодарить благодарный спасибо признательный
+    признательность + сотрудник оператор мастер бригада электрик специалист персонал работник
+    коллектив монтер офис оперативность помощь работа быстрый оперативный девушка консультант
+    кассир менеджер ребята вежливость отзывчивость внимание
+other 3: предложение предлагать предложить пожелание предлагаю
+other 2: хотеться удобно удобный сделать добавить + приложение сайт бот кабинет оплата
+    возможность
+other 1: вопрос подсказать узнать интересовать разъяснить объяснить просьба помочь почему зачем
+    прошу просить разъяснение консультация уточнить можно ли
+"""
+
+# Tie-break: the category that needs the faster answer first (design.md: 24 hours for
+# outage and power quality).
+_PRIORITY: Final = {category: i for i, category in enumerate(APPEAL_CATEGORIES)}
+
+
+def _load_rules() -> list[tuple[AppealCategory, int, tuple[frozenset[str], ...]]]:
+    joined = re.sub(r"\n\s+", " ", _RULES_TEXT.strip())
+    rules: list[tuple[AppealCategory, int, tuple[frozenset[str], ...]]] = []
+    for line in joined.splitlines():
+        head, body = line.split(":", 1)
+        name, weight = head.split()
+        category = next(c for c in APPEAL_CATEGORIES if c == name)
+        groups = tuple(frozenset(g.split()) for g in body.split("+"))
+        rules.append((category, int(weight), groups))
+    return rules
+
+
+_RULES: Final = _load_rules()
+VOCABULARY: Final = frozenset(lemma for _, _, groups in _RULES for g in groups for lemma in g)
+
+_WORD: Final = re.compile(r"[а-яё]+")
+# Short function words: lemmatising them costs time and they are their own lemma.
+_SELF: Final = frozenset({"не", "нет", "без", "ли", "и", "а", "в", "на", "с", "по", "за", "у"})
+
+
+@lru_cache(maxsize=1)
+def _morph() -> Any:
+    """The pymorphy3 analyser, loaded at first use (its dictionary takes a moment)."""
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer()
+
+
+@lru_cache(maxsize=1)
+def _fuzzy_index() -> dict[str, list[tuple[str, Any]]]:
+    """Fuzzy patterns for the vocabulary, by first letter of the stem.
+
+    A stem is the lemma less its last two letters; an unknown word matches when it is
+    the stem with one edit (two for long stems) and an ending of up to five letters.
+    """
+    index: dict[str, list[tuple[str, Any]]] = {}
+    for lemma in VOCABULARY:
+        if len(lemma) < 6:
+            continue
+        stem = lemma[:-2]
+        edits = 2 if len(stem) >= 9 else 1
+        pattern = regex.compile(f"(?:{stem}){{e<={edits}}}[а-я]{{0,5}}")
+        index.setdefault(stem[0], []).append((lemma, pattern))
+    return index
+
+
+@lru_cache(maxsize=200_000)
+def lemma(word: str) -> str:
+    """The dictionary form of a lower-case Russian word (ё as е); typos of the rules'
+    vocabulary map to the word meant."""
+    if word in _SELF or len(word) < 3:
+        return word
+    parse = _morph().parse(word)[0]
+    normal: str = parse.normal_form.replace("ё", "е")
+    if parse.is_known or len(word) < 6:
+        return normal
+    best: tuple[int, str] | None = None
+    for candidate, pattern in _fuzzy_index().get(word[0], ()):
+        m = pattern.fullmatch(word)
+        if m is not None:
+            cost = sum(m.fuzzy_counts)
+            if best is None or cost < best[0]:
+                best = (cost, candidate)
+    return best[1] if best else normal
+
+
+def lemmas(words: Iterable[str]) -> frozenset[str]:
+    """Lemmas of the Cyrillic words among `words`."""
+    return frozenset(lemma(w.replace("ё", "е")) for w in words if _WORD.fullmatch(w))
+
+
+def score_appeal(words: Iterable[str]) -> tuple[AppealCategory | None, int]:
+    """The best category for lower-case `words` and its score (0 when nothing fits)."""
+    found = lemmas(words)
+    if not found & VOCABULARY:
+        return None, 0
+    scores: dict[AppealCategory, int] = {}
+    for category, weight, groups in _RULES:
+        if all(found & group for group in groups):
+            scores[category] = scores.get(category, 0) + weight
+    if not scores:
+        return None, 0
+    return max(scores.items(), key=lambda item: (item[1], -_PRIORITY[item[0]]))
+
+
+def classify_appeal(text: str) -> AppealCategory | None:
+    """The appeal category of `text`, or None when it reads as no appeal at all.
+
+    For handlers that already know a text is an appeal (a reply to «опишите проблему»):
+    a weak cue («подскажите», «вопрос») gives `other`.
+    """
+    category, score = score_appeal(_WORD.findall(text.lower()))
+    if category is None:
+        return None
+    if score >= STRONG:
+        return category
+    return category if score >= 1 else None

@@ -1,0 +1,229 @@
+"""Commands of the contract in their everyday wordings (contracts.md §5).
+
+A command is recognised only when the whole message, once greetings, politeness,
+signatures and the account number are set aside, is one of the wordings below: «нет»
+is a command, «нет света» is an appeal.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from parsers.intent import Command
+from parsers.normalize import Token
+
+# Words that carry no request: dropped before the wordings are matched.
+_POLITE: Final = frozenset(
+    {
+        "здравствуйте",
+        "здравствуй",
+        "здрасте",
+        "здрасьте",
+        "привет",
+        "приветствую",
+        "добрый",
+        "доброе",
+        "доброго",
+        "спасибо",
+        "спс",
+        "благодарю",
+        "пожалуйста",
+        "пожалуста",
+        "пжл",
+        "пж",
+        "плиз",
+        "please",
+        "уважаемые",
+        "уважаемый",
+        "скажите",
+        "подскажите",
+        "можно",
+        "мне",
+        "а",
+        "и",
+        "ну",
+        "вот",
+        "так",
+        "хочу",
+        "хотел",
+        "хотела",
+        "бы",
+        "прошу",
+    }
+)
+# Tokens that are set aside (the account is reported separately).
+_SKIPPED_KINDS: Final = frozenset({"account", "account_label", "noise", "initials", "unit"})
+
+_W = r"[^\W\d_]*"
+
+
+def _ticket(n: int) -> str:
+    return rf"(?:\s(?:номер|ном|n))?\s(?P<ticket{n}>[0-9]{{1,10}})"
+
+
+_APPEAL = rf"(?:обращени{_W}|заявк{_W}|жалоб{_W}|заявлени{_W}|тикет{_W})"
+
+_PATTERNS: Final[list[tuple[Command, re.Pattern[str]]]] = [
+    (
+        "status",
+        re.compile(
+            rf"(?:(?:узнать|проверить|какой|каков)\s)?(?:статус|состояние|ход)"
+            rf"(?:\s(?:по|моего|моей|мое|моему|мой|моих|рассмотрения))*(?:\s{_APPEAL})?"
+            rf"(?:{_ticket(1)})?"
+            rf"|(?:что|как)(?:\s(?:там|сейчас))?\sс\s(?:мо{_W}\s)?{_APPEAL}(?:{_ticket(2)})?"
+            rf"|(?:мо{_W}\s)?{_APPEAL}{_ticket(3)}(?:\s(?:статус|что|как))?"
+        ),
+    ),
+    (
+        "unchanged",
+        re.compile(
+            rf"(?:(?:мои|наши)\s)?(?:(?:показани{_W}|пок|показател{_W}|данные|цифры)\s)?"
+            rf"(?:(?:счетчик{_W}|за\s(?:этот|текущий)\sмесяц)\s)?"
+            rf"(?:(?:остал{_W}|оста[её]тся|оста[её]тся|все|всё|у\sменя)\s)?"
+            rf"(?:те\sже(?:\sсамые)?|такие\sже|прежние|без\sизменени{_W}"
+            rf"|не\s(?:изменил{_W}|поменял{_W}|менял{_W}|изменял{_W})"
+            rf"|как\s(?:и\s)?(?:в\s)?прошл{_W}\s(?:раз|месяц{_W})|расхода\sне\sбыло"
+            rf"|нет\sрасхода|не\sбыло\sрасхода)"
+        ),
+    ),
+    (
+        "stop",
+        re.compile(
+            rf"stop|стоп|отпис{_W}(?:\sот\s(?:рассылк{_W}|смс|уведомлени{_W}))?|отписк{_W}"
+            rf"|(?:больше\s)?не\s(?:присылай{_W}|присылать|отправляй{_W}|пишите|шлите|надо"
+            rf"|нужно|беспокой{_W}|хочу)(?:\s(?:мне|больше|сюда|на\sэтот\sномер))*"
+            rf"(?:\s(?:смс|sms|сообщени{_W}|рассылк{_W}|уведомлени{_W}|спам|писать|присылать"
+            rf"|ничего|получать))*"
+            rf"|(?:отключи{_W}|отмени{_W}|прекрати{_W}|убери{_W}|остановит{_W})\s"
+            rf"(?:мне\s)?(?:смс\s)?(?:рассылк{_W}|уведомлени{_W}|смс|sms|подписк{_W}"
+            rf"|сообщени{_W})(?:\s(?:смс|sms))?"
+            rf"|хватит(?:\s(?:присылать|писать|слать|спамить))?"
+        ),
+    ),
+    (
+        "start",
+        re.compile(
+            rf"start|старт|начать|подписаться|подпишите{_W}|подписк{_W}"
+            rf"|(?:возобнов{_W}|включи{_W}|верни{_W})\s(?:мне\s)?(?:смс\s)?"
+            rf"(?:рассылк{_W}|уведомлени{_W}|смс|sms|подписк{_W})"
+        ),
+    ),
+    (
+        "balance",
+        re.compile(
+            rf"balance|баланс|мой\sбаланс|долг|задолженность|мой\sдолг|остаток|к\sоплате"
+            rf"|сумма\sк\sоплате|сколько\s(?:я\s|мы\s|нам\s)?(?:должен|должна|должны|платить"
+            rf"|к\sоплате|оплачивать|заплатить|задолжал{_W})(?:\sза\s[^\W\d_]+)?"
+            rf"|(?:какой|какая|какова|каков)\s(?:у\s(?:меня|нас)\s)?(?:мой\s)?(?:долг|баланс"
+            rf"|задолженность|сумма\sк\sоплате)"
+            rf"|есть\sли\s(?:у\s(?:меня|нас)\s)?(?:долг|задолженность)"
+            rf"|(?:узнать|проверить|уточнить)\s(?:мой\s|свой\s)?(?:баланс|долг|задолженность"
+            rf"|сумму\sк\sоплате)"
+            rf"|(?:баланс|долг|задолженность)\s(?:по\s)?(?:лицевому|счету)?"
+        ),
+    ),
+    (
+        "offices",
+        re.compile(
+            rf"(?:адрес{_W}|где)(?:\s(?:ваш{_W}|ближайш{_W}|находит{_W}|наход{_W}|есть))*"
+            rf"\s(?:офис{_W}|отделени{_W}|касс{_W}|центр{_W}\sобслуживания|пункт{_W}\sприема)"
+            rf"(?:\s(?:находит{_W}|в\s[^\W\d_]+))*"
+            rf"|офисы|(?:режим|график|часы|время)\sработы(?:\s(?:офис{_W}|отделени{_W}|касс{_W}))?"
+            rf"|куда\s(?:прийти|обратиться|идти|подойти)|offices"
+        ),
+    ),
+    (
+        "help",
+        re.compile(
+            rf"help|помощь|помогите|справка|инструкция|меню|команды|хелп"
+            rf"|что\s(?:мне\s)?(?:писать|отправлять|делать|умеешь|умеете)"
+            rf"|как\s(?:мне\s)?(?:передать|отправить|подать|сдать|прислать|передавать"
+            rf"|отправлять|присылать)\s(?:показани{_W}|пок)(?:\sсчетчик{_W})?"
+            rf"(?:\s(?:через|по)\s(?:смс|sms|бот{_W}|телеграм{_W}))?"
+        ),
+    ),
+    (
+        "yes",
+        re.compile(
+            r"да(?:\s(?:да|верно|все\sверно|подтверждаю|правильно|конечно))?|ага|угу|верно"
+            r"|все\sверно|подтверждаю|yes|y|ок|ok|окей|конечно|правильно|согласен|согласна"
+            r"|da|д"
+        ),
+    ),
+    (
+        "no",
+        re.compile(
+            r"нет(?:\s(?:не\sверно|неверно|не\sправильно|неправильно|не\sподтверждаю))?"
+            r"|неверно|не\sверно|no|не\sподтверждаю|отмена|отменить|неправильно"
+            r"|не\sправильно|net|не\sнадо|ошибка"
+        ),
+    ),
+]
+
+_SLASH: Final = re.compile(r"\s*/([a-z]+)(?:@\w+)?\s*")
+_SLASH_COMMANDS: Final[dict[str, Command]] = {
+    "start": "start",
+    "help": "help",
+    "stop": "stop",
+    "balance": "balance",
+    "status": "status",
+    "offices": "offices",
+}
+
+
+def command_core(tokens: list[Token], skip: int = -1) -> str:
+    """The words and numbers of a message that may form a command, space-joined;
+    `skip` is the index of the account's token."""
+    parts: list[str] = []
+    for i, tok in enumerate(tokens):
+        if tok.kind in _SKIPPED_KINDS or i == skip:
+            continue
+        if tok.kind == "word":
+            if tok.text == "уважением":
+                break  # «С уважением, Иванов» ends the message.
+            if tok.text not in _POLITE:
+                parts.append(tok.text)
+        elif tok.kind in {"num", "qmark"}:
+            parts.append(tok.text)
+        elif tok.kind == "ticket":
+            parts.append(f"обращение {tok.value}")
+        elif tok.kind == "zone" and tok.text.startswith(("д", "н")) and len(tok.text) <= 2:
+            # «д»/«н» alone are yes/no on old phones more often than zone labels.
+            parts.append(tok.text.rstrip("."))
+        else:
+            parts.append(f"<{tok.kind}>")
+    # «?» glued to the last word («баланс?») asks the same as without it.
+    while len(parts) > 1 and parts[-1] == "?":
+        parts.pop()
+    if parts and parts[-1].endswith("с") and parts[-1] == "с":
+        parts.pop()  # «..., с уважением» without a name
+    return " ".join(parts)
+
+
+def match_command(
+    norm: str, tokens: list[Token], skip: int = -1
+) -> tuple[Command | None, str | None]:
+    """The command the whole message asks for, and its ticket number for `status`;
+    `skip` is the index of the account's token."""
+    slash = _SLASH.fullmatch(norm)
+    if slash:
+        return _SLASH_COMMANDS.get(slash.group(1)), None
+    stripped = norm.strip(" \n.!,;")
+    if stripped and set(stripped) <= {"?"}:
+        return "help", None
+    if stripped == "+":
+        return "yes", None
+    if stripped in {"-", "--"}:
+        return "no", None
+    core = command_core(tokens, skip)
+    if not core:
+        return None, None
+    for command, pattern in _PATTERNS:
+        m = pattern.fullmatch(core)
+        if m:
+            if command != "status":
+                return command, None
+            found = [v for k, v in m.groupdict().items() if k.startswith("ticket") and v]
+            return command, found[0] if found else None
+    return None, None

@@ -1,0 +1,353 @@
+"""Normalisation and tokenisation of customer text.
+
+The text is first normalised without changing its length (lower case, ё → е, every
+dash → ``-``, odd spaces → a space), so that every token keeps the offsets of the
+original text: the original is still needed where case carries meaning (initials,
+«250 В», «Ленина 31»).
+
+Tokenisation is one master regular expression whose alternatives are tried in a fixed
+order at each position. Protected spans (phones, dates, times, money, percentages,
+voltages, house and flat numbers, durations and counts, ticket numbers) come first, so
+their digits are taken before anything is split on separators and can never become a
+reading or an account (contracts.md §5).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+# Characters rewritten one for one, so offsets stay valid.
+_TRANSLATE: Final = str.maketrans(
+    {
+        "ё": "е",
+        "Ё": "е",
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+        "\u00ad": " ",
+        "\u00a0": " ",
+        "\u2007": " ",
+        "\u2009": " ",
+        "\u200a": " ",
+        "\u202f": " ",
+        "\t": " ",
+        "\r": "\n",
+        "\u00b7": "*",
+        "\u00d7": "*",
+        "\u2116": "№",
+    }
+)
+
+
+def normalize(text: str) -> str:
+    """Lower-case `text` and fold look-alike characters, keeping its length.
+
+    Offsets in the result are offsets in `text`: a few characters change length when
+    lower-cased (``İ``); those are kept as they are.
+    """
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    return lowered.translate(_TRANSLATE)
+
+
+@dataclass(slots=True)
+class Token:
+    """One span of the normalised text and what it was recognised as."""
+
+    kind: str
+    start: int
+    end: int
+    text: str
+    # Kind-specific details: the digits of an account, the zone of a zone label, the
+    # ordinal or serial of a meter label, the number written after a meter label.
+    value: str | None = None
+    serial: bool = False
+
+
+NL = r"(?![^\W\d_])"  # not followed by a letter
+PL = r"(?<![^\W\d_])"  # not preceded by a letter
+ND = r"(?![0-9])"
+PD = r"(?<![0-9])"
+
+_MONTHS_FULL = r"(?:январ|феврал|март|апрел|ма[яй]|июн|июл|август|сентябр|октябр|ноябр|декабр)"
+_MONTHS_ABBR = r"(?:янв|фев|мар|апр|авг|сент?|окт|нояб?|дек)"
+
+# Order matters: at one position the first alternative that matches wins.
+_ALTERNATIVES: Final[list[tuple[str, str]]] = [
+    # Greetings whose words would otherwise read as zone labels («Добрый день! 4521»).
+    (
+        "noise",
+        PL + r"(?:добр\w*\s+(?:день|дня|вечер\w*|утр\w*|ноч\w*)|день\s+добр\w*"
+        r"|доброго\s+времени\s+суток|хорошего\s+(?:дня|вечера)"
+        r"|(?:сегодняшн|текущ|нынешн|вчерашн|следующ|прошл|весь|всю|вс[ея]|цел|втор|трет"
+        r"|четверт|пят|кажд|эт|тот|один|рабоч|выходн|какой|который|тот\s+же)\w*\s+"
+        r"(?:день|ночь|дня|ночи)|в\s+течени[ея]\s+(?:дня|ночи)|на\s+день|в\s+день"
+        r"|днем\s+и\s+ночью|по\s+ночам|по\s+дням)" + NL,
+    ),
+    # Account labels first: «л.с.» would otherwise read as initials.
+    (
+        "account",
+        PL + r"(?:лицев\w*(?:\s?сч\w*\.?)?|лиц\.?\s?сч\w*\.?|л\s?[./\\]\s?с(?:ч\w*)?\.?"
+        r"|л\s?с\s?ч\.?|лс(?:ч\.?)?(?=\s?[0-9№#n:=.\-]|" + NL + r")|ls" + NL + r"|l\s?/\s?s" + NL
+        + r"|абонент\w*(?:\s(?:номер|№))?|номер\s+абонента|ак+аунт\w*"
+        + r"|сч[е]т(?:а|у|ом|е)?" + NL + r"(?=\s?(?:№|n|#|:)?\s?[0-9]{6}))"
+        r"(?:\s|№|#|:|=|-|\.|номер|ном\.|n(?=\s?[0-9]))*"
+        r"(?P<an>[0-9]+(?:(?:\s?-\s?|\s)[0-9]+)*)?",
+    ),
+    ("initials", PL + r"[^\W\d_]\.\s?[^\W\d_]\.(?!\s?[0-9])"),
+    (
+        "phone",
+        r"(?:\+\s?[0-9](?:[\s\-()]{0,2}[0-9]){9,13}" + ND + ")"
+        r"|" + PD + r"[78]\s?[\-(]?\s?9[0-9]{2}\s?[\-)]?\s?[0-9]{3}"
+        r"\s?-?\s?[0-9]{2}\s?-?\s?[0-9]{2}" + ND
+        + r"|" + PD + r"8\s?[\-(]\s?[0-9]{3,5}\s?[\-)]\s?[0-9]{1,3}(?:\s?-?\s?[0-9]{2}){2}" + ND
+        + r"|" + PD + r"[0-9]{1,4}(?:-[0-9]{2,3}){2,}" + ND
+        + r"|" + PL + r"(?:тел|телефон|моб|сот|tel)\w*\.?\s?(?:номер\s)?:?\s?\+?"
+        r"[0-9][0-9\s\-()]{4,}[0-9]" + ND,
+    ),
+    (
+        "date",
+        PD + r"(?:0?[1-9]|[12][0-9]|3[01])[./](?:0[1-9]|1[0-2])(?:[./](?:20[0-9]{2}|[0-9]{2}))?"
+        + ND
+        + r"|" + PD + r"(?:0?[1-9]|[12][0-9]|3[01])-(?:0?[1-9]|1[0-2])-20[0-9]{2}" + ND
+        + r"|" + PD + r"(?:0[1-9]|1[0-2])[./]20[0-9]{2}" + ND
+        + r"|" + PD + r"20[0-9]{2}[\-./](?:0[1-9]|1[0-2])(?:[\-./](?:0[1-9]|[12][0-9]|3[01]))?"
+        + ND
+        + r"|" + PD + r"(?:[12]?[0-9]|3[01])\s?-?\s?(?:го|е|ое|ого)?\s?(?:" + _MONTHS_FULL
+        + r"\w*|" + _MONTHS_ABBR + NL + r"\.?)"
+        r"|" + PL + _MONTHS_FULL + r"\w*\s?(?:20[12][0-9]|[12][0-9])(?:\s?г\w*\.?)?" + ND
+        + r"|" + PD + r"(?:20[0-3][0-9]|19[5-9][0-9])\s?(?:г|год\w*|гг)" + NL + r"\.?"
+        r"|" + PD + r"[0-9]{1,2}\s?-?\s?(?:го|ое|ого|числ\w*)" + NL,
+    ),
+    (
+        "time",
+        PD + r"(?:[01]?[0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?" + ND
+        + r"|" + PL + r"(?:в|с|до|к|около|после)\s(?:[01]?[0-9]|2[0-3])[.][0-5][0-9]" + ND
+        + r"|" + PD + r"[0-9]{1,2}(?:[.,][0-9])?\s?-?\s?(?:час\w*|ч|утра|вечера|ночи|дня|мин\w*"
+        r"|сек\w*)" + NL + r"\.?",
+    ),
+    (
+        "money",
+        PD + r"[0-9]+(?:\s[0-9]{3})*(?:[.,][0-9]{1,2})?\s?(?:руб\w*|р|₽|rub\w*|коп\w*|тыс\w*"
+        r"|т\.?\s?р)" + NL + r"\.?"
+        r"|" + PL + r"(?:сумм\w*|оплат\w*|оплачен\w*|заплат\w*|внес|внесла|внесли|внесено"
+        r"|перевел\w*|перечисл\w*|долг\w*|задолженн\w*|переплат\w*|недоплат\w*|начисл\w*"
+        r"|выставил\w*|выставлен\w*|пен[иья]\w*|штраф\w*|к\s+оплате|остат\w*|списал\w*"
+        r"|вернуть|возврат\w*)"
+        r"\s?(?:в\s+размере|на\s+сумму|в\s+сумме|составля\w*|составил\w*|-|:|=|на|в|по|около"
+        r"|уже|всего|более|больше|почти)?\s?[0-9]+(?:\s[0-9]{3})*(?:[.,][0-9]{1,2})?" + ND,
+    ),
+    ("percent", PD + r"[0-9]+(?:[.,][0-9]+)?\s?(?:%|процент\w*|проц\.?)"),
+    (
+        "voltage",
+        PD + r"[0-9]{2,3}(?:[.,][0-9])?\s?(?:вольт\w*|v" + NL + r"|в(?=\s*(?:$|[^\w\s])))"
+        r"|" + PD + r"[0-9]{2,3}в" + NL
+        + r"|" + PL + r"(?:напряжени\w*|вольтаж\w*)[^0-9\n]{0,25}?[0-9]{2,3}" + ND,
+    ),
+    (
+        "house",
+        PL + r"(?:д\.\s?[0-9]{1,3}" + ND + r"(?:[а-я]" + NL + r")?(?:\s?[/-]\s?[0-9]{1,3}" + ND
+        + r")?"
+        r"|(?:дом|д|кв|кварт\w*|корп\w*|корпус|стр|строен\w*|подъезд\w*|под|эт|этаж\w*"
+        r"|комн?\w*|уч|участ\w*|к)" + NL + r"\.?\s?(?:№|n)?\s?[0-9]{1,3}" + ND
+        + r"(?:[а-я]" + NL + r")?(?:\s?[/-]\s?[0-9]{1,3}" + ND + r")?(?=\s?[^\s0-9]|\s?$)"
+        r"|(?:ул|улиц\w*|пр-т|пр|просп\w*|пер|переул\w*|бул\w*|б-р|шоссе|ш|наб|набережн\w*|мкр"
+        r"|микрорайон\w*|проезд\w*|тракт\w*|пл|площад\w*|пос|поселок|пгт|село|с|дер|деревня"
+        r"|г|город|снт)" + NL + r"\.?\s?"
+        r"(?:(?!(?:показ\w*|пок|день|дн|ночь|ноч\w*|сч\w*|лс|т[123]|кв|д|дом|л)" + NL
+        + r")[^\W\d_][^\W\d_]*\.?(?:\s|-)?){1,3}\s?,?\s?(?:(?:д|дом)" + NL + r"\.?)?\s?"
+        r"[0-9]{1,3}" + ND + r"(?:[а-я]" + NL + r")?(?:\s?[/-]\s?[0-9]{1,3}" + ND + r")?)",
+    ),
+    (
+        "ticket",
+        PL + r"(?:обращени\w*|заявк\w*|жалоб\w*|заявлени\w*|тикет\w*|ticket\w*)\s?"
+        r"(?:номер|ном\.|№|n|#)?\s?:?\s?(?P<tk>[0-9]{1,10})" + ND,
+    ),
+    (
+        "meter",
+        r"(?:" + PD + r"(?P<mo1>[1-3])\s?-?\s?(?:й|ый|ой|ий)\s?|" + PD
+        + r"(?P<mo2>[1-3])\s(?=счетчик(?:\s|:|-|$))|" + PL + r"(?P<mow>перв|втор|трет)\w*\s)?"
+        + PL
+        + r"(?:сч[е]тчик\w*|сч[е]тч\.?|сч\.?(?=\s?(?:№|n|#|[0-9]|:|-|$))"
+        r"|пу(?=\s?(?:№|n|#|[0-9]|:|-|$))|прибор\w*\s+учет\w*|прибор\w*|пу" + NL
+        + r"|зав(?:одск\w*)?\.?\s?(?:номер|ном\.|№|n)|серийн\w*\s?(?:номер|№)|s/?n" + NL + ")"
+        r"(?:\s?(?P<mno>№|n(?=\s?[0-9])|#|номер|ном\.)\s?)?(?:\s?[:\-=]\s?|\s)?"
+        r"(?P<mn>[0-9]+(?:[.,][0-9]{1,2}" + ND + r")?" + ND + ")?",
+    ),
+    (
+        "count",
+        PD + r"[0-9]+\s?-?\s?(?:сут\w*|дн(?:я|ей|ям|и)|недел\w*|нед|месяц\w*|мес|год(?:а|ов|у)?"
+        r"|лет|раз|раза|штук\w*|шт|человек\w*|чел|счетчик(?:а|ов)|прибор(?:а|ов)"
+        r"|тарифн\w*|зонн\w*|фаз\w*|квартир\w*|комнат\w*|кг|км|х|ти|ми)" + NL + r"\.?"
+        r"|" + PD + r"[0-9]+-(?:й|ой|ий|ый|ая|я|го|му|ом|е|ю)" + NL,
+    ),
+    (
+        "zone",
+        PL + r"(?:[тt]\s?[.\-]?\s?(?P<zd>[123])" + ND + r"|[тt](?P<zd2>[123])(?=[0-9]{3})"
+        r"|(?:тариф\w*|зон[аы]?)\s?[.\-№]?\s?(?P<zd3>[123])" + ND + ")"
+        r"|" + PL + r"(?P<zday>дневн\w*|днев|день|дн[е]м|дн|д|day|den|dn|d)" + NL + r"\.?"
+        r"|" + PL + r"(?P<znight>ночн\w*|ночь|ночью|ноч|нч|н|night|noch|n)" + NL + r"\.?"
+        r"|" + PL + r"(?P<zsemi>полупиков\w*|полупик|полу-пик|п/п|пп|polupik|pp)" + NL + r"\.?"
+        r"|" + PL + r"(?P<zpeak>пиков\w*|пик|peak|pik)" + NL + r"\.?",
+    ),
+    (
+        "unit",
+        PL + r"(?:квт\w*(?:\s?[*.\-/]?\s?ч(?:ас\w*)?)?|kwh|kw\s?[*.\-/]?\s?h|kw"
+        r"|киловатт\w*(?:\s?-?\s?час\w*)?|кв\.?\s?ч)" + NL + r"\.?",
+    ),
+    ("ambig", PD + r"[0-9]{1,3}(?:\s[0-9]{3})+" + ND + r"(?![.,][0-9])"),
+    ("num", PD + r"[0-9]+(?:[.,][0-9]{1,2}" + ND + ")?"),
+    ("word", r"[^\W\d_]+"),
+    ("qmark", r"\?"),
+]
+
+MASTER: Final = re.compile("|".join(f"(?P<{name}>{body})" for name, body in _ALTERNATIVES))
+
+_ZONE_GROUPS: Final = {
+    "zday": "T1",
+    "zpeak": "T1",
+    "znight": "T2",
+    "zsemi": "T3",
+}
+_ZONE_DIGIT: Final = {"1": "T1", "2": "T2", "3": "T3"}
+_ORDINAL_WORD: Final = {"перв": "1", "втор": "2", "трет": "3"}
+
+
+def _account_run(run: str, account_digits: tuple[int, int]) -> tuple[str, int, bool]:
+    """How much of the digit run after an account label is the account.
+
+    Returns the account digits, the length of `run` they take, and whether the next
+    group might still belong to the account (then it is no reading either). Groups are
+    joined while the account is short of `account_digits[0]`; a first group that is
+    already a whole account stands alone («ЛС 12345678 4521»); «1234-567-890» and
+    «12 345 678 90» are one number.
+    """
+    lo, hi = account_digits
+    parts = re.findall(r"[0-9]+|[^0-9]+", run)
+    digits = parts[0]
+    used = len(parts[0])
+    i = 1
+    while i + 1 < len(parts):
+        sep, group = parts[i], parts[i + 1]
+        if len(digits) + len(group) > hi:
+            break
+        if len(digits) >= lo and (i == 1 or ("-" not in sep and len(group) > 3)):
+            # Written in groups and already long enough: a following long group may be
+            # the account's tail or a reading; say less.
+            return digits, used, i > 1
+        digits += group
+        used += len(sep) + len(group)
+        i += 2
+    return digits, used, False
+
+
+def tokenize(norm: str, orig: str, account_digits: tuple[int, int] = (8, 12)) -> list[Token]:
+    """Split normalised text into tokens; gaps between tokens are separators."""
+    tokens: list[Token] = []
+    pos = 0
+    n = len(norm)
+    ambiguous_next = False
+    while pos < n:
+        m = MASTER.search(norm, pos)
+        if m is None:
+            break
+        kind = m.lastgroup or "word"
+        start, end = m.span()
+        if end <= start:  # pragma: no cover - every alternative consumes
+            pos = start + 1
+            continue
+        tok = Token(kind, start, end, m.group())
+        if kind == "account":
+            run = m.group("an")
+            if run:
+                digits, used, unsure = _account_run(run, account_digits)
+                ambiguous_next = unsure
+                tok.value = digits
+                tok.end = m.start("an") + used
+                tok.text = norm[start : tok.end]
+            else:
+                tok.kind = "account_label"
+        elif kind == "ticket":
+            tok.value = m.group("tk")
+        elif kind == "meter":
+            ordinal = m.group("mo1") or m.group("mo2")
+            if ordinal is None and m.group("mow"):
+                ordinal = _ORDINAL_WORD[m.group("mow")]
+            number = m.group("mn")
+            if number is not None and len(number) == 1 and ordinal is None:
+                # «сч1», «счётчик 2:»: a single digit right after the label is an ordinal.
+                ordinal, number = number, None
+            tok.value = ordinal
+            if number is not None:
+                # The number after the label: a serial or a reading, decided later.
+                tok.kind = "meter_num"
+                tok.serial = bool(m.group("mno"))
+                tokens.append(Token("meter", start, m.start("mn"), "", ordinal))
+                tok = Token("meter_num", m.start("mn"), end, number, ordinal, tok.serial)
+        elif kind == "zone":
+            digit = m.group("zd") or m.group("zd2") or m.group("zd3")
+            if digit:
+                tok.value = _ZONE_DIGIT[digit]
+            else:
+                for group, zone in _ZONE_GROUPS.items():
+                    if m.group(group):
+                        tok.value = zone
+                        break
+        if ambiguous_next and kind == "num":
+            tok.kind = "ambig"
+            ambiguous_next = False
+        elif kind != "account":
+            ambiguous_next = False
+        tokens.append(tok)
+        pos = tok.end
+    _mark_addresses(tokens, orig)
+    return tokens
+
+
+def _mark_addresses(tokens: list[Token], orig: str) -> None:
+    """«Ленина 31»: a short number after a capitalised word of no meaning to us is a
+    house number, not a reading (contracts.md §5). ALL CAPS text carries no such cue."""
+    for i in range(1, len(tokens)):
+        tok, prev = tokens[i], tokens[i - 1]
+        if tok.kind != "num" or prev.kind != "word" or len(tok.text) > 3:
+            continue
+        if not orig[prev.end : tok.start].isspace():
+            continue
+        word = orig[prev.start : prev.end]
+        if len(word) < 3 or not word[0].isupper() or not word[1:].islower():
+            continue
+        if prev.text in _NOT_ADDRESS_WORDS or prev.text.startswith(_NOT_ADDRESS_PREFIXES):
+            continue
+        if i >= 2 and tokens[i - 2].kind in {"zone", "meter", "meter_num", "num"}:
+            continue
+        tok.kind = "house"
+
+
+_NOT_ADDRESS_WORDS: Final = frozenset(
+    {
+        "итого",
+        "было",
+        "стало",
+        "сейчас",
+        "всего",
+        "вот",
+        "передаю",
+        "передаем",
+        "сегодня",
+        "здравствуйте",
+        "привет",
+        "спасибо",
+        "итог",
+        "ответ",
+        "расход",
+        "данные",
+    }
+)
+_NOT_ADDRESS_PREFIXES: Final = ("показ", "пок", "счет", "свет", "электр", "прибор")

@@ -1,0 +1,139 @@
+"""Readings and the account number from the tokens of a message (contracts.md §5).
+
+The rules, in the order they are applied:
+
+- the account is the labelled number, else the first whole number of 8–12 digits;
+- a number right after a meter label is the meter's serial when it carries № or is
+  too long for a reading or another value follows before the next meter label;
+  otherwise it is a reading («показания счётчика 35412»);
+- zone labels precede their values when the first label comes before the first value,
+  and follow them otherwise;
+- anything doubtful gives no reading: no reading is better than a wrong one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final
+
+from parsers.intent import ParsedReading, Zone
+from parsers.normalize import Token
+
+# A meter's display has at most 6 integer digits in practice (7 with a leading zero);
+# a longer number is a serial, an account or a phone, never a reading.
+MAX_READING_DIGITS: Final = 6
+MAX_READING_CHARS: Final = 7
+# More values than zones on a three-zone meter: a list of something else.
+MAX_VALUES_PER_METER: Final = 3
+
+
+@dataclass(slots=True)
+class _Value:
+    text: str
+    meter: str | None
+    zone: Zone | None = None
+
+
+def is_reading_number(text: str) -> bool:
+    """Whether a number as written could be a meter reading at all."""
+    whole = text.replace(",", ".").split(".", 1)[0]
+    return len(whole) <= MAX_READING_CHARS and len(whole.lstrip("0")) <= MAX_READING_DIGITS
+
+
+def to_decimal(text: str) -> Decimal:
+    """«04521» → 4521, «4521,7» → 4521.7 (the text is digits with one optional mark)."""
+    return Decimal(text.replace(",", "."))
+
+
+def find_account(tokens: list[Token], account_digits: tuple[int, int]) -> tuple[str | None, int]:
+    """The account named by the text and the index of the token it came from (or -1).
+
+    A labelled number wins; otherwise the first whole number of `account_digits` digits.
+    """
+    for i, tok in enumerate(tokens):
+        if tok.kind == "account" and tok.value:
+            return tok.value, i
+    lo, hi = account_digits
+    for i, tok in enumerate(tokens):
+        if tok.kind == "num" and tok.text.isdigit() and lo <= len(tok.text) <= hi:
+            return tok.text, i
+    return None, -1
+
+
+def extract_readings(tokens: list[Token], skip: int) -> list[ParsedReading]:
+    """The readings written in `tokens`, in order; `skip` is the account's token index."""
+    # Pass 1: a flat sequence of meter boundaries, zone labels and values.
+    items: list[tuple[str, object]] = []
+    for i, tok in enumerate(tokens):
+        if i == skip:
+            continue
+        if tok.kind == "meter":
+            items.append(("meter", tok.value))
+        elif tok.kind == "meter_num":
+            if _is_serial(tokens, i):
+                items.append(("serial", tok.text))
+            elif is_reading_number(tok.text):
+                items.append(("value", tok.text))
+        elif tok.kind == "zone":
+            items.append(("zone", tok.value))
+        elif tok.kind == "num" and is_reading_number(tok.text):
+            items.append(("value", tok.text))
+
+    first_zone = next((k for k, (kind, _) in enumerate(items) if kind == "zone"), None)
+    first_value = next((k for k, (kind, _) in enumerate(items) if kind == "value"), None)
+    if first_value is None:
+        return []
+    labels_first = first_zone is not None and first_zone < first_value
+
+    # Pass 2: meters and zones onto values.
+    values: list[_Value] = []
+    groups: dict[int, int] = {}  # meter group number -> values in it
+    group = 0
+    meter: str | None = None
+    queue: list[Zone] = []
+    open_value: _Value | None = None  # the last value still waiting for a trailing label
+    for kind, payload in items:
+        if kind == "meter":
+            group += 1
+            meter = payload if isinstance(payload, str) else None
+            queue.clear()
+            open_value = None
+        elif kind == "serial":
+            meter = payload if isinstance(payload, str) else None
+        elif kind == "zone":
+            zone: Zone = payload  # type: ignore[assignment]
+            if labels_first:
+                # «т1 (день) 4521»: the same label twice names one zone.
+                if not queue or queue[-1] != zone:
+                    queue.append(zone)
+            elif open_value is not None:
+                open_value.zone = zone
+                open_value = None
+        else:
+            value = _Value(str(payload), meter)
+            if labels_first and queue:
+                value.zone = queue.pop(0)
+            values.append(value)
+            groups[group] = groups.get(group, 0) + 1
+            open_value = value
+
+    if any(count > MAX_VALUES_PER_METER for count in groups.values()):
+        return []
+    return [ParsedReading(meter=v.meter, zone=v.zone, value=to_decimal(v.text)) for v in values]
+
+
+def _is_serial(tokens: list[Token], index: int) -> bool:
+    """Whether the number right after a meter label is the meter's serial."""
+    tok = tokens[index]
+    if tok.serial or not is_reading_number(tok.text):
+        return True
+    if tok.value is not None:
+        # «1-й счётчик 4521»: the meter is named already, the number is its reading.
+        return False
+    for later in tokens[index + 1 :]:
+        if later.kind in {"meter", "meter_num"}:
+            return False
+        if later.kind == "num" and is_reading_number(later.text):
+            return True
+    return False
