@@ -485,21 +485,53 @@ class TelegramChannel:
 
     async def _poll_once(self) -> None:
         self._idle = True
-        updates = await self._bot.get_updates(
-            offset=self._offset,
-            timeout=self._poll_timeout,
-            allowed_updates=ALLOWED_UPDATES,
-            request_timeout=self._poll_timeout + 10,
-        )
+        try:
+            updates: list[Update | int] = list(
+                await self._bot.get_updates(
+                    offset=self._offset,
+                    timeout=self._poll_timeout,
+                    allowed_updates=ALLOWED_UPDATES,
+                    request_timeout=self._poll_timeout + 10,
+                )
+            )
+        except ClientDecodeError as exc:
+            updates = self._salvage(exc)
         self._up = True
         if self._closed:
             return  # stop() confirms nothing of this batch: it comes again
         self._idle = False
         for update in updates:
+            if isinstance(update, int):
+                logger.error("telegram: update %d cannot be read, skipped", update)
+                self._offset = update + 1
+                continue
             await self._dispatch(update)
             # Journaled: the next getUpdates may confirm it. Advancing per update means a
             # journal failure mid-batch refetches from the failed update, not the batch.
             self._offset = update.update_id + 1
+
+    def _salvage(self, exc: ClientDecodeError) -> list[Update | int]:
+        """The readable updates of a batch aiogram could not read as a whole, and the ids
+        of the unreadable ones (to be skipped).
+
+        One update of a shape aiogram's models refuse would otherwise fail every
+        getUpdates from then on, and the bot would go deaf. Anything but a readable
+        `{"ok": true, "result": [...]}` is raised again (a proxy's HTML error page).
+        """
+        data = exc.data
+        result = data.get("result") if isinstance(data, dict) and data.get("ok") else None
+        if not isinstance(result, list):
+            raise exc
+        salvaged: list[Update | int] = []
+        for item in result:
+            try:
+                salvaged.append(Update.model_validate(item, context={"bot": self._bot}))
+            except ValidationError:
+                update_id = item.get("update_id") if isinstance(item, dict) else None
+                if not isinstance(update_id, int):
+                    raise exc from None
+                salvaged.append(update_id)
+        return salvaged
 
     # ------------------------------------------------------------------ inbound
 

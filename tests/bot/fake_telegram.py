@@ -62,6 +62,8 @@ class _Failure:
     retry_after: int | None = None
     # Calls to let through (answered normally) before this failure applies.
     after: int = 0
+    # Answer with this non-JSON body instead (a proxy's error page).
+    raw_body: str | None = None
 
 
 @dataclass
@@ -102,7 +104,9 @@ class FakeTelegram:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=1)
+        # No access log: its request lines carry the token (the path is /bot<token>/...),
+        # and tests assert the token never shows in captured logs.
+        self._runner = web.AppRunner(app, shutdown_timeout=1, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -153,12 +157,13 @@ class FakeTelegram:
         times: int = 1,
         retry_after: int | None = None,
         after: int = 0,
+        raw_body: str | None = None,
     ) -> None:
         """Answer the next `times` calls of `method` with this Bot API error (after
-        letting `after` calls through)."""
+        letting `after` calls through), or with `raw_body` as text/html if given."""
         queue = self._failures.setdefault(method, deque())
         queue.extend(
-            _Failure(status, description, retry_after, after if n == 0 else 0)
+            _Failure(status, description, retry_after, after if n == 0 else 0, raw_body)
             for n in range(times)
         )
 
@@ -242,7 +247,12 @@ class FakeTelegram:
                 failures = None
             if failures:
                 failure = failures.popleft()
-                response = _error(failure.status, failure.description, failure.retry_after)
+                if failure.raw_body is not None:
+                    response = web.Response(
+                        status=failure.status, text=failure.raw_body, content_type="text/html"
+                    )
+                else:
+                    response = _error(failure.status, failure.description, failure.retry_after)
             elif (handler := _METHODS.get(method.lower())) is None:
                 response = _error(404, "Not Found: method not found")
             else:
@@ -279,8 +289,9 @@ class FakeTelegram:
     async def _get_updates(self, params: dict[str, Any]) -> web.Response:
         if self.webhook_url:
             return _error(
-                409, "Conflict: can't use getUpdates method while webhook is active; "
-                "use deleteWebhook to delete the webhook first"
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
             )
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)

@@ -262,3 +262,22 @@ async def test_stop_ends_a_long_poll_and_confirms_the_last_batch(
     assert fake.offsets[-1] == last + 1
     assert fake.pending_updates == []
 
+
+async def test_an_update_aiogram_cannot_read_is_skipped_not_fatal(
+    fake: FakeTelegram, journal: RecordingJournal, channel: TelegramChannel
+) -> None:
+    # Without care, one such update fails every later getUpdates: the bot goes deaf.
+    broken = fake.push_update({"message": {"message_id": "not a number", "chat": 5}})
+    fake.push_update(text_update(USER, "после битого"))
+    [inbound] = await journal.wait_for(1)
+    assert inbound.text == "после битого"
+    assert str(broken) not in journal.attempts
+
+
+async def test_proxy_error_page_on_getupdates_is_retried(
+    fake: FakeTelegram, journal: RecordingJournal, channel: TelegramChannel
+) -> None:
+    await fake.wait_for("getUpdates")
+    fake.fail_next("getUpdates", 502, "", raw_body="<html>502 Bad Gateway</html>")
+    fake.push_update(text_update(USER, "дошло"))
+    assert [item.text for item in await journal.wait_for(1)] == ["дошло"]

@@ -27,7 +27,7 @@ async def channel(fake: FakeTelegram) -> AsyncIterator[TelegramChannel]:
 
 
 def _out(text: str, **fields: object) -> Outbound:
-    return Outbound(channel=ChannelName.TELEGRAM, address=USER, text=text, **fields)  # type: ignore[arg-type]
+    return Outbound(channel=ChannelName.TELEGRAM, address=USER, text=text, **fields)
 
 
 async def test_send_plain_text(fake: FakeTelegram, channel: TelegramChannel) -> None:
