@@ -67,7 +67,7 @@ billing 2: тариф + почему повысить изменить непр�
 billing 2: пеня пени
 billing 2: долг задолженность + откуда почему ошибка неправильный согласный непонятный взяться
 billing 3: отключить отключение ограничение ограничить + долг задолженность неуплата неоплата
-payment 3: оплата платеж оплатить заплатить деньги перевод перевести оплачивать платить
+payment 3: оплата платеж оплатить заплатить деньги деньга перевод перевести оплачивать платить
     средство внести + не + поступить пройти зачислить отразиться учесть прийти дойти видно
     засчитать отображаться учитываться поступать
 payment 3: оплатить заплатить оплата платеж оплачивать платить + долг задолженность висеть
@@ -78,7 +78,6 @@ payment 3: возврат вернуть возвратить + деньги п�
 payment 2: переплата переплатить
 payment 3: оплатить заплатить перевести оплата платеж оплачивать + чужой другой ошибочно ошибка
     тот неправильный неверный
-payment 1: оплатить заплатить оплата платеж чек квитанция
 meter 3: счетчик прибор пу + сломаться сгореть работать крутиться мотать остановиться стоять
     разбить треснуть неисправный неисправность поломка сломать сломанный заменить замена
     поменять менять установить установка поверка поверить пломба опломбировать опломбирование
@@ -161,21 +160,24 @@ def _morph() -> Any:
 
 
 @lru_cache(maxsize=1)
-def _fuzzy_index() -> dict[str, list[tuple[str, Any]]]:
-    """Fuzzy patterns for the vocabulary, by first letter of the stem.
+def _fuzzy_patterns() -> list[tuple[str, int, Any]]:
+    """Fuzzy patterns for the vocabulary: (lemma, stem length, pattern).
 
     A stem is the lemma less its last two letters; an unknown word matches when it is
     the stem with one edit (two for long stems) and an ending of up to five letters.
     """
-    index: dict[str, list[tuple[str, Any]]] = {}
-    for lemma in VOCABULARY:
-        if len(lemma) < 6:
+    patterns: list[tuple[str, int, Any]] = []
+    for word in sorted(VOCABULARY):
+        if len(word) < 6:
             continue
-        stem = lemma[:-2]
+        stem = word[:-2]
         edits = 2 if len(stem) >= 9 else 1
-        pattern = regex.compile(f"(?:{stem}){{e<={edits}}}[а-я]{{0,5}}")
-        index.setdefault(stem[0], []).append((lemma, pattern))
-    return index
+        patterns.append((word, len(stem), regex.compile(f"(?:{stem}){{e<={edits}}}[а-я]{{0,5}}")))
+    return patterns
+
+
+# Typos that happen to be other dictionary words, so pymorphy3 takes them at face value.
+_KNOWN_TYPOS: Final = {"свита": "свет", "щетчик": "счетчик"}
 
 
 @lru_cache(maxsize=200_000)
@@ -184,12 +186,16 @@ def lemma(word: str) -> str:
     vocabulary map to the word meant."""
     if word in _SELF or len(word) < 3:
         return word
+    if word in _KNOWN_TYPOS:
+        return _KNOWN_TYPOS[word]
     parse = _morph().parse(word)[0]
     normal: str = parse.normal_form.replace("ё", "е")
-    if parse.is_known or len(word) < 6:
+    if parse.is_known or len(word) < 6 or normal in VOCABULARY:
         return normal
     best: tuple[int, str] | None = None
-    for candidate, pattern in _fuzzy_index().get(word[0], ()):
+    for candidate, stem_length, pattern in _fuzzy_patterns():
+        if not 0 <= len(word) - stem_length + 2 <= 7:
+            continue
         m = pattern.fullmatch(word)
         if m is not None:
             cost = sum(m.fuzzy_counts)

@@ -157,7 +157,8 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         + r")?"
         r"|(?:дом|д|кв|кварт\w*|корп\w*|корпус|стр|строен\w*|подъезд\w*|под|эт|этаж\w*"
         r"|комн?\w*|уч|участ\w*|к)" + NL + r"\.?\s?(?:№|n)?\s?[0-9]{1,3}" + ND
-        + r"(?:[а-я]" + NL + r")?(?:\s?[/-]\s?[0-9]{1,3}" + ND + r")?(?=\s?[^\s0-9]|\s?$)"
+        + r"(?:[а-я]" + NL + r")?(?:\s?[/-]\s?[0-9]{1,3}" + ND + r")?"
+        r"|д\s?[0-9]{1,3}" + ND + r"(?:[а-я]" + NL + r")?(?=\s?[,.]?\s?кв)"
         r"|(?:ул|улиц\w*|пр-т|пр|просп\w*|пер|переул\w*|бул\w*|б-р|шоссе|ш|наб|набережн\w*|мкр"
         r"|микрорайон\w*|проезд\w*|тракт\w*|пл|площад\w*|пос|поселок|пгт|село|с|дер|деревня"
         r"|г|город|снт)" + NL + r"\.?\s?"
@@ -203,7 +204,9 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         r"|киловатт\w*(?:\s?-?\s?час\w*)?|кв\.?\s?ч)" + NL + r"\.?",
     ),
     ("ambig", PD + r"[0-9]{1,3}(?:\s[0-9]{3})+" + ND + r"(?![.,][0-9])"),
-    ("num", PD + r"[0-9]+(?:[.,][0-9]{1,2}" + ND + ")?"),
+    # No look-behind: a number may follow a label glued to it («т14521»); the scan never
+    # starts inside a number, since every digit begins some token.
+    ("num", r"[0-9]+(?:[.,][0-9]{1,2}" + ND + ")?"),
     ("word", r"[^\W\d_]+"),
     ("qmark", r"\?"),
 ]
@@ -266,6 +269,11 @@ def tokenize(norm: str, orig: str, account_digits: tuple[int, int] = (8, 12)) ->
         tok = Token(kind, start, end, m.group())
         if kind == "account":
             run = m.group("an")
+            if run and _protected_at(norm, m.start("an")):
+                # «лс 25.11»: the label is bare, the date stays a date.
+                run = None
+                tok.end = end = m.start("an")
+                tok.text = norm[start:end]
             if run:
                 digits, used, unsure = _account_run(run, account_digits)
                 ambiguous_next = unsure
@@ -281,6 +289,11 @@ def tokenize(norm: str, orig: str, account_digits: tuple[int, int] = (8, 12)) ->
             if ordinal is None and m.group("mow"):
                 ordinal = _ORDINAL_WORD[m.group("mow")]
             number = m.group("mn")
+            if number is not None and _protected_at(norm, m.start("mn")):
+                # «счётчик 25.11 поверили»: a date after the label stays a date.
+                number = None
+                tok.end = end = m.start("mn")
+                tok.text = norm[start:end]
             if number is not None and len(number) == 1 and ordinal is None:
                 # «сч1», «счётчик 2:»: a single digit right after the label is an ordinal.
                 ordinal, number = number, None
@@ -300,7 +313,16 @@ def tokenize(norm: str, orig: str, account_digits: tuple[int, int] = (8, 12)) ->
                     if m.group(group):
                         tok.value = zone
                         break
-        if ambiguous_next and kind == "num":
+        if (
+            kind == "num"
+            and tokens
+            and tokens[-1].kind in PROTECTED
+            and tokens[-1].end == start - 1
+            and norm[start - 1] in ".,:/-"
+        ):
+            # «д 01.01»: what a protected span left of a date or a phone is no number.
+            tok.kind = "fragment"
+        elif ambiguous_next and kind == "num":
             tok.kind = "ambig"
             ambiguous_next = False
         elif kind != "account":
@@ -309,6 +331,21 @@ def tokenize(norm: str, orig: str, account_digits: tuple[int, int] = (8, 12)) ->
         pos = tok.end
     _mark_addresses(tokens, orig)
     return tokens
+
+
+# Spans that win over the number after an account or meter label. Phones do not: a
+# labelled «1234-567-890» is an account written with dashes.
+_PROTECTED_AFTER_LABEL: Final = frozenset({"date", "time", "money", "percent", "voltage", "count"})
+# Spans whose tail, cut off by a separator, must not be read on its own.
+PROTECTED: Final = frozenset(
+    {"phone", "date", "time", "money", "percent", "voltage", "house", "count", "ambig", "ticket"}
+)
+
+
+def _protected_at(norm: str, pos: int) -> bool:
+    """Whether a date, a time, an amount, … starts at `pos`."""
+    m = MASTER.match(norm, pos)
+    return m is not None and m.lastgroup in _PROTECTED_AFTER_LABEL
 
 
 def _mark_addresses(tokens: list[Token], orig: str) -> None:
@@ -328,6 +365,14 @@ def _mark_addresses(tokens: list[Token], orig: str) -> None:
         if i >= 2 and tokens[i - 2].kind in {"zone", "meter", "meter_num", "num"}:
             continue
         tok.kind = "house"
+        # «Ленина 31-5», «Ленина 31/2»: the flat or the building goes with the house.
+        if (
+            i + 1 < len(tokens)
+            and tokens[i + 1].kind == "num"
+            and len(tokens[i + 1].text) <= 3
+            and orig[tok.end : tokens[i + 1].start].strip() in {"-", "/"}
+        ):
+            tokens[i + 1].kind = "house"
 
 
 _NOT_ADDRESS_WORDS: Final = frozenset(

@@ -26,6 +26,9 @@ MAX_READING_DIGITS: Final = 6
 MAX_READING_CHARS: Final = 7
 # More values than zones on a three-zone meter: a list of something else.
 MAX_VALUES_PER_METER: Final = 3
+# A value of one or two digits is a reading only with a zone, a meter or one of these
+# words beside it: bare, it is more often a flat, a count or a menu choice.
+_READING_WORDS: Final = ("показ", "пок", "pokaz")
 
 
 @dataclass(slots=True)
@@ -79,6 +82,9 @@ def extract_readings(tokens: list[Token], skip: int) -> list[ParsedReading]:
             items.append(("zone", tok.value))
         elif tok.kind == "num" and is_reading_number(tok.text):
             items.append(("value", tok.text))
+        elif tok.kind == "ambig":
+            # «4 521»: takes its label's place, then gives no reading.
+            items.append(("value", None))
 
     first_zone = next((k for k, (kind, _) in enumerate(items) if kind == "zone"), None)
     first_value = next((k for k, (kind, _) in enumerate(items) if kind == "value"), None)
@@ -87,7 +93,7 @@ def extract_readings(tokens: list[Token], skip: int) -> list[ParsedReading]:
     labels_first = first_zone is not None and first_zone < first_value
 
     # Pass 2: meters and zones onto values.
-    values: list[_Value] = []
+    values: list[_Value | None] = []
     groups: dict[int, int] = {}  # meter group number -> values in it
     group = 0
     meter: str | None = None
@@ -111,16 +117,22 @@ def extract_readings(tokens: list[Token], skip: int) -> list[ParsedReading]:
                 open_value.zone = zone
                 open_value = None
         else:
-            value = _Value(str(payload), meter)
+            value = _Value(payload if isinstance(payload, str) else "", meter)
             if labels_first and queue:
                 value.zone = queue.pop(0)
-            values.append(value)
+            values.append(value if payload is not None else None)
             groups[group] = groups.get(group, 0) + 1
             open_value = value
 
     if any(count > MAX_VALUES_PER_METER for count in groups.values()):
         return []
-    return [ParsedReading(meter=v.meter, zone=v.zone, value=to_decimal(v.text)) for v in values]
+    keyword = any(tok.kind == "word" and tok.text.startswith(_READING_WORDS) for tok in tokens)
+    return [
+        ParsedReading(meter=v.meter, zone=v.zone, value=to_decimal(v.text))
+        for v in values
+        if v is not None and (len(v.text.split(",")[0].split(".")[0]) > 2 or v.zone or v.meter
+                              or keyword)
+    ]
 
 
 def _is_serial(tokens: list[Token], index: int) -> bool:

@@ -1,0 +1,103 @@
+"""Parser throughput on one core: `python bench/bench_parser.py [--messages N]`.
+
+Messages are made from templates of real-looking texts (readings in many notations,
+commands, appeals, noise) with fresh numbers in each, so no two texts repeat while words
+do, as in a day of traffic. The first pass warms pymorphy3 and the lemma cache; the
+figure is the median of several timed passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from parsers import parse  # noqa: E402
+
+TEMPLATES = [
+    "ЛС {acc} день {a} ночь {b}",
+    "{acc} {a}",
+    "{acc} {a} {b}",
+    "т1-{a}, т2-{b}",
+    "Т1={a};Т2={b};Т3={c}",
+    "Здравствуйте! Показания счетчика: день {a}, ночь {b}. Спасибо!",
+    "л/с {acc} пок {a}",
+    "показания {a},7",
+    "счетчик №0{acc} показания {a}",
+    "сч1 {a} сч2 {b}",
+    "ЛС{acc} Д{a} Н{b}",
+    "{a} кВт*ч",
+    "Показания на 20.11: {a}",
+    "{acc} {a} день {b} ночь",
+    "лицевой счет {acc}, показания счетчика {a}",
+    "Добрый день! {a}",
+    "кв. 12, показания {a}",
+    "Иванов И.И. ул. Ленина д. 5 кв. 12 показания {a}",
+    "тел 8-912-123-45-67 показания {a}",
+    "помощь",
+    "баланс",
+    "Баланс {acc}",
+    "СТОП",
+    "статус {c}",
+    "да",
+    "показания те же",
+    "Нет света на ул. Ленина {h} с утра",
+    "когда дадут свет? третий час сидим без электричества",
+    "скачет напряжение, моргает свет",
+    "почему такой большой счет за октябрь? я столько не мог нажечь",
+    "оплатил {h} ноября, а долг висит",
+    "сломался счетчик, экран не горит",
+    "нужно переоформить лицевой счет на нового собственника",
+    "не могу дозвониться в контакт-центр второй день",
+    "привет",
+    "кто это?",
+]
+
+
+def corpus(n: int, seed: int = 3) -> list[str]:
+    """`n` messages from the templates with random numbers."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        template = rng.choice(TEMPLATES)
+        out.append(
+            template.format(
+                acc=rng.randrange(10**9, 10**10),
+                a=rng.randrange(1000, 99999),
+                b=rng.randrange(1000, 99999),
+                c=rng.randrange(100, 9999),
+                h=rng.randrange(1, 28),
+            )
+        )
+    return out
+
+
+def main() -> None:
+    """Print messages per second (median of `--repeat` passes)."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--messages", type=int, default=20_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    messages = corpus(args.messages)
+    for text in messages[:2000]:  # warm-up: dictionary load, lemma cache
+        parse(text)
+    rates = []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        for text in messages:
+            parse(text)
+        rates.append(len(messages) / (time.perf_counter() - started))
+    print(
+        f"parse: {statistics.median(rates):,.0f} messages/s "
+        f"(median of {args.repeat} passes over {len(messages):,} messages; "
+        f"min {min(rates):,.0f}, max {max(rates):,.0f})"
+    )
+
+
+if __name__ == "__main__":
+    main()
