@@ -1,0 +1,21 @@
+"""Fixtures of the quality tests: a real SQLite store in tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+from storage.store import Store
+
+# No display in tests or on servers: charts are drawn on the Agg canvas.
+matplotlib.use("Agg")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "gateway.db")
+    async with opened:
+        yield opened
