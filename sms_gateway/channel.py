@@ -1,0 +1,494 @@
+"""`SmsChannel`: the SMS channel (`bot.core.Channel`) over one `SmppSession`.
+
+Inbound: deliver_sm / data_sm → receipt or MO. An MO is decoded by data_coding,
+reassembled when concatenated (parts committed to the `FragmentStore` before they are
+acknowledged), and handed to `on_inbound`; its deliver_sm_resp goes out only after
+`on_inbound` returned (the message is in the inbound journal). A receipt is mapped
+through the one table in `codec.RECEIPT_STATES` and handed to `on_report`.
+
+External ids (what the journal de-duplicates on): a content digest (single part:
+source, destination, data_coding, octets, and the SMSC's message id when it sends one;
+reassembled: source + reference + parts) followed by ".N", where N counts how many
+messages with that digest were already handled *and acknowledged*. A redelivery (our
+deliver_sm_resp never reached the SMSC) gets the same N, so the journal drops it; the
+same text sent again by the customer ("ДА" twice) gets N+1 and is handled again.
+
+Multipart delivery status is aggregated here: `SendResult.message_ids` lists every
+part's id (the first is the message's id), and each report carries the *first* part's
+id with the worst state over the parts so far (parts without a receipt count as
+pending); a report is emitted whenever that aggregate changes. `extra` names the part
+(`part_id`), the parts (`parts`) and how many reported (`reported`). After a restart
+the channel no longer knows the grouping and reports a part's receipt under the
+part's own id, which the gateway can still map through `message_ids`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import hashlib
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot.core import (
+    ChannelName,
+    DeliveryReport,
+    DeliveryState,
+    Inbound,
+    OnInbound,
+    OnReport,
+    Outbound,
+    SendErrorKind,
+    SendResult,
+    mask_phone,
+    normalize_phone,
+)
+from bot.settings import SmppSettings
+
+from . import codec
+from .fragments import Fragment, FragmentStore, SqliteFragmentStore
+from .pdu import (
+    NPI_ISDN,
+    TLV_MESSAGE_STATE,
+    TLV_NETWORK_ERROR_CODE,
+    TLV_RECEIPTED_MESSAGE_ID,
+    TLV_USER_MESSAGE_REFERENCE,
+    TON_ALPHANUMERIC,
+    TON_INTERNATIONAL,
+    ShortMessage,
+)
+from .reassembly import Assembled, Reassembler, fragment_key, split_concat
+from .session import DeliverAnswer, SmppSession
+
+log = logging.getLogger(__name__)
+
+# esm_class message type bits 2–5 (SMPP 3.4 §5.2.12): 0x04 SMSC delivery receipt,
+# 0x08 SME delivery ack, 0x10 manual/user ack, 0x20 intermediate delivery notification.
+_RECEIPT_TYPES = frozenset({0x04, 0x08, 0x10, 0x20})
+_MAX_TRACKED = 200_000  # sent message ids remembered for receipt aggregation
+SEEN_RETENTION = timedelta(days=7)
+
+
+@dataclass(slots=True)
+class _Sent:
+    primary: str
+    part_ids: tuple[str, ...]
+    states: dict[str, DeliveryState] = field(default_factory=dict)
+    emitted: DeliveryState | None = None
+
+
+class SmsChannel:
+    """The SMS channel: SMPP 3.4 via `SmppSession`, `name = ChannelName.SMS`.
+
+    `fragments` is a `FragmentStore` the caller manages, or a path: then the channel
+    opens a `SqliteFragmentStore` there on `start` and closes it on `stop` (the app
+    passes e.g. `var/sms_fragments.db`, next to the main database).
+    """
+
+    name = ChannelName.SMS
+
+    def __init__(
+        self,
+        settings: SmppSettings,
+        fragments: FragmentStore | str | Path,
+        *,
+        region: str = "RU",
+        send_timeout: float = 60.0,
+        start_wait: float = 5.0,
+        reconnect_min_delay: float = 1.0,
+        auth_retry_delay: float = 30.0,
+    ) -> None:
+        self.settings = settings
+        if isinstance(fragments, str | Path):
+            self._store: FragmentStore = SqliteFragmentStore(fragments)
+            self._owns_store = True
+        else:
+            self._store = fragments
+            self._owns_store = False
+        self.region = region
+        self.send_timeout = send_timeout
+        self.start_wait = start_wait
+        self.session = SmppSession.from_settings(
+            settings,
+            on_deliver=self._on_deliver,
+            reconnect_min_delay=reconnect_min_delay,
+            auth_retry_delay=auth_retry_delay,
+        )
+        self.reassembler = Reassembler(self._store)
+        self._on_inbound: OnInbound | None = None
+        self._on_report: OnReport | None = None
+        self._sent: collections.OrderedDict[str, _Sent] = collections.OrderedDict()
+        self._inflight: collections.Counter[str] = collections.Counter()
+        self._ref = random.randrange(256)  # noqa: S311 - a concatenation reference
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # --- Channel lifecycle ------------------------------------------------------------
+
+    async def start(self, on_inbound: OnInbound, on_report: OnReport) -> None:
+        """Connect and bind (waits up to `start_wait` s for the first bind; reconnects
+        are the session's own business), and start sweeping stale partial messages."""
+        self._on_inbound = on_inbound
+        self._on_report = on_report
+        if self._owns_store and isinstance(self._store, SqliteFragmentStore):
+            await self._store.open()
+        await self.session.start()
+        self._sweeper = asyncio.create_task(self._sweep_loop(), name="sms-reassembly-sweeper")
+        if not await self.session.wait_bound(self.start_wait):
+            log.warning(
+                "SMSC %s:%s not bound yet; the channel keeps trying in the background",
+                self.settings.host,
+                self.settings.port,
+            )
+
+    async def stop(self) -> None:
+        """Unbind and close; stop the sweeper; close the store if the channel owns it."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        await self.session.stop()
+        if self._owns_store and isinstance(self._store, SqliteFragmentStore):
+            await self._store.close()
+
+    def is_up(self) -> bool:
+        return self.session.is_up()
+
+    async def __aenter__(self) -> SmsChannel:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def _addresses(self, outbound: Outbound) -> tuple[str, int, int, str] | None:
+        digits = "".join(ch for ch in outbound.address if ch.isdigit())
+        if not digits:
+            return None
+        source = outbound.source or self.settings.source_addr
+        if not source.lstrip("+").isdigit():
+            return digits, TON_ALPHANUMERIC, 0, source  # alphanumeric sender id
+        if source.startswith("+") or len(source.lstrip("+")) >= 10:
+            return digits, TON_INTERNATIONAL, NPI_ISDN, source.lstrip("+")
+        return digits, 0, NPI_ISDN, source  # short code: TON unknown is accepted widely
+
+    async def send(self, outbound: Outbound) -> SendResult:
+        """Send one message (split into parts when long). Never raises for a network
+        failure: the outcome is a `SendResult` whose error says whether to retry."""
+        try:
+            return await self._send(outbound)
+        except Exception as exc:  # a bug here must not kill the outbox sender
+            log.exception("SMS send to %s failed unexpectedly", mask_phone(outbound.address))
+            return SendResult.failed(SendErrorKind.TEMPORARY, exc.__class__.__name__)
+
+    async def _send(self, outbound: Outbound) -> SendResult:
+        now = codec.now_utc()
+        if outbound.valid_until is not None and outbound.valid_until <= now:
+            return SendResult.failed(SendErrorKind.EXPIRED, "validity period passed")
+        addresses = self._addresses(outbound)
+        if addresses is None:
+            return SendResult.failed(SendErrorKind.INVALID_ADDRESS, "no digits in address")
+        destination, source_ton, source_npi, source = addresses
+        self._ref = (self._ref + 1) & 0xFF
+        try:
+            encoded = codec.encode_message(outbound.text, self._ref)
+        except codec.MessageTooLong as exc:
+            return SendResult.failed(SendErrorKind.REJECTED, f"message too long: {exc}")
+        within = self.send_timeout
+        if outbound.valid_until is not None:
+            within = min(within, (outbound.valid_until - now).total_seconds())
+        validity = codec.absolute_time(outbound.valid_until) if outbound.valid_until else ""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        ids: list[str] = []
+        total = len(encoded.parts)
+        for index, octets in enumerate(encoded.parts, 1):
+            sm = ShortMessage(
+                source=source,
+                source_ton=source_ton,
+                source_npi=source_npi,
+                destination=destination,
+                dest_ton=TON_INTERNATIONAL,
+                dest_npi=NPI_ISDN,
+                esm_class=encoded.esm_class,
+                data_coding=encoded.data_coding,
+                short_message=octets,
+                registered_delivery=1 if self.settings.request_receipts else 0,
+                validity_period=validity,
+            )
+            outcome = await self.session.submit(sm, within=max(0.0, deadline - loop.time()))
+            if not outcome.ok:
+                assert outcome.kind is not None  # noqa: S101 - not ok means a kind
+                where = f"part {index}/{total}: " if total > 1 else ""
+                log.warning(
+                    "SMS to %s not sent: %s%s",
+                    mask_phone(outbound.address),
+                    where,
+                    outcome.detail or outcome.kind.value,
+                )
+                return SendResult.failed(outcome.kind, where + (outcome.detail or ""))
+            ids.append(outcome.message_id or "")
+        self._track(tuple(ids))
+        return SendResult(message_ids=tuple(ids), parts=total)
+
+    def _track(self, ids: tuple[str, ...]) -> None:
+        sent = _Sent(ids[0], ids)
+        for part_id in ids:
+            self._sent[part_id] = sent
+        while len(self._sent) > _MAX_TRACKED:
+            self._sent.popitem(last=False)
+
+    # --- inbound -------------------------------------------------------------------------
+
+    async def _on_deliver(self, sm: ShortMessage) -> DeliverAnswer:
+        if self._is_receipt(sm):
+            await self._handle_receipt(sm)
+            return 0
+        return await self._handle_mo(sm)
+
+    @staticmethod
+    def _is_receipt(sm: ShortMessage) -> bool:
+        if (sm.esm_class & 0x3C) in _RECEIPT_TYPES:
+            return True
+        # Liberal: some SMSCs leave esm_class 0 on receipts but send the TLVs.
+        return TLV_RECEIPTED_MESSAGE_ID in sm.tlvs and TLV_MESSAGE_STATE in sm.tlvs
+
+    def _address(self, sm: ShortMessage) -> str:
+        raw = sm.source.strip()
+        digits = raw.lstrip("+")
+        if digits.isdigit():
+            candidate = "+" + digits if (raw.startswith("+") or sm.source_ton == 1) else digits
+            phone = normalize_phone(candidate, self.region) or normalize_phone(raw, self.region)
+            if phone:
+                return phone
+            return "+" + digits if sm.source_ton == 1 else digits
+        return raw  # alphanumeric sender: keep as given
+
+    async def _handle_mo(self, sm: ShortMessage) -> DeliverAnswer:
+        concat, data = split_concat(sm)
+        now = codec.now_utc()
+        address = self._address(sm)
+        if concat is None:
+            text = codec.decode_text(sm.data_coding, data)
+            hasher = hashlib.sha256(
+                f"sm|{address}|{sm.destination}|{sm.data_coding}|".encode() + data
+            )
+            smsc_id = sm.tlv_str(TLV_RECEIPTED_MESSAGE_ID) or ""
+            reference = sm.tlv_int(TLV_USER_MESSAGE_REFERENCE)
+            hasher.update(f"|{smsc_id}|{reference}".encode())
+            return await self._hand_over(
+                hasher.hexdigest()[:32],
+                address=address,
+                destination=sm.destination,
+                text=text,
+                received_at=now,
+                meta={},
+                assembled=None,
+            )
+        fragment = Fragment(
+            key=fragment_key(address, sm.destination, concat),
+            ref=concat.ref,
+            total=concat.total,
+            seq=concat.seq,
+            data=data,
+            data_coding=sm.data_coding,
+            source=address,
+            destination=sm.destination,
+            received_at=now,
+        )
+        if await self.reassembler.seen(fragment):
+            log.info("redelivered part of a handled SMS from %s dropped", mask_phone(address))
+            return 0
+        assembled = await self.reassembler.add(fragment)  # committed before we answer
+        if assembled is None:
+            return 0
+        return await self._hand_over_assembled(assembled)
+
+    async def _hand_over_assembled(self, message: Assembled) -> DeliverAnswer:
+        meta = {"parts": str(message.total)}
+        if not message.complete:
+            meta["partial"] = f"{message.parts_received}/{message.total}"
+        try:
+            return await self._hand_over(
+                message.digest,
+                address=message.source,
+                destination=message.destination,
+                text=message.text,
+                received_at=message.received_at,
+                meta=meta,
+                assembled=message,
+            )
+        except BaseException:
+            self.reassembler.release(message.key)
+            raise
+
+    async def _hand_over(
+        self,
+        digest: str,
+        *,
+        address: str,
+        destination: str,
+        text: str,
+        received_at: datetime,
+        meta: dict[str, str],
+        assembled: Assembled | None,
+    ) -> DeliverAnswer:
+        """Journal the message through `on_inbound`; return status 0 and what to do once
+        the deliver_sm_resp is out (count the digest as acknowledged)."""
+        assert self._on_inbound is not None  # noqa: S101 - start() sets it
+        seen_key = "mo:" + digest
+        handled = await self._store.seen_count(seen_key) + self._inflight[seen_key]
+        self._inflight[seen_key] += 1
+        inbound = Inbound(
+            channel=ChannelName.SMS,
+            address=address,
+            text=text,
+            external_id=f"{digest}.{handled}",
+            received_at=received_at,
+            to=destination or None,
+            meta=meta,
+        )
+        try:
+            new = await self._on_inbound(inbound)
+        except BaseException:
+            self._done_inflight(seen_key)
+            raise
+        log.info(
+            "SMS from %s to %s stored (%s%s)",
+            mask_phone(address),
+            destination,
+            "new" if new else "duplicate",
+            f", {meta['parts']} parts" if "parts" in meta else "",
+        )
+
+        async def after(written: bool) -> None:
+            try:
+                if written:
+                    at = codec.now_utc()
+                    await self._store.note_seen([seen_key], at)
+                    if assembled is not None:
+                        await self.reassembler.finish(assembled, at)
+                elif assembled is not None:
+                    self.reassembler.release(assembled.key)
+            finally:
+                self._done_inflight(seen_key)
+
+        return 0, after
+
+    def _done_inflight(self, key: str) -> None:
+        self._inflight[key] -= 1
+        if self._inflight[key] <= 0:
+            del self._inflight[key]
+
+    # --- partial messages after the timeout ---------------------------------------------
+
+    async def _sweep_loop(self) -> None:
+        timeout = self.settings.reassembly_timeout
+        interval = max(0.05, min(timeout / 4, 30.0))
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("reassembly sweep failed; will retry")
+            await asyncio.sleep(interval)
+
+    async def sweep(self) -> int:
+        """Hand over messages still incomplete after `reassembly_timeout` with the parts
+        that arrived (their parts were acknowledged already). Returns how many."""
+        if self._on_inbound is None:
+            return 0
+        now = codec.now_utc()
+        handled = 0
+        cutoff = now - timedelta(seconds=self.settings.reassembly_timeout)
+        for message in await self.reassembler.expired(cutoff):
+            log.warning(
+                "SMS from %s incomplete after %.0f s (%d of %d parts); handling what arrived",
+                mask_phone(message.source),
+                self.settings.reassembly_timeout,
+                message.parts_received,
+                message.total,
+            )
+            try:
+                answer = await self._hand_over_assembled(message)
+            except Exception:
+                log.exception("handing over a partial SMS failed; will retry")
+                continue
+            if isinstance(answer, tuple):
+                await answer[1](True)  # nothing to acknowledge: the parts were
+            handled += 1
+        await self._store.forget_seen(now - SEEN_RETENTION)
+        return handled
+
+    # --- receipts ------------------------------------------------------------------------
+
+    def _lookup(self, message_id: str) -> tuple[str, _Sent | None]:
+        sent = self._sent.get(message_id)
+        if sent is not None:
+            return message_id, sent
+        # SMSCs disagree on the id's notation between submit_sm_resp and the receipt
+        # (hex in one, decimal in the other, case): try the other notations.
+        candidates = [message_id.upper(), message_id.lower()]
+        with contextlib.suppress(ValueError):
+            candidates += [f"{int(message_id):X}", f"{int(message_id):x}"]
+        with contextlib.suppress(ValueError):
+            candidates.append(str(int(message_id, 16)))
+        for candidate in candidates:
+            sent = self._sent.get(candidate)
+            if sent is not None:
+                return candidate, sent
+        return message_id, None
+
+    async def _handle_receipt(self, sm: ShortMessage) -> None:
+        assert self._on_report is not None  # noqa: S101 - start() sets it
+        text = codec.decode_text(sm.data_coding, sm.payload())
+        parsed = codec.parse_receipt_text(text)
+        message_id = sm.tlv_str(TLV_RECEIPTED_MESSAGE_ID) or (parsed.id if parsed else None)
+        state_code = sm.tlv_int(TLV_MESSAGE_STATE)
+        word = codec.MESSAGE_STATE_WORDS.get(state_code) if state_code is not None else None
+        word = word or (parsed.stat if parsed else None)
+        state = codec.receipt_state(word)
+        if not message_id or state is None:
+            log.warning(
+                "delivery receipt ignored: id %r, unknown state %r", message_id, word or text[:40]
+            )
+            return
+        part_id, sent = self._lookup(message_id.strip())
+        extra: dict[str, str] = {"stat": word or ""}
+        if parsed is not None and parsed.err:
+            extra["err"] = parsed.err
+        network_error = sm.tlvs.get(TLV_NETWORK_ERROR_CODE)
+        if network_error:
+            extra["network_error"] = network_error.hex()
+        report_id = part_id
+        if sent is not None:
+            sent.states[part_id] = state
+            if len(sent.part_ids) > 1:
+                states = [sent.states.get(pid, DeliveryState.PENDING) for pid in sent.part_ids]
+                state = codec.worst_state(states)
+                extra.update(
+                    part_id=part_id,
+                    parts=str(len(sent.part_ids)),
+                    reported=str(len(sent.states)),
+                )
+                if state == sent.emitted:
+                    return
+            report_id = sent.primary
+            sent.emitted = state
+            if len(sent.states) == len(sent.part_ids) and state != DeliveryState.PENDING:
+                for pid in sent.part_ids:
+                    self._sent.pop(pid, None)
+        await self._on_report(
+            DeliveryReport(
+                channel=ChannelName.SMS,
+                message_id=report_id,
+                state=state,
+                at=codec.now_utc(),
+                detail=word or "",
+                extra=extra,
+            )
+        )
