@@ -55,3 +55,43 @@ def house_key(house: str) -> str:
     text = _base(house)
     text = re.sub(r"^(дом|д)\.?\s*", "", text)
     return text.replace(" ", "")
+
+
+# a letter right after the number is part of it («21а»), «к1»/«с2» after it are buildings
+_HOUSE_NUMBER = re.compile(r"^(\d+)((?:[а-яa-z](?![\dа-яa-z]))?)")
+
+
+def _house_base(key: str) -> str:
+    """«17к1», «17/2», «17 стр. 3» → «17»; «21а» stays «21а» (a letter is its own house)."""
+    match = _HOUSE_NUMBER.match(key)
+    return match[1] + match[2] if match else key
+
+
+def house_in_spec(house: str, spec: str) -> bool:
+    """Whether a house falls under a house list as staff write it (contracts.md §8):
+    «1-15,17,21А». An empty spec means every house (a whole street or settlement).
+
+    A range covers every house whose number is in it, with or without a letter
+    («5а» is in «1-15»); a single item matches that house, its buildings and fractions
+    («17» covers «17к1» and «17/2», not «17а»).
+    """
+    spec = re.sub(r"\s*[-–—]\s*", "-", _base(spec))  # «1 - 15» is one range
+    items = [item for item in re.split(r"[,;\s]+", spec) if item]
+    if not items:
+        return True
+    key = house_key(house)
+    if not key:
+        return False
+    match = _HOUSE_NUMBER.match(key)
+    number = int(match[1]) if match else None
+    base = _house_base(key)
+    for raw in items:
+        item = re.sub(r"^(дом|д)\.?", "", raw)
+        bounds = re.fullmatch(r"(\d+)[-–—](\d+)", item)
+        if bounds:
+            low, high = sorted((int(bounds[1]), int(bounds[2])))
+            if number is not None and low <= number <= high:
+                return True
+        elif item in (key, base):
+            return True
+    return False
