@@ -27,6 +27,7 @@ import hmac
 import json
 import logging
 import re
+import traceback
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,6 +60,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     Update,
 )
+from aiogram.utils.token import TokenValidationError
 from aiohttp import web
 from pydantic import ValidationError
 
@@ -73,7 +75,7 @@ from bot.core import (
     SendResult,
     SharedContact,
 )
-from bot.settings import TelegramSettings
+from bot.settings import SettingsError, TelegramSettings
 
 logger = logging.getLogger(__name__)
 
@@ -340,7 +342,11 @@ class TelegramChannel:
     `start` makes one attempt at once (so a wrong token shows in the log at start-up)
     and keeps retrying in the background with backoff; it never raises for a network or
     token problem: SMS must keep working while Telegram is unreachable. `is_up` says
-    whether the last exchange with the Bot API worked.
+    whether the last exchange with the Bot API worked. `send` works without `start`.
+    The constructor raises `SettingsError` for an empty or malformed token and for
+    webhook mode without `webhook_url` / `webhook_secret`.
+
+    `async with TelegramChannel(...) as channel:` stops it on exit.
     """
 
     name = ChannelName.TELEGRAM
@@ -356,22 +362,26 @@ class TelegramChannel:
     ) -> None:
         token = settings.token.get_secret_value()
         if not token:
-            raise ValueError("[telegram] token is empty")
+            raise SettingsError("telegram.token: empty (set GATEWAY__TELEGRAM__TOKEN)")
         if settings.mode == "webhook" and not (
             settings.webhook_url and settings.webhook_secret.get_secret_value()
         ):
-            raise ValueError("[telegram] webhook mode needs webhook_url and webhook_secret")
+            raise SettingsError("telegram: webhook mode needs webhook_url and webhook_secret")
         self._settings = settings
         self._token = token
-        # A short long-poll so that stop() does not wait on an open request for long and
-        # a dead connection is noticed; the HTTP timeout leaves room for the long-poll.
+        # A short long-poll, so that a connection silently dropped by a NAT or a proxy is
+        # noticed soon; stop() cancels an open poll anyway.
         self._poll_timeout = poll_timeout
         self._retry_delay = retry_delay
         self._max_retry_delay = max_retry_delay
         session = AiohttpSession(
             api=TelegramAPIServer.from_base(settings.api_base), timeout=session_timeout
         )
-        self._bot = Bot(token, session=session)
+        try:
+            self._bot = Bot(token, session=session)
+        except TokenValidationError:
+            # Not "<digits>:<secret>"; the message must not quote the token itself.
+            raise SettingsError("telegram.token: not a bot token") from None
         self._on_inbound: OnInbound | None = None
         self._offset: int | None = None
         self._ready = False  # getMe and the mode's setup call succeeded
@@ -479,6 +489,13 @@ class TelegramChannel:
             except JournalError as exc:
                 logger.error("telegram: inbound journal failed, will fetch again: %s", exc)
                 wait = delay
+            except Exception as exc:
+                # A bug (say, an update we map wrongly): the loop must not die silently;
+                # the batch is fetched again. The traceback is redacted like the rest.
+                self._up = False
+                trace = "".join(traceback.format_exception(exc))
+                logger.error("telegram: polling failed: %s", _redact(trace, self._token))
+                wait = delay
             self._idle = True
             await asyncio.sleep(wait)
             delay = min(delay * 2, self._max_retry_delay)
@@ -550,7 +567,11 @@ class TelegramChannel:
             await self._quietly(self._bot.answer_callback_query(update.callback_query.id))
             return
         chat_id = _foreign_chat(update)
-        if chat_id is not None and chat_id not in self._told_private_only:
+        if (
+            chat_id is not None
+            and chat_id != self._settings.staff_chat_id  # staff read the digest there
+            and chat_id not in self._told_private_only
+        ):
             self._told_private_only.add(chat_id)
             await self._quietly(self._bot.send_message(chat_id, PRIVATE_ONLY_TEXT))
 

@@ -281,3 +281,15 @@ async def test_proxy_error_page_on_getupdates_is_retried(
     fake.fail_next("getUpdates", 502, "", raw_body="<html>502 Bad Gateway</html>")
     fake.push_update(text_update(USER, "дошло"))
     assert [item.text for item in await journal.wait_for(1)] == ["дошло"]
+
+
+async def test_staff_chat_is_not_told_private_only(
+    fake: FakeTelegram, journal: RecordingJournal
+) -> None:
+    settings = telegram_settings(fake, staff_chat_id=-100900)
+    async with TelegramChannel(settings, poll_timeout=1) as channel:
+        await channel.start(journal, no_reports)
+        last = fake.push_update(group_update(USER, -100900, "кто дежурит?"))
+        await fake.wait_until_confirmed(last)
+    assert fake.sent == []
+    assert journal.attempts == []

@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.core import ChannelName, Outbound, SendErrorKind, SendResult
+from bot.settings import SettingsError, TelegramSettings
 from bot.telegram import TelegramChannel
 from tests.bot.fake_telegram import (
     TOKEN,
@@ -93,3 +94,11 @@ async def test_errors_that_echo_the_url(
         SendErrorKind.TEMPORARY,
     ]
     _assert_no_token(caplog, capsys, results)
+
+
+@pytest.mark.parametrize("token", ["", "no-colon-token", "123456:with space"])
+def test_bad_token_is_a_settings_error_that_does_not_quote_it(token: str) -> None:
+    settings = TelegramSettings(enabled=True, token=SecretStr(token))
+    with pytest.raises(SettingsError, match=r"telegram\.token") as caught:
+        TelegramChannel(settings)
+    assert not token or token not in str(caught.value)

@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
+from bot.settings import SettingsError
 from bot.telegram import ALLOWED_UPDATES, SECRET_HEADER, TelegramChannel
 from tests.bot.fake_telegram import (
     FakeTelegram,
@@ -157,5 +158,5 @@ async def test_route_before_start_asks_telegram_to_retry(
 
 def test_webhook_mode_needs_a_secret(fake: FakeTelegram) -> None:
     settings = telegram_settings(fake, mode="webhook", webhook_url="https://gw.example.ru/h")
-    with pytest.raises(ValueError, match="webhook_secret"):
+    with pytest.raises(SettingsError, match="webhook_secret"):
         TelegramChannel(settings)
