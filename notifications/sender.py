@@ -1,20 +1,39 @@
 """The outbox sender: takes due messages from the outbox, best priority first, and
 delivers them through their channels, recording what happened.
 
-Send failures are values (`SendResult.error`): retryable ones are retried with
-exponential backoff (or after the peer's `retry_after`), others fail the message. A
-blocked Telegram user is marked blocked and the message goes by SMS when the person's
-phone is known. Rows are leased while in flight, so a crash resumes where it stopped.
+Order of one step, and why:
+
+1. Quiet hours: during the window every bulk row (`PRIORITY_BULK`: reminders, invoices,
+   debts, surveys, planned outages) is marked `deferred` until it ends, and only better
+   priorities are claimed; replies and urgent notices go at once.
+2. Per channel, claim no more rows than the channel's rate limiter could take now, best
+   priority first: rows are leased while in flight, so claiming a minute of bulk work
+   would let leases run out in our own hands; and replies, claimed first, never wait
+   behind a campaign.
+3. Each claimed row asks the limiter for its cost (SMS: one token per part); a row the
+   limiter refuses goes back to the queue unsent, not counted as a try.
+4. Sends run concurrently, but one address's messages in order (two replies to one
+   customer must not overtake each other).
+5. Accepted sends are marked in one transaction per step; failures are values
+   (`SendResult.error`): retryable ones come back with exponential backoff (or the
+   peer's `retry_after`), others fail the row; after `max_attempts` tries it fails. A
+   blocked Telegram user is marked blocked and the message goes by SMS to the person's
+   phone.
+
+A crash loses nothing: a claimed row whose lease runs out is claimed again, so the
+messages in flight at the crash are the most that can be sent twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot.core import (
     Channel,
@@ -25,12 +44,20 @@ from bot.core import (
     SendResult,
     mask_phone,
 )
+from bot.settings import Settings
+from notifications.limits import ChannelLimits, RateLimiter
+from notifications.quiet import QuietHours
+from notifications.smsparts import sms_parts
+from storage.campaigns import CampaignRepo
 from storage.db import utcnow
 from storage.models import OutboxItem
-from storage.outbox import OutboxRepo
+from storage.outbox import PRIORITY_BULK, OutboxRepo
 from storage.repos import ContactRepo
+from storage.store import Store
 
 log = logging.getLogger(__name__)
+
+TEMPLATE_MARK = '{"tpl"'
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
@@ -38,9 +65,20 @@ def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
     return random.uniform(0, min(cap, base * 2 ** max(attempt - 1, 0)))  # noqa: S311
 
 
+class TemplateSource(Protocol):
+    """Where the sender finds a campaign's text for rows carrying `{"tpl":1}`
+    (`storage.campaigns.CampaignRepo` implements it)."""
+
+    async def template(self, campaign_id: int) -> dict[str, str]: ...
+
+
 class OutboxSender:
     """Delivers the outbox. `run()` is the service loop; `drain()` sends everything due
-    now and returns (deterministic tests, no sleeps)."""
+    at a given moment and returns (deterministic tests: no sleeps, the clock injected).
+
+    `limiter` (None: unlimited) decides how fast each channel goes, `quiet` holds bulk
+    notices back at night, `templates` renders campaign rows, `clock` is the time source.
+    """
 
     def __init__(
         self,
@@ -52,6 +90,10 @@ class OutboxSender:
         max_attempts: int = 5,
         batch_size: int = 200,
         concurrency: int = 32,
+        limiter: RateLimiter | None = None,
+        quiet: QuietHours | None = None,
+        templates: TemplateSource | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.outbox = outbox
         self.contacts = contacts
@@ -59,9 +101,48 @@ class OutboxSender:
         self.lease = lease
         self.max_attempts = max_attempts
         self.batch_size = batch_size
+        self.limiter = limiter
+        self.quiet = quiet
+        self.templates = templates
+        self.clock = clock
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._stopping = False
+        self._templates: dict[int, dict[str, str]] = {}
+        # Seconds until a limiter could take something again (the run loop's nap).
+        self._ready_in: float | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        store: Store,
+        settings: Settings,
+        channels: Mapping[str, Channel] | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> OutboxSender:
+        """The sender as the service runs it: limits, quiet hours, leases, tries and
+        batch size from settings (`[notifications]`, `[smpp] tps`, `[service] timezone`)."""
+        n = settings.notifications
+        start, end = n.quiet_window
+        return cls(
+            store.outbox,
+            store.contacts,
+            channels or {},
+            lease=timedelta(seconds=n.lease_seconds),
+            max_attempts=n.max_attempts,
+            batch_size=n.batch_size,
+            limiter=ChannelLimits.from_rates(
+                sms_tps=settings.smpp.tps,
+                telegram_rate=n.telegram_rate,
+                telegram_chat_rate=n.telegram_chat_rate,
+            ),
+            quiet=QuietHours(start, end, settings.service.tz),
+            templates=CampaignRepo(store.db),
+            clock=clock,
+        )
+
+    # -- loop ----------------------------------------------------------------------------
 
     def wake(self) -> None:
         """New work was queued: look now instead of at the next poll."""
@@ -69,12 +150,13 @@ class OutboxSender:
 
     async def run(self, poll: float = 1.0) -> None:
         while not self._stopping:
-            sent = await self.step()
-            if sent:
+            handled = await self.step()
+            if handled:
                 continue
+            nap = poll if self._ready_in is None else max(0.005, min(poll, self._ready_in))
             self._wake.clear()
             with suppress(TimeoutError):
-                async with asyncio.timeout(poll):
+                async with asyncio.timeout(nap):
                     await self._wake.wait()
 
     def stop(self) -> None:
@@ -82,8 +164,8 @@ class OutboxSender:
         self._wake.set()
 
     async def drain(self, now: datetime | None = None, max_rounds: int = 10_000) -> int:
-        """Send until nothing is due at `now` (default: the real clock); returns the
-        number of messages handled."""
+        """Send until nothing more can go at `now` (default: the clock): nothing due, or
+        every limiter empty. Returns the number of messages handled."""
         total = 0
         for _ in range(max_rounds):
             handled = await self.step(now)
@@ -93,36 +175,115 @@ class OutboxSender:
         return total
 
     async def step(self, now: datetime | None = None) -> int:
-        moment = now or utcnow()
+        """One round over every channel; returns the messages handled (sent, failed,
+        rerouted, retried), not those the limiter put back."""
+        moment = now or self.clock()
+        max_priority: int | None = None
+        if self.quiet is not None and self.quiet.is_quiet(moment):
+            await self.outbox.defer_priority(PRIORITY_BULK, self.quiet.not_before(moment))
+            max_priority = PRIORITY_BULK - 1
+        self._ready_in = None
+        handled = 0
+        for name in list(self.channels):
+            handled += await self._step_channel(name, moment, max_priority)
+        return handled
+
+    async def _step_channel(self, name: str, moment: datetime, max_priority: int | None) -> int:
+        limit = self.batch_size
+        if self.limiter is not None:
+            limit = min(limit, self.limiter.capacity(name, moment))
+            if limit <= 0:
+                self._nap(self.limiter.next_ready(name, moment))
+                return 0
         items = await self.outbox.claim(
-            moment, self.batch_size, self.lease, channels=list(self.channels)
+            moment, limit, self.lease, channels=[name], max_priority=max_priority
         )
         if not items:
             return 0
-        await asyncio.gather(*(self._deliver(item, moment) for item in items))
-        return len(items)
+        handled = 0
+        ready: list[tuple[OutboxItem, Outbound]] = []
+        back: list[tuple[int, datetime]] = []
+        for item in items:
+            outbound = await self._outbound(item)
+            if outbound is None:
+                await self.outbox.mark_final(item.id, "failed", "no text for this channel")
+                handled += 1
+                continue
+            if outbound.valid_until is not None and outbound.valid_until <= moment:
+                # A notice that would arrive after it stopped being true is dropped
+                # (an outage notice after the power is back), not sent late.
+                await self.outbox.mark_final(item.id, "expired", "validity passed before sending")
+                handled += 1
+                continue
+            if self.limiter is not None:
+                cost = sms_parts(outbound.text) if name == ChannelName.SMS.value else 1
+                wait = self.limiter.try_acquire(name, item.address, cost, item.priority, moment)
+                if wait > 0:
+                    back.append((item.id, moment + timedelta(seconds=wait)))
+                    self._nap(wait)
+                    continue
+            ready.append((item, outbound))
+        await self.outbox.release(back)
+        sent: list[tuple[int, str, tuple[str, ...], int]] = []
+        by_address: dict[str, list[tuple[OutboxItem, Outbound]]] = {}
+        for item, outbound in ready:
+            by_address.setdefault(item.address, []).append((item, outbound))
+        await asyncio.gather(
+            *(self._deliver_in_order(group, moment, sent) for group in by_address.values())
+        )
+        await self.outbox.mark_sent_many(sent, moment)
+        return handled + len(ready)
 
-    async def _deliver(self, item: OutboxItem, now: datetime) -> None:
-        async with self._limit:
-            try:
-                await self._deliver_one(item, now)
-            except Exception:
-                log.exception("sender: unexpected failure on outbox %d", item.id)
-                await self._retry_or_fail(item, now, "internal error", None)
+    def _nap(self, seconds: float) -> None:
+        if self._ready_in is None or seconds < self._ready_in:
+            self._ready_in = seconds
 
-    async def _deliver_one(self, item: OutboxItem, now: datetime) -> None:
-        outbound = Outbound.model_validate_json(item.payload)
-        if outbound.valid_until is not None and outbound.valid_until <= now:
-            # A notice that would arrive after it stopped being true is dropped.
-            await self.outbox.mark_final(item.id, "expired", "validity passed before sending")
-            return
-        channel = self.channels[item.channel]
-        result: SendResult = await channel.send(outbound.model_copy(update={"ref": str(item.id)}))
-        if result.ok:
-            await self.outbox.mark_sent(
-                item.id, item.channel, result.message_ids, result.parts, utcnow()
-            )
-            return
+    async def _outbound(self, item: OutboxItem) -> Outbound | None:
+        if not item.payload.startswith(TEMPLATE_MARK):
+            return Outbound.model_validate_json(item.payload)
+        if item.campaign_id is None or self.templates is None:
+            return None
+        texts = self._templates.get(item.campaign_id)
+        if texts is None:
+            texts = await self.templates.template(item.campaign_id)
+            if len(self._templates) > 1000:
+                self._templates.clear()
+            self._templates[item.campaign_id] = texts
+        text = texts.get(item.channel)
+        if text is None:
+            return None
+        return Outbound(
+            channel=ChannelName(item.channel),
+            address=item.address,
+            text=text,
+            valid_until=item.valid_until,
+        )
+
+    # -- one message ---------------------------------------------------------------------
+
+    async def _deliver_in_order(
+        self,
+        group: list[tuple[OutboxItem, Outbound]],
+        now: datetime,
+        sent: list[tuple[int, str, tuple[str, ...], int]],
+    ) -> None:
+        for item, outbound in group:
+            async with self._limit:
+                try:
+                    result = await self.channels[item.channel].send(
+                        outbound.model_copy(update={"ref": str(item.id)})
+                    )
+                    if result.ok:
+                        sent.append((item.id, item.channel, result.message_ids, result.parts))
+                    else:
+                        await self._failed(item, outbound, result, now)
+                except Exception:
+                    log.exception("sender: unexpected failure on outbox %d", item.id)
+                    await self._retry_or_fail(item, now, "internal error", None)
+
+    async def _failed(
+        self, item: OutboxItem, outbound: Outbound, result: SendResult, now: datetime
+    ) -> None:
         error = result.error
         assert error is not None
         log.info(
@@ -152,13 +313,18 @@ class OutboxSender:
             phone = contact.phone if contact else None
         if phone is None:
             return False
+        text = outbound.text
+        if item.payload.startswith(TEMPLATE_MARK) and item.campaign_id is not None:
+            text = self._templates.get(item.campaign_id, {}).get(ChannelName.SMS.value, text)
         sms = outbound.model_copy(
             update={
                 "channel": ChannelName.SMS,
                 "address": phone,
+                "text": text,
                 "buttons": (),
                 "request_contact": False,
                 "source": None,
+                "ref": None,
             }
         )
         await self.outbox.reroute(item.id, ChannelName.SMS.value, phone, sms.model_dump_json())
@@ -169,7 +335,7 @@ class OutboxSender:
         self, item: OutboxItem, now: datetime, detail: str, retry_after: float | None
     ) -> None:
         if item.attempts >= self.max_attempts:
-            reason = f"gave up after {item.attempts} tries: {detail}"
+            reason = f"gave up after {item.attempts}: {detail}"
             await self.outbox.mark_final(item.id, "failed", reason)
             return
         delay = retry_after if retry_after is not None else backoff(item.attempts)
@@ -182,3 +348,11 @@ class OutboxSender:
         )
         if found is None:
             log.debug("sender: receipt for unknown message %s", report.message_id)
+
+
+def payload_text(payload: str) -> str | None:
+    """The text of a full payload, None for a templated row (tools and tests)."""
+    if payload.startswith(TEMPLATE_MARK):
+        return None
+    text = json.loads(payload).get("text")
+    return str(text) if text is not None else None

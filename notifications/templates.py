@@ -1,0 +1,155 @@
+"""Every customer- and staff-facing text of notifications, in Russian, in one place.
+
+SMS texts are kept short: a Cyrillic SMS is UCS2, 70 characters single or 67 per part
+(design.md «Notifications»). The default outage notice fits in two parts
+(contracts.md §8; `tests/notifications/test_templates.py` checks it for a typical area).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+
+def money(amount: Decimal) -> str:
+    """`Decimal("2500.5")` → «2500,50»: roubles as Russian bills write them."""
+    return f"{amount.quantize(Decimal('0.01')):f}".replace(".", ",")
+
+
+def day(value: date) -> str:
+    return value.strftime("%d.%m.%Y")
+
+
+def area(settlement: str, street: str = "", houses: str = "") -> str:
+    """«Сыктывкар, Комарова 1-15,17»: the area of an outage as customers read it."""
+    text = settlement.strip()
+    if street.strip():
+        text += f", {street.strip()}"
+        if houses.strip():
+            text += f" {houses.strip()}"
+    elif houses.strip():
+        text += f", д. {houses.strip()}"
+    return text
+
+
+def window(start: datetime, until: datetime, tz: ZoneInfo) -> str:
+    """«26.11 10:00–18:00», or «26.11 22:00–27.11 06:00» across midnight."""
+    a, b = start.astimezone(tz), until.astimezone(tz)
+    if a.date() == b.date():
+        return f"{a:%d.%m %H:%M}–{b:%H:%M}"
+    return f"{a:%d.%m %H:%M}–{b:%d.%m %H:%M}"
+
+
+def outage_notice(
+    *, planned: bool, where: str, reason: str, start: datetime, until: datetime,
+    tz: ZoneInfo, company: str,
+) -> str:
+    if planned:
+        return (
+            f"Плановое отключение света {window(start, until, tz)}: {where}. "
+            f"Причина: {reason}. {company}"
+        )
+    return (
+        f"Нет света: {where}. Причина: {reason}. "
+        f"Восстановим до {until.astimezone(tz):%d.%m %H:%M}. {company}"
+    )
+
+
+def restored_notice(*, where: str, company: str) -> str:
+    return (
+        f"Электроснабжение восстановлено: {where}. "
+        f"Если света нет, ответьте «нет света». {company}"
+    )
+
+
+def invoice_notice(
+    *, account: str, period: str, amount: Decimal, due: date, company: str
+) -> str:
+    year, month = period.split("-")
+    return (
+        f"Счёт за {month}.{year} по ЛС {account}: {money(amount)} руб., "
+        f"оплатить до {day(due)}. {company}"
+    )
+
+
+def debt_notice(*, account: str, amount: Decimal, restriction: date, company: str) -> str:
+    """The debt warning. Its content is set by law, not by taste: Постановление
+    Правительства РФ № 354, п. 119 «а» (and № 442 for the supplier's side) require the
+    amount owed and the warning that unless it is paid within 20 days of the notice's
+    delivery the supply may first be restricted and then suspended; п. 119 allows the
+    notice by SMS. The earliest restriction date comes from billing."""
+    return (
+        f"Задолженность по ЛС {account}: {money(amount)} руб. Если не оплатить в течение "
+        f"20 дней со дня доставки этого уведомления, подача электроэнергии может быть "
+        f"ограничена, а затем приостановлена (не ранее {day(restriction)}). {company}"
+    )
+
+
+def reminder_notice(*, first_day: int, last_day: int, company: str) -> str:
+    return (
+        f"Передайте показания счётчика с {first_day} по {last_day} число: "
+        f"ЛС 1234567890 день 4521 ночь 1876. СТОП — отписаться. {company}"
+    )
+
+
+def survey_notice(*, question: str, company: str) -> str:
+    return f"{question} Ответьте цифрой от 1 до 5. СТОП — отписаться. {company}"
+
+
+def appeal_answer(*, ticket: int, answer: str) -> str:
+    return f"Ответ на обращение №{ticket}: {answer}"
+
+
+# -- staff (Telegram commands) ----------------------------------------------------------
+
+STAFF_OUTAGE_USAGE = (
+    "Формат: /outage Населённый пункт; улица; дома; причина; "
+    "ГГГГ-ММ-ДД ЧЧ:ММ; ГГГГ-ММ-ДД ЧЧ:ММ[; плановое]\n"
+    "Улица и дома могут быть пустыми. Пример:\n"
+    "/outage Сыктывкар; Комарова; 1-15,17; ремонт ЛЭП; 2026-11-26 10:00; 2026-11-26 18:00"
+)
+STAFF_HELP = (
+    "Команды сотрудника:\n/outage … — оповестить об отключении (без аргументов — формат)\n"
+    "/restored N — свет дали по отключению N\n/cancel N — остановить рассылку N\n"
+    "/campaign N — ход рассылки N"
+)
+
+
+def staff_preview(
+    *, accounts: int, recipients: int, sms: int, telegram: int, parts: int, sample: str
+) -> str:
+    return (
+        f"Адресов (ЛС): {accounts}, получателей: {recipients} "
+        f"(SMS {sms}, Telegram {telegram}), частей SMS: {parts}.\nТекст: {sample}"
+    )
+
+
+def staff_confirm(command: str) -> str:
+    return f"Получателей больше порога. Чтобы отправить, повторите команду с «!»: {command}"
+
+
+def staff_started(campaign: int, outage: int) -> str:
+    return f"Отключение №{outage} записано, рассылка №{campaign} запущена."
+
+
+def staff_restored(campaign: int, outage: int) -> str:
+    return f"Отключение №{outage} закрыто, рассылка «свет дали» №{campaign} запущена."
+
+
+def staff_cancelled(campaign: int, count: int) -> str:
+    return f"Рассылка №{campaign} остановлена, не отправлено сообщений: {count}."
+
+
+def staff_progress(campaign: int, counts: dict[str, int]) -> str:
+    names = {
+        "queued": "в очереди", "sent": "отправлено", "delivered": "доставлено",
+        "failed": "не доставлено", "deferred": "отложено", "cancelled": "отменено",
+    }
+    body = ", ".join(f"{names[k]} {counts[k]}" for k in names)
+    return f"Рассылка №{campaign} ({counts['recipients']} получателей): {body}."
+
+
+STAFF_NOT_FOUND = "Не найдено: {what} №{number}."
+STAFF_BAD_TIME = "Не понял время «{text}»: нужно ГГГГ-ММ-ДД ЧЧ:ММ."
+STAFF_BAD_WINDOW = "Конец отключения должен быть позже начала."

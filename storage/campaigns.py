@@ -1,0 +1,501 @@
+"""Campaigns: notices to many people, built into the outbox by SQL, not in Python.
+
+A campaign's audience is selected and routed by one `INSERT … SELECT` (100 000
+recipients in about a second, without loading them into memory). A recipient is a
+person: one phone number, however many accounts it holds in the audience, sent once on
+its preferred channel — Telegram when a verified, unblocked Telegram contact has that
+phone, SMS otherwise. The idempotency key makes each (campaign, person) one outbox row,
+so building a campaign twice adds nothing.
+
+Rows of campaigns whose text is the same for everybody (outages, power restored,
+reminders) carry `TEMPLATE_PAYLOAD`, and the text lives once in the campaign's params
+(`{"templates": {"sms": …, "telegram": …}}`); the sender renders it. Billing notices
+(invoices, debts) differ per account and carry their full payload.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from storage.address import house_in_spec, settlement_key, street_key
+from storage.db import Database, from_db, from_db_opt, to_db, utcnow
+
+# The payload of a row whose text is the campaign's template for the row's channel.
+TEMPLATE_PAYLOAD = '{"tpl":1}'
+
+KINDS = ("invoice", "debt", "outage", "restored", "reminder", "survey", "answer")
+
+# Progress states of contracts.md §10, each row counted in exactly one.
+STATES = ("queued", "sent", "delivered", "failed", "deferred", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    id: int
+    kind: str
+    title: str
+    status: str
+    params: dict[str, Any]
+    created_at: datetime
+    recipients: int
+
+
+@dataclass(frozen=True, slots=True)
+class AreaAudience:
+    """The customers at an address: a settlement, optionally one street, optionally a
+    house list («1-15,17,21А»). Matching ignores case, «г.», «ул.» and ё/е."""
+
+    settlement: str
+    street: str = ""
+    houses: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignAudience:
+    """The people of an earlier campaign (the «power restored» follow-up)."""
+
+    campaign_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberAudience:
+    """Everyone who uses the gateway: phones on some account with a contact (an SMS
+    sender, a linked Telegram user)."""
+
+
+Audience = AreaAudience | CampaignAudience | SubscriberAudience
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """How an audience becomes outbox rows.
+
+    `telegram`: prefer Telegram where the person is linked (False for legally required
+    notices, which go by SMS for their delivery receipts, and when Telegram is off).
+    `respect_opt_out`: drop people who said «СТОП» (reminders and surveys only).
+    """
+
+    telegram: bool = True
+    respect_opt_out: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceCounts:
+    accounts: int
+    recipients: int
+    sms: int
+    telegram: int
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A campaign's rows by state (contracts.md §10); the states add up to recipients."""
+
+    campaign: int
+    kind: str
+    recipients: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "campaign": self.campaign,
+            "kind": self.kind,
+            "recipients": self.recipients,
+            **{state: self.counts.get(state, 0) for state in STATES},
+        }
+
+    @property
+    def done(self) -> bool:
+        return not (self.counts.get("queued", 0) or self.counts.get("deferred", 0))
+
+
+@dataclass(frozen=True, slots=True)
+class UndeliveredRow:
+    account: str
+    phone: str
+    channel: str
+    status: str
+    sent_at: datetime | None
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class BillingMessage:
+    """One billing notice for one account: its text per channel."""
+
+    account: str
+    sms_text: str
+    telegram_text: str
+
+
+def _campaign(row: Any) -> Campaign:
+    return Campaign(
+        id=row["id"],
+        kind=row["kind"],
+        title=row["title"],
+        status=row["status"],
+        params=json.loads(row["params"]),
+        created_at=from_db(row["created_at"]),
+        recipients=row["recipients"],
+    )
+
+
+_TELEGRAM_OF = (
+    "(SELECT c.address FROM contacts c WHERE c.channel = 'telegram' AND c.phone = p.phone"
+    " AND c.verified_by IS NOT NULL AND c.blocked = 0 ORDER BY c.id LIMIT 1)"
+)
+_NOT_OPTED_OUT = (
+    "NOT EXISTS (SELECT 1 FROM contacts o WHERE o.phone = p.phone AND o.opted_out = 1)"
+)
+
+_INSERT_COLUMNS = (
+    "channel, address, payload, priority, status, not_before, valid_until, campaign_id,"
+    " account, phone, idempotency_key, created_at"
+)
+
+
+class CampaignRepo:
+    """Campaigns and their outbox rows."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._functions_on: object | None = None
+
+    async def _functions(self) -> None:
+        # House lists («1-15,17,21А») are matched by the same Python rule everywhere
+        # (storage.address.house_in_spec), registered as an SQL function.
+        conn = self.db.conn
+        if self._functions_on is not conn:
+            await conn.create_function("house_in_spec", 2, _house_in_spec, deterministic=True)
+            self._functions_on = conn
+
+    # -- campaigns ---------------------------------------------------------------------
+
+    async def create(
+        self, kind: str, title: str, params: dict[str, Any], *, status: str = "building"
+    ) -> int:
+        return await self.db.execute(
+            "INSERT INTO campaigns (kind, title, status, params, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (kind, title, status, json.dumps(params, ensure_ascii=False), to_db(utcnow())),
+        )
+
+    async def get(self, campaign_id: int) -> Campaign | None:
+        row = await self.db.fetchone("SELECT * FROM campaigns WHERE id = ?", (campaign_id,))
+        return None if row is None else _campaign(row)
+
+    async def find(self, kind: str, title: str) -> Campaign | None:
+        """The latest campaign of a kind and title (e.g. the reminder of a period)."""
+        row = await self.db.fetchone(
+            "SELECT * FROM campaigns WHERE kind = ? AND title = ? ORDER BY id DESC LIMIT 1",
+            (kind, title),
+        )
+        return None if row is None else _campaign(row)
+
+    async def finish_building(self, campaign_id: int) -> int:
+        """Count the rows, mark the campaign active; returns the recipients."""
+        async with self.db.transaction():
+            count = int(
+                await self.db.fetchval(
+                    "SELECT count(*) FROM outbox WHERE campaign_id = ?", (campaign_id,)
+                )
+            )
+            await self.db.execute(
+                "UPDATE campaigns SET status = 'active', recipients = ? WHERE id = ?"
+                " AND status = 'building'",
+                (count, campaign_id),
+            )
+        return count
+
+    async def template(self, campaign_id: int) -> dict[str, str]:
+        """The campaign's texts by channel (empty when its rows carry their own)."""
+        value = await self.db.fetchval(
+            "SELECT params FROM campaigns WHERE id = ?", (campaign_id,)
+        )
+        if value is None:
+            return {}
+        templates = json.loads(value).get("templates") or {}
+        return {str(k): str(v) for k, v in templates.items()}
+
+    # -- audiences -----------------------------------------------------------------------
+
+    def _people(self, audience: Audience) -> tuple[str, dict[str, Any]]:
+        """A CTE `people(phone, account)`: one row per person, with one of their accounts
+        (the smallest number, for the evidence columns)."""
+        if isinstance(audience, AreaAudience):
+            sql = (
+                "area AS (SELECT number FROM accounts WHERE settlement_key = :a_settlement"
+                " AND (:a_street = '' OR street_key = :a_street)"
+                " AND (:a_houses = '' OR house_in_spec(house, :a_houses))),"
+                " people AS (SELECT ap.phone AS phone, min(ap.account) AS account"
+                " FROM account_phones ap JOIN area ON area.number = ap.account"
+                " GROUP BY ap.phone)"
+            )
+            return sql, {
+                "a_settlement": settlement_key(audience.settlement),
+                "a_street": street_key(audience.street),
+                "a_houses": audience.houses.strip(),
+            }
+        if isinstance(audience, CampaignAudience):
+            sql = (
+                "people AS (SELECT phone, min(account) AS account FROM outbox"
+                " WHERE campaign_id = :a_source AND phone IS NOT NULL GROUP BY phone)"
+            )
+            return sql, {"a_source": audience.campaign_id}
+        sql = (
+            "people AS (SELECT ap.phone AS phone, min(ap.account) AS account"
+            " FROM account_phones ap WHERE EXISTS (SELECT 1 FROM contacts s"
+            " WHERE s.phone = ap.phone AND s.verified_by IS NOT NULL) GROUP BY ap.phone)"
+        )
+        return sql, {}
+
+    def _routed(self, audience: Audience, routing: Routing) -> tuple[str, dict[str, Any]]:
+        people, params = self._people(audience)
+        telegram = _TELEGRAM_OF if routing.telegram else "NULL"
+        where = _NOT_OPTED_OUT if routing.respect_opt_out else "1"
+        sql = (
+            f"WITH {people}, routed AS (SELECT p.phone AS phone, p.account AS account,"
+            f" {telegram} AS tg FROM people p WHERE {where})"
+        )
+        return sql, params
+
+    async def accounts_in(self, audience: AreaAudience) -> int:
+        await self._functions()
+        people, params = self._people(audience)
+        return int(await self.db.fetchval(f"WITH {people} SELECT count(*) FROM area", params))
+
+    async def count(self, audience: Audience, routing: Routing) -> AudienceCounts:
+        """The audience without building anything (a dry run)."""
+        await self._functions()
+        routed, params = self._routed(audience, routing)
+        row = await self.db.fetchone(
+            f"{routed} SELECT count(*) AS n, count(tg) AS tg FROM routed", params
+        )
+        assert row is not None
+        recipients, telegram = int(row["n"]), int(row["tg"])
+        accounts = (
+            await self.accounts_in(audience) if isinstance(audience, AreaAudience) else 0
+        )
+        return AudienceCounts(accounts, recipients, recipients - telegram, telegram)
+
+    async def enqueue_audience(
+        self,
+        campaign_id: int,
+        audience: Audience,
+        routing: Routing,
+        *,
+        priority: int,
+        status: str = "queued",
+        not_before: datetime | None = None,
+        valid_until: datetime | None = None,
+        key_prefix: str | None = None,
+    ) -> int:
+        """Insert one templated row per person of the audience; returns rows added.
+        `key_prefix` (default `c<campaign>:`) + phone is the idempotency key."""
+        await self._functions()
+        routed, params = self._routed(audience, routing)
+        now = utcnow()
+        params.update(
+            payload=TEMPLATE_PAYLOAD,
+            priority=priority,
+            status=status,
+            not_before=to_db(not_before or now),
+            valid_until=to_db(valid_until) if valid_until else None,
+            campaign=campaign_id,
+            key=key_prefix if key_prefix is not None else f"c{campaign_id}:",
+            now=to_db(now),
+        )
+        return await self.db.execute(
+            f"{routed} INSERT INTO outbox ({_INSERT_COLUMNS})"
+            " SELECT CASE WHEN tg IS NULL THEN 'sms' ELSE 'telegram' END,"
+            " coalesce(tg, phone), :payload, :priority, :status, :not_before, :valid_until,"
+            " :campaign, account, phone, :key || phone, :now FROM routed WHERE 1"
+            " ON CONFLICT (idempotency_key) DO NOTHING",
+            params,
+        )
+
+    async def by_channel(self, campaign_id: int) -> dict[str, int]:
+        rows = await self.db.fetchall(
+            "SELECT channel, count(*) AS n FROM outbox WHERE campaign_id = ? AND phone IS NOT NULL"
+            " GROUP BY channel",
+            (campaign_id,),
+        )
+        return {r["channel"]: int(r["n"]) for r in rows}
+
+    # -- billing notices -----------------------------------------------------------------
+
+    async def known_accounts(self, numbers: Iterable[str]) -> set[str]:
+        wanted = sorted(set(numbers))
+        found: set[str] = set()
+        for chunk in _chunks(wanted, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                f"SELECT number FROM accounts WHERE number IN ({marks})", chunk
+            )
+            found.update(r["number"] for r in rows)
+        return found
+
+    async def enqueue_billing(
+        self,
+        campaign_id: int,
+        messages: Sequence[BillingMessage],
+        routing: Routing,
+        *,
+        priority: int,
+        status: str,
+        not_before: datetime,
+        source: str | None = None,
+    ) -> int:
+        """One row per (account, phone) of each message: billing notices differ per
+        account, so a person with two accounts gets both. An account without a phone
+        gets a `failed` row («no phone»): it belongs on the paper-notice list."""
+        accounts = [m.account for m in messages]
+        phones = await self._phones(accounts)
+        telegram = await self._telegram(
+            {p for a in accounts for p in phones.get(a, ())} if routing.telegram else set()
+        )
+        now = utcnow()
+        rows: list[tuple[Any, ...]] = []
+        unreachable: list[tuple[Any, ...]] = []
+        for message in messages:
+            numbers = phones.get(message.account, ())
+            if not numbers:
+                unreachable.append(
+                    ("sms", "", "{}", priority, "failed", to_db(now), None, campaign_id,
+                     message.account, None, f"c{campaign_id}:{message.account}:-",
+                     to_db(now), "no phone on the account")
+                )
+            for phone in numbers:
+                address = telegram.get(phone)
+                channel = "telegram" if address else "sms"
+                payload = json.dumps(
+                    {
+                        "channel": channel,
+                        "address": address or phone,
+                        "text": message.telegram_text if address else message.sms_text,
+                        "source": None if address else source,
+                    },
+                    ensure_ascii=False,
+                )
+                rows.append(
+                    (channel, address or phone, payload, priority, status, to_db(not_before),
+                     None, campaign_id, message.account, phone,
+                     f"c{campaign_id}:{message.account}:{phone}", to_db(now), None)
+                )
+        sql = (
+            f"INSERT INTO outbox ({_INSERT_COLUMNS}, error)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (idempotency_key) DO NOTHING"
+        )
+        async with self.db.transaction():
+            await self.db.executemany(sql, rows + unreachable)
+        return len(rows) + len(unreachable)
+
+    async def _phones(self, accounts: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        found: dict[str, list[str]] = {}
+        for chunk in _chunks(sorted(set(accounts)), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                f"SELECT account, phone FROM account_phones WHERE account IN ({marks})"
+                " ORDER BY account, phone",
+                chunk,
+            )
+            for r in rows:
+                found.setdefault(r["account"], []).append(r["phone"])
+        return {k: tuple(v) for k, v in found.items()}
+
+    async def _telegram(self, phones: set[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted(phones), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                "SELECT phone, address FROM contacts WHERE channel = 'telegram'"
+                f" AND verified_by IS NOT NULL AND blocked = 0 AND phone IN ({marks})"
+                " ORDER BY id",
+                chunk,
+            )
+            for r in rows:
+                found.setdefault(r["phone"], r["address"])
+        return found
+
+    # -- progress, cancel, evidence --------------------------------------------------------
+
+    async def progress(self, campaign_id: int) -> Progress | None:
+        campaign = await self.get(campaign_id)
+        if campaign is None:
+            return None
+        # An expired row never sent was dropped on purpose (power back, validity over):
+        # cancelled. One sent and then reported expired by the SMSC was not delivered.
+        row = await self.db.fetchone(
+            "SELECT count(*) AS recipients,"
+            " coalesce(sum(status IN ('queued', 'sending')), 0) AS queued,"
+            " coalesce(sum(status = 'sent'), 0) AS sent,"
+            " coalesce(sum(status = 'delivered'), 0) AS delivered,"
+            " coalesce(sum(status = 'failed' OR (status = 'expired' AND sent_at IS NOT NULL)),"
+            " 0) AS failed,"
+            " coalesce(sum(status = 'deferred'), 0) AS deferred,"
+            " coalesce(sum(status = 'cancelled' OR (status = 'expired' AND sent_at IS NULL)),"
+            " 0) AS cancelled"
+            " FROM outbox WHERE campaign_id = ?",
+            (campaign_id,),
+        )
+        assert row is not None
+        counts = {state: int(row[state]) for state in STATES}
+        return Progress(campaign_id, campaign.kind, int(row["recipients"]), counts)
+
+    async def stop_unsent(
+        self, campaign_id: int, now: datetime, *, status: str, reason: str
+    ) -> int:
+        """Cancel (or expire) the campaign's rows not yet handed to a channel: queued,
+        deferred, or claimed by a sender whose lease ran out (it died). Rows in flight
+        go out. Returns how many were stopped."""
+        async with self.db.transaction():
+            count = await self.db.execute(
+                "UPDATE outbox SET status = :status, error = :reason, lease_until = NULL"
+                " WHERE campaign_id = :c AND (status IN ('queued', 'deferred')"
+                " OR (status = 'sending' AND lease_until <= :now))",
+                {"status": status, "reason": reason, "c": campaign_id, "now": to_db(now)},
+            )
+            if status == "cancelled":
+                await self.db.execute(
+                    "UPDATE campaigns SET status = 'cancelled' WHERE id = ?", (campaign_id,)
+                )
+        return count
+
+    async def undelivered(
+        self, campaign_id: int, page: int = 1000
+    ) -> AsyncIterator[UndeliveredRow]:
+        """Rows without a delivery receipt, page by page (a paper notice goes to them)."""
+        last = 0
+        while True:
+            rows = await self.db.fetchall(
+                "SELECT id, account, phone, channel, status, sent_at, error FROM outbox"
+                " WHERE campaign_id = ? AND status != 'delivered' AND id > ?"
+                " ORDER BY id LIMIT ?",
+                (campaign_id, last, page),
+            )
+            if not rows:
+                return
+            for r in rows:
+                yield UndeliveredRow(
+                    account=r["account"] or "",
+                    phone=r["phone"] or "",
+                    channel=r["channel"],
+                    status=r["status"],
+                    sent_at=from_db_opt(r["sent_at"]),
+                    error=r["error"] or "",
+                )
+            last = int(rows[-1]["id"])
+
+
+def _house_in_spec(house: Any, spec: Any) -> int:
+    return int(house_in_spec(str(house or ""), str(spec or "")))
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
