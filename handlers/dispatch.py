@@ -1,20 +1,53 @@
 """Routes a parsed message to its use case.
 
-FOUNDATION STAGE: until the use-case issue lands this router only knows `help`; every
-other message gets the help text. The use-case handlers replace `_route`.
+Order matters, and each step is where it is for a reason:
+
+1. media without text: nothing to parse, ask for text;
+2. a shared contact (Telegram): linking comes with no text at all;
+3. «отвязать» and buttons with their own data (appeal topics): fixed words the parser
+   does not know;
+4. the conversation state: a pending question changes what «да», «2» or six digits
+   mean, so it is asked before the intent (and an answer that does not fit falls through
+   to the ordinary routing: the customer moved on);
+5. the intent: readings, commands, appeals, and the rest (an account alone, a phone
+   number in Telegram, long or unreadable text), each getting a reply.
 """
 
 from __future__ import annotations
 
+import re
+
+from handlers import texts
+from handlers.appeals import AppealsUseCase
+from handlers.base import Context, HandlerConfig, Outcome
+from handlers.common import (
+    APPEAL_TOPIC,
+    CHOOSE_ACCOUNT,
+    CHOOSE_METER,
+    CONFIRM_READINGS,
+    LINK_CODE,
+    LINK_OFFER,
+    choice_reply_options,
+    phone_in_text,
+    pick_option,
+)
+from handlers.identity import IdentityUseCase
+from handlers.offices import OfficesUseCase
+from handlers.readings import ReadingsUseCase
 from parsers.intent import Intent
 from storage.store import Store
 
-from handlers.base import Context, HandlerConfig, Outcome
+# Kept for callers that imported the foundation-stage constant.
+HELP_SMS = texts.HELP
 
-HELP_SMS = (
-    "Показания: ЛС 1234567890 день 4521 ночь 1876. "
-    "Баланс: БАЛАНС. Обращение: опишите вопрос. Статус: СТАТУС 123. Офисы: ОФИСЫ."
-)
+UNLINK_WORDS = frozenset({"отвязать", "отвязать номер", "/unlink", "unlink", "отвяжите"})
+LINK_WORDS = frozenset({"привязать", "привязать номер", "код", "/link", "получить код"})
+# A text this long that the parser could not read is not worth a help hint alone.
+LONG_TEXT = 1000
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[^\w/ ]+", " ", text.lower()).split())
 
 
 class Handlers:
@@ -23,9 +56,146 @@ class Handlers:
     def __init__(self, store: Store, config: HandlerConfig) -> None:
         self.store = store
         self.config = config
+        self.readings = ReadingsUseCase(store, config)
+        self.identity = IdentityUseCase(store, config)
+        self.appeals = AppealsUseCase(store, config)
+        self.offices = OfficesUseCase(store, config)
 
     async def handle(self, ctx: Context, intent: Intent) -> Outcome:
-        return await self._route(ctx, intent)
+        """Answer one inbound message; every message gets at least one reply."""
+        outcome = await self._route(ctx, intent)
+        if not outcome.replies:  # a use case must always answer; never drop silently
+            return Outcome.say(texts.UNKNOWN, state=outcome.state)
+        return outcome
 
     async def _route(self, ctx: Context, intent: Intent) -> Outcome:
-        return Outcome.say(HELP_SMS)
+        text = ctx.text.strip()
+        words = _words(text)
+        tg = ctx.channel == "telegram"
+
+        # 1. media
+        if ctx.media and not text and ctx.shared is None:
+            return Outcome.say(texts.MEDIA)
+        # 2. a shared contact
+        if ctx.shared is not None:
+            return await self.identity.shared_contact(ctx)
+        # 3. fixed words and button data
+        if words in UNLINK_WORDS:
+            return await self.identity.unlink(ctx)
+        if words in LINK_WORDS:
+            return self.identity.howto(ctx)
+        if text.startswith("appeal:"):
+            topic = text.removeprefix("appeal:")
+            if topic == "pick":
+                return self.appeals.topics(ctx)
+            return self.appeals.topic_chosen(ctx, topic)
+        # 4. the conversation state
+        routed = await self._by_state(ctx, intent, text)
+        if routed is not None:
+            return routed
+        # 5. the intent
+        if intent.intent == "readings":
+            await self._drop_held(ctx)
+            return await self.readings.submit(ctx, intent)
+        if intent.intent == "command":
+            return await self._command(ctx, intent)
+        if intent.intent == "appeal":
+            category = None
+            if ctx.state is not None and ctx.state.kind == APPEAL_TOPIC:
+                category = str(ctx.state.data["category"])
+            return await self.appeals.create(ctx, intent, category)
+        # unknown
+        if (
+            ctx.state is not None
+            and ctx.state.kind == APPEAL_TOPIC
+            and any(ch.isalnum() for ch in text)
+        ):
+            return await self.appeals.create(ctx, intent, str(ctx.state.data["category"]))
+        if intent.account:
+            return await self.readings.account_alone(ctx, intent.account)
+        phone = phone_in_text(text)
+        if phone is not None and tg:
+            return await self.identity.request_code(ctx, phone)
+        if ctx.media:
+            return Outcome.say(texts.MEDIA)
+        if len(text) > LONG_TEXT:
+            return Outcome.say(texts.TOO_LONG_TEXT)
+        if tg:
+            return Outcome.say(
+                texts.UNKNOWN, choices=((("Справка", "помощь"), ("Обращение", "appeal:pick")),)
+            )
+        return Outcome.say(texts.UNKNOWN)
+
+    async def _by_state(self, ctx: Context, intent: Intent, text: str) -> Outcome | None:
+        current = ctx.state
+        if current is None:
+            return None
+        data = current.data
+        yes_no = intent.command if intent.command in ("yes", "no") else None
+        if current.kind == CONFIRM_READINGS and yes_no:
+            return await self.readings.answer(ctx, data, yes_no == "yes")
+        if current.kind == LINK_OFFER and yes_no:
+            return await self.identity.offer_answer(ctx, data, yes_no == "yes")
+        if current.kind == LINK_CODE:
+            digits = re.sub(r"[\s-]", "", text)
+            if re.fullmatch(r"\d{6}", digits):
+                return await self.identity.enter_code(ctx, digits)
+        if current.kind in (CHOOSE_ACCOUNT, CHOOSE_METER):
+            options = [str(o) for o in data.get("options", [])]
+            picked = pick_option(text, options)
+            if picked is None and intent.account in options:
+                picked = intent.account
+            if picked is not None:
+                if current.kind == CHOOSE_METER:
+                    return await self.readings.choose_meter(ctx, data, picked)
+                return await self._chosen_account(ctx, data, picked)
+            if intent.intent == "unknown" and not intent.account:
+                return Outcome.say(
+                    texts.CHOICE_UNCLEAR.format(options=choice_reply_options(ctx, options))
+                )
+        return None
+
+    async def _chosen_account(self, ctx: Context, data: dict[str, object], number: str) -> Outcome:
+        saved = Intent.model_validate(data["intent"]).model_copy(update={"account": number})
+        purpose = data.get("purpose")
+        if purpose == "balance":
+            return await self.identity.balance(ctx, saved)
+        if purpose == "unchanged":
+            return await self.readings.unchanged(ctx, saved)
+        return await self.readings.submit(ctx, saved)
+
+    async def _drop_held(self, ctx: Context) -> None:
+        """New readings replace ones still waiting for ДА/НЕТ (never exported)."""
+        if ctx.state is not None and ctx.state.kind == CONFIRM_READINGS:
+            ids = [int(i) for i in ctx.state.data.get("ids", [])]
+            await self.store.readings.reject(ids)
+
+    async def _command(self, ctx: Context, intent: Intent) -> Outcome:
+        command = intent.command
+        if command == "balance":
+            return await self.identity.balance(ctx, intent)
+        if command == "stop":
+            return await self.identity.stop(ctx)
+        if command == "start":
+            return await self.identity.start(ctx)
+        if command == "status":
+            return await self.appeals.status(ctx, intent)
+        if command == "offices":
+            return await self.offices.answer(ctx)
+        if command == "unchanged":
+            await self._drop_held(ctx)
+            return await self.readings.unchanged(ctx, intent)
+        if command in ("yes", "no"):
+            return Outcome.say(texts.NOTHING_TO_CONFIRM)
+        return self.help(ctx)
+
+    def help(self, ctx: Context) -> Outcome:
+        """A short how-to for the channel, with reading formats."""
+        if ctx.channel == "telegram":
+            return Outcome.say(
+                texts.HELP_TG.format(
+                    first=self.config.window_first_day, last=self.config.window_last_day
+                ),
+                choices=((("Обращение", "appeal:pick"), ("Офисы", "офисы")),),
+            )
+        return Outcome.say(texts.HELP)

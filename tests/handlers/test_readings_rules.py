@@ -169,6 +169,7 @@ BASE = Base(D(4500), "2026-10")
     ],
 )
 def test_check_value(
+    *,
     value: str,
     digits: int,
     base: Base | None,
