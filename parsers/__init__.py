@@ -64,8 +64,9 @@ def parse(text: str, *, account_digits: tuple[int, int] = (8, 12)) -> Intent:
             # «статус 12345678»: the number is the ticket, not an account.
             if ticket is not None and ticket == account:
                 account = None
-            return Intent(text=text, intent="command", command=command, ticket=ticket,
-                          account=account)
+            return Intent(
+                text=text, intent="command", command=command, ticket=ticket, account=account
+            )
         return Intent(text=text, intent="command", command=command, account=account)
 
     # Every word counts for appeals, also those inside protected spans («оплатил 15»).

@@ -82,7 +82,8 @@ _PATTERNS: Final[list[tuple[Command, re.Pattern[str]]]] = [
             rf"(?:(?:счетчик{_W}|за\s(?:этот|текущий)\sмесяц)\s)?"
             rf"(?:(?:остал{_W}|оста[её]тся|оста[её]тся|все|всё|у\sменя)\s)?"
             rf"(?:те\sже(?:\sсамые)?|такие\sже|прежние|без\sизменени{_W}"
-            rf"|не\s(?:изменил{_W}|поменял{_W}|менял{_W}|изменял{_W})"
+            rf"|не\s(?:изменил{_W}|поменял{_W}|менял{_W}|изменял{_W})|такие\sже\sкак"
+            rf"\s(?:и\s)?(?:в\s)?прошл{_W}\s(?:раз|месяц{_W})"
             rf"|как\s(?:и\s)?(?:в\s)?прошл{_W}\s(?:раз|месяц{_W})|расхода\sне\sбыло"
             rf"|нет\sрасхода|не\sбыло\sрасхода)"
         ),
@@ -98,7 +99,7 @@ _PATTERNS: Final[list[tuple[Command, re.Pattern[str]]]] = [
             rf"|(?:отключи{_W}|отмени{_W}|прекрати{_W}|убери{_W}|остановит{_W})\s"
             rf"(?:мне\s)?(?:смс\s)?(?:рассылк{_W}|уведомлени{_W}|смс|sms|подписк{_W}"
             rf"|сообщени{_W})(?:\s(?:смс|sms))?"
-            rf"|хватит(?:\s(?:присылать|писать|слать|спамить))?"
+            rf"|хватит(?:\s(?:присылать|писать|слать|спамить))?|не\sбеспокоить"
         ),
     ),
     (
@@ -156,7 +157,7 @@ _PATTERNS: Final[list[tuple[Command, re.Pattern[str]]]] = [
         re.compile(
             r"нет(?:\s(?:не\sверно|неверно|не\sправильно|неправильно|не\sподтверждаю))?"
             r"|неверно|не\sверно|no|не\sподтверждаю|отмена|отменить|неправильно"
-            r"|не\sправильно|net|не\sнадо|ошибка"
+            r"|не\sправильно|net|не\sнадо|ошибка|н"
         ),
     ),
 ]
@@ -188,6 +189,8 @@ def command_core(tokens: list[Token], skip: int = -1) -> str:
             parts.append(tok.text)
         elif tok.kind == "ticket":
             parts.append(f"обращение {tok.value}")
+        elif tok.kind == "meter" and tok.value is None:
+            parts.append(tok.text.strip())  # «как передать показания счётчика»
         elif tok.kind == "zone" and tok.text.startswith(("д", "н")) and len(tok.text) <= 2:
             # «д»/«н» alone are yes/no on old phones more often than zone labels.
             parts.append(tok.text.rstrip("."))
@@ -217,10 +220,12 @@ def match_command(
     if stripped in {"-", "--"}:
         return "no", None
     core = command_core(tokens, skip)
+    # «статус 12345678»: for `status` a long number is the ticket, not the account.
+    full = command_core(tokens) if skip >= 0 else core
     if not core:
         return None, None
     for command, pattern in _PATTERNS:
-        m = pattern.fullmatch(core)
+        m = pattern.fullmatch(full if command == "status" else core)
         if m:
             if command != "status":
                 return command, None

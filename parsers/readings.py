@@ -130,8 +130,8 @@ def extract_readings(tokens: list[Token], skip: int) -> list[ParsedReading]:
     return [
         ParsedReading(meter=v.meter, zone=v.zone, value=to_decimal(v.text))
         for v in values
-        if v is not None and (len(v.text.split(",")[0].split(".")[0]) > 2 or v.zone or v.meter
-                              or keyword)
+        if v is not None
+        and (len(v.text.split(",")[0].split(".")[0]) > 2 or v.zone or v.meter or keyword)
     ]
 
 

@@ -1,0 +1,166 @@
+"""Commands of the contract in their everyday wordings (contracts.md §5).
+
+Each row is (text, command, ticket, account). A comment on a row says what it once broke.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from parsers import parse
+
+CASES = [
+    # help
+    ("помощь", "help", None, None),
+    ("Помощь", "help", None, None),
+    ("ПОМОЩЬ!", "help", None, None),
+    ("help", "help", None, None),
+    ("справка", "help", None, None),
+    ("?", "help", None, None),
+    ("??", "help", None, None),
+    ("что писать?", "help", None, None),
+    ("как передать показания", "help", None, None),
+    # The meter label once broke the wording.
+    ("Как передать показания счетчика?", "help", None, None),
+    ("меню", "help", None, None),
+    ("/help", "help", None, None),
+    # balance
+    ("баланс", "balance", None, None),
+    ("Баланс?", "balance", None, None),
+    ("БАЛАНС", "balance", None, None),
+    ("баланс 1234567890", "balance", None, "1234567890"),
+    ("баланс лс 1234567890", "balance", None, "1234567890"),
+    # «по» once broke the wording.
+    ("Баланс по лс 1234567890", "balance", None, "1234567890"),
+    ("лс 1234567890 баланс", "balance", None, "1234567890"),
+    ("Баланс по лицевому счету 1234567890", "balance", None, "1234567890"),
+    ("долг", "balance", None, None),
+    ("задолженность", "balance", None, None),
+    ("какой у меня долг?", "balance", None, None),
+    ("сколько я должен", "balance", None, None),
+    ("сколько я должен?", "balance", None, None),
+    ("Сколько я должна?", "balance", None, None),
+    ("сколько платить", "balance", None, None),
+    ("сколько к оплате", "balance", None, None),
+    ("сумма к оплате", "balance", None, None),
+    ("есть ли задолженность", "balance", None, None),
+    ("узнать баланс", "balance", None, None),
+    ("/balance", "balance", None, None),
+    ("Здравствуйте, баланс", "balance", None, None),
+    ("Добрый день, сколько я должен?", "balance", None, None),
+    ("баланс пожалуйста", "balance", None, None),
+    ("Подскажите баланс", "balance", None, None),
+    # stop
+    ("стоп", "stop", None, None),
+    ("Стоп", "stop", None, None),
+    ("STOP", "stop", None, None),
+    ("stop", "stop", None, None),
+    ("СТОП!", "stop", None, None),
+    ("отписаться", "stop", None, None),
+    ("отписка", "stop", None, None),
+    ("не присылайте мне смс", "stop", None, None),
+    ("Не присылайте мне больше сообщения", "stop", None, None),
+    ("не надо присылать смс", "stop", None, None),
+    ("не беспокоить", "stop", None, None),
+    ("отключить рассылку", "stop", None, None),
+    ("отмените подписку", "stop", None, None),
+    ("хватит присылать", "stop", None, None),
+    ("/stop", "stop", None, None),
+    # start
+    ("старт", "start", None, None),
+    ("START", "start", None, None),
+    ("подписаться", "start", None, None),
+    ("Подписка", "start", None, None),
+    ("возобновить рассылку", "start", None, None),
+    ("включить уведомления", "start", None, None),
+    ("/start", "start", None, None),
+    # status
+    ("статус", "status", None, None),
+    ("статус 1542", "status", "1542", None),
+    ("Статус 1542", "status", "1542", None),
+    ("статус обращения 77", "status", "77", None),
+    ("статус обращения 2045", "status", "2045", None),
+    ("статус обращения №2045", "status", "2045", None),
+    ("статус заявки 2045", "status", "2045", None),
+    ("Статус заявки № 2045", "status", "2045", None),
+    ("что с моим обращением 2045", "status", "2045", None),
+    ("что с обращением №77?", "status", "77", None),
+    ("обращение 2045", "status", "2045", None),
+    ("заявка № 123", "status", "123", None),
+    # An 8-digit ticket once became the account.
+    ("статус 12345678", "status", "12345678", None),
+    # offices
+    ("адреса офисов", "offices", None, None),
+    ("где ближайший офис", "offices", None, None),
+    ("где ближайший офис?", "offices", None, None),
+    ("Где находится ваш офис", "offices", None, None),
+    ("адрес офиса", "offices", None, None),
+    ("режим работы", "offices", None, None),
+    ("часы работы офиса", "offices", None, None),
+    ("куда обратиться", "offices", None, None),
+    # yes
+    ("да", "yes", None, None),
+    ("Да", "yes", None, None),
+    ("ДА", "yes", None, None),
+    ("да.", "yes", None, None),
+    ("Да!", "yes", None, None),
+    ("ага", "yes", None, None),
+    ("верно", "yes", None, None),
+    ("Да, верно", "yes", None, None),
+    ("да все верно", "yes", None, None),
+    ("подтверждаю", "yes", None, None),
+    ("ok", "yes", None, None),
+    ("ок", "yes", None, None),
+    ("+", "yes", None, None),
+    ("д", "yes", None, None),
+    ("Да, спасибо", "yes", None, None),
+    ("Спасибо, да", "yes", None, None),
+    # no
+    ("нет", "no", None, None),
+    ("Нет", "no", None, None),
+    ("НЕТ", "no", None, None),
+    ("нет.", "no", None, None),
+    ("неверно", "no", None, None),
+    ("не верно", "no", None, None),
+    ("отмена", "no", None, None),
+    ("-", "no", None, None),
+    ("н", "no", None, None),
+    ("no", "no", None, None),
+    ("нет, спасибо", "no", None, None),
+    # unchanged
+    ("показания те же", "unchanged", None, None),
+    ("Показания те же", "unchanged", None, None),
+    ("показания не изменились", "unchanged", None, None),
+    ("не изменились", "unchanged", None, None),
+    ("без изменений", "unchanged", None, None),
+    ("те же", "unchanged", None, None),
+    ("такие же как в прошлом месяце", "unchanged", None, None),
+    ("показания прежние", "unchanged", None, None),
+    ("показания остались те же", "unchanged", None, None),
+    ("расхода не было", "unchanged", None, None),
+]
+
+
+@pytest.mark.parametrize(("text", "command", "ticket", "account"), CASES)
+def test_command(text: str, command: str, ticket: str | None, account: str | None) -> None:
+    intent = parse(text)
+    assert (intent.intent, intent.command, intent.ticket, intent.account) == (
+        "command",
+        command,
+        ticket,
+        account,
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "нет света",  # «нет» is a command only alone
+        "да 4521",
+        "баланс не сходится, почему начислили 5000?",
+        "стоп кран",
+        "показания 4521",
+    ],
+)
+def test_not_a_command(text: str) -> None:
+    assert parse(text).intent != "command"
