@@ -96,6 +96,11 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     gateway = Gateway(settings)
     try:
         await gateway.start()
+    except SettingsError as exc:
+        # A channel found a setting unusable (a malformed token, webhook without a URL).
+        await gateway.stop()
+        print(f"gateway: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as exc:
         log.error("start-up failed: %s", exc)
         await gateway.stop()

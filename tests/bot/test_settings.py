@@ -106,7 +106,9 @@ def test_cli_refuses_public_api_without_token(tmp_path: Path) -> None:
 def test_log_filter_redacts_secrets() -> None:
     import logging
 
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "bind with %s", ("s3cr3t-pw",), None)
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "bind with %s", ("s3cr3t-pw",), None
+    )
     assert RedactSecrets(["s3cr3t-pw"]).filter(record)
     assert "s3cr3t-pw" not in record.getMessage()
     assert "***" in record.getMessage()
