@@ -309,14 +309,17 @@ class CampaignRepo:
             key=key_prefix if key_prefix is not None else f"c{campaign_id}:",
             now=to_db(now),
         )
-        return await self.db.execute(
-            f"{routed} INSERT INTO outbox ({_INSERT_COLUMNS})"
-            " SELECT CASE WHEN tg IS NULL THEN 'sms' ELSE 'telegram' END,"
-            " coalesce(tg, phone), :payload, :priority, :status, :not_before, :valid_until,"
-            " :campaign, account, phone, :key || phone, :now FROM routed WHERE 1"
-            " ON CONFLICT (idempotency_key) DO NOTHING",
-            params,
-        )
+        async with self.db.transaction():
+            await self.db.execute(
+                f"{routed} INSERT INTO outbox ({_INSERT_COLUMNS})"
+                " SELECT CASE WHEN tg IS NULL THEN 'sms' ELSE 'telegram' END,"
+                " coalesce(tg, phone), :payload, :priority, :status, :not_before,"
+                " :valid_until, :campaign, account, phone, :key || phone, :now FROM routed"
+                " WHERE 1 ON CONFLICT (idempotency_key) DO NOTHING",
+                params,
+            )
+            # The driver reports no row count for a statement starting with WITH.
+            return int(await self.db.fetchval("SELECT changes()"))
 
     async def by_channel(self, campaign_id: int) -> dict[str, int]:
         rows = await self.db.fetchall(

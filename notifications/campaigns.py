@@ -1,0 +1,489 @@
+"""Campaign use cases: outage broadcasts and «power restored», billing notices from CSV,
+reading reminders, appeal answers, cancel and progress.
+
+The CLI (`bot/cli_notifications.py`), the admin API (`notifications/api.py`) and the
+staff commands in Telegram (`notifications/staff.py`) all call `Notifications`, so the
+three give the same answers (contracts.md §8, §10, §11).
+
+Kinds, priorities and routes (design.md «Notifications»):
+
+| kind | priority | quiet hours | route | opt-out |
+|---|---|---|---|---|
+| outage, unplanned | urgent | go at once | Telegram if linked, else SMS | ignored |
+| outage, planned | bulk | deferred | Telegram if linked, else SMS | ignored |
+| restored | urgent | go at once | the outage's people, rerouted | ignored |
+| invoice | bulk | deferred | Telegram if linked, else SMS | ignored |
+| debt | bulk | deferred | SMS always (receipts are evidence) | ignored (required by law) |
+| reminder | bulk | deferred | Telegram if linked, else SMS | respected |
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from bot.core import ChannelName, Outbound
+from bot.settings import Settings
+from notifications import templates
+from notifications.quiet import QuietHours
+from notifications.smsparts import sms_parts
+from storage.campaigns import (
+    AreaAudience,
+    BillingMessage,
+    CampaignAudience,
+    CampaignRepo,
+    Progress,
+    Routing,
+    SubscriberAudience,
+    UndeliveredRow,
+)
+from storage.csvfile import (
+    DEBT_COLUMNS,
+    INVOICE_COLUMNS,
+    CsvFile,
+    DebtRow,
+    InvoiceRow,
+    Rejected,
+    Source,
+    parse_debt,
+    parse_invoice,
+)
+from storage.db import utcnow
+from storage.outbox import PRIORITY_BULK, PRIORITY_URGENT, NewMessage
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R", InvoiceRow, DebtRow)
+
+# Billing rows are checked against the registry and queued this many at a time.
+_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeConfig:
+    """What the campaigns need from settings."""
+
+    tz: ZoneInfo
+    company: str
+    quiet: QuietHours
+    confirm_above: int
+    telegram: bool  # Telegram is on: route linked people there
+    window_first_day: int = 18
+    window_last_day: int = 25
+    reminder_hour: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NoticeConfig:
+        n, tz = settings.notifications, settings.service.tz
+        start, end = n.quiet_window
+        return cls(
+            tz=tz,
+            company=settings.service.company,
+            quiet=QuietHours(start, end, tz),
+            confirm_above=n.confirm_above,
+            telegram=settings.telegram.enabled,
+            window_first_day=settings.readings.window_first_day,
+            window_last_day=settings.readings.window_last_day,
+            reminder_hour=n.reminder_hour,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutageRequest:
+    """An outage as staff describe it (contracts.md §8). Times are aware."""
+
+    settlement: str
+    reason: str
+    start: datetime
+    until: datetime
+    street: str = ""
+    houses: str = ""
+    planned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastReport:
+    """The §8 JSON object. `needs_confirmation`: more recipients than `confirm_above`
+    and no `--yes`; nothing was recorded."""
+
+    campaign: int | None
+    outage: int | None
+    accounts: int
+    recipients: int
+    sms: int
+    telegram: int
+    sms_parts: int
+    sample: str
+    needs_confirmation: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "campaign": self.campaign,
+            "outage": self.outage,
+            "accounts": self.accounts,
+            "recipients": self.recipients,
+            "by_channel": {"sms": self.sms, "telegram": self.telegram},
+            "sms_parts": self.sms_parts,
+            "sample": self.sample,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """The result of a billing file (contracts.md §10, §11)."""
+
+    campaign: int
+    accepted: int
+    recipients: int
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "campaign": self.campaign,
+            "accepted": self.accepted,
+            "rejected": [{"line": r.line, "reason": r.reason} for r in self.rejected],
+        }
+
+
+class OutageError(ValueError):
+    """The outage request is wrong (the message says what to fix)."""
+
+
+class Notifications:
+    """Campaign use cases over the store. `wake` tells a sender in this process that
+    work was queued (the CLI runs in another process: the service polls)."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: NoticeConfig,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.campaigns = CampaignRepo(store.db)
+        self.clock = clock
+        self.wake = wake or (lambda: None)
+
+    @classmethod
+    def from_settings(
+        cls, store: Store, settings: Settings, *, wake: Callable[[], None] | None = None
+    ) -> Notifications:
+        return cls(store, NoticeConfig.from_settings(settings), wake=wake)
+
+    def _routing(self, *, telegram: bool = True, respect_opt_out: bool = False) -> Routing:
+        return Routing(
+            telegram=telegram and self.config.telegram, respect_opt_out=respect_opt_out
+        )
+
+    def _bulk_timing(self, now: datetime) -> tuple[str, datetime]:
+        """Status and not-before of a bulk row queued now: deferred in quiet hours."""
+        when = self.config.quiet.not_before(now)
+        return ("deferred" if when > now else "queued"), when
+
+    # -- outages -------------------------------------------------------------------------
+
+    def outage_text(self, req: OutageRequest) -> str:
+        return templates.outage_notice(
+            planned=req.planned,
+            where=templates.area(req.settlement, req.street, req.houses),
+            reason=req.reason.strip(),
+            start=req.start,
+            until=req.until,
+            tz=self.config.tz,
+            company=self.config.company,
+        )
+
+    async def outage(
+        self, req: OutageRequest, *, dry_run: bool = False, yes: bool = False
+    ) -> BroadcastReport:
+        """Record an outage and queue its notice to the people at those addresses; with
+        `dry_run` only count them. Above `confirm_above` recipients without `yes`,
+        nothing is recorded and the report says `needs_confirmation`."""
+        if not req.settlement.strip():
+            raise OutageError("settlement: required")
+        if not req.reason.strip():
+            raise OutageError("reason: required")
+        if req.until <= req.start:
+            raise OutageError("until: must be after start")
+        audience = AreaAudience(req.settlement, req.street, req.houses)
+        routing = self._routing()
+        text = self.outage_text(req)
+        counts = await self.campaigns.count(audience, routing)
+        preview = BroadcastReport(
+            None, None, counts.accounts, counts.recipients, counts.sms, counts.telegram,
+            sms_parts(text), text,
+        )
+        if dry_run:
+            return preview
+        if counts.recipients > self.config.confirm_above and not yes:
+            return BroadcastReport(**{**_fields(preview), "needs_confirmation": True})
+        now = self.clock()
+        if req.planned:
+            priority = PRIORITY_BULK
+            status, not_before = self._bulk_timing(now)
+        else:
+            # A customer sitting in the dark wants the news: no quiet hours.
+            priority, status, not_before = PRIORITY_URGENT, "queued", now
+        async with self.store.db.transaction():
+            outage = await self.store.outages.create(
+                settlement=req.settlement.strip(),
+                street=req.street.strip(),
+                houses=req.houses.strip(),
+                reason=req.reason.strip(),
+                start_at=req.start,
+                until_at=req.until,
+                planned=req.planned,
+            )
+            campaign = await self.campaigns.create(
+                "outage",
+                templates.area(req.settlement, req.street, req.houses),
+                {"outage": outage.id, "planned": req.planned,
+                 "templates": {"sms": text, "telegram": text}},
+            )
+            await self.store.outages.set_campaign(outage.id, campaign, restored=False)
+            # The SMS validity period ends with the outage: a notice not sent before
+            # the power is back is dropped, not sent late (design.md).
+            await self.campaigns.enqueue_audience(
+                campaign, audience, routing, priority=priority, status=status,
+                not_before=not_before, valid_until=req.until,
+            )
+            recipients = await self.campaigns.finish_building(campaign)
+            by_channel = await self.campaigns.by_channel(campaign)
+        self.wake()
+        log.info("outage %d: campaign %d to %d recipients", outage.id, campaign, recipients)
+        return BroadcastReport(
+            campaign, outage.id, counts.accounts, recipients, by_channel.get("sms", 0),
+            by_channel.get("telegram", 0), preview.sms_parts, text,
+        )
+
+    async def restored(self, outage_id: int) -> BroadcastReport | None:
+        """Close the outage, drop its notices not sent yet, and tell the same people the
+        power is back. Again on a closed outage: the report of the first «restored»."""
+        outage = await self.store.outages.get(outage_id)
+        if outage is None:
+            return None
+        where = templates.area(outage.settlement, outage.street, outage.houses)
+        text = templates.restored_notice(where=where, company=self.config.company)
+        area = AreaAudience(outage.settlement, outage.street, outage.houses)
+        accounts = await self.campaigns.accounts_in(area)
+        if outage.restored_campaign_id is not None:
+            return await self._report(outage.restored_campaign_id, outage.id, accounts, text)
+        now = self.clock()
+        audience: CampaignAudience | AreaAudience = (
+            CampaignAudience(outage.campaign_id) if outage.campaign_id is not None else area
+        )
+        async with self.store.db.transaction():
+            await self.store.outages.restore(outage.id, now)
+            if outage.campaign_id is not None:
+                await self.campaigns.stop_unsent(
+                    outage.campaign_id, now, status="expired",
+                    reason="power restored before sending",
+                )
+            campaign = await self.campaigns.create(
+                "restored", where,
+                {"outage": outage.id, "templates": {"sms": text, "telegram": text}},
+            )
+            await self.store.outages.set_campaign(outage.id, campaign, restored=True)
+            await self.campaigns.enqueue_audience(
+                campaign, audience, self._routing(), priority=PRIORITY_URGENT, not_before=now
+            )
+            await self.campaigns.finish_building(campaign)
+        self.wake()
+        return await self._report(campaign, outage.id, accounts, text)
+
+    async def _report(
+        self, campaign: int, outage: int, accounts: int, text: str
+    ) -> BroadcastReport:
+        by_channel = await self.campaigns.by_channel(campaign)
+        found = await self.campaigns.get(campaign)
+        recipients = found.recipients if found else 0
+        return BroadcastReport(
+            campaign, outage, accounts, recipients, by_channel.get("sms", 0),
+            by_channel.get("telegram", 0), sms_parts(text), text,
+        )
+
+    # -- billing notices -----------------------------------------------------------------
+
+    async def import_invoices(self, source: Source, name: str = "") -> ImportReport:
+        """Each file becomes one invoice campaign (contracts.md §10)."""
+
+        def message(row: InvoiceRow) -> BillingMessage:
+            text = templates.invoice_notice(
+                account=row.account, period=row.period, amount=row.amount,
+                due=row.due_date, company=self.config.company,
+            )
+            return BillingMessage(row.account, text, text)
+
+        return await self._import(
+            source, name=name, kind="invoice", columns=INVOICE_COLUMNS, parse=parse_invoice,
+            message=message, routing=self._routing(),
+        )
+
+    async def import_debts(self, source: Source, name: str = "") -> ImportReport:
+        """Each file becomes one debt campaign. Debt warnings go by SMS whatever the
+        person's channel or «СТОП» (a legally required notice, ПП РФ № 354 п. 119), and
+        each row keeps its sent and delivered times as evidence."""
+
+        def message(row: DebtRow) -> BillingMessage:
+            text = templates.debt_notice(
+                account=row.account, amount=row.amount, restriction=row.restriction_date,
+                company=self.config.company,
+            )
+            return BillingMessage(row.account, text, text)
+
+        return await self._import(
+            source, name=name, kind="debt", columns=DEBT_COLUMNS, parse=parse_debt,
+            message=message, routing=self._routing(telegram=False),
+        )
+
+    async def _import(
+        self,
+        source: Source,
+        *,
+        name: str,
+        kind: str,
+        columns: tuple[str, ...],
+        parse: Callable[[Any], R | Rejected],
+        message: Callable[[R], BillingMessage],
+        routing: Routing,
+    ) -> ImportReport:
+        if isinstance(source, str | Path) and not name:
+            name = Path(source).name
+        rejected: list[Rejected] = []
+        accepted = recipients = 0
+        seen: dict[str, int] = {}
+        with CsvFile(source, required=columns) as csv_file:  # CsvFileError: not a file
+            campaign = await self.campaigns.create(kind, name, {"file": name})
+            batch: list[R] = []
+
+            async def flush() -> None:
+                nonlocal accepted, recipients
+                known = await self.campaigns.known_accounts(r.account for r in batch)
+                good = []
+                for r in batch:
+                    if r.account in known:
+                        good.append(r)
+                    else:
+                        rejected.append(Rejected(r.line, f"unknown account {r.account}"))
+                status, not_before = self._bulk_timing(self.clock())
+                recipients += await self.campaigns.enqueue_billing(
+                    campaign, [message(r) for r in good], routing,
+                    priority=PRIORITY_BULK, status=status, not_before=not_before,
+                )
+                accepted += len(good)
+                batch.clear()
+
+            for item in csv_file:
+                row = item if isinstance(item, Rejected) else parse(item)
+                if isinstance(row, Rejected):
+                    rejected.append(row)
+                    continue
+                first = seen.setdefault(row.account, row.line)
+                if first != row.line:
+                    reason = f"account {row.account} repeats line {first}"
+                    rejected.append(Rejected(row.line, reason))
+                    continue
+                batch.append(row)
+                if len(batch) >= _BATCH:
+                    await flush()
+            if batch:
+                await flush()
+        await self.campaigns.finish_building(campaign)
+        rejected.sort(key=lambda r: r.line)
+        self.wake()
+        log.info("%s campaign %d: %d rows accepted, %d rejected", kind, campaign, accepted,
+                 len(rejected))
+        return ImportReport(campaign, accepted, recipients, rejected)
+
+    # -- reminders -----------------------------------------------------------------------
+
+    async def reminders_due(self, now: datetime | None = None) -> int | None:
+        """Queue the reading reminder if today is the window's first day, the hour has
+        come and this period has none yet; returns the campaign, or None.
+
+        The campaign row (kind `reminder`, title = the period) is the memory that a
+        restart must not send it again; the idempotency key `reminder:<period>:<phone>`
+        makes even a second campaign of the period add no rows."""
+        moment = now or self.clock()
+        local = moment.astimezone(self.config.tz)
+        if local.day != self.config.window_first_day or local.hour < self.config.reminder_hour:
+            return None
+        period = f"{local:%Y-%m}"
+        if await self.campaigns.find("reminder", period) is not None:
+            return None
+        text = templates.reminder_notice(
+            first_day=self.config.window_first_day, last_day=self.config.window_last_day,
+            company=self.config.company,
+        )
+        status, not_before = self._bulk_timing(moment)
+        async with self.store.db.transaction():
+            if await self.campaigns.find("reminder", period) is not None:
+                return None
+            campaign = await self.campaigns.create(
+                "reminder", period, {"templates": {"sms": text, "telegram": text}}
+            )
+            await self.campaigns.enqueue_audience(
+                campaign, SubscriberAudience(), self._routing(respect_opt_out=True),
+                priority=PRIORITY_BULK, status=status, not_before=not_before,
+                key_prefix=f"reminder:{period}:",
+            )
+            await self.campaigns.finish_building(campaign)
+        self.wake()
+        return campaign
+
+    # -- appeal answers --------------------------------------------------------------------
+
+    async def answer_appeal(self, appeal_id: int, answer: str, by: str) -> bool:
+        """Record staff's answer and send it on the channel the appeal came from (SMS:
+        from the number the customer wrote to). False when there is no such appeal."""
+        now = self.clock()
+        appeal = await self.store.appeals.answer(appeal_id, answer, by, now)
+        if appeal is None:
+            return False
+        outbound = Outbound(
+            channel=ChannelName(appeal.channel),
+            address=appeal.address,
+            text=templates.appeal_answer(ticket=appeal.id, answer=answer),
+            source=appeal.reply_source if appeal.channel == ChannelName.SMS.value else None,
+        )
+        await self.store.outbox.enqueue(
+            NewMessage(
+                channel=appeal.channel,
+                address=appeal.address,
+                payload=outbound.model_dump_json(),
+                priority=PRIORITY_URGENT,
+                idempotency_key=f"answer:{appeal.id}:{now.isoformat()}",
+                phone=appeal.address if appeal.address.startswith("+") else None,
+            )
+        )
+        self.wake()
+        return True
+
+    # -- cancel and progress ---------------------------------------------------------------
+
+    async def cancel(self, campaign_id: int) -> int | None:
+        """Stop the campaign's unsent messages; returns how many, None if unknown."""
+        if await self.campaigns.get(campaign_id) is None:
+            return None
+        return await self.campaigns.stop_unsent(
+            campaign_id, self.clock(), status="cancelled", reason="campaign cancelled"
+        )
+
+    async def progress(self, campaign_id: int) -> Progress | None:
+        return await self.campaigns.progress(campaign_id)
+
+    def undelivered(self, campaign_id: int) -> AsyncIterator[UndeliveredRow]:
+        return self.campaigns.undelivered(campaign_id)
+
+
+def _fields(report: BroadcastReport) -> dict[str, Any]:
+    return {name: getattr(report, name) for name in BroadcastReport.__slots__}

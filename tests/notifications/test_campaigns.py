@@ -1,0 +1,300 @@
+"""Campaign use cases against a real SQLite store: audiences, routing, opt-out, quiet
+hours, confirmation, restore/expiry, billing files, reminders, progress."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+import pytest
+
+from notifications.campaigns import NoticeConfig, Notifications, OutageError, OutageRequest
+from notifications.quiet import QuietHours
+from notifications.sender import OutboxSender
+from storage.campaigns import CampaignRepo
+from storage.store import Store
+from tests.notifications.conftest import (
+    MSK,
+    T0,
+    FakeChannel,
+    add_account,
+    link_telegram,
+    sms_contact,
+)
+
+NIGHT = datetime(2030, 11, 26, 22, 0, tzinfo=MSK)
+
+
+def service(store: Store, *, now: datetime = T0, confirm_above: int = 1000) -> Notifications:
+    config = NoticeConfig(
+        tz=MSK,
+        company="ЭнергоСбыт",
+        quiet=QuietHours(time(21), time(9), MSK),
+        confirm_above=confirm_above,
+        telegram=True,
+    )
+    return Notifications(store, config, clock=lambda: now)
+
+
+def sender(store: Store, *channels: FakeChannel) -> OutboxSender:
+    return OutboxSender(
+        store.outbox, store.contacts, {c.name.value: c for c in channels},
+        templates=CampaignRepo(store.db),
+    )
+
+
+def outage(**kwargs: object) -> OutageRequest:
+    fields: dict[str, object] = {
+        "settlement": "г. Сыктывкар",
+        "street": "ул. Комарова",
+        "houses": "1-15,17,21А",
+        "reason": "ремонт ЛЭП",
+        "start": datetime(2030, 11, 26, 10, 0, tzinfo=MSK),
+        "until": datetime(2030, 11, 26, 18, 0, tzinfo=MSK),
+    }
+    fields.update(kwargs)
+    return OutageRequest(**fields)  # type: ignore[arg-type]
+
+
+async def seed_street(store: Store) -> None:
+    # Houses 1..20 of Комарова, each with its own phone; 21А and 21Б; another street.
+    for house in range(1, 21):
+        await add_account(store, f"10000000{house:02d}", [f"+791200000{house:02d}"],
+                          house=str(house))
+    await add_account(store, "1000000021", ["+79120000021"], house="21А")
+    await add_account(store, "1000000022", ["+79120000022"], house="21 Б")
+    await add_account(store, "2000000001", ["+79129999999"], street="Ленина", house="3")
+    # One person with a second account in the area: one recipient.
+    await add_account(store, "1000000099", ["+79120000001"], house="2")
+    # A second phone on one account: another person.
+    await store.db.execute(
+        "INSERT INTO account_phones (account, phone) VALUES ('1000000003', '+79120000333')"
+    )
+    await link_telegram(store, 501, "+79120000005")
+    blocked = await link_telegram(store, 502, "+79120000006")
+    await store.db.execute("UPDATE contacts SET blocked = 1 WHERE id = ?", (blocked,))
+    # Opt-out does not stop an outage notice.
+    await sms_contact(store, "+79120000007", opted_out=True)
+
+
+async def test_outage_broadcast_audience_routing_and_sending(
+    store: Store, sms: FakeChannel, telegram: FakeChannel
+) -> None:
+    await seed_street(store)
+    notes = service(store)
+    dry = await notes.outage(outage(), dry_run=True)
+    # houses 1-15 (15 + the second account at 2), 17, 21А → 17 accounts;
+    # phones: 15 + 17 + 21А + the second phone of 3 = 18 people.
+    assert dry.as_json() == {
+        "campaign": None, "outage": None, "accounts": 18, "recipients": 18,
+        "by_channel": {"sms": 17, "telegram": 1}, "sms_parts": 2, "sample": dry.sample,
+    }
+    assert "Комарова 1-15,17,21А" in dry.sample
+    assert await store.db.fetchval("SELECT count(*) FROM outages") == 0
+
+    report = await notes.outage(outage())
+    assert report.campaign is not None
+    assert report.outage is not None
+    assert (report.recipients, report.sms, report.telegram) == (18, 17, 1)
+    assert await store.outages.get(report.outage) is not None
+    # Built twice (a retry of the same campaign): the idempotency key adds nothing.
+    repo = CampaignRepo(store.db)
+    from storage.campaigns import AreaAudience, Routing
+    again = await repo.enqueue_audience(
+        report.campaign, AreaAudience("Сыктывкар", "Комарова", "1-15,17,21А"), Routing(),
+        priority=10,
+    )
+    assert again == 0
+
+    await sender(store, sms, telegram).drain(T0)
+    assert telegram.addresses == ["501"]
+    assert sorted(sms.addresses) == sorted(
+        [f"+791200000{h:02d}" for h in (*range(1, 16), 17, 21) if h != 5] + ["+79120000333"]
+    )
+    assert all(o.valid_until == outage().until for o in sms.sent)
+    assert sms.sent[0].text == report.sample
+    progress = await notes.progress(report.campaign)
+    assert progress is not None
+    assert progress.as_json()["sent"] == 18
+
+
+async def test_outage_validation(store: Store) -> None:
+    notes = service(store)
+    with pytest.raises(OutageError):
+        await notes.outage(outage(until=outage().start))
+    with pytest.raises(OutageError):
+        await notes.outage(outage(reason=" "))
+
+
+async def test_many_recipients_need_confirmation(store: Store) -> None:
+    await seed_street(store)
+    notes = service(store, confirm_above=5)
+    report = await notes.outage(outage())
+    assert report.needs_confirmation
+    assert report.campaign is None
+    assert await store.db.fetchval("SELECT count(*) FROM outages") == 0
+    confirmed = await notes.outage(outage(), yes=True)
+    assert confirmed.campaign is not None
+
+
+async def test_whole_settlement_and_quiet_hours(store: Store, sms: FakeChannel) -> None:
+    await seed_street(store)
+    planned = await service(store, now=NIGHT).outage(
+        outage(street="", houses="", planned=True,
+               start=NIGHT + timedelta(days=2), until=NIGHT + timedelta(days=2, hours=4))
+    )
+    assert planned.recipients == 24  # every account of the settlement, by phone
+    assert planned.campaign is not None
+    progress = await service(store).progress(planned.campaign)
+    assert progress is not None
+    assert progress.counts["deferred"] == 24  # planned notices wait for the morning
+    urgent = await service(store, now=NIGHT).outage(
+        outage(street="Ленина", houses="", start=NIGHT, until=NIGHT + timedelta(hours=3))
+    )
+    await sender(store, sms).drain(NIGHT)
+    assert sms.addresses == ["+79129999999"]  # the unplanned one went at once
+    assert urgent.campaign is not None
+
+
+async def test_restored_drops_unsent_notices_and_tells_the_same_people(
+    store: Store, sms: FakeChannel, telegram: FakeChannel
+) -> None:
+    await seed_street(store)
+    notes = service(store)
+    report = await notes.outage(outage(houses="1-3"))
+    assert report.campaign is not None
+    assert report.outage is not None
+    restored = await notes.restored(report.outage)
+    assert restored is not None
+    assert restored.campaign is not None
+    assert restored.recipients == report.recipients == 4  # 1, 2 (+2nd account), 3 (+2nd phone)
+    await sender(store, sms, telegram).drain(T0)
+    # Nothing of the outage notice went out late; only «restored» was sent.
+    assert all(t.startswith("Электроснабжение восстановлено") for t in sms.texts)
+    assert len(sms.sent) == 4
+    old = await notes.progress(report.campaign)
+    assert old is not None
+    assert old.counts["cancelled"] == 4  # expired unsent: counted as cancelled
+    assert old.recipients == sum(old.counts.values())
+    outage_row = await store.outages.get(report.outage)
+    assert outage_row is not None
+    assert outage_row.status == "restored"
+    # Asked again: the same campaign, nothing new.
+    again = await notes.restored(report.outage)
+    assert again is not None
+    assert again.campaign == restored.campaign
+    assert await notes.restored(999) is None
+
+
+async def test_cancel_stops_unsent(store: Store, sms: FakeChannel) -> None:
+    await seed_street(store)
+    notes = service(store)
+    report = await notes.outage(outage())
+    assert report.campaign is not None
+    assert await notes.cancel(report.campaign) == 18
+    await sender(store, sms).drain(T0)
+    assert sms.sent == []
+    progress = await notes.progress(report.campaign)
+    assert progress is not None
+    assert progress.counts["cancelled"] == 18
+    assert await notes.cancel(12345) is None
+
+
+INVOICES = (
+    "\ufeffaccount;period;amount;due_date\n"
+    "1000000001;2030-11;2500,50;2030-12-10\n"
+    "1000000005;2030-11;100;2030-12-10\n"
+    "1000000001;2030-11;1;2030-12-10\n"
+    "9999999999;2030-11;100;2030-12-10\n"
+    "1000000002;2030-13;100;2030-12-10\n"
+    "3000000000;2030-11;100;2030-12-10\n"
+)
+
+
+async def test_import_invoices(
+    store: Store, sms: FakeChannel, telegram: FakeChannel
+) -> None:
+    await seed_street(store)
+    await add_account(store, "3000000000", [])  # no phone: goes on the paper list
+    notes = service(store)
+    report = await notes.import_invoices(INVOICES.encode(), name="inv.csv")
+    assert report.accepted == 3
+    assert [r.line for r in report.rejected] == [4, 5, 6]
+    assert "repeats line 2" in report.rejected[0].reason
+    assert "unknown account" in report.rejected[1].reason
+    await sender(store, sms, telegram).drain(T0)
+    assert telegram.texts == ["Счёт за 11.2030 по ЛС 1000000005: 100,00 руб., оплатить до "
+                              "10.12.2030. ЭнергоСбыт"]
+    assert sms.addresses == ["+79120000001"]
+    assert "2500,50 руб." in sms.texts[0]
+    progress = await notes.progress(report.campaign)
+    assert progress is not None
+    assert progress.as_json() == {
+        "campaign": report.campaign, "kind": "invoice", "recipients": 3, "queued": 0,
+        "sent": 2, "delivered": 0, "failed": 1, "deferred": 0, "cancelled": 0,
+    }
+    rows = [r async for r in notes.undelivered(report.campaign)]
+    assert sorted((r.account, r.phone) for r in rows) == [
+        ("1000000001", "+79120000001"), ("1000000005", "+79120000005"), ("3000000000", ""),
+    ]
+
+
+async def test_debts_go_by_sms_even_to_linked_and_opted_out_people_at_day(
+    store: Store, sms: FakeChannel, telegram: FakeChannel
+) -> None:
+    await seed_street(store)
+    csv = (
+        "account,amount,restriction_date\n"
+        "1000000005,3200.00,2030-12-20\n"
+        "1000000007,10,2030-12-20\n"
+        "1000000008,0,2030-12-20\n"
+    )
+    report = await service(store, now=NIGHT).import_debts(csv.encode())
+    assert report.accepted == 2
+    assert [r.line for r in report.rejected] == [4]
+    await sender(store, sms, telegram).drain(NIGHT)
+    assert sms.sent == []  # quiet hours: debt notices wait
+    morning = datetime(2030, 11, 27, 9, 0, tzinfo=MSK)
+    await sender(store, sms, telegram).drain(morning)
+    assert telegram.sent == []
+    assert sorted(sms.addresses) == ["+79120000005", "+79120000007"]
+    assert "20 дней со дня доставки" in sms.texts[0]
+    assert "не ранее 20.12.2030" in sms.texts[0]
+    rows = await store.db.fetchall(
+        "SELECT sent_at FROM outbox WHERE campaign_id = ?", (report.campaign,)
+    )
+    assert all(r["sent_at"] for r in rows)  # evidence: when each one was sent
+
+
+async def test_reminder_once_per_period_respecting_opt_out(
+    store: Store, sms: FakeChannel, telegram: FakeChannel
+) -> None:
+    await seed_street(store)
+    await sms_contact(store, "+79120000001")
+    first_day = datetime(2030, 12, 18, 10, 5, tzinfo=MSK)
+    assert await service(store, now=first_day - timedelta(hours=1)).reminders_due() is None
+    assert await service(store, now=first_day + timedelta(days=1)).reminders_due() is None
+    campaign = await service(store, now=first_day).reminders_due()
+    assert campaign is not None
+    # A restart later that day: the campaign in the database says it was done.
+    assert await service(store, now=first_day + timedelta(hours=2)).reminders_due() is None
+    await sender(store, sms, telegram).drain(first_day)
+    # Subscribers: people with a contact. +…07 said СТОП; +…06 blocked the bot → SMS.
+    assert sms.addresses == ["+79120000001", "+79120000006"]
+    assert telegram.addresses == ["501"]
+
+
+async def test_appeal_answer_goes_back_where_the_appeal_came_from(
+    store: Store, sms: FakeChannel
+) -> None:
+    contact = await sms_contact(store, "+79120000001")
+    appeal = await store.appeals.create(
+        contact_id=contact, channel="sms", address="+79120000001", reply_source="7556",
+        account=None, category="billing", text="почему счёт большой", created_at=T0,
+        due_at=T0 + timedelta(days=3),
+    )
+    notes = service(store)
+    assert await notes.answer_appeal(appeal.id, "Перерасчёт выполнен.", "staff")
+    assert not await notes.answer_appeal(999, "x", "staff")
+    await sender(store, sms).drain(T0)
+    assert sms.sent[0].source == "7556"
+    assert sms.texts == [f"Ответ на обращение №{appeal.id}: Перерасчёт выполнен."]
