@@ -145,6 +145,17 @@ def _load_rules() -> list[tuple[AppealCategory, int, tuple[frozenset[str], ...]]
 
 
 _RULES: Final = _load_rules()
+
+
+def _index_rules() -> dict[str, list[int]]:
+    index: dict[str, list[int]] = {}
+    for i, rule in enumerate(_RULES):
+        for word in rule[2][0]:
+            index.setdefault(word, []).append(i)
+    return index
+
+
+_FIRST_GROUP_INDEX: Final = _index_rules()
 VOCABULARY: Final = frozenset(lemma for _, _, groups in _RULES for g in groups for lemma in g)
 
 _WORD: Final = re.compile(r"[а-яё]+")
@@ -212,12 +223,20 @@ def lemmas(words: Iterable[str]) -> frozenset[str]:
 
 def score_appeal(words: Iterable[str]) -> tuple[AppealCategory | None, int]:
     """The best category for lower-case `words` and its score (0 when nothing fits)."""
-    found = lemmas(words)
-    if not found & VOCABULARY:
+    found = lemmas(words) & VOCABULARY
+    if not found:
         return None, 0
+    return _score(found)
+
+
+@lru_cache(maxsize=50_000)
+def _score(found: frozenset[str]) -> tuple[AppealCategory | None, int]:
+    # Only rules whose first group a lemma touches can fire: the index skips the rest.
+    candidates = sorted({i for word in found for i in _FIRST_GROUP_INDEX.get(word, ())})
     scores: dict[AppealCategory, int] = {}
-    for category, weight, groups in _RULES:
-        if all(found & group for group in groups):
+    for i in candidates:
+        category, weight, groups = _RULES[i]
+        if all(found & group for group in groups[1:]):
             scores[category] = scores.get(category, 0) + weight
     if not scores:
         return None, 0
