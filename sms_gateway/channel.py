@@ -75,8 +75,8 @@ SEEN_RETENTION = timedelta(days=7)
 
 @dataclass(slots=True)
 class _Sent:
-    primary: str
-    part_ids: tuple[str, ...]
+    expected: int  # parts of the message; ids are added as each part is accepted
+    part_ids: list[str] = field(default_factory=list)
     states: dict[str, DeliveryState] = field(default_factory=dict)
     emitted: DeliveryState | None = None
 
@@ -207,6 +207,9 @@ class SmsChannel:
         deadline = loop.time() + within
         ids: list[str] = []
         total = len(encoded.parts)
+        # Registered before the first submit: a receipt for part 1 may arrive while
+        # part 2 is still being submitted.
+        sent = _Sent(expected=total)
         for index, octets in enumerate(encoded.parts, 1):
             sm = ShortMessage(
                 source=source,
@@ -233,13 +236,12 @@ class SmsChannel:
                 )
                 return SendResult.failed(outcome.kind, where + (outcome.detail or ""))
             ids.append(outcome.message_id or "")
-        self._track(tuple(ids))
+            self._track(sent, outcome.message_id or "")
         return SendResult(message_ids=tuple(ids), parts=total)
 
-    def _track(self, ids: tuple[str, ...]) -> None:
-        sent = _Sent(ids[0], ids)
-        for part_id in ids:
-            self._sent[part_id] = sent
+    def _track(self, sent: _Sent, part_id: str) -> None:
+        sent.part_ids.append(part_id)
+        self._sent[part_id] = sent
         while len(self._sent) > _MAX_TRACKED:
             self._sent.popitem(last=False)
 
@@ -467,19 +469,20 @@ class SmsChannel:
         report_id = part_id
         if sent is not None:
             sent.states[part_id] = state
-            if len(sent.part_ids) > 1:
-                states = [sent.states.get(pid, DeliveryState.PENDING) for pid in sent.part_ids]
+            if sent.expected > 1:
+                missing = sent.expected - len(sent.states)
+                states = [*sent.states.values()] + [DeliveryState.PENDING] * missing
                 state = codec.worst_state(states)
                 extra.update(
                     part_id=part_id,
-                    parts=str(len(sent.part_ids)),
+                    parts=str(sent.expected),
                     reported=str(len(sent.states)),
                 )
                 if state == sent.emitted:
                     return
-            report_id = sent.primary
+            report_id = sent.part_ids[0]
             sent.emitted = state
-            if len(sent.states) == len(sent.part_ids) and state != DeliveryState.PENDING:
+            if len(sent.states) == sent.expected and state != DeliveryState.PENDING:
                 for pid in sent.part_ids:
                     self._sent.pop(pid, None)
         await self._on_report(

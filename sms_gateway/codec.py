@@ -335,6 +335,11 @@ RECEIPT_STATES: dict[str, DeliveryState] = {
     # "Message is in invalid state": nobody can say it arrived, so the legally
     # required notices go on paper (design.md, Notifications) rather than be assumed read.
     "UNKNOWN": DeliveryState.FAILED,
+    # Full words some SMSCs write instead of the seven-letter ones.
+    "DELIVERED": DeliveryState.DELIVERED,
+    "UNDELIVERABLE": DeliveryState.FAILED,
+    "REJECTED": DeliveryState.FAILED,
+    "ACCEPTED": DeliveryState.PENDING,
 }
 
 # message_state TLV (SMPP 3.4 §5.3.2.35) → the receipt word of the same meaning.
@@ -396,13 +401,10 @@ def parse_receipt_text(text: str) -> ReceiptText | None:
 
 
 def receipt_state(word: str | None) -> DeliveryState | None:
-    """Receipt word → state via `RECEIPT_STATES`; None when unknown (log and ignore).
-    Some SMSCs write the full word ("DELIVERED", "UNDELIVERABLE"); its first seven
-    letters are tried too."""
+    """Receipt word → state via `RECEIPT_STATES`; None when unknown (log and ignore)."""
     if not word:
         return None
-    key = word.strip().upper()
-    return RECEIPT_STATES.get(key) or RECEIPT_STATES.get(key[:7])
+    return RECEIPT_STATES.get(word.strip().upper())
 
 
 # --- command_status classification (SMPP 3.4 §5.1.3) ----------------------------------

@@ -217,6 +217,8 @@ class _Link:
         self.pending: dict[int, tuple[asyncio.Future[tuple[int, bytes]], asyncio.TimerHandle]] = {}
         self.lost = asyncio.get_running_loop().create_future()  # result: reason
         self.framer = Framer()
+        # PDUs that came in the same read as bind_resp: dispatched once serving starts.
+        self.backlog: list[tuple[int, int, int, bytes]] = []
 
     @property
     def alive(self) -> bool:
@@ -289,6 +291,7 @@ class SmppSession:
         max_temporary_retries: int = 5,
         on_deliver: DeliverHandler | None = None,
         max_concurrent_delivers: int = 64,
+        ack_settle: float = 0.5,
     ) -> None:
         self.host = host
         self.port = port
@@ -306,6 +309,7 @@ class SmppSession:
         self.auth_retry_delay = auth_retry_delay
         self.max_temporary_retries = max_temporary_retries
         self.on_deliver = on_deliver
+        self.ack_settle = ack_settle
         self.pacer = AdaptivePacer(tps)
         self.stats = SessionStats()
         self._sequence = SequenceCounter()
@@ -430,7 +434,7 @@ class SmppSession:
                     log.error(
                         "SMSC %s rejected the bind as system_id %r: %s; check [smpp] "
                         "system_id and password (GATEWAY__SMPP__PASSWORD); "
-                        "retrying in %.0f s",
+                        "retrying in %.1f s",
                         where,
                         self.system_id,
                         codec.status_name(exc.status),
@@ -498,8 +502,10 @@ class SmppSession:
             data = await link.reader.read(65536)
             if not data:
                 raise ConnectionError("closed during bind")
-            for command_id, status, seq, _pdu in link.framer.feed(data):
+            frames = link.framer.feed(data)
+            for index, (command_id, status, seq, _pdu) in enumerate(frames):
                 if command_id in (BIND_TRANSCEIVER_RESP, GENERIC_NACK) and seq == sequence:
+                    link.backlog = frames[index + 1 :]
                     return status or (codec.ESME_RBINDFAIL if command_id == GENERIC_NACK else 0)
 
     async def _serve(self, link: _Link) -> str:
@@ -530,6 +536,9 @@ class SmppSession:
     # --- reading ----------------------------------------------------------------------
 
     async def _read_loop(self, link: _Link) -> None:
+        backlog, link.backlog = link.backlog, []
+        for command_id, status, sequence, pdu in backlog:
+            self._dispatch(link, command_id, status, sequence, pdu)
         try:
             while link.alive:
                 data = await link.reader.read(65536)
@@ -601,6 +610,11 @@ class SmppSession:
         written = link.alive and not link.writer.is_closing()
         link.write(message_id_resp(resp_id, status, sequence, ""))
         if after is not None:
+            if written:
+                # A write into a socket the peer just cut still "succeeds"; only a link
+                # that stays up a moment longer says the response got through.
+                await asyncio.wait([link.lost], timeout=self.ack_settle)
+                written = link.alive
             await after(written)
 
     # --- enquire_link -------------------------------------------------------------------

@@ -115,7 +115,8 @@ class SmscSimulator:
     Lifecycle: `async with SmscSimulator(...) as smsc:` or `start()` / `stop()`.
     Knobs are plain attributes and may change while it runs: `max_tps`,
     `mute_enquire_link`, `drop_after_submits`, `receipts`, `receipt_stat`,
-    `receipt_stats` (per destination digits), `receipt_tlvs`, `redeliver_unacked`.
+    `receipt_stats` (per destination digits), `receipt_tlvs`, `receipt_text`,
+    `redeliver_unacked`, `submit_status`.
     """
 
     def __init__(
@@ -144,6 +145,7 @@ class SmscSimulator:
         self.mute_enquire_link = False
         self.drop_after_submits: int | None = None
         self.redeliver_unacked = True
+        self.submit_status: int | None = None  # answer every submit_sm with this error
         self.default_to = default_to
         self.response_timeout = response_timeout
         self.submitted: list[SubmittedPart] = []
@@ -325,6 +327,9 @@ class SmscSimulator:
                 self.drop_after_submits = None
                 conn.writer.transport.abort()
                 return
+        if self.submit_status:
+            conn.write(header_only(SUBMIT_SM_RESP, self.submit_status, sequence))
+            return
         if self._throttle():
             self.throttled += 1
             conn.write(header_only(SUBMIT_SM_RESP, codec.ESME_RTHROTTLED, sequence))
