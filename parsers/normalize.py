@@ -213,7 +213,7 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         + r")?(?:\s?[/-]\s?[0-9]{1,3}"
         + ND
         + r")?"
-        r"|(?:дом|д|кв|кварт\w*|корп\w*|корпус|стр|строен\w*|подъезд\w*|под|эт|этаж\w*"
+        r"|(?:дом|кв|кварт\w*|корп\w*|корпус|стр|строен\w*|подъезд\w*|под|эт|этаж\w*"
         r"|комн?\w*|уч|участ\w*|к)"
         + NL
         + r"\.?\s?(?:№|n)?\s?[0-9]{1,3}"
@@ -234,6 +234,14 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         + r"\.?)?\s?"
         r"[0-9]{1,3}" + ND + r"(?:[а-я]" + NL + r")?(?:\s?[/-]\s?[0-9]{1,3}" + ND + r")?)",
     ),
+    # «было 4400», «прошлые показания 4400», «(предыдущие 4400)»: an earlier reading,
+    # quoted for comparison, is not this month's.
+    (
+        "previous",
+        PL + r"(?:было|были|был|прошл\w*|предыдущ\w*|ранее|старые|последн\w*\s+переданн\w*)"
+        r"(?:\s(?:показани\w*|пок\.?|счетчика|были|было|месяц\w*|раз))*\s?[:\-=]?\s?"
+        r"[0-9]+(?:[.,][0-9]{1,2})?" + ND,
+    ),
     (
         "ticket",
         PL + r"(?:обращени\w*|заявк\w*|жалоб\w*|заявлени\w*|тикет\w*|ticket\w*)\s?"
@@ -250,7 +258,7 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         + r"(?P<mow>перв|втор|трет)\w*\s)?"
         + PL
         + r"(?:сч[е]тчик\w*|сч[е]тч\.?|сч\.?(?=\s?(?:№|n|#|[0-9]|:|-|$))"
-        r"|пу(?=\s?(?:№|n|#|[0-9]|:|-|$))|прибор\w*\s+учет\w*|прибор\w*|пу"
+        r"|(?:пу|pu|sch)(?=\s?(?:№|n|#|[0-9]|:|-|$))|прибор\w*\s+учет\w*|прибор\w*|пу"
         + NL
         + r"|зав(?:одск\w*)?\.?\s?(?:номер|ном\.|№|n)|серийн\w*\s?(?:номер|№)|s/?n"
         + NL
@@ -262,7 +270,7 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         "count",
         PD + r"[0-9]+\s?-?\s?(?:сут\w*|дн(?:я|ей|ям|и)|недел\w*|нед|месяц\w*|мес|год(?:а|ов|у)?"
         r"|лет|раз|раза|штук\w*|шт|человек\w*|чел|счетчик(?:а|ов)|прибор(?:а|ов)"
-        r"|тарифн\w*|зонн\w*|фаз\w*|квартир\w*|комнат\w*|кг|км|х|ти|ми)" + NL + r"\.?"
+        r"|тарифн\w*|зонн\w*|фаз\w*|квартир|квартиры|комнат|комнаты|кг|км|х|ти|ми)" + NL + r"\.?"
         r"|" + PD + r"[0-9]+-(?:й|ой|ий|ый|ая|я|го|му|ом|е|ю)" + NL,
     ),
     (
@@ -279,7 +287,11 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         PL + r"(?:квт\w*(?:\s?[*.\-/]?\s?ч(?:ас\w*)?)?|kwh|kw\s?[*.\-/]?\s?h|kw"
         r"|киловатт\w*(?:\s?-?\s?час\w*)?|кв\.?\s?ч)" + NL + r"\.?",
     ),
-    ("ambig", PD + r"[0-9]{1,3}(?:\s[0-9]{3})+" + ND + r"(?![.,][0-9])"),
+    # «4 521», «12 345»: thousands or two numbers; «45 21»: one number split in two.
+    (
+        "ambig",
+        PD + r"(?:[0-9]{1,3}(?:\s[0-9]{3})+|[0-9]{1,2}\s[0-9]{1,2})" + ND + r"(?![.,][0-9])",
+    ),
     # No look-behind: a number may follow a label glued to it («т14521»); the scan never
     # starts inside a number, since every digit begins some token.
     ("num", r"[0-9]+(?:[.,][0-9]{1,2}" + ND + ")?"),
@@ -418,7 +430,19 @@ def tokenize(norm: str, orig: str, account_digits: tuple[int, int] = (8, 12)) ->
 _PROTECTED_AFTER_LABEL: Final = frozenset({"date", "time", "money", "percent", "voltage", "count"})
 # Spans whose tail, cut off by a separator, must not be read on its own.
 PROTECTED: Final = frozenset(
-    {"phone", "date", "time", "money", "percent", "voltage", "house", "count", "ambig", "ticket"}
+    {
+        "phone",
+        "date",
+        "time",
+        "money",
+        "percent",
+        "voltage",
+        "house",
+        "count",
+        "ambig",
+        "ticket",
+        "previous",
+    }
 )
 
 
