@@ -487,3 +487,13 @@ class Notifications:
 
 def _fields(report: BroadcastReport) -> dict[str, Any]:
     return {name: getattr(report, name) for name in BroadcastReport.__slots__}
+
+
+def parse_local_time(text: str, tz: ZoneInfo) -> datetime:
+    """«2026-11-26 10:00» (ISO 8601; without an offset: the service's time zone) → an
+    aware datetime. Raises ValueError naming the text."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r}: expected YYYY-MM-DD HH:MM") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=tz)

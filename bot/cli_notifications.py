@@ -1,0 +1,275 @@
+"""Staff commands of notifications (contracts.md §8, §10):
+
+    gateway broadcast outage --settlement … [--street …] [--houses "1-15,17,21А"]
+            --reason … --start "YYYY-MM-DD HH:MM" --until "…" [--planned]
+            [--dry-run] [--yes] [--json] [--no-follow]
+    gateway broadcast cancel N
+    gateway outage restored N [--json]
+    gateway import invoices FILE.csv [--json]
+    gateway import debts FILE.csv [--json]
+    gateway campaigns show N [--json] [--undelivered]
+
+The commands write to the database; the running service's sender picks the rows up (it
+polls the outbox). `broadcast outage` follows the campaign with a progress bar on a
+terminal until every message has left (Ctrl-C stops following, not the campaign).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from bot.settings import Settings
+
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add `broadcast …`, `outage …`, `import invoices|debts`, `campaigns …`."""
+    broadcast = sub.add_parser("broadcast", parents=[common], help="notices to an area")
+    what = broadcast.add_subparsers(dest="broadcast", metavar="ACTION")
+    what.required = True
+    p = what.add_parser("outage", parents=[common], help="record an outage and notify the area")
+    p.add_argument("--settlement", required=True)
+    p.add_argument("--street", default="")
+    p.add_argument("--houses", default="", help='house list, e.g. "1-15,17,21А"')
+    p.add_argument("--reason", required=True)
+    p.add_argument("--start", required=True, help='local time "YYYY-MM-DD HH:MM"')
+    p.add_argument("--until", required=True, help="expected restoration, local time")
+    p.add_argument("--planned", action="store_true", help="planned work (quiet hours apply)")
+    p.add_argument("--dry-run", action="store_true", help="only report the audience")
+    p.add_argument("--yes", action="store_true", help="confirm a large broadcast")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--no-follow", action="store_true", help="do not show sending progress")
+    p.set_defaults(func=cmd_broadcast_outage)
+    p = what.add_parser("cancel", parents=[common], help="stop a campaign's unsent messages")
+    p.add_argument("campaign", type=int)
+    p.set_defaults(func=cmd_broadcast_cancel)
+
+    outage = sub.add_parser("outage", parents=[common], help="outages")
+    what = outage.add_subparsers(dest="outage", metavar="ACTION")
+    what.required = True
+    p = what.add_parser("restored", parents=[common], help="power is back: notify, close")
+    p.add_argument("outage_id", type=int, metavar="N")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_outage_restored)
+
+    imports = import_subcommands(sub, common)
+    for kind, text in (("invoices", "invoice notices"), ("debts", "debt warnings")):
+        p = imports.add_parser(kind, parents=[common], help=f"{text} from a billing CSV file")
+        p.add_argument("file", type=Path, metavar="FILE.csv")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=cmd_import_billing, kind=kind)
+
+    campaigns = sub.add_parser("campaigns", parents=[common], help="notice campaigns")
+    what = campaigns.add_subparsers(dest="campaigns", metavar="ACTION")
+    what.required = True
+    p = what.add_parser("show", parents=[common], help="a campaign's progress")
+    p.add_argument("campaign", type=int, metavar="N")
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--undelivered", action="store_true",
+        help="list accounts and phones without a delivery receipt (CSV)",
+    )
+    p.set_defaults(func=cmd_campaigns_show)
+
+
+def import_subcommands(sub: Any, common: argparse.ArgumentParser) -> Any:
+    """The subcommands of `gateway import`, shared with the registry's `import customers`:
+    whichever part registers first creates `import`, the others add to it."""
+    parser = sub.choices.get("import")
+    if parser is None:
+        parser = sub.add_parser("import", parents=[common], help="load billing files")
+        action = parser.add_subparsers(dest="import_kind", metavar="WHAT")
+        action.required = True
+        return action
+    for action in parser._actions:  # argparse keeps no public handle on it
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    action = parser.add_subparsers(dest="import_kind", metavar="WHAT")
+    action.required = True
+    return action
+
+
+async def _service(settings: Settings) -> Any:
+    from notifications.campaigns import Notifications
+    from storage.store import Store
+
+    store = await Store.open(settings.storage.path)
+    return store, Notifications.from_settings(store, settings)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False), flush=True)
+
+
+async def cmd_broadcast_outage(args: argparse.Namespace, settings: Settings) -> int:
+    from notifications.campaigns import OutageError, OutageRequest, parse_local_time
+
+    tz = settings.service.tz
+    try:
+        start = parse_local_time(args.start, tz)
+        until = parse_local_time(args.until, tz)
+    except ValueError as exc:
+        print(f"gateway: --start/--until: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    request = OutageRequest(
+        settlement=args.settlement, street=args.street, houses=args.houses,
+        reason=args.reason, start=start, until=until, planned=args.planned,
+    )
+    store, service = await _service(settings)
+    async with store:
+        try:
+            report = await service.outage(request, dry_run=args.dry_run, yes=args.yes)
+            if report.needs_confirmation:
+                limit = settings.notifications.confirm_above
+                if args.json or not sys.stdin.isatty():
+                    if args.json:
+                        _print_json(report.as_json())
+                    print(
+                        f"gateway: {report.recipients} recipients is more than "
+                        f"[notifications] confirm_above = {limit}; add --yes",
+                        file=sys.stderr,
+                    )
+                    return EXIT_REFUSED
+                _print_report(report, dry_run=True)
+                answer = await asyncio.get_running_loop().run_in_executor(
+                    None, input, f"Send to {report.recipients} recipients? [y/N] "
+                )
+                if answer.strip().lower() not in {"y", "yes", "д", "да"}:
+                    print("not sent", file=sys.stderr)
+                    return EXIT_REFUSED
+                report = await service.outage(request, yes=True)
+        except OutageError as exc:
+            print(f"gateway: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if args.json:
+            _print_json(report.as_json())
+            return 0
+        _print_report(report, dry_run=args.dry_run)
+        if report.campaign is not None and not args.no_follow and sys.stdout.isatty():
+            await _follow(service, report.campaign)
+    return 0
+
+
+def _print_report(report: Any, *, dry_run: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None)
+    if report.campaign is not None:
+        table.add_row("campaign", str(report.campaign))
+        table.add_row("outage", str(report.outage))
+    elif dry_run:
+        table.add_row("dry run", "nothing recorded")
+    table.add_row("accounts", str(report.accounts))
+    table.add_row("recipients", str(report.recipients))
+    table.add_row("by channel", f"SMS {report.sms}, Telegram {report.telegram}")
+    table.add_row("SMS parts", str(report.sms_parts))
+    table.add_row("text", report.sample)
+    Console().print(table)
+
+
+async def _follow(service: Any, campaign: int) -> None:
+    """A progress bar over the campaign until nothing is queued (deferred rows wait for
+    the morning; the bar stops there too)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with (
+        suppress(KeyboardInterrupt, asyncio.CancelledError),
+        Progress(
+            TextColumn("campaign {task.fields[campaign]}"), BarColumn(),
+            MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
+        ) as bar,
+    ):
+        task = bar.add_task("send", total=None, campaign=campaign, detail="")
+        while True:
+            progress = await service.progress(campaign)
+            if progress is None:
+                return
+            c = progress.counts
+            left = c["sent"] + c["delivered"] + c["failed"] + c["cancelled"]
+            detail = f"delivered {c['delivered']}, failed {c['failed']}, deferred {c['deferred']}"
+            bar.update(task, total=progress.recipients, completed=left, detail=detail)
+            if c["queued"] == 0:
+                return
+            await asyncio.sleep(0.5)
+
+
+async def cmd_broadcast_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    store, service = await _service(settings)
+    async with store:
+        stopped = await service.cancel(args.campaign)
+    if stopped is None:
+        print(f"gateway: no campaign {args.campaign}", file=sys.stderr)
+        return 1
+    print(f"campaign {args.campaign}: cancelled, {stopped} unsent messages stopped")
+    return 0
+
+
+async def cmd_outage_restored(args: argparse.Namespace, settings: Settings) -> int:
+    store, service = await _service(settings)
+    async with store:
+        report = await service.restored(args.outage_id)
+    if report is None:
+        print(f"gateway: no outage {args.outage_id}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(report.as_json())
+    else:
+        _print_report(report, dry_run=False)
+    return 0
+
+
+async def cmd_import_billing(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.csvfile import CsvFileError
+
+    store, service = await _service(settings)
+    async with store:
+        try:
+            if args.kind == "invoices":
+                report = await service.import_invoices(args.file)
+            else:
+                report = await service.import_debts(args.file)
+        except CsvFileError as exc:
+            print(f"gateway: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    if args.json:
+        _print_json(report.as_json())
+        return 0
+    print(f"campaign {report.campaign}: {report.accepted} rows accepted, "
+          f"{len(report.rejected)} rejected, {report.recipients} messages queued")
+    for rejected in report.rejected:
+        print(f"  line {rejected.line}: {rejected.reason}")
+    return 0
+
+
+async def cmd_campaigns_show(args: argparse.Namespace, settings: Settings) -> int:
+    store, service = await _service(settings)
+    async with store:
+        progress = await service.progress(args.campaign)
+        if progress is None:
+            print(f"gateway: no campaign {args.campaign}", file=sys.stderr)
+            return 1
+        if args.undelivered:
+            out = csv.writer(sys.stdout, lineterminator="\n")
+            out.writerow(["account", "phone", "channel", "status", "sent_at", "error"])
+            async for row in service.undelivered(args.campaign):
+                out.writerow([
+                    row.account, row.phone, row.channel, row.status,
+                    row.sent_at.isoformat() if row.sent_at else "", row.error,
+                ])
+            return 0
+    if args.json:
+        _print_json(progress.as_json())
+        return 0
+    for key, value in progress.as_json().items():
+        print(f"{key:>10}  {value}")
+    return 0

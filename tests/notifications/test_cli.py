@@ -1,0 +1,116 @@
+"""`gateway broadcast|outage|import|campaigns` as staff run them: a real process over a
+SQLite file (contracts.md §8, §10)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from storage.store import Store
+from tests.notifications.conftest import add_account, link_telegram
+
+GATEWAY = [sys.executable, "-m", "bot.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def gateway(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*GATEWAY, *args, "--config", str(config)],
+        capture_output=True, text=True, cwd=ROOT, timeout=30, check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def setup(tmp_path: Path) -> Path:
+    db = tmp_path / "gw.db"
+    config = tmp_path / "settings.toml"
+    config.write_text(
+        f'[storage]\npath = "{db}"\n[demo]\nenabled = false\n'
+        "[notifications]\nconfirm_above = 3\n[telegram]\nenabled = true\n",
+        encoding="utf-8",
+    )
+
+    async def seed() -> None:
+        async with await Store.open(db) as store:
+            for house in range(1, 6):
+                await add_account(store, f"100000000{house}", [f"+7912000000{house}"],
+                                  house=str(house))
+            await link_telegram(store, 501, "+79120000005")
+
+    asyncio.run(seed())
+    return config
+
+
+OUTAGE = ["broadcast", "outage", "--settlement", "Сыктывкар", "--street", "ул Комарова",
+          "--houses", "1-5", "--reason", "авария на ЛЭП", "--start", "2030-11-26 10:00",
+          "--until", "2030-11-26 18:00"]
+
+
+def test_broadcast_outage_json_confirmation_restore_and_show(tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    dry = gateway(config, *OUTAGE, "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    body = json.loads(dry.stdout)
+    assert list(body) == ["campaign", "outage", "accounts", "recipients", "by_channel",
+                          "sms_parts", "sample"]
+    assert body["campaign"] is None
+    assert body["recipients"] == 5
+    assert body["by_channel"] == {"sms": 4, "telegram": 1}
+    assert body["sms_parts"] <= 2
+
+    refused = gateway(config, *OUTAGE, "--json")
+    assert refused.returncode == 3
+    assert "confirm_above" in refused.stderr
+
+    done = gateway(config, *OUTAGE, "--json", "--yes")
+    assert done.returncode == 0, done.stderr
+    sent = json.loads(done.stdout)
+    assert sent["campaign"] == 1
+    assert sent["outage"] == 1
+
+    show = gateway(config, "campaigns", "show", "1", "--json")
+    assert json.loads(show.stdout) == {
+        "campaign": 1, "kind": "outage", "recipients": 5, "queued": 5, "sent": 0,
+        "delivered": 0, "failed": 0, "deferred": 0, "cancelled": 0,
+    }
+    restored = gateway(config, "outage", "restored", "1", "--json")
+    assert restored.returncode == 0, restored.stderr
+    assert json.loads(restored.stdout)["campaign"] == 2
+    show = json.loads(gateway(config, "campaigns", "show", "1", "--json").stdout)
+    assert show["cancelled"] == 5  # nothing had gone out: dropped, not sent late
+
+    undelivered = gateway(config, "campaigns", "show", "2", "--undelivered")
+    lines = undelivered.stdout.splitlines()
+    assert lines[0] == "account,phone,channel,status,sent_at,error"
+    assert len(lines) == 6
+
+    cancel = gateway(config, "broadcast", "cancel", "2")
+    assert cancel.returncode == 0
+    assert "5 unsent" in cancel.stdout
+    assert gateway(config, "outage", "restored", "9").returncode == 1
+
+
+def test_import_invoices_and_debts(tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    invoices = tmp_path / "inv.csv"
+    invoices.write_text(
+        "account;period;amount;due_date\n1000000001;2030-11;100,5;2030-12-10\n"
+        "1000000002;2030-11;abc;2030-12-10\n",
+        encoding="utf-8",
+    )
+    result = gateway(config, "import", "invoices", str(invoices))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("campaign 1: 1 rows accepted, 1 rejected")
+    assert "line 3:" in result.stdout
+    debts = tmp_path / "debts.csv"
+    debts.write_text("account,amount,restriction_date\n1000000005,10,2030-12-20\n",
+                     encoding="utf-8")
+    result = gateway(config, "import", "debts", str(debts), "--json")
+    assert json.loads(result.stdout) == {"campaign": 2, "accepted": 1, "rejected": []}
+    show = json.loads(gateway(config, "campaigns", "show", "2", "--json").stdout)
+    assert show["kind"] == "debt"
+    missing = gateway(config, "import", "debts", str(tmp_path / "nope.csv"))
+    assert missing.returncode == 2
