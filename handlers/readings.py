@@ -308,6 +308,19 @@ class ReadingsUseCase:
                 chosen = remaining[0]
             elif len(fitting) == 1:
                 chosen = fitting[0]
+            elif (
+                not groups
+                and all(r.zone is None for r in unlabelled)
+                and len(unlabelled) == sum(m.zones for m in remaining)
+            ):
+                # One value per zone of every meter, unlabelled: they fill the meters in
+                # registry order, as values fill one meter's zones in order.
+                values_left = list(unlabelled)
+                for meter in remaining:
+                    groups[meter.serial] = values_left[: meter.zones]
+                    values_left = values_left[meter.zones :]
+                by_serial = {m.serial: m for m in meters}
+                return [(by_serial[serial], readings) for serial, readings in groups.items()]
             elif groups or not remaining:
                 return Outcome.say(texts.MIXED_METERS.format(account=account.number))
             else:

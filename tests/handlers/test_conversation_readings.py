@@ -198,6 +198,20 @@ CASES: list[tuple[str, list[Step], set[tuple[str, str, str, str, str]]]] = [
         {("3000000001", "7723001", "T1", "5120", NOV)},
     ),
     (
+        "one unlabelled value per zone of every meter fills them in order",
+        [step(P4, "5100 1500 600", ["сч №7723001 5100", "сч №7723002 день 1500, ночь 600"])],
+        {
+            ("3000000001", "7723001", "T1", "5100", NOV),
+            ("3000000001", "7723002", "T1", "1500", NOV),
+            ("3000000001", "7723002", "T2", "600", NOV),
+        },
+    ),
+    (
+        "two values for an account with a one- and a two-zone meter: the two-zone one",
+        [step(P4, "день 150 ночь 60", ["Приняты показания ЛС 3000000001: день 150, ночь 60"])],
+        {("3000000001", "7723002", "T1", "150", NOV), ("3000000001", "7723002", "T2", "60", NOV)},
+    ),
+    (
         "unknown meter label",
         [step(P4, "сч5 5120", ["не найден", "сч1 4521 сч2 1234"])],
         set(),
