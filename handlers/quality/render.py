@@ -29,6 +29,7 @@ from handlers.quality.report import (
     CountRow,
     ServiceLevel,
 )
+from handlers.quality.surveys import SCALE_LABELS, SEGMENT_LABELS, SurveyResults
 
 # -- formatting ----------------------------------------------------------------------
 
@@ -406,3 +407,125 @@ def write_appeals_report(report: AppealsReport, out_dir: Path, tz: ZoneInfo) -> 
     write_csv(out_dir / "summary.csv", ["section", "key", cur, prev], summary_rows)
     return doc.write(out_dir)
 
+
+
+# -- the survey report ---------------------------------------------------------------
+
+
+def write_survey_report(results: SurveyResults, out_dir: Path, tz: ZoneInfo) -> Path:
+    """Write a survey's report into `out_dir`: report.md, report.html, charts (response
+    rate and mean scores per group), summary.csv (per question) and answers.csv (one
+    row per answer, without phone numbers). Returns the HTML report's path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    survey = results.survey
+    doc = Document(f"Опрос №{survey.id}: {survey.title}")
+    state = {"draft": "не отправлен", "sent": "идёт", "closed": "закрыт"}[survey.status]
+    doc.para(
+        f"Статус: {state}. Отправлен: {local(survey.sent_at, tz)}; ответы принимаются до "
+        f"{local(survey.closes_at, tz)}. Опрошено: {results.total_recipients}, ответили: "
+        f"{results.total_responded}."
+    )
+
+    doc.heading("Отклик по группам")
+    doc.table(
+        ["Группа", "Опрошено", "Ответили", "Отклик", "Ответили на все вопросы"],
+        [
+            [SEGMENT_LABELS[g.segment], g.recipients, g.responded, percent(g.response_rate),
+             f"{g.completed} ({percent(g.completion_rate)})"]
+            for g in results.groups
+        ],
+    )
+    doc.table(
+        ["Канал", "Опрошено", "Ответили", "Отклик"],
+        [
+            [CHANNEL_LABELS.get(ch, ch), asked, answered,
+             percent(answered / asked if asked else None)]
+            for ch, (asked, answered) in sorted(results.by_channel.items())
+        ],
+    )
+    if results.groups:
+        doc.image(
+            chart_bars(
+                out_dir / "response.png", "Отклик, %",
+                [SEGMENT_LABELS[g.segment] for g in results.groups],
+                [100 * (g.response_rate or 0) for g in results.groups], 100,
+            ),
+            "Отклик по группам",
+        )
+
+    for group in results.groups:
+        doc.heading(f"{SEGMENT_LABELS[group.segment]}: ответы")
+        doc.table(
+            ["№", "Вопрос", "Шкала", "Ответов", "Средняя оценка / доля «да»", "Распределение"],
+            [
+                [
+                    q.question.position + 1, q.question.text, SCALE_LABELS[q.question.scale],
+                    q.answers,
+                    number(q.mean) if q.question.scale == "score" else percent(q.yes_share),
+                    ", ".join(
+                        f"{_value_label(k, q.question.scale)}: {n}"
+                        for k, n in q.distribution.items()
+                    ),
+                ]
+                for q in group.questions
+            ],
+        )
+        scores = [q for q in group.questions if q.question.scale == "score"]
+        if scores:
+            doc.image(
+                chart_bars(
+                    out_dir / f"scores_{group.segment}.png",
+                    f"{SEGMENT_LABELS[group.segment]}: средняя оценка (1–5)",
+                    [f"{q.question.position + 1}. {_short(q.question.text)}" for q in scores],
+                    [q.mean or 0 for q in scores], 5,
+                ),
+                f"Средние оценки: {SEGMENT_LABELS[group.segment]}",
+            )
+    doc.heading("Как считается")
+    doc.bullets(
+        [
+            "Опрошено: люди (номер телефона вместе с привязанными пользователями Telegram), "
+            "которым отправлен первый вопрос; отказавшиеся от рассылок (СТОП) не опрашиваются.",
+            "Ответили: дали ответ хотя бы на один вопрос. Отклик = ответили / опрошено.",
+            "Средняя оценка: по ответам на вопрос по шкале 1–5; доля «да»: по ответам да/нет.",
+        ]
+    )
+
+    write_csv(
+        out_dir / "summary.csv",
+        ["segment", "position", "question", "scale", "recipients", "responded", "answers",
+         "mean", "yes_share", "1", "2", "3", "4", "5"],
+        (
+            [
+                g.segment, q.question.position + 1, q.question.text, q.question.scale,
+                g.recipients, g.responded, q.answers, number(q.mean, 2) if q.mean else None,
+                number(q.yes_share, 3) if q.yes_share is not None else None,
+                *[q.distribution.get(k) if q.question.scale == "score" else None
+                  for k in range(1, 6)],
+            ]
+            for g in results.groups
+            for q in g.questions
+        ),
+    )
+    recipients = {r.id: r for r in results.recipients}
+    write_csv(
+        out_dir / "answers.csv",
+        ["recipient", "segment", "channel", "question_id", "value", "answered_at"],
+        (
+            [a.recipient_id, recipients[a.recipient_id].segment,
+             recipients[a.recipient_id].channel, a.question_id, a.value,
+             local(a.answered_at, tz)]
+            for a in results.answers
+        ),
+    )
+    return doc.write(out_dir)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _value_label(value: int, scale: str) -> str:
+    if scale == "yesno":
+        return "да" if value == 1 else "нет"
+    return str(value)
