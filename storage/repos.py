@@ -4,7 +4,7 @@ these classes implement them over one `Database`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -351,6 +351,19 @@ class ReadingRepo:
     async def export_rows(
         self, period: str | None, include_console: bool
     ) -> list[ReadingRecord]:
+        """The current accepted readings for billing (contracts.md §4), all at once."""
+        return [r async for r in self.iter_export_rows(period, include_console)]
+
+    async def iter_export_rows(
+        self, period: str | None, include_console: bool, *, page: int = 1000
+    ) -> AsyncIterator[ReadingRecord]:
+        """The current accepted readings for billing, streamed `page` rows at a time.
+
+        One SELECT stays open while the caller consumes: memory stays flat for any size,
+        and in WAL mode an export run by another process (the CLI) reads one snapshot
+        without blocking the service's writers. It does not take the connection's
+        transaction lock, so inside the service other tasks keep writing meanwhile.
+        """
         sql = "SELECT * FROM readings WHERE status = 'accepted'"
         params: list[Any] = []
         if period:
@@ -359,7 +372,10 @@ class ReadingRepo:
         if not include_console:
             sql += " AND channel != 'console'"
         sql += " ORDER BY period, account, meter_serial, zone, id"
-        return [self._reading(r) for r in await self.db.fetchall(sql, params)]
+        async with self.db.conn.execute(sql, params) as cursor:
+            while rows := await cursor.fetchmany(page):
+                for row in rows:
+                    yield self._reading(row)
 
 
 class StateRepo:
