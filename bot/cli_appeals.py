@@ -3,6 +3,7 @@
     gateway appeals list [--status open|answered|closed] [--json]
     gateway appeals show N [--json]
     gateway appeals answer N TEXT [--staff NAME]
+    gateway appeals due [--hours 24]        (bot/cli_reports.py: the staff digest's list)
 
 The use cases are `handlers.appeals.list_appeals / show_appeal / answer_appeal`; this
 module only prints and, for an answer, puts the customer's message into the outbox,
@@ -46,6 +47,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("text", nargs="+")
     p.add_argument("--staff", help="who answers (default: the OS user)")
     p.set_defaults(func=cmd_answer)
+
+    # `appeals due` belongs to the quality part (handlers/quality/digest.py).
+    from bot.cli_reports import cmd_appeals_due
+
+    p = what.add_parser("due", parents=[common], help="open appeals past or near their due time")
+    p.add_argument("--hours", type=int, default=24, help="horizon in hours (default 24)")
+    p.set_defaults(func=cmd_appeals_due)
 
 
 def _row(appeal: Any, tz: Any) -> dict[str, Any]:
