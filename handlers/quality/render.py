@@ -245,7 +245,7 @@ def _service_rows(now: ServiceLevel, before: ServiceLevel) -> list[list[str]]:
         pair("Отвечено с опозданием", now.answered_late, before.answered_late),
         pair("Без ответа, срок прошёл", now.open_overdue, before.open_overdue),
         pair("В работе, срок не наступил", now.open_not_due, before.open_not_due),
-        pair("Закрыто без ответа сотрудника", now.closed_without_answer,
+        pair("Закрыто без ответа сотрудника (известная авария)", now.closed_without_answer,
              before.closed_without_answer),
         pair("Медиана времени ответа, ч", number(now.median_hours), number(before.median_hours)),
     ]

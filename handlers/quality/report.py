@@ -7,7 +7,9 @@ Definitions the report states to its readers (also in `DEFINITIONS`):
 - **Answered within the due time**: `answered_at <= due_at`. The base is every appeal of
   the quarter whose answer was due by the time of the report, or which was answered:
   answered appeals plus open ones past their due time. Open appeals not yet due and
-  appeals closed without a staff answer are outside the base and counted apart.
+  appeals closed without a staff answer (an appeal about a known outage is answered at
+  once with its reason and restoration time, and closed) are outside the base and
+  counted apart.
 - **Time to answer**: `answered_at − created_at` of answered appeals; the median in hours.
 - **Repeats within one event**: (a) several appeals linked to one outage (`outage_id`):
   the appeals beyond the first one per outage; (b) further messages joined to an open
@@ -74,7 +76,8 @@ GAP_LABELS: Final = {
 DEFINITIONS: Final = (
     ("В срок", "ответ дан не позже срока (answered_at ≤ due_at). База: отвеченные "
      "обращения квартала и открытые, срок которых уже прошёл. Открытые с ненаступившим "
-     "сроком и закрытые без ответа сотрудника в базу не входят."),
+     "сроком и закрытые без ответа сотрудника (обращение об известной аварии получает "
+     "ответ с причиной и сроком сразу и закрывается) в базу не входят."),
     ("Время ответа", "от регистрации обращения до ответа; медиана в часах."),
     ("Повторы по одному событию", "обращения, связанные с одной аварией (сверх первого "
      "на аварию), и дополнительные сообщения, присоединённые к открытому обращению."),

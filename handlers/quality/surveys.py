@@ -57,6 +57,7 @@ OPT_OUT_HINT: Final = "СТОП — не присылать опросы."
 THANKS: Final = "Спасибо за ответы! Они помогут нам работать лучше."
 AGAIN_SCORE: Final = "Не понял оценку. " + HINT_SCORE_SMS
 AGAIN_YESNO: Final = "Не понял ответ. " + HINT_YESNO
+SURVEY_OVER: Final = "Этот опрос уже завершён. Спасибо!"
 
 
 class SurveyError(Exception):
@@ -441,9 +442,19 @@ async def handle_survey_answer(store: Store, ctx: Context, text: str) -> Outcome
 
     Returns None when the conversation is not in a survey, or when the text is not an
     answer (a reading, an appeal…): the dispatcher then handles it as usual and the survey
-    waits. A short text that is not a valid answer («7») is asked again."""
+    waits. A short text that is not a valid answer («7») is asked again. A survey button
+    pressed when no survey is running gets «опрос завершён». A customer who opted out
+    since leaves the survey."""
     state = ctx.state
     if state is None or state.kind != STATE_KIND:
+        if ctx.is_callback and text.startswith("survey:"):
+            # A button of a survey that is over (answered, expired): say so, rather than
+            # «не понял» for text the customer never typed.
+            return Outcome.say(SURVEY_OVER)
+        return None
+    if ctx.contact.opted_out:
+        # «СТОП» after the survey began: no more questions.
+        await store.state.set(ctx.key, None)
         return None
     repo = SurveyRepo(store.db)
     try:

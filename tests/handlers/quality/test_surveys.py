@@ -15,6 +15,7 @@ from bot.core import Outbound
 from handlers.base import KEEP, Context, Outcome
 from handlers.quality.render import write_survey_report
 from handlers.quality.surveys import (
+    SURVEY_OVER,
     THANKS,
     SurveyError,
     after_quiet_hours,
@@ -297,6 +298,9 @@ async def test_survey_end_to_end(store: Store, tmp_path: Path) -> None:
     assert out is not None
     assert out.replies[0].text == THANKS
     assert await say(store, "sms", "+79990000000", "5", t) is None  # not in a survey
+    out = await say(store, "telegram", TG_P2, "survey:4", t, callback=True)  # a stale button
+    assert out is not None
+    assert out.replies[0].text == SURVEY_OVER
 
     # -- the report
     results = await survey_results(store, survey_id)
@@ -418,3 +422,16 @@ def test_cli_survey_create_send_report(
     assert capsys.readouterr().out.strip() == str(out / "report.html")
     assert (out / "summary.csv").exists()
     assert main(["report", "survey", "9", *cfg]) == 1
+
+
+async def test_opting_out_leaves_the_survey(store: Store) -> None:
+    await registry(store)
+    survey_id = await create_survey(store, SPEC, SENT)
+    await send_survey(store, survey_id, SENT, tz=TZ, quiet_hours=None)
+    contact = await store.contacts.resolve("sms", P1, phone=P1, verified_by="sms")
+    await store.contacts.set_opted_out(contact.id, True)  # «СТОП» handled by dispatch
+    t = SENT + timedelta(hours=1)
+    assert await say(store, "sms", P1, "5", t) is None
+    assert await store.state.get(ConversationKey("sms", P1), t) is None
+    results = await survey_results(store, survey_id)
+    assert results.answers == ()
