@@ -47,6 +47,7 @@ class Rejected:
 # Surrogates are how `errors="surrogateescape"` keeps bytes that are not UTF-8: a row
 # holding one had bad encoding.
 _SURROGATE = re.compile("[\udc80-\udcff]")
+_SUSPECT = re.compile("[\x00\udc80-\udcff]")
 _BOM = "\ufeff"
 
 Source = str | Path | bytes | BinaryIO
@@ -137,8 +138,10 @@ class CsvFile:
             if len(fields) != width:
                 yield Rejected(line, f"expected {width} fields, found {len(fields)}")
                 continue
-            if _SURROGATE.search("".join(fields)):
-                yield Rejected(line, "not valid UTF-8")
+            if _SUSPECT.search(joined := "".join(fields)):
+                # A NUL is what a binary file or a broken export looks like, never data.
+                reason = "contains a NUL byte" if "\x00" in joined else "not valid UTF-8"
+                yield Rejected(line, reason)
                 continue
             yield CsvRow(line, dict(zip(header, fields, strict=True)))
 
