@@ -184,7 +184,9 @@ class AdaptivePacer:
         while self._accepted and self._accepted[0] < horizon:
             self._accepted.popleft()
         self._streak += 1
-        if sent_at >= self._last_decrease:
+        # Only the first throttle of a streak lowers the pace: the ones after a pause
+        # mean the SMSC's second has not rolled over yet, not that the pace is wrong.
+        if self._streak == 1 and sent_at >= self._last_decrease:
             observed = float(len(self._accepted))
             target = min(self.rate, observed if observed > 0 else self.rate) * 0.95
             self.rate = max(self.min_rate, target)
