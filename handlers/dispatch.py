@@ -33,6 +33,7 @@ from handlers.common import (
 )
 from handlers.identity import IdentityUseCase
 from handlers.offices import OfficesUseCase
+from handlers.quality.surveys import handle_survey_answer
 from handlers.readings import ReadingsUseCase
 from parsers.intent import Intent
 from storage.store import Store
@@ -42,6 +43,8 @@ HELP_SMS = texts.HELP
 
 UNLINK_WORDS = frozenset({"отвязать", "отвязать номер", "/unlink", "unlink", "отвяжите"})
 LINK_WORDS = frozenset({"привязать", "привязать номер", "код", "/link", "получить код"})
+# Telegram menu commands (setMyCommands) that the parser does not read as words.
+MENU = {"/readings": "readings", "/appeal": "appeal", "/status": "status"}
 # A text this long that the parser could not read is not worth a help hint alone.
 LONG_TEXT = 1000
 
@@ -89,6 +92,24 @@ class Handlers:
             if topic == "pick":
                 return self.appeals.topics(ctx)
             return self.appeals.topic_chosen(ctx, topic)
+        # 3b. surveys: an answer in the survey state, or a stale survey button; before
+        # the state routing and the intent, or «да»/«5» would read as a command/reading
+        surveyed = await handle_survey_answer(self.store, ctx, text)
+        if surveyed is not None:
+            return surveyed
+        # 3c. Telegram menu commands that are not words of the parser
+        menu = MENU.get(words.split(" ")[0]) if words.startswith("/") else None
+        if menu == "readings":
+            return Outcome.say(texts.NEED_ACCOUNT)
+        if menu == "appeal":
+            return self.appeals.topics(ctx)
+        if menu == "status":
+            ticket = words.split(" ")[1] if " " in words else None
+            if ticket and ticket.isdigit():
+                intent = intent.model_copy(
+                    update={"intent": "command", "command": "status", "ticket": ticket}
+                )
+                return await self._command(ctx, intent)
         # 4. the conversation state
         routed = await self._by_state(ctx, intent, text)
         if routed is not None:
