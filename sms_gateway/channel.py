@@ -84,9 +84,9 @@ class _Sent:
 class SmsChannel:
     """The SMS channel: SMPP 3.4 via `SmppSession`, `name = ChannelName.SMS`.
 
-    `fragments` is a `FragmentStore` the caller manages, or a path: then the channel
-    opens a `SqliteFragmentStore` there on `start` and closes it on `stop` (the app
-    passes e.g. `var/sms_fragments.db`, next to the main database).
+    `fragments` is a `FragmentStore` the caller manages, or a path (also accepted as
+    `fragments_path=`): then the channel opens a `SqliteFragmentStore` there on `start`
+    and closes it on `stop` (the app passes a file next to the main database).
     """
 
     name = ChannelName.SMS
@@ -94,8 +94,9 @@ class SmsChannel:
     def __init__(
         self,
         settings: SmppSettings,
-        fragments: FragmentStore | str | Path,
+        fragments: FragmentStore | str | Path | None = None,
         *,
+        fragments_path: str | Path | None = None,
         region: str = "RU",
         send_timeout: float = 60.0,
         start_wait: float = 5.0,
@@ -103,6 +104,10 @@ class SmsChannel:
         auth_retry_delay: float = 30.0,
     ) -> None:
         self.settings = settings
+        if fragments is None:
+            if fragments_path is None:
+                raise TypeError("SmsChannel needs a FragmentStore or fragments_path")
+            fragments = fragments_path
         if isinstance(fragments, str | Path):
             self._store: FragmentStore = SqliteFragmentStore(fragments)
             self._owns_store = True
