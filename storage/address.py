@@ -28,10 +28,9 @@ def _strip_types(text: str, types: tuple[str, ...]) -> str:
             continue
         # «г.Сыктывкар», «ул.Ленина»: a type glued to the name by its dot
         match = re.match(r"^([а-я-]+)\.(.+)$", word)
-        if match and match[1] in types:
-            word = match[2]
-        if word:
-            kept.append(word)
+        name = match[2] if match and match[1] in types else word
+        if name:
+            kept.append(name)
     return " ".join(kept)
 
 
