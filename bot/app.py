@@ -69,6 +69,7 @@ class Gateway:
         self.api: Any = None
         self.demo_loaded = 0
         self._extra = list(extra_channels or [])
+        self._smpp: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._started: list[str] = []
 
@@ -124,7 +125,13 @@ class Gateway:
         if s.smpp.enabled:
             from sms_gateway.channel import SmsChannel
 
-            channels.append(SmsChannel(s.smpp, fragments_path=self._fragments_path()))
+            channels.append(
+                SmsChannel(
+                    self._smpp or s.smpp,
+                    fragments_path=self._fragments_path(),
+                    region=s.service.phone_region,
+                )
+            )
         if s.telegram.enabled:
             from bot.telegram import TelegramChannel
 
@@ -143,9 +150,11 @@ class Gateway:
         s = self.settings.smpp
         self.simulator = SmscSimulator(
             host=s.host, port=s.port, system_id=s.system_id,
-            password=s.password.get_secret_value(),
+            password=s.password.get_secret_value(), default_to=s.source_addr,
         )
         await self.simulator.start()
+        if s.port == 0:  # tests: an ephemeral port, which the channel must then use
+            self._smpp = s.model_copy(update={"port": self.simulator.port})
         log.warning("SMSC SIMULATOR: development SMSC on %s:%s, no real SMS is sent",
                     s.host, s.port)
 

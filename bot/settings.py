@@ -67,7 +67,7 @@ class DemoSettings(_Section):
 class SmppSettings(_Section):
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = Field(2775, ge=1, le=65535)
+    port: int = Field(2775, ge=0, le=65535)  # 0: ephemeral (simulator in tests)
     system_id: str = "gateway"
     password: SecretStr = SecretStr("")
     system_type: str = ""
