@@ -90,7 +90,8 @@ async def test_handler_failure_gets_an_apology_and_is_not_retried(
     assert await replies(store, "+79121234567") == [APOLOGY]
     assert await store.journal.unprocessed() == []
     row = await store.db.fetchone("SELECT error FROM inbound WHERE external_id = 'x1'")
-    assert row is not None and row["error"] == "handler failed"
+    assert row is not None
+    assert row["error"] == "handler failed"
 
 
 async def test_state_is_saved_and_passed_to_the_next_message(
@@ -103,7 +104,8 @@ async def test_state_is_saved_and_passed_to_the_next_message(
     await eng.drain(5)
     assert await replies(store, "+79121234567") == ["ok", "echo next after x"]
     saved = await store.state.get(ConversationKey("sms", "+79121234567"), T0)
-    assert saved is not None and saved.kind == "x"
+    assert saved is not None
+    assert saved.kind == "x"
 
 
 async def test_reply_comes_from_the_number_written_to(
@@ -114,7 +116,8 @@ async def test_reply_comes_from_the_number_written_to(
     await eng.accept(inbound)
     await eng.drain(5)
     row = await store.db.fetchone("SELECT payload FROM outbox")
-    assert row is not None and json.loads(row["payload"])["source"] == "7556"
+    assert row is not None
+    assert json.loads(row["payload"])["source"] == "7556"
 
 
 async def test_unprocessed_journal_is_resumed_after_a_crash(tmp_path: Path) -> None:

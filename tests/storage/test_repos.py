@@ -65,7 +65,8 @@ async def test_contacts_resolve_once_and_verify(store: Store) -> None:
     sms = await store.contacts.resolve("sms", "+79121234567", phone="+79121234567",
                                        verified_by="sms")
     again = await store.contacts.resolve("sms", "+79121234567")
-    assert sms.id == again.id and sms.is_verified
+    assert sms.id == again.id
+    assert sms.is_verified
     tg = await store.contacts.resolve("telegram", "111")
     assert not tg.is_verified
     await store.contacts.verify_phone(tg.id, "+79121234567", "contact")
@@ -90,18 +91,21 @@ async def test_readings_correction_replaces_and_pending_confirms(store: Store) -
     _, replaced = await store.readings.save([_reading("4530")])
     assert replaced is True
     current = await store.readings.current("1234567890", "011234567", "T1", "2026-11")
-    assert current is not None and current.value == Decimal("4530")
+    assert current is not None
+    assert current.value == Decimal("4530")
     ids, _ = await store.readings.save([_reading("9999", status="pending")])
     # a pending value is not current and not exported
     current = await store.readings.current("1234567890", "011234567", "T1", "2026-11")
-    assert current is not None and current.value == Decimal("4530")
+    assert current is not None
+    assert current.value == Decimal("4530")
     assert [r.value for r in await store.readings.export_rows(None, False)] == [Decimal("4530")]
     assert await store.readings.confirm(ids) is True
     exported = await store.readings.export_rows("2026-11", False)
     assert [r.value for r in exported] == [Decimal("9999")]
     # an earlier period is the base for validation of the next one
     base = await store.readings.last_before("1234567890", "011234567", "T1", "2026-12")
-    assert base is not None and base.value == Decimal("9999")
+    assert base is not None
+    assert base.value == Decimal("9999")
 
 
 async def test_outbox_priority_lease_idempotency(store: Store) -> None:
@@ -120,7 +124,8 @@ async def test_outbox_priority_lease_idempotency(store: Store) -> None:
     # leased rows are not claimed again until the lease runs out (a crashed sender)
     assert await outbox.claim(now, 10, timedelta(seconds=30)) == []
     again = await outbox.claim(now + timedelta(seconds=31), 10, timedelta(seconds=30))
-    assert len(again) == 2 and all(i.attempts == 2 for i in again)
+    assert len(again) == 2
+    assert all(i.attempts == 2 for i in again)
 
 
 async def test_outbox_receipts_take_the_worst_part(store: Store) -> None:
@@ -129,10 +134,12 @@ async def test_outbox_receipts_take_the_worst_part(store: Store) -> None:
     await outbox.mark_sent(item_id, "sms", ["a", "b"], 2, T0)
     await outbox.report("sms", "a", "delivered", T0)
     item = await outbox.get(item_id)
-    assert item is not None and item.status == "sent"  # part b has no receipt yet
+    assert item is not None
+    assert item.status == "sent"
     await outbox.report("sms", "b", "failed", T0)
     item = await outbox.get(item_id)
-    assert item is not None and item.status == "failed"
+    assert item is not None
+    assert item.status == "failed"
     assert await outbox.report("sms", "unknown-id", "delivered", T0) is None
 
 
@@ -147,7 +154,9 @@ async def test_appeals_and_outages(store: Store) -> None:
     assert (await store.appeals.open_for(contact.id, "outage")) == appeal
     await store.appeals.add_repeat(appeal.id, "всё ещё нет света", T0)
     answered = await store.appeals.answer(appeal.id, "Восстановлено", "staff", T0)
-    assert answered is not None and answered.status == "answered" and answered.repeats == 1
+    assert answered is not None
+    assert answered.status == "answered"
+    assert answered.repeats == 1
     outage = await store.outages.create(
         settlement="г. Сыктывкар", street="ул. Комарова", houses="1-15", reason="ремонт",
         start_at=T0, until_at=T0 + timedelta(hours=8), planned=False,
