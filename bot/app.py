@@ -10,16 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.core import Channel, ChannelName
+from bot.core import Channel, ChannelName, Outbound
 from bot.engine import ConversationEngine
 from bot.settings import Settings
-from handlers.base import HandlerConfig
+from handlers.base import Context, HandlerConfig, Outcome
 from handlers.dispatch import Handlers
+from notifications.campaigns import Notifications
+from notifications.scheduler import ReminderScheduler
 from notifications.sender import OutboxSender
+from notifications.staff import staff_reply
+from parsers.intent import Intent
+from storage.outbox import PRIORITY_URGENT, NewMessage
 from storage.store import Store
 
 log = logging.getLogger("gateway")
@@ -56,6 +61,25 @@ def make_parse(settings: Settings) -> Any:
     return _parse
 
 
+class StaffAwareHandlers:
+    """Staff commands (/outage, /restored N, …) from allow-listed Telegram users go to
+    the notifications service; everything else to the customer use cases. It lives here
+    because handlers may not know notifications, nor notifications handlers."""
+
+    def __init__(self, handlers: Handlers, service: Notifications, staff_ids: list[int]) -> None:
+        self.handlers = handlers
+        self.service = service
+        self.staff_ids = staff_ids
+
+    async def handle(self, ctx: Context, intent: Intent) -> Outcome:
+        if ctx.channel == ChannelName.TELEGRAM.value and self.staff_ids and ctx.text:
+            user_id = int(ctx.key.address) if ctx.key.address.isdigit() else None
+            answer = await staff_reply(self.service, ctx.text, user_id, self.staff_ids)
+            if answer is not None:
+                return Outcome.say(answer)
+        return await self.handlers.handle(ctx, intent)
+
+
 class Gateway:
     """The running service. `async with Gateway(settings) as gw:` or start()/stop()."""
 
@@ -70,6 +94,8 @@ class Gateway:
         self.demo_loaded = 0
         self._extra = list(extra_channels or [])
         self._smpp: Any = None
+        self.notifications: Notifications | None = None
+        self.reminders: ReminderScheduler | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._started: list[str] = []
 
@@ -86,14 +112,10 @@ class Gateway:
             if self.demo_loaded:
                 log.warning("DEMO DATA: loaded %d demo accounts into an empty database",
                             self.demo_loaded)
-        handlers = Handlers(self.store, handler_config(s))
-        self.sender = OutboxSender(
-            self.store.outbox,
-            self.store.contacts,
-            {},
-            lease=timedelta(seconds=s.notifications.lease_seconds),
-            max_attempts=s.notifications.max_attempts,
-            batch_size=s.notifications.batch_size,
+        self.sender = OutboxSender.from_settings(self.store, s)
+        self.notifications = Notifications.from_settings(self.store, s, wake=self.sender.wake)
+        handlers = StaffAwareHandlers(
+            Handlers(self.store, handler_config(s)), self.notifications, s.telegram.staff_ids
         )
         self.engine = ConversationEngine(
             self.store,
@@ -112,6 +134,18 @@ class Gateway:
         await self.engine.recover()
         self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
         self._up("outbox sender", "")
+        self.reminders = ReminderScheduler(self.notifications)
+        self._tasks.append(asyncio.create_task(self.reminders.run(), name="reminders"))
+        self._up("reading reminder scheduler", f"day {s.readings.window_first_day}, "
+                 f"{s.notifications.reminder_hour}:00 local")
+        if s.telegram.enabled and s.telegram.staff_chat_id is not None:
+            from handlers.quality.digest import run_digest_scheduler
+
+            self._tasks.append(asyncio.create_task(
+                run_digest_scheduler(self.store, self._to_staff_chat, s.service.tz),
+                name="staff-digest",
+            ))
+            self._up("staff digest", "09:00 local to the staff chat")
         if s.api.enabled:
             from bot.api import AdminApi
 
@@ -158,6 +192,24 @@ class Gateway:
         log.warning("SMSC SIMULATOR: development SMSC on %s:%s, no real SMS is sent",
                     s.host, s.port)
 
+    async def _to_staff_chat(self, text: str) -> None:
+        """The morning digest goes through the outbox like any other message."""
+        assert self.store is not None
+        chat = self.settings.telegram.staff_chat_id
+        outbound = Outbound(channel=ChannelName.TELEGRAM, address=str(chat), text=text)
+        day = datetime.now(self.settings.service.tz).date().isoformat()
+        await self.store.outbox.enqueue(
+            NewMessage(
+                channel=ChannelName.TELEGRAM.value,
+                address=str(chat),
+                payload=outbound.model_dump_json(),
+                priority=PRIORITY_URGENT,
+                idempotency_key=f"digest:{day}",
+            )
+        )
+        if self.sender is not None:
+            self.sender.wake()
+
     def _up(self, part: str, detail: str) -> None:
         self._started.append(part)
         log.info("started %s%s", part, f" ({detail})" if detail else "")
@@ -173,6 +225,8 @@ class Gateway:
         if self.engine is not None:
             await self.engine.close()
             log.info("stopped conversation engine")
+        if self.reminders is not None:
+            self.reminders.stop()
         if self.sender is not None:
             self.sender.stop()
         for task in self._tasks:

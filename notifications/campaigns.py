@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from bot.core import ChannelName, Outbound
 from bot.settings import Settings
 from notifications import templates
 from notifications.quiet import QuietHours
@@ -54,7 +53,7 @@ from storage.csvfile import (
     parse_invoice,
 )
 from storage.db import utcnow
-from storage.outbox import PRIORITY_BULK, PRIORITY_URGENT, NewMessage
+from storage.outbox import PRIORITY_BULK, PRIORITY_URGENT
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -439,34 +438,6 @@ class Notifications:
             await self.campaigns.finish_building(campaign)
         self.wake()
         return campaign
-
-    # -- appeal answers --------------------------------------------------------------------
-
-    async def answer_appeal(self, appeal_id: int, answer: str, by: str) -> bool:
-        """Record staff's answer and send it on the channel the appeal came from (SMS:
-        from the number the customer wrote to). False when there is no such appeal."""
-        now = self.clock()
-        appeal = await self.store.appeals.answer(appeal_id, answer, by, now)
-        if appeal is None:
-            return False
-        outbound = Outbound(
-            channel=ChannelName(appeal.channel),
-            address=appeal.address,
-            text=templates.appeal_answer(ticket=appeal.id, answer=answer),
-            source=appeal.reply_source if appeal.channel == ChannelName.SMS.value else None,
-        )
-        await self.store.outbox.enqueue(
-            NewMessage(
-                channel=appeal.channel,
-                address=appeal.address,
-                payload=outbound.model_dump_json(),
-                priority=PRIORITY_URGENT,
-                idempotency_key=f"answer:{appeal.id}:{now.isoformat()}",
-                phone=appeal.address if appeal.address.startswith("+") else None,
-            )
-        )
-        self.wake()
-        return True
 
     # -- cancel and progress ---------------------------------------------------------------
 

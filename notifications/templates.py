@@ -97,10 +97,6 @@ def survey_notice(*, question: str, company: str) -> str:
     return f"{question} Ответьте цифрой от 1 до 5. СТОП — отписаться. {company}"
 
 
-def appeal_answer(*, ticket: int, answer: str) -> str:
-    return f"Ответ на обращение №{ticket}: {answer}"
-
-
 # -- staff (Telegram commands) ----------------------------------------------------------
 
 STAFF_OUTAGE_USAGE = (

@@ -283,18 +283,3 @@ async def test_reminder_once_per_period_respecting_opt_out(
     assert telegram.addresses == ["501"]
 
 
-async def test_appeal_answer_goes_back_where_the_appeal_came_from(
-    store: Store, sms: FakeChannel
-) -> None:
-    contact = await sms_contact(store, "+79120000001")
-    appeal = await store.appeals.create(
-        contact_id=contact, channel="sms", address="+79120000001", reply_source="7556",
-        account=None, category="billing", text="почему счёт большой", created_at=T0,
-        due_at=T0 + timedelta(days=3),
-    )
-    notes = service(store)
-    assert await notes.answer_appeal(appeal.id, "Перерасчёт выполнен.", "staff")
-    assert not await notes.answer_appeal(999, "x", "staff")
-    await sender(store, sms).drain(T0)
-    assert sms.sent[0].source == "7556"
-    assert sms.texts == [f"Ответ на обращение №{appeal.id}: Перерасчёт выполнен."]
