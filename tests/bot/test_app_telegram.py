@@ -1,0 +1,120 @@
+"""The whole gateway with Telegram on: aiogram's real HTTP client polls a fake Bot API
+server on loopback (tests/bot/fake_telegram.py). The scenarios of issue 5's outside
+checks: /start offers contact sharing, the own contact links and the balance follows,
+someone else's contact reveals nothing, readings by account number reach the export,
+two 429 answers in a row are survived, an outage appeal gets a ticket number; and a
+staff command from an allow-listed id starts a broadcast."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import Gateway
+from bot.settings import load_settings
+from storage.export import export_readings
+from tests.bot.fake_telegram import TOKEN, FakeTelegram, contact_update, text_update
+
+STAFF = 900
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[tuple[Gateway, FakeTelegram]]:
+    async with FakeTelegram() as tg:
+        cfg = tmp_path / "s.toml"
+        cfg.write_text(
+            f'[storage]\npath = "{tmp_path / "g.db"}"\n'
+            "[smpp]\nport = 0\n[api]\nport = 0\n"
+            f'[telegram]\nenabled = true\napi_base = "{tg.base_url}"\n'
+            f"staff_ids = [{STAFF}]\n",
+            encoding="utf-8",
+        )
+        settings = load_settings(cfg)
+        settings.telegram.token = type(settings.telegram.token)(TOKEN)
+        async with Gateway(settings) as gw:
+            yield gw, tg
+
+
+async def until(check: Callable[[], bool], within: float = 15.0) -> None:
+    async with asyncio.timeout(within):
+        while not check():
+            await asyncio.sleep(0.05)
+
+
+def texts_to(tg: FakeTelegram, chat: int) -> list[str]:
+    return [str(m["text"]) for m in tg.sent if str(m["chat_id"]) == str(chat)]
+
+
+async def say(tg: FakeTelegram, update: dict[str, Any], chat: int, replies: int = 1) -> str:
+    before = len(texts_to(tg, chat))
+    tg.push_update(update)
+    await until(lambda: len(texts_to(tg, chat)) >= before + replies)
+    return "\n".join(texts_to(tg, chat)[before:])
+
+
+async def test_start_offers_contact_and_own_contact_links(
+    world: tuple[Gateway, FakeTelegram],
+) -> None:
+    _, tg = world
+    await say(tg, text_update(501, "/start"), 501)
+    markup = tg.sent[-1].get("reply_markup")
+    markup = json.loads(markup) if isinstance(markup, str) else markup
+    assert markup is not None
+    assert any(b.get("request_contact") for row in markup["keyboard"] for b in row)
+    await say(tg, contact_update(501, "+79121234567", contact_user_id=501), 501)
+    balance = await say(tg, text_update(501, "баланс"), 501)
+    assert "задолженность 1\u00a0234,56 руб." in balance, balance
+
+
+async def test_someone_elses_contact_reveals_nothing(
+    world: tuple[Gateway, FakeTelegram],
+) -> None:
+    _, tg = world
+    answer = await say(tg, contact_update(502, "+79121234567", contact_user_id=777), 502)
+    balance = await say(tg, text_update(502, "баланс"), 502)
+    for secret in ("1234", "Иванов", "4390"):
+        assert secret not in answer
+        assert secret not in balance
+
+
+async def test_readings_by_account_reach_the_export_despite_two_429(
+    world: tuple[Gateway, FakeTelegram],
+) -> None:
+    gw, tg = world
+    tg.fail_send_throttled(times=2, retry_after=1)
+    reply = await say(tg, text_update(503, "ЛС 0012345678 день 4500 ночь 1800"), 503)
+    assert "4500" in reply
+    assert gw.store is not None
+    out = io.StringIO()
+    await export_readings(gw.store.db, period=None, fmt="jsonl", include_console=False,
+                          out=out, tz=gw.settings.service.tz)
+    rows = {(r["account"], r["zone"], r["value"], r["sender"])
+            for r in map(json.loads, out.getvalue().splitlines())}
+    assert rows == {("0012345678", "T1", "4500", "telegram:503"),
+                    ("0012345678", "T2", "1800", "telegram:503")}
+
+
+async def test_outage_appeal_gets_a_ticket(world: tuple[Gateway, FakeTelegram]) -> None:
+    _, tg = world
+    reply = await say(tg, text_update(504, "Нет света на ул. Ленина 31 с утра"), 504)
+    assert "№" in reply
+    assert any(ch.isdigit() for ch in reply)
+
+
+async def test_staff_command_broadcasts_and_customers_cannot(
+    world: tuple[Gateway, FakeTelegram],
+) -> None:
+    gw, tg = world
+    command = ("/outage Сыктывкар; Коммунистическая; 10; ремонт линии; "
+               "2026-11-26 10:00; 2099-11-26 18:00")
+    staff_reply = await say(tg, text_update(STAFF, command), STAFF)
+    assert gw.store is not None
+    assert await gw.store.db.fetchval("SELECT count(*) FROM outages") == 1, staff_reply
+    await say(tg, text_update(505, command), 505)
+    assert await gw.store.db.fetchval("SELECT count(*) FROM outages") == 1
