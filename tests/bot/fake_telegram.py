@@ -213,6 +213,11 @@ class FakeTelegram:
             await self._wait(enough)
         return self.calls_of(method)
 
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Wait, bounded by `wait_timeout`, until `predicate()` holds after some call."""
+        async with asyncio.timeout(self.wait_timeout):
+            await self._wait(predicate)
+
     async def wait_until_confirmed(self, update_id: int) -> None:
         """Wait until a getUpdates call confirmed `update_id` (offset > update_id)."""
 

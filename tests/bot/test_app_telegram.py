@@ -7,10 +7,9 @@ staff command from an allow-listed id starts a broadcast."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +40,6 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Gateway, FakeTelegram]]:
             yield gw, tg
 
 
-async def until(check: Callable[[], bool], within: float = 15.0) -> None:
-    async with asyncio.timeout(within):
-        while not check():
-            await asyncio.sleep(0.05)
-
-
 def texts_to(tg: FakeTelegram, chat: int) -> list[str]:
     return [str(m["text"]) for m in tg.sent if str(m["chat_id"]) == str(chat)]
 
@@ -54,7 +47,7 @@ def texts_to(tg: FakeTelegram, chat: int) -> list[str]:
 async def say(tg: FakeTelegram, update: dict[str, Any], chat: int, replies: int = 1) -> str:
     before = len(texts_to(tg, chat))
     tg.push_update(update)
-    await until(lambda: len(texts_to(tg, chat)) >= before + replies)
+    await tg.wait_until(lambda: len(texts_to(tg, chat)) >= before + replies)
     return "\n".join(texts_to(tg, chat)[before:])
 
 
