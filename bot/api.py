@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot.core import normalize_phone
+
 if TYPE_CHECKING:
     from bot.app import Gateway
 
@@ -58,6 +60,12 @@ async def dev_sms(request: web.Request) -> web.Response:
     phone, text = data.get("from"), data.get("text")
     if not isinstance(phone, str) or not isinstance(text, str) or not phone or not text:
         return json_error(400, "fields 'from' and 'text' are required")
+    # The SMSC sends MSISDNs in one form; replies are addressed in E.164: read «8912…»
+    # as the same person, or the wait below would watch the wrong number.
+    normalized = normalize_phone(phone, gateway.settings.service.phone_region)
+    if normalized is None:
+        return json_error(400, f"'from' is not a phone number: {phone!r}")
+    phone = normalized
     to = data.get("to") or gateway.settings.smpp.source_addr
     timeout = float(data.get("timeout", 10))
     replies = await simulator.inject_and_wait(phone, str(to), text, timeout=min(timeout, 30))

@@ -79,3 +79,17 @@ async def test_healthz_names_the_development_mode(gateway: Gateway) -> None:
             assert resp.status == 200, body
     assert body["mode"] == {"simulator": True, "demo": True}
     assert "sms" in body["channels"]
+
+
+async def test_dev_sms_reads_the_sender_in_any_notation(gateway: Gateway) -> None:
+    # «8908…» and the E.164 reply address are one person (once broke `gateway sms send`)
+    status, body = await _post(
+        gateway, "/api/dev/sms", {"from": "89085553311", "text": "баланс"}, "t0ken-for-tests"
+    )
+    assert status == 200
+    assert isinstance(body, dict)
+    assert body["replies"] == ["ЛС 987654321: задолженность 2\u00a0870,40 руб."]
+    status, _ = await _post(
+        gateway, "/api/dev/sms", {"from": "not a phone", "text": "x"}, "t0ken-for-tests"
+    )
+    assert status == 400
