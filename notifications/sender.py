@@ -344,7 +344,12 @@ class OutboxSender:
     async def on_report(self, report: DeliveryReport) -> None:
         """The `OnReport` callback for channels: apply a delivery receipt."""
         found = await self.outbox.report(
-            report.channel.value, report.message_id, report.state.value, report.at
+            report.channel.value,
+            report.message_id,
+            report.state.value,
+            report.at,
+            # A report that names its parts count is the channel's combined verdict.
+            whole="parts" in report.extra,
         )
         if found is None:
             log.debug("sender: receipt for unknown message %s", report.message_id)

@@ -188,10 +188,12 @@ class OutboxRepo:
         )
 
     async def report(
-        self, channel: str, message_id: str, state: str, at: datetime
+        self, channel: str, message_id: str, state: str, at: datetime, *, whole: bool = False
     ) -> int | None:
         """Apply a delivery receipt to one part; the message takes its worst part's state
-        once every part has a final state. Returns the outbox id, or None if unknown."""
+        once every part has a final state. `whole`: the channel already combined its
+        parts' receipts and the state is the message's (the SMS channel does so while
+        it remembers the parts). Returns the outbox id, or None if unknown."""
         async with self.db.transaction():
             row = await self.db.fetchone(
                 "SELECT outbox_id FROM outbox_message_ids WHERE channel = ? AND message_id = ?",
@@ -200,10 +202,17 @@ class OutboxRepo:
             if row is None:
                 return None
             outbox_id = int(row["outbox_id"])
-            await self.db.execute(
-                "UPDATE outbox_message_ids SET state = ? WHERE channel = ? AND message_id = ?",
-                (state, channel, message_id),
-            )
+            if whole:
+                await self.db.execute(
+                    "UPDATE outbox_message_ids SET state = ? WHERE outbox_id = ?",
+                    (state, outbox_id),
+                )
+            else:
+                await self.db.execute(
+                    "UPDATE outbox_message_ids SET state = ? WHERE channel = ?"
+                    " AND message_id = ?",
+                    (state, channel, message_id),
+                )
             parts = await self.db.fetchall(
                 "SELECT state FROM outbox_message_ids WHERE outbox_id = ?", (outbox_id,)
             )

@@ -164,3 +164,15 @@ async def test_appeals_and_outages(store: Store) -> None:
     assert [o.id for o in await store.outages.active(T0 + timedelta(hours=1))] == [outage.id]
     await store.outages.restore(outage.id, T0 + timedelta(hours=2))
     assert await store.outages.active(T0 + timedelta(hours=3)) == []
+
+
+async def test_outbox_combined_receipt_settles_every_part(store: Store) -> None:
+    # The SMS channel reports a multipart message once, under its first part's id, with
+    # the worst state of its parts: that must settle the message (it stayed "sent").
+    outbox = store.outbox
+    item_id = await outbox.enqueue(NewMessage("sms", "+7912", '{"text": "x"}'))
+    await outbox.mark_sent(item_id, "sms", ["a", "b"], 2, T0)
+    await outbox.report("sms", "a", "delivered", T0, whole=True)
+    item = await outbox.get(item_id)
+    assert item is not None
+    assert item.status == "delivered"
