@@ -16,7 +16,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage.db import Database, from_db_opt, to_db, utcnow
+from storage.db import Database, from_db, from_db_opt, to_db, utcnow
 from storage.models import OutboxItem
 
 # Priorities: lower goes first (design.md: replies before broadcasts).
@@ -153,6 +153,7 @@ class OutboxRepo:
                     " VALUES (?, ?, ?)",
                     [(channel, mid, item_id) for mid in message_ids],
                 )
+                await self._apply_early_receipts(channel, message_ids)
 
     async def mark_final(self, item_id: int, status: str, error: str | None = None) -> None:
         """failed | expired | cancelled | delivered (Telegram: accepted means delivered)."""
@@ -200,6 +201,14 @@ class OutboxRepo:
                 (channel, message_id),
             )
             if row is None:
+                # Not recorded yet (the receipt overtook our bookkeeping): keep it for
+                # `_apply_early_receipts`. Receipts for ids never recorded stay there
+                # harmlessly (a table of receipts, not of messages).
+                await self.db.execute(
+                    "INSERT OR REPLACE INTO early_receipts (channel, message_id, state, whole,"
+                    " at) VALUES (?, ?, ?, ?, ?)",
+                    (channel, message_id, state, int(whole), to_db(at)),
+                )
                 return None
             outbox_id = int(row["outbox_id"])
             if whole:
@@ -227,6 +236,28 @@ class OutboxRepo:
                 (status, to_db(at) if status == "delivered" else None, outbox_id),
             )
         return outbox_id
+
+    async def _apply_early_receipts(self, channel: str, message_ids: Sequence[str]) -> None:
+        """Receipts that came before these ids were recorded: apply them now (inside the
+        caller's transaction)."""
+        if await self.db.fetchval("SELECT count(*) FROM early_receipts") == 0:
+            return  # the common case: one cheap look, no per-id queries
+        for start in range(0, len(message_ids), 500):
+            chunk = list(message_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                f"SELECT * FROM early_receipts WHERE channel = ? AND message_id IN ({marks})",
+                [channel, *chunk],
+            )
+            for row in rows:
+                await self.db.execute(
+                    "DELETE FROM early_receipts WHERE channel = ? AND message_id = ?",
+                    (channel, row["message_id"]),
+                )
+                await self.report(
+                    channel, row["message_id"], row["state"], from_db(row["at"]),
+                    whole=bool(row["whole"]),
+                )
 
     async def get(self, item_id: int) -> OutboxItem | None:
         row = await self.db.fetchone("SELECT * FROM outbox WHERE id = ?", (item_id,))
@@ -276,6 +307,11 @@ class OutboxRepo:
                 " VALUES (?, ?, ?)",
                 [(ch, mid, item_id) for item_id, ch, mids, _ in sent for mid in mids],
             )
+            by_channel: dict[str, list[str]] = {}
+            for _, ch, mids, _ in sent:
+                by_channel.setdefault(ch, []).extend(mids)
+            for ch, mids in by_channel.items():
+                await self._apply_early_receipts(ch, mids)
 
     async def release(self, items: Sequence[tuple[int, datetime]]) -> None:
         """Give claimed messages back unsent (a rate limit said «not yet»): queued again

@@ -176,3 +176,16 @@ async def test_outbox_combined_receipt_settles_every_part(store: Store) -> None:
     item = await outbox.get(item_id)
     assert item is not None
     assert item.status == "delivered"
+
+
+async def test_outbox_receipt_before_the_ids_are_recorded_is_kept(store: Store) -> None:
+    # The simulator answers submit_sm and sends the receipt at once: the receipt reached
+    # the outbox before the sender's batch recorded the message ids, and was lost.
+    outbox = store.outbox
+    item_id = await outbox.enqueue(NewMessage("sms", "+7912", '{"text": "x"}'))
+    assert await outbox.report("sms", "early-1", "delivered", T0) is None
+    await outbox.mark_sent_many([(item_id, "sms", ["early-1"], 1)], T0)
+    item = await outbox.get(item_id)
+    assert item is not None
+    assert item.status == "delivered"
+    assert await store.db.fetchval("SELECT count(*) FROM early_receipts") == 0
