@@ -43,6 +43,10 @@ HELP_SMS = texts.HELP
 
 UNLINK_WORDS = frozenset({"отвязать", "отвязать номер", "/unlink", "unlink", "отвяжите"})
 LINK_WORDS = frozenset({"привязать", "привязать номер", "код", "/link", "получить код"})
+THANKS = frozenset({"спасибо", "спс", "благодарю", "спасибо большое", "большое спасибо",
+                    "ок", "ok", "хорошо", "понятно", "ясно"})
+GREETINGS = frozenset({"привет", "здравствуйте", "добрый день", "добрый вечер", "доброе утро",
+                       "здрасте", "hi", "hello"})
 # Telegram menu commands (setMyCommands) that the parser does not read as words.
 MENU = {"/readings": "readings", "/appeal": "appeal", "/status": "status"}
 # A text this long that the parser could not read is not worth a help hint alone.
@@ -141,6 +145,10 @@ class Handlers:
             return Outcome.say(texts.MEDIA)
         if len(text) > LONG_TEXT:
             return Outcome.say(texts.TOO_LONG_TEXT)
+        if words in THANKS:
+            return Outcome.say(texts.COURTESY)
+        if words in GREETINGS:
+            return Outcome.say(texts.GREETING)
         if tg:
             return Outcome.say(
                 texts.UNKNOWN, choices=((("Справка", "помощь"), ("Обращение", "appeal:pick")),)

@@ -17,7 +17,10 @@ CASES = [
     ("help in Telegram", "tg:3", "помощь", ["пик 1200 ночь 900 полупик 2300", "с 18 по 25"]),
     ("unknown text", P1, "ывапролд", ["Не понял", "ПОМОЩЬ"]),
     ("emoji only", P1, "👍", ["Не понял"]),
-    ("greeting", STRANGER, "привет", ["Не понял"]),
+    # a bare greeting or thanks is no appeal, and answering «Не понял» was rude
+    ("greeting", STRANGER, "привет", ["Здравствуйте", "ЛС 1234567890 4521"]),
+    ("thanks", P1, "Спасибо!", ["Пожалуйста"]),
+    ("telegram menu /readings", "tg:3", "/readings", ["лицевой счёт"]),
     ("a long unreadable text", P1, "ывапролд " * 600, ["слишком длинное"]),
     ("offices: own settlement first (SMS)", P3, "офисы", ["Ухта, ул. Ленина, 44"]),
     ("offices in Telegram: all", "tg:3", "офисы", ["Офисы:", "Сыктывкар", "Усинск"]),
