@@ -221,20 +221,9 @@ def mask_name(name: str | None) -> str:
 def normalize_phone(raw: str, region: str = "RU") -> str | None:
     """A phone number in any common notation → E.164 (`+79121234567`), or None.
 
-    SMSCs send MSISDNs without `+` (`79121234567`); customers write `8 912 …`.
+    SMSCs send MSISDNs without `+` (`79121234567`); customers write `8 912 …`. One
+    implementation serves channels, the engine and the registry import.
     """
-    import phonenumbers  # local: keeps `bot.core` import light for channels
+    from storage.phones import to_e164  # local: keeps `bot.core` import light
 
-    text = raw.strip()
-    if not text:
-        return None
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if not text.startswith("+") and len(digits) == 11 and digits[0] == "7":
-        text = "+" + digits
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return to_e164(raw, region)

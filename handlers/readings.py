@@ -115,23 +115,7 @@ class ReadingsUseCase:
             return Outcome.say(self._refusal(refused[0], linked, len(account.meters) > 1))
 
         held = any(p.check.verdict is Verdict.HIGH for p in plan)
-        ids, replaced = await self.store.readings.save(
-            [
-                NewReading(
-                    account=account.number,
-                    meter_serial=p.meter.serial,
-                    zone=p.zone,
-                    value=p.value,
-                    period=period,
-                    channel=ctx.channel,
-                    sender=ctx.sender_label,
-                    received_at=ctx.now,
-                    status="pending" if held else "accepted",
-                    inbound_id=ctx.inbound_id,
-                )
-                for p in plan
-            ]
-        )
+        ids, replaced = await self._save(ctx, account.number, plan, period, held=held)
         accepted = self._accepted_parts(ctx, account, plan, period, linked)
         if held:
             consumption = sum(
@@ -182,23 +166,7 @@ class ReadingsUseCase:
                 if value is None:
                     return Outcome.say(texts.UNCHANGED_NONE.format(account=account.number))
                 plan.append(_Planned(meter, zone, value, Check(Verdict.OK, Decimal(0)), base))
-        ids, _ = await self.store.readings.save(
-            [
-                NewReading(
-                    account=account.number,
-                    meter_serial=p.meter.serial,
-                    zone=p.zone,
-                    value=p.value,
-                    period=period,
-                    channel=ctx.channel,
-                    sender=ctx.sender_label,
-                    received_at=ctx.now,
-                    status="pending",
-                    inbound_id=ctx.inbound_id,
-                )
-                for p in plan
-            ]
-        )
+        ids, _ = await self._save(ctx, account.number, plan, period, held=True)
         accepted = self._accepted_parts(ctx, account, plan, period, linked)
         question = (
             texts.UNCHANGED_LINKED.format(account=account.number, values=self._values(plan))
@@ -451,6 +419,28 @@ class ReadingsUseCase:
                 )
             )
         return texts.CONSUMPTION.format(consumption="; ".join(parts))
+
+    async def _save(
+        self, ctx: Context, account: str, plan: list[_Planned], period: str, *, held: bool
+    ) -> tuple[list[int], bool]:
+        """Store the planned values: accepted, or pending until the customer's ДА."""
+        return await self.store.readings.save(
+            [
+                NewReading(
+                    account=account,
+                    meter_serial=p.meter.serial,
+                    zone=p.zone,
+                    value=p.value,
+                    period=period,
+                    channel=ctx.channel,
+                    sender=ctx.sender_label,
+                    received_at=ctx.now,
+                    status="pending" if held else "accepted",
+                    inbound_id=ctx.inbound_id,
+                )
+                for p in plan
+            ]
+        )
 
     def _accepted_parts(
         self, ctx: Context, account: Account, plan: list[_Planned], period: str, linked: bool

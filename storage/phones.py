@@ -4,9 +4,9 @@ The registry carries about a million phone numbers; `phonenumbers.parse` costs t
 microseconds each, which dominates an import. Almost all of them are Russian numbers in
 one of three shapes (`+7 912 123-45-67`, `8 (912) 123-45-67`, `9121234567`), whose E.164
 form is plain digit shuffling. Those take the fast path here; anything else goes through
-phonenumbers with the same rules as `bot.core.normalize_phone` (possible number, the
-region's national prefix). storage may not import `bot`, so the fallback is written
-against phonenumbers directly.
+phonenumbers (possible number, the region's national prefix). This is the one phone
+normaliser of the project: `bot.core.normalize_phone` delegates here (storage may not
+import `bot`, so the dependency runs that way).
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ _PUNCT = re.compile(r"[\s\-().\u00a0]+")
 def to_e164(raw: str, region: str = "RU") -> str | None:
     """A phone number in any common notation → E.164 (`+79121234567`), or None.
 
-    Agrees with `bot.core.normalize_phone` on every input; only faster for the common
-    Russian forms.
+    Fast for the common Russian forms; everything else goes through phonenumbers.
     """
     text = raw.strip()
     if not text:
@@ -46,7 +45,7 @@ def to_e164(raw: str, region: str = "RU") -> str | None:
 
 
 def _slow(text: str, region: str) -> str | None:
-    # The rules of bot.core.normalize_phone: SMSCs send MSISDNs without «+»
+    # SMSCs send MSISDNs without «+»
     # («79121234567»), which phonenumbers would read as a national number.
     digits = "".join(ch for ch in text if ch.isdigit())
     if not text.startswith("+") and len(digits) == 11 and digits[0] == "7":
