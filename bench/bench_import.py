@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from storage.registry import DEFAULT_BATCH  # noqa: E402 - after the path is set
+
 
 def child(db_path: str, csv_path: str, batch: int) -> None:
     """Run one import and print its figures as JSON (runs in the child process)."""
@@ -54,7 +56,7 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=500_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     parser.add_argument("--child", nargs=2, metavar=("DB", "CSV"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -45,13 +45,22 @@ REGISTRY_COLUMNS = (
     "balance",
 )
 
-# Rows per transaction: big enough that commits (an fsync each) cost little, small enough
-# that a killed import loses little work and memory stays flat.
-DEFAULT_BATCH = 5000
+# Rows per transaction. A commit writes every page the batch dirtied to the WAL, and rows
+# arrive in no key order, so a batch touches index leaves all over the three tables: with
+# 5 000 rows the same pages were written over and over (a 500 000-account import took
+# 36 s; 20 000 rows: 28 s, 50 000: no faster and 70 MB more memory). A batch holds the
+# write lock for about half a second, which the running service's writers wait out
+# (busy_timeout), and a killed import loses at most one batch of work.
+DEFAULT_BATCH = 20_000
 
 # A larger page cache while importing: the three tables' indexes are updated in key order
 # that is not file order, and a 64 MiB cache keeps their inner pages in memory.
 _IMPORT_CACHE_KIB = 65536
+# Checkpoint the WAL every ~40 MB instead of every 4 MB while importing. Each checkpoint
+# fsyncs the WAL and the database and rewrites the index pages touched since the last
+# one; on the VMs we run on the fsyncs alone were a third of the import's time. Crash
+# safety is unchanged: every committed batch is in the WAL either way.
+_IMPORT_CHECKPOINT_PAGES = 10000
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +289,9 @@ async def import_customers(
     keys = _Keys()
     now = to_db(utcnow())
     cache_before = await db.fetchval("PRAGMA cache_size")
+    checkpoint_before = await db.fetchval("PRAGMA wal_autocheckpoint")
     await db.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB}")
+    await db.execute(f"PRAGMA wal_autocheckpoint = {_IMPORT_CHECKPOINT_PAGES}")
     await db.execute(f"DROP TABLE IF EXISTS {_SEEN_TABLE}")
     await db.execute(
         f"CREATE TABLE {_SEEN_TABLE} (kind INTEGER NOT NULL, key TEXT NOT NULL,"
@@ -312,4 +323,5 @@ async def import_customers(
     finally:
         await db.execute(f"DROP TABLE IF EXISTS {_SEEN_TABLE}")
         await db.execute(f"PRAGMA cache_size = {int(cache_before)}")
+        await db.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_before)}")
     return report
