@@ -119,4 +119,7 @@ def parse_line(
         return intent_to_json(Intent(text=line, error=f"invalid JSON: {exc}"))
     if not isinstance(text, str):
         return intent_to_json(Intent(text=line, error="invalid JSON: not a string literal"))
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        # «"\ud800"» decodes to a lone surrogate, which no output can encode.
+        return intent_to_json(Intent(text=line, error="invalid JSON: lone surrogate"))
     return intent_to_json(parse(text, account_digits=account_digits))

@@ -27,3 +27,29 @@ def test_json_mode_round_trips_a_sample() -> None:
     case = _cases()[0]
     line = json.dumps(case["text"], ensure_ascii=False)
     assert parse_line(line, json_mode=True) == case
+
+
+# `gateway parse --json` lines that are not a usable JSON string: unknown with an error.
+_JSON_MODE_ERRORS = [
+    ("", "invalid JSON"),
+    ("not json", "invalid JSON"),
+    ("123", "not a string literal"),
+    # A lone surrogate decoded fine and then crashed the CLI's UTF-8 output.
+    ('"\\ud800"', "lone surrogate"),
+    ('"день \\udc00 4521"', "lone surrogate"),
+]
+
+
+@pytest.mark.parametrize(("line", "error"), _JSON_MODE_ERRORS)
+def test_json_mode_error(line: str, error: str) -> None:
+    out = parse_line(line, json_mode=True)
+    assert out["intent"] == "unknown"
+    assert out["text"] == line
+    assert error in out["error"]
+    json.dumps(out, ensure_ascii=False).encode("utf-8")
+
+
+def test_json_mode_surrogate_pair_is_the_emoji() -> None:
+    out = parse_line('"\\ud83d\\ude00"', json_mode=True)
+    assert out["text"] == "\U0001f600"
+    assert "error" not in out
