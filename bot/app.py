@@ -12,11 +12,11 @@ import logging
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core import Channel, ChannelName, Outbound
-from bot.engine import ConversationEngine
-from bot.settings import Settings
+from bot.engine import ConversationEngine, Parse
+from bot.settings import Settings, SmppSettings
 from handlers.base import Context, HandlerConfig, Outcome
 from handlers.dispatch import Handlers
 from notifications.campaigns import Notifications
@@ -26,6 +26,10 @@ from notifications.staff import staff_reply
 from parsers.intent import Intent
 from storage.outbox import PRIORITY_URGENT, NewMessage
 from storage.store import Store
+
+if TYPE_CHECKING:
+    from bot.api import AdminApi
+    from sms_gateway.simulator import SmscSimulator
 
 log = logging.getLogger("gateway")
 
@@ -50,12 +54,13 @@ def handler_config(settings: Settings) -> HandlerConfig:
     )
 
 
-def make_parse(settings: Settings) -> Any:
+def make_parse(settings: Settings) -> Parse:
+    """The parser with the account-number lengths of `[readings] account_digits`."""
     from parsers import parse
 
     digits = settings.readings.account_digits
 
-    def _parse(text: str) -> Any:
+    def _parse(text: str) -> Intent:
         return parse(text, account_digits=digits)
 
     return _parse
@@ -89,15 +94,15 @@ class Gateway:
         self.engine: ConversationEngine | None = None
         self.sender: OutboxSender | None = None
         self.channels: dict[str, Channel] = {}
-        self.simulator: Any = None
-        self.api: Any = None
+        self.simulator: SmscSimulator | None = None
+        self.api: AdminApi | None = None
         self.demo_loaded = 0
         self._extra = list(extra_channels or [])
-        self._smpp: Any = None
+        # [smpp] as the channel must see it (the simulator's real port when 0 was asked)
+        self._smpp: SmppSettings | None = None
         self.notifications: Notifications | None = None
         self.reminders: ReminderScheduler | None = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._started: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -211,7 +216,6 @@ class Gateway:
             self.sender.wake()
 
     def _up(self, part: str, detail: str) -> None:
-        self._started.append(part)
         log.info("started %s%s", part, f" ({detail})" if detail else "")
 
     async def stop(self) -> None:
