@@ -111,3 +111,34 @@ async def test_staff_command_broadcasts_and_customers_cannot(
     assert await gw.store.db.fetchval("SELECT count(*) FROM outages") == 1, staff_reply
     await say(tg, text_update(505, command), 505)
     assert await gw.store.db.fetchval("SELECT count(*) FROM outages") == 1
+
+
+async def test_webhook_mode_through_the_admin_api_server(tmp_path: Path) -> None:
+    """Webhook mode: the route lives on the admin API's server and checks the secret."""
+    import aiohttp
+
+    async with FakeTelegram() as tg:
+        cfg = tmp_path / "s.toml"
+        cfg.write_text(
+            f'[storage]\npath = "{tmp_path / "g.db"}"\n'
+            "[smpp]\nenabled = false\n[api]\nport = 0\n"
+            f'[telegram]\nenabled = true\napi_base = "{tg.base_url}"\nmode = "webhook"\n'
+            'webhook_url = "https://bot.example.org/telegram/webhook"\n',
+            encoding="utf-8",
+        )
+        settings = load_settings(cfg)
+        settings.telegram.token = type(settings.telegram.token)(TOKEN)
+        settings.telegram.webhook_secret = type(settings.telegram.webhook_secret)("s3cret-hook")
+        async with Gateway(settings) as gw:
+            assert gw.api is not None
+            url = f"http://127.0.0.1:{gw.api.port}/telegram/webhook"
+            update = {"update_id": 77, **text_update(601, "помощь")}
+            async with aiohttp.ClientSession() as http:
+                async with http.post(url, json=update) as resp:
+                    assert resp.status == 401
+                headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-hook"}
+                async with http.post(url, json=update, headers=headers) as resp:
+                    assert resp.status == 200
+            await tg.wait_until(lambda: bool(texts_to(tg, 601)))
+            assert tg.webhook_url == "https://bot.example.org/telegram/webhook"
+            assert tg.webhook_secret == "s3cret-hook"
