@@ -194,7 +194,10 @@ def question_reply(
         hint = HINT_SCORE_TELEGRAM if channel == "telegram" else HINT_SCORE_SMS
         choices = (tuple((str(n), f"survey:{n}") for n in range(1, 6)),)
     tail = f" {OPT_OUT_HINT}" if intro else ""
-    text = f"{head}{number}{question.text} {hint}{tail}"
+    asked = question.text.rstrip()
+    if asked and asked[-1] not in ".?!:…":
+        asked += "."  # «…от 1 до 5 Ответьте цифрой» ran the question into the hint
+    text = f"{head}{number}{asked} {hint}{tail}"
     return Reply(text, choices=choices if channel == "telegram" else ())
 
 

@@ -14,6 +14,7 @@ import pytest
 from bot.core import Outbound
 from handlers.base import KEEP, Context, Outcome
 from handlers.quality.render import write_survey_report
+from handlers.quality.survey_repo import Question
 from handlers.quality.surveys import (
     SURVEY_OVER,
     THANKS,
@@ -23,6 +24,7 @@ from handlers.quality.surveys import (
     handle_survey_answer,
     parse_answer,
     parse_question,
+    question_reply,
     send_survey,
     survey_results,
     survey_spec,
@@ -84,6 +86,20 @@ def test_parse_answer(text: str, scale: str, expected: int | None) -> None:
 def test_parse_question(text: str, expected: tuple[str, str]) -> None:
     spec = parse_question(text, "household")
     assert (spec.text, spec.scale) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "scale", "expected"),
+    [
+        # «Оцените обслуживание от 1 до 5 Ответьте цифрой…»: the question ran into the hint
+        ("Оцените обслуживание от 1 до 5", "score", "Оцените обслуживание от 1 до 5. Ответьте"),
+        ("Рекомендуете нас?", "yesno", "Рекомендуете нас? Ответьте"),
+        ("Оцените офис.", "score", "Оцените офис. Ответьте"),
+    ],
+)
+def test_question_reply_ends_the_question(question: str, scale: str, expected: str) -> None:
+    reply = question_reply(Question(1, 1, "household", 0, question, scale), 1, "sms")
+    assert reply.text.startswith(expected)
 
 
 @pytest.mark.parametrize(
