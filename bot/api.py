@@ -34,7 +34,10 @@ def _auth_middleware(token: str) -> Any:
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/api/") and token:
             header = request.headers.get("Authorization", "")
-            given = header[7:] if header.startswith("Bearer ") else ""
+            scheme, _, given = header.partition(" ")
+            if scheme.lower() != "bearer":  # the scheme is case-insensitive (RFC 9110 §11.1)
+                given = ""
+            given = given.strip()
             if not hmac.compare_digest(given.encode(), token.encode()):
                 return json_error(401, "missing or wrong bearer token")
         return await handler(request)

@@ -34,8 +34,10 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         yield gw
 
 
-async def _post(gw: Gateway, path: str, body: object, token: str | None) -> tuple[int, object]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+async def _post(
+    gw: Gateway, path: str, body: object, token: str | None, scheme: str = "Bearer"
+) -> tuple[int, object]:
+    headers = {"Authorization": f"{scheme} {token}"} if token else {}
     async with aiohttp.ClientSession() as http:
         url = f"http://127.0.0.1:{gw.api.port}{path}"
         async with http.post(url, json=body, headers=headers) as resp:
@@ -69,6 +71,24 @@ async def test_api_requires_the_bearer_token(gateway: Gateway) -> None:
     assert status == 401
     status, _ = await _post(gateway, "/api/dev/sms", {"from": "+7912", "text": "x"}, "wrong")
     assert status == 401
+
+
+@pytest.mark.parametrize(
+    ("scheme", "token", "status"),
+    [
+        ("Bearer", "t0ken-for-tests", 200),
+        # «bearer …» was refused: the scheme is case-insensitive
+        ("bearer", "t0ken-for-tests", 200),
+        ("BEARER", "t0ken-for-tests", 200),
+        ("Basic", "t0ken-for-tests", 401),
+        ("Bearer", "t0ken-for-test", 401),
+    ],
+)
+async def test_api_bearer_scheme(gateway: Gateway, scheme: str, token: str, status: int) -> None:
+    got, _ = await _post(
+        gateway, "/api/dev/sms", {"from": "+79121234567", "text": "помощь"}, token, scheme
+    )
+    assert got == status
 
 
 async def test_healthz_names_the_development_mode(gateway: Gateway) -> None:
