@@ -438,12 +438,14 @@ class SmsChannel:
         if sent is not None:
             return message_id, sent
         # SMSCs disagree on the id's notation between submit_sm_resp and the receipt
-        # (hex in one, decimal in the other, case): try the other notations.
+        # (hex in one, decimal in the other, case, zero padding to a fixed width): try
+        # the other notations.
         candidates = [message_id.upper(), message_id.lower()]
         with contextlib.suppress(ValueError):
             candidates += [f"{int(message_id):X}", f"{int(message_id):x}"]
         with contextlib.suppress(ValueError):
-            candidates.append(str(int(message_id, 16)))
+            number = int(message_id, 16)
+            candidates += [str(number), f"{number:X}", f"{number:x}"]
         for candidate in candidates:
             sent = self._sent.get(candidate)
             if sent is not None:

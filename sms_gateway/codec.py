@@ -117,19 +117,43 @@ def _decode_ucs2(data: bytes) -> str:
     return data.decode("utf-16-be", errors="replace")
 
 
+# data_coding 0 octets that only GSM 03.38 text contains (@ £ $ ¥ è … _ Φ … ESC, and
+# à at 0x7F): control characters or DEL in ASCII. LF and CR are the same in both.
+_GSM_ONLY = frozenset(range(0x20)) - {0x0A, 0x0D} | {0x7F}
+# Octets that read differently: ASCII $ @ [ \ ] ^ _ ` { | } ~ against GSM
+# ¤ ¡ Ä Ö Ñ Ü § ¿ ä ö ñ ü.
+_ASCII_GSM_DIFFER = frozenset(b"$@[\\]^_`{|}~")
+
+
+def _decode_default(data: bytes) -> str:
+    """data_coding 0, "SMSC default alphabet" (SMPP 3.4 §5.2.19): GSM 03.38 for
+    operators' SMSCs, but ASCII for others (Jasmin and the smpp.pdu codec, Kannel with
+    an ASCII alt-charset), Latin-1 or even UTF-8 for some.
+
+    - octets ≥ 0x80 cannot be unpacked septets: UTF-8 when valid, else Latin-1;
+    - a GSM-only octet (0x00–0x1F but LF/CR, 0x7F) means GSM: "@" and "$" and "_" are
+      there in GSM, so an e-mail address in GSM always shows one;
+    - otherwise the two readings differ only where the octets hold ASCII punctuation
+      or GSM's ¡ ¤ Ä Ö Ñ Ü § ¿ ä ö ñ ü without any of @ $ _ £ è or an escape: that is
+      ASCII ("ivanov@mail.ru" from an ASCII SMSC would otherwise read "ivanov¡mail.ru").
+    """
+    if any(octet >= 0x80 for octet in data):
+        return _decode_8bit(data)
+    if not _GSM_ONLY.isdisjoint(data) or _ASCII_GSM_DIFFER.isdisjoint(data):
+        return gsm_decode(data)
+    return data.decode("ascii")
+
+
 def decode_text(data_coding: int, data: bytes) -> str:
     """Short message octets → text, by data_coding, liberally.
 
-    data_coding 0 is the GSM default alphabet, but some SMSCs send Latin-1, ASCII or
-    even UTF-8 with 0: octets ≥ 0x80 cannot be unpacked septets, so such text is read
-    as UTF-8 when valid, else Latin-1. Values 0x10–0x3F and 0xF0–0xFF follow the GSM
-    data coding scheme groups (TS 23.038 §4): the alphabet bits pick GSM/8-bit/UCS2.
+    data_coding 0 is read as GSM 03.38 or ASCII, UTF-8 or Latin-1 by its octets (see
+    `_decode_default`). Values 0x10–0x3F and 0xF0–0xFF follow the GSM data coding
+    scheme groups (TS 23.038 §4): the alphabet bits pick GSM/8-bit/UCS2.
     """
     dc = data_coding
     if dc == DC_DEFAULT:
-        if any(octet >= 0x80 for octet in data):
-            return _decode_8bit(data)
-        return gsm_decode(data)
+        return _decode_default(data)
     if dc == DC_IA5:
         return data.decode("ascii", errors="replace")
     if dc == DC_LATIN1:
