@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.settings import Settings, SettingsError, load_settings
+from storage.db import StoreOpenError
 
 log = logging.getLogger("gateway")
 
@@ -100,6 +101,10 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         # A channel found a setting unusable (a malformed token, webhook without a URL).
         await gateway.stop()
         print(f"gateway: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreOpenError as exc:
+        await gateway.stop()
+        print(f"gateway: storage.path: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         log.error("start-up failed: %s", exc)
@@ -273,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     func: Command = args.func
     try:
         return asyncio.run(func(args, settings))
+    except StoreOpenError as exc:
+        print(f"gateway: storage.path: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 

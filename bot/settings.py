@@ -14,10 +14,19 @@ import re
 import tomllib
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+import phonenumbers
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +34,7 @@ from pydantic_settings import (
 )
 
 DEFAULT_CONFIG = Path("settings.toml")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class SettingsError(Exception):
@@ -42,6 +52,21 @@ class ServiceSettings(_Section):
     company: str = "ЭнергоСбыт"
     log_level: str = "INFO"
 
+    @field_validator("phone_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        # «XX» was accepted and then no phone without +7 could be read.
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {value!r} (a country code such as RU)")
+        return value.upper()
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return value.upper()
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
@@ -58,6 +83,14 @@ class ServiceSettings(_Section):
 
 class StorageSettings(_Section):
     path: Path = Path("var/gateway.db")
+
+    @field_validator("path")
+    @classmethod
+    def _file(cls, value: Path) -> Path:
+        # An empty path (".") or a directory ended in a traceback from SQLite.
+        if str(value) in ("", ".") or value.is_dir():
+            raise ValueError(f"must name a database file, not the directory {str(value)!r}")
+        return value
 
 
 class DemoSettings(_Section):
@@ -104,6 +137,16 @@ class ReadingsSettings(_Section):
     account_digits: tuple[int, int] = (8, 12)
     # Export whole kWh to billing (truncate fractions) instead of the value as sent.
     export_truncate: bool = False
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        # first 26, last 25 was accepted: no day was ever inside the window.
+        if self.window_last_day < self.window_first_day:
+            raise ValueError(
+                f"window_first_day ({self.window_first_day}) is after "
+                f"window_last_day ({self.window_last_day})"
+            )
+        return self
 
     @field_validator("account_digits")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -57,6 +58,10 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+class StoreOpenError(OSError):
+    """The database file cannot be created or opened (a bad `[storage] path`)."""
+
+
 class Database:
     """An open SQLite database. Use `async with Database(path) as db:`."""
 
@@ -69,8 +74,18 @@ class Database:
         self._tx_owner: asyncio.Task[Any] | None = None
 
     async def open(self) -> Self:
-        if self.path.parent and str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if str(self.path) != ":memory:":
+            try:
+                if self.path.parent:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                # Tried here first: a failed aiosqlite.connect leaves its worker thread
+                # writing to a closed event loop (a traceback after the message).
+                sqlite3.connect(self.path).close()
+            except (OSError, sqlite3.Error) as exc:
+                # The CLI makes this one line naming storage.path, not a traceback.
+                raise StoreOpenError(
+                    f"cannot open the database {str(self.path)!r}: {exc}"
+                ) from exc
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
         await conn.execute("PRAGMA journal_mode=WAL")

@@ -63,6 +63,16 @@ def test_config_flag_wins_over_environment_file(
         ("[smpp]\nprot = 1\n", "smpp.prot"),
         ("[nonsense]\nx = 1\n", "nonsense"),
         ("[smpp\nport = 1\n", "not valid TOML"),
+        # These were accepted and failed later (or never worked):
+        # no day was ever inside a window from the 26th to the 25th
+        ("[readings]\nwindow_first_day = 26\n", "window_first_day (26) is after"),
+        # no phone without +7 could be read
+        ("[service]\nphone_region = \"XX\"\n", "service.phone_region"),
+        # silently logged at INFO
+        ("[service]\nlog_level = \"LOUD\"\n", "service.log_level"),
+        # SQLite's «unable to open database file» traceback
+        ("[storage]\npath = \"\"\n", "storage.path"),
+        ("[storage]\npath = \".\"\n", "storage.path"),
     ],
 )
 def test_invalid_settings_name_the_key(tmp_path: Path, content: str, named: str) -> None:
@@ -112,3 +122,20 @@ def test_log_filter_redacts_secrets() -> None:
     assert RedactSecrets(["s3cr3t-pw"]).filter(record)
     assert "s3cr3t-pw" not in record.getMessage()
     assert "***" in record.getMessage()
+
+
+@pytest.mark.parametrize("command", [["export", "readings"], ["appeals", "list"]])
+def test_cli_unopenable_database_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    # A storage.path under a regular file ended in SQLite's traceback (and a second one
+    # from aiosqlite's worker thread) instead of a message naming the key.
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[storage]\npath = "afile/gateway.db"\n', encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", *command, "--config", str(cfg)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
+    )
+    assert proc.returncode == 2
+    assert "storage.path" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
