@@ -270,6 +270,10 @@ def _describe(error: ValidationError) -> str:
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key"
+        # The file was named even when the value came from the environment.
+        env = "GATEWAY__" + "__".join(str(part).upper() for part in item["loc"][:2])
+        if len(item["loc"]) >= 2 and any(name.upper() == env for name in os.environ):
+            message += f" (from {env})"
         lines.append(f"{key}: {message}")
     return "; ".join(lines)
 

@@ -41,6 +41,26 @@ def test_environment_wins_over_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "from-env" not in repr(settings)
 
 
+@pytest.mark.parametrize(
+    ("env", "value", "named"),
+    [
+        # The message named the file only, though the file's value was fine.
+        ("GATEWAY__SMPP__PORT", "abc", "smpp.port: Input should be a valid integer, unable "
+         "to parse string as an integer (from GATEWAY__SMPP__PORT)"),
+        ("GATEWAY__SMPP__PORTT", "1", "smpp.portt: unknown key (from GATEWAY__SMPP__PORTT)"),
+    ],
+)
+def test_environment_error_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str, value: str, named: str
+) -> None:
+    cfg = tmp_path / "s.toml"
+    cfg.write_text("[smpp]\nport = 2776\n", encoding="utf-8")
+    monkeypatch.setenv(env, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings(cfg)
+    assert named in str(info.value)
+
+
 def test_config_flag_wins_over_environment_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
