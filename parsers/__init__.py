@@ -44,6 +44,13 @@ __all__ = [
 # appeal cue then makes it an appeal («подскажите, почему 2 раза списали»).
 _WEAK_APPEAL_MIN_WORDS = 3
 _WORDS = re.compile(r"[^\W\d_]+")
+_NOT_APPEAL_WORDS = re.compile(
+    # the label of a number given (not «закрыть лицевой счёт»: that is about the account)
+    r"лицев\w*\s*(?:сч[её]т\w*|сч\.?)\s*(?:№|#|:)?\s*(?=\d)"
+    r"|(?:спасибо|благодарю)(?:\s+вам)?\s+(?:большое|огромное|заранее)"
+    r"|(?:большое|огромное)\s+(?:вам\s+)?спасибо"
+    r"|всего\s+(?:доброго|хорошего|наилучшего)|хорошего\s+дня"
+)
 
 
 def parse(text: str, *, account_digits: tuple[int, int] = (8, 12)) -> Intent:
@@ -69,8 +76,10 @@ def parse(text: str, *, account_digits: tuple[int, int] = (8, 12)) -> Intent:
             )
         return Intent(text=text, intent="command", command=command, account=account)
 
-    # Every word counts for appeals, also those inside protected spans («оплатил 15»).
-    words = _WORDS.findall(norm)
+    # Every word counts for appeals, also those inside protected spans («оплатил 15»),
+    # except the account's label and stock courtesies: «по лицевому счёту … Спасибо
+    # большое» is «большой» + «счёт» to the billing rule, and was taken for an appeal.
+    words = _WORDS.findall(_NOT_APPEAL_WORDS.sub(" ", norm))
     category, score = score_appeal(words) if words else (None, 0)
     if category is not None and score >= STRONG:
         return Intent(text=text, intent="appeal", account=account, appeal_category=category)
