@@ -15,6 +15,7 @@ from bot.core import (
     OnInbound,
     OnReport,
     Outbound,
+    SendErrorKind,
     SendResult,
 )
 
@@ -62,6 +63,12 @@ class ConsoleChannel:
         return await self._on_inbound(inbound)
 
     async def send(self, outbound: Outbound) -> SendResult:
+        if outbound.address != self.address:
+            # Queued for another console contact (an appeal answer to an earlier chat):
+            # printing it here showed one customer's answer to another. It waits.
+            return SendResult.failed(
+                SendErrorKind.TEMPORARY, "for another console contact", retry_after=1.0
+            )
         self.sent.append(outbound)
         lines = [f"<< {outbound.text}"]
         for row in outbound.buttons:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 
@@ -55,3 +56,23 @@ def test_console_readings_are_exported_only_with_include_console(tmp_path: Path)
     assert {(r["zone"], r["value"], r["channel"]) for r in rows} == {
         ("T1", "4521", "console"), ("T2", "1876", "console")
     }, full.stdout
+
+
+def test_appeal_answer_reaches_only_its_own_console_contact(tmp_path: Path) -> None:
+    # The answer to +79121234567's appeal was printed in `gateway chat --telegram …`:
+    # the console sender sent every queued console message to whoever was chatting.
+    proc = _chat(tmp_path, ["нет света на Комарова 5 с утра"], "--phone", "+79121234567")
+    assert "№1" in proc.stdout, proc.stdout
+    cfg = str(tmp_path / "settings.toml")
+    answer = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "appeals", "answer", "1", "Бригада выехала",
+         "--config", cfg],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
+    )
+    assert answer.returncode == 0, answer.stderr
+    for who in (["--telegram", "111222333"], ["--phone", "+79042001122"]):
+        other = _chat(tmp_path, ["помощь"], *who)
+        assert "Бригада выехала" not in other.stdout, (who, other.stdout)
+    time.sleep(1.2)  # the other chats put it back for 1 s
+    own = _chat(tmp_path, ["помощь"], "--phone", "89121234567")
+    assert "Бригада выехала" in own.stdout, own.stdout
