@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from contextlib import aclosing
 from datetime import tzinfo
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal, TextIO
@@ -82,11 +83,14 @@ async def export_readings(
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(EXPORT_KEYS)
     count = 0
-    async for reading in ReadingRepo(db).iter_export_rows(period, include_console):
-        record = export_record(reading, tz=tz, truncate=truncate)
-        if writer is not None:
-            writer.writerow(record.values())
-        else:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-        count += 1
+    # aclosing: a failed write (`| head` closing the pipe) closes the cursor now, not
+    # after the database is gone («Task exception was never retrieved»).
+    async with aclosing(ReadingRepo(db).iter_export_rows(period, include_console)) as rows:
+        async for reading in rows:
+            record = export_record(reading, tz=tz, truncate=truncate)
+            if writer is not None:
+                writer.writerow(record.values())
+            else:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
     return count

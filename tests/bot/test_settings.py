@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,18 @@ def test_cli_unopenable_database_is_one_line(tmp_path: Path, command: list[str])
     assert "storage.path" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cli_reader_closing_the_pipe_is_no_traceback(tmp_path: Path) -> None:
+    # `gateway export readings | head` ended in a BrokenPipeError traceback (and one
+    # more from the export cursor closed after the database).
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)  # the reader is gone before the first line
+    with os.fdopen(write_fd, "w") as closed:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "parse"],
+            input="день 4521\n" * 20_000, stdout=closed, stderr=subprocess.PIPE, text=True,
+            cwd=tmp_path, timeout=120, check=False,
+        )
+    assert proc.returncode == 141
+    assert proc.stderr == ""
