@@ -4,7 +4,7 @@ these classes implement them over one `Database`."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -356,7 +356,7 @@ class ReadingRepo:
 
     async def iter_export_rows(
         self, period: str | None, include_console: bool, *, page: int = 1000
-    ) -> AsyncIterator[ReadingRecord]:
+    ) -> AsyncGenerator[ReadingRecord, None]:
         """The current accepted readings for billing, streamed `page` rows at a time.
 
         One SELECT stays open while the caller consumes: memory stays flat for any size,
