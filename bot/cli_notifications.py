@@ -150,6 +150,14 @@ async def cmd_broadcast_outage(args: argparse.Namespace, settings: Settings) -> 
         except OutageError as exc:
             print(f"gateway: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        if report.accounts == 0:
+            # A misspelt settlement («Сыктвкар») recorded an outage for nobody, silently.
+            where = ", ".join(p for p in (args.settlement, args.street, args.houses) if p)
+            print(
+                f"gateway: warning: no customer in the registry at {where}; "
+                "check the settlement and street spelling",
+                file=sys.stderr,
+            )
         if args.json:
             _print_json(report.as_json())
             return 0

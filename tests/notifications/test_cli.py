@@ -114,3 +114,15 @@ def test_import_invoices_and_debts(tmp_path: Path) -> None:
     assert show["kind"] == "debt"
     missing = gateway(config, "import", "debts", str(tmp_path / "nope.csv"))
     assert missing.returncode == 2
+
+
+def test_broadcast_outage_to_nobody_warns(tmp_path: Path) -> None:
+    # «Сыктвкар» (a typo at night) recorded an outage for 0 customers with no word of it.
+    config = setup(tmp_path)
+    typo = [("Сыктвкар" if word == "Сыктывкар" else word) for word in OUTAGE]
+    for extra in (["--dry-run"], ["--yes", "--json"]):
+        proc = gateway(config, *typo, *extra)
+        assert proc.returncode == 0, proc.stderr
+        assert "no customer in the registry at Сыктвкар, ул Комарова, 1-5" in proc.stderr
+    proc = gateway(config, *OUTAGE, "--dry-run")
+    assert "no customer" not in proc.stderr
