@@ -139,9 +139,11 @@ def _print_banner(gateway: Any) -> None:
     if s.demo.enabled:
         lines.append("  DEMO DATA    on ([demo] enabled = true)")
     lines.append("Try:")
-    lines.append(
-        '  .venv/bin/gateway sms send --from +79121234567 "ЛС 1234567890 день 4521 ночь 1876"'
-    )
+    if s.smpp.enabled and s.smpp.simulator and gateway.api is not None:
+        # `sms send` goes through /api/dev/sms, which exists only with the simulator.
+        lines.append(
+            '  .venv/bin/gateway sms send --from +79121234567 "ЛС 1234567890 день 4521 ночь 1876"'
+        )
     lines.append("  .venv/bin/gateway chat --phone +79121234567")
     print("\n".join(lines), flush=True)
 

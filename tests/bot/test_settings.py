@@ -6,10 +6,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from bot.cli import RedactSecrets
+from bot.cli import RedactSecrets, _print_banner
 from bot.settings import SettingsError, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -175,3 +176,26 @@ def test_cli_reader_closing_the_pipe_is_no_traceback(tmp_path: Path) -> None:
         )
     assert proc.returncode == 141
     assert proc.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("toml", "suggests_sms_send"),
+    [
+        ("", True),
+        # With a real SMSC the banner suggested `gateway sms send`, which needs the
+        # simulator's /api/dev/sms and answered 404.
+        ("[smpp]\nsimulator = false\n", False),
+        ("[api]\nenabled = false\n", False),
+    ],
+)
+def test_banner_suggests_only_what_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, suggests_sms_send: bool
+) -> None:
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(toml, encoding="utf-8")
+    settings = load_settings(cfg)
+    api = SimpleNamespace(port=8080) if settings.api.enabled else None
+    _print_banner(SimpleNamespace(settings=settings, api=api))
+    out = capsys.readouterr().out
+    assert ("gateway sms send" in out) is suggests_sms_send
+    assert "gateway chat --phone" in out
