@@ -138,6 +138,23 @@ CASES = [
     ("показания прежние", "unchanged", None, None),
     ("показания остались те же", "unchanged", None, None),
     ("расхода не было", "unchanged", None, None),
+    # Red team (held-out set): wordings that once gave `unknown`.
+    ("status 1542", "status", "1542", None),  # once read 1542 as a reading
+    ("balans", "balance", None, None),
+    ("отпишите меня", "stop", None, None),
+    ("не хочу получать смс", "stop", None, None),  # «хочу» is dropped as politeness
+    ("отказываюсь от рассылки", "stop", None, None),
+    ("подписаться на рассылку", "start", None, None),
+    ("хочу получать уведомления", "start", None, None),
+    ("те же показания", "unchanged", None, None),
+    ("показания остались прежними", "unchanged", None, None),
+    ("никто не живет, показания те же", "unchanged", None, None),
+    # A preposition before the account («по лс …») once broke the wording; «свет» in
+    # «сколько платить за свет» then made it an outage.
+    ("Какой у меня баланс по лс 1100234567?", "balance", None, "1100234567"),
+    ("сколько платить за свет по лс 1100234567", "balance", None, "1100234567"),
+    # «долг 1100234567» was an amount of money: the account was lost.
+    ("ДОЛГ 1100234567", "balance", None, "1100234567"),
 ]
 
 
