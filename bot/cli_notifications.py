@@ -22,6 +22,7 @@ import csv
 import json
 import sys
 from contextlib import suppress
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,13 @@ async def cmd_broadcast_outage(args: argparse.Namespace, settings: Settings) -> 
         except OutageError as exc:
             print(f"gateway: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        if until <= datetime.now(tz):
+            # The notice's validity ends with the outage: it was dropped, never sent.
+            print(
+                "gateway: warning: --until is already past; an outage notice is not sent "
+                "after the power is back",
+                file=sys.stderr,
+            )
         if report.accounts == 0:
             # A misspelt settlement («Сыктвкар») recorded an outage for nobody, silently.
             where = ", ".join(p for p in (args.settlement, args.street, args.houses) if p)

@@ -126,3 +126,15 @@ def test_broadcast_outage_to_nobody_warns(tmp_path: Path) -> None:
         assert "no customer in the registry at Сыктвкар, ул Комарова, 1-5" in proc.stderr
     proc = gateway(config, *OUTAGE, "--dry-run")
     assert "no customer" not in proc.stderr
+
+
+def test_broadcast_outage_already_over_warns(tmp_path: Path) -> None:
+    # An outage typed with a past --until (the README's dates, a day later) was
+    # recorded and its notices silently expired: «campaigns show» said cancelled.
+    config = setup(tmp_path)
+    past = [w.replace("2030-", "2020-") for w in OUTAGE]
+    proc = gateway(config, *past, "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "--until is already past" in proc.stderr
+    proc = gateway(config, *OUTAGE, "--dry-run")
+    assert "already past" not in proc.stderr
