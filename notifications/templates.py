@@ -67,6 +67,10 @@ def invoice_notice(
     *, account: str, period: str, amount: Decimal, due: date, company: str
 ) -> str:
     year, month = period.split("-")
+    if amount <= 0:
+        # A credit went out as «-5,00 руб., оплатить до …».
+        credit = f" Переплата {money(-amount)} руб." if amount < 0 else ""
+        return f"Счёт за {month}.{year} по ЛС {account}: к оплате 0 руб.{credit} {company}"
     return (
         f"Счёт за {month}.{year} по ЛС {account}: {money(amount)} руб., "
         f"оплатить до {day(due)}. {company}"

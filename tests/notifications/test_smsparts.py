@@ -67,3 +67,20 @@ def test_debt_notice_has_the_legal_content() -> None:
     assert "20 дней со дня доставки" in text
     assert "ограничена, а затем приостановлена" in text
     assert "не ранее 20.12.2026" in text
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        ("1234.5", "по ЛС 1234567890: 1234,50 руб., оплатить до 10.12.2026. ЭнергоСбыт"),
+        # A credit was sent as «-5,00 руб., оплатить до 10.12.2026».
+        ("-5", "по ЛС 1234567890: к оплате 0 руб. Переплата 5,00 руб. ЭнергоСбыт"),
+        ("0", "по ЛС 1234567890: к оплате 0 руб. ЭнергоСбыт"),
+    ],
+)
+def test_invoice_notice_amounts(amount: str, expected: str) -> None:
+    text = templates.invoice_notice(
+        account="1234567890", period="2026-11", amount=Decimal(amount),
+        due=datetime(2026, 12, 10, tzinfo=MSK).date(), company="ЭнергоСбыт",
+    )
+    assert text == f"Счёт за 11.2026 {expected}"
