@@ -196,6 +196,9 @@ CASES = [
     ("net sveta", "outage"),
     ("schetchik slomalsya", "meter"),
     ("kogda dadut svet?", "outage"),
+    # Red team: paid and a debt still shown is a payment not credited, not a billing
+    # question, though «почему» and «квитанция» are there.
+    ("почему в квитанции долг 2300, я всё оплатил?", "payment"),
 ]
 
 

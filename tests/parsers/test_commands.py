@@ -155,6 +155,7 @@ CASES = [
     ("сколько платить за свет по лс 1100234567", "balance", None, "1100234567"),
     # «долг 1100234567» was an amount of money: the account was lost.
     ("ДОЛГ 1100234567", "balance", None, "1100234567"),
+    ("стоп рассылка", "stop", None, None),  # red team: once `unknown`
 ]
 
 
