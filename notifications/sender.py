@@ -51,13 +51,14 @@ from notifications.smsparts import sms_parts
 from storage.campaigns import CampaignRepo
 from storage.db import utcnow
 from storage.models import OutboxItem
-from storage.outbox import PRIORITY_BULK, OutboxRepo
+from storage.outbox import PRIORITY_BULK, OutboxRepo, Receipt
 from storage.repos import ContactRepo
 from storage.store import Store
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_MARK = '{"tpl"'
+_REPORT_BATCH = 2000  # receipts per transaction at most
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
@@ -111,6 +112,9 @@ class OutboxSender:
         self._templates: dict[int, dict[str, str]] = {}
         # Seconds until a limiter could take something again (the run loop's nap).
         self._ready_in: float | None = None
+        # Receipts waiting for the writer task, each with the future its channel awaits.
+        self._reports: list[tuple[DeliveryReport, asyncio.Future[None]]] = []
+        self._report_writer: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(
@@ -342,17 +346,52 @@ class OutboxSender:
         await self.outbox.retry_at(item.id, now + timedelta(seconds=delay), detail)
 
     async def on_report(self, report: DeliveryReport) -> None:
-        """The `OnReport` callback for channels: apply a delivery receipt."""
-        found = await self.outbox.report(
-            report.channel.value,
-            report.message_id,
-            report.state.value,
-            report.at,
-            # A report that names its parts count is the channel's combined verdict.
-            whole="parts" in report.extra,
-        )
-        if found is None:
-            log.debug("sender: receipt for unknown message %s", report.message_id)
+        """The `OnReport` callback for channels: apply a delivery receipt. Returns once
+        it is stored (the channel acknowledges the receipt only then). Receipts arriving
+        together share one transaction (group commit): a campaign's receipts come as
+        fast as its messages go, and one commit each would queue them by the thousand."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._reports.append((report, done))
+        if self._report_writer is None or self._report_writer.done():
+            self._report_writer = asyncio.create_task(
+                self._write_reports(), name="sender-receipts"
+            )
+        await done
+
+    async def _write_reports(self) -> None:
+        # Ends when a batch finds no newer receipts waiting (the list is refilled only by
+        # on_report, which starts a new writer if this one has ended).
+        while self._reports:
+            batch, self._reports = self._reports[:_REPORT_BATCH], self._reports[_REPORT_BATCH:]
+            try:
+                found = await self.outbox.report_many(
+                    [
+                        Receipt(
+                            report.channel.value,
+                            report.message_id,
+                            report.state.value,
+                            report.at,
+                            # A report that names its parts count is the channel's
+                            # combined verdict.
+                            "parts" in report.extra,
+                        )
+                        for report, _ in batch
+                    ]
+                )
+            except asyncio.CancelledError:
+                for _, done in batch:
+                    done.cancel()
+                raise
+            except Exception as exc:  # each waiting channel answers with a temporary error
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for (report, done), outbox_id in zip(batch, found, strict=True):
+                if outbox_id is None:
+                    log.debug("sender: receipt for unknown message %s", report.message_id)
+                if not done.done():
+                    done.set_result(None)
 
 
 def payload_text(payload: str) -> str | None:

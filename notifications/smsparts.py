@@ -12,6 +12,8 @@ agree on every text.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 GSM_SINGLE, GSM_PART = 160, 153
 UCS2_SINGLE, UCS2_PART = 70, 67
 
@@ -35,6 +37,7 @@ def _count(widths: list[int], single: int, part: int) -> int:
     return parts
 
 
+@lru_cache(maxsize=256)  # the sender asks once per row; a campaign has one text
 def sms_parts(text: str) -> int:
     """Parts of `text` as SMS (an empty text still costs one)."""
     if not text:

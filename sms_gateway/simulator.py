@@ -10,6 +10,7 @@ rest answered ESME_RTHROTTLED), dropping the connection (now, or at the N-th sub
 with it unanswered), not answering enquire_link, redelivering unacknowledged MOs.
 
 Every accepted submit_sm is recorded; `messages_to(phone)` gives the reassembled texts.
+With `keep_messages=False` (load tests) it only counts them (`accepted`).
 """
 
 from __future__ import annotations
@@ -117,6 +118,9 @@ class SmscSimulator:
     `mute_enquire_link`, `drop_after_submits`, `receipts`, `receipt_stat`,
     `receipt_stats` (per destination digits), `receipt_tlvs`, `receipt_text`,
     `redeliver_unacked`, `submit_status`.
+
+    `accepted` counts accepted submit_sm; `submitted` keeps them too unless
+    `keep_messages` is False (a load test's peer must not grow with every message).
     """
 
     def __init__(
@@ -131,6 +135,7 @@ class SmscSimulator:
         receipt_stat: str = "DELIVRD",
         default_to: str = "7555",
         response_timeout: float = 10.0,
+        keep_messages: bool = True,
     ) -> None:
         self.host = host
         self._port = port
@@ -148,7 +153,9 @@ class SmscSimulator:
         self.submit_status: int | None = None  # answer every submit_sm with this error
         self.default_to = default_to
         self.response_timeout = response_timeout
+        self.keep_messages = keep_messages
         self.submitted: list[SubmittedPart] = []
+        self.accepted = 0
         self.bind_attempts = 0
         self.binds = 0
         self.throttled = 0
@@ -337,7 +344,9 @@ class SmscSimulator:
         sm = parse_sm(pdu[16:])
         self._next_id += 1
         message_id = f"{self._next_id:X}"
-        self.submitted.append(SubmittedPart(message_id, sm, codec.now_utc()))
+        self.accepted += 1
+        if self.keep_messages:
+            self.submitted.append(SubmittedPart(message_id, sm, codec.now_utc()))
         conn.write(message_id_resp(SUBMIT_SM_RESP, 0, sequence, message_id))
         if self.receipts and sm.registered_delivery & 0x01 and conn.receives:
             self._send_receipt(conn, message_id, sm)

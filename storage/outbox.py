@@ -24,8 +24,28 @@ PRIORITY_REPLY = 0
 PRIORITY_URGENT = 10  # unplanned outage, power restored, appeal answers
 PRIORITY_BULK = 20  # invoices, debts, planned outages, reminders, surveys
 
-# When several parts of one message report, the message takes its worst part's state.
-_STATE_RANK = {"delivered": 0, "pending": 1, "expired": 2, "failed": 3}
+# When several parts of one message report, the message takes its worst part's state
+# (ranked in SQL: delivered 0, pending 1, expired 2, anything else 3 → failed).
+_RANK_SQL = (
+    "CASE state WHEN 'delivered' THEN 0 WHEN 'pending' THEN 1 WHEN 'expired' THEN 2 ELSE 3 END"
+)
+_RANK_STATUS = {0: "delivered", 2: "expired"}
+_CHUNK = 500  # ids per IN (…): well under SQLite's bound on variables
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """One delivery receipt for `OutboxRepo.report_many` (see `OutboxRepo.report`)."""
+
+    channel: str
+    message_id: str
+    state: str
+    at: datetime
+    whole: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,69 +215,112 @@ class OutboxRepo:
         once every part has a final state. `whole`: the channel already combined its
         parts' receipts and the state is the message's (the SMS channel does so while
         it remembers the parts). Returns the outbox id, or None if unknown."""
+        found = await self.report_many([Receipt(channel, message_id, state, at, whole)])
+        return found[0]
+
+    async def report_many(self, receipts: Sequence[Receipt]) -> list[int | None]:
+        """`report` for many receipts, in their order, in one transaction with a few
+        statements per batch (not per receipt): a campaign's receipts arrive as fast as
+        its messages go. Returns the outbox id of each, None where the id is unknown
+        (kept in `early_receipts` until the sender records it)."""
+        if not receipts:
+            return []
         async with self.db.transaction():
-            row = await self.db.fetchone(
-                "SELECT outbox_id FROM outbox_message_ids WHERE channel = ? AND message_id = ?",
-                (channel, message_id),
+            owners: dict[tuple[str, str], int] = {}
+            wanted: dict[str, set[str]] = {}
+            for r in receipts:
+                wanted.setdefault(r.channel, set()).add(r.message_id)
+            for channel, ids in wanted.items():
+                names = sorted(ids)
+                for start in range(0, len(names), _CHUNK):
+                    chunk = names[start : start + _CHUNK]
+                    rows = await self.db.fetchall(
+                        "SELECT message_id, outbox_id FROM outbox_message_ids"
+                        f" WHERE channel = ? AND message_id IN ({_marks(chunk)})",
+                        [channel, *chunk],
+                    )
+                    owners.update(
+                        ((channel, row["message_id"]), int(row["outbox_id"])) for row in rows
+                    )
+            found = [owners.get((r.channel, r.message_id)) for r in receipts]
+            # Not recorded yet (the receipt overtook our bookkeeping): kept for
+            # `_apply_early_receipts`. Receipts for ids never recorded stay there
+            # harmlessly (a table of receipts, not of messages).
+            await self.db.executemany(
+                "INSERT OR REPLACE INTO early_receipts (channel, message_id, state, whole, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (r.channel, r.message_id, r.state, int(r.whole), to_db(r.at))
+                    for r, owner in zip(receipts, found, strict=True)
+                    if owner is None
+                ],
             )
-            if row is None:
-                # Not recorded yet (the receipt overtook our bookkeeping): keep it for
-                # `_apply_early_receipts`. Receipts for ids never recorded stay there
-                # harmlessly (a table of receipts, not of messages).
-                await self.db.execute(
-                    "INSERT OR REPLACE INTO early_receipts (channel, message_id, state, whole,"
-                    " at) VALUES (?, ?, ?, ?, ?)",
-                    (channel, message_id, state, int(whole), to_db(at)),
-                )
-                return None
-            outbox_id = int(row["outbox_id"])
-            if whole:
-                await self.db.execute(
-                    "UPDATE outbox_message_ids SET state = ? WHERE outbox_id = ?",
-                    (state, outbox_id),
-                )
-            else:
-                await self.db.execute(
-                    "UPDATE outbox_message_ids SET state = ? WHERE channel = ?"
-                    " AND message_id = ?",
-                    (state, channel, message_id),
-                )
-            parts = await self.db.fetchall(
-                "SELECT state FROM outbox_message_ids WHERE outbox_id = ?", (outbox_id,)
+            # In order: a part's later receipt overrides its earlier one; a `whole`
+            # receipt sets every part of its message.
+            await self.db.executemany(
+                "UPDATE outbox_message_ids SET state = ? WHERE outbox_id = ?"
+                " AND (? OR (channel = ? AND message_id = ?))",
+                [
+                    (r.state, owner, int(r.whole), r.channel, r.message_id)
+                    for r, owner in zip(receipts, found, strict=True)
+                    if owner is not None
+                ],
             )
-            states = [p["state"] for p in parts]
-            if any(s is None or s == "pending" for s in states):
-                return outbox_id
-            worst = max(states, key=lambda s: _STATE_RANK.get(s, 3))
-            status = {"delivered": "delivered", "expired": "expired"}.get(worst, "failed")
-            await self.db.execute(
+            # Each message touched, once: final when no part is pending any more; it
+            # takes the worst part's state, stamped with its last receipt's time.
+            last_at = {
+                owner: r.at for r, owner in zip(receipts, found, strict=True) if owner is not None
+            }
+            touched = sorted(last_at)
+            updates: list[tuple[str, str | None, int]] = []
+            for start in range(0, len(touched), _CHUNK):
+                part = touched[start : start + _CHUNK]
+                rows = await self.db.fetchall(
+                    "SELECT outbox_id, max(state IS NULL OR state = 'pending') AS open,"
+                    f" max({_RANK_SQL}) AS worst FROM outbox_message_ids"
+                    f" WHERE outbox_id IN ({_marks(part)}) GROUP BY outbox_id",
+                    part,
+                )
+                for row in rows:
+                    if row["open"]:
+                        continue
+                    status = _RANK_STATUS.get(int(row["worst"]), "failed")
+                    at = to_db(last_at[row["outbox_id"]]) if status == "delivered" else None
+                    updates.append((status, at, int(row["outbox_id"])))
+            await self.db.executemany(
                 "UPDATE outbox SET status = ?, delivered_at = ? WHERE id = ?"
                 " AND status IN ('sent', 'sending')",
-                (status, to_db(at) if status == "delivered" else None, outbox_id),
+                updates,
             )
-        return outbox_id
+        return found
 
     async def _apply_early_receipts(self, channel: str, message_ids: Sequence[str]) -> None:
         """Receipts that came before these ids were recorded: apply them now (inside the
         caller's transaction)."""
-        if await self.db.fetchval("SELECT count(*) FROM early_receipts") == 0:
+        if await self.db.fetchval("SELECT 1 FROM early_receipts LIMIT 1") is None:
             return  # the common case: one cheap look, no per-id queries
-        for start in range(0, len(message_ids), 500):
-            chunk = list(message_ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
+        for start in range(0, len(message_ids), _CHUNK):
+            chunk = list(message_ids[start : start + _CHUNK])
             rows = await self.db.fetchall(
-                f"SELECT * FROM early_receipts WHERE channel = ? AND message_id IN ({marks})",
+                "SELECT * FROM early_receipts WHERE channel = ?"
+                f" AND message_id IN ({_marks(chunk)})",
                 [channel, *chunk],
             )
-            for row in rows:
-                await self.db.execute(
-                    "DELETE FROM early_receipts WHERE channel = ? AND message_id = ?",
-                    (channel, row["message_id"]),
-                )
-                await self.report(
-                    channel, row["message_id"], row["state"], from_db(row["at"]),
-                    whole=bool(row["whole"]),
-                )
+            if not rows:
+                continue
+            await self.db.executemany(
+                "DELETE FROM early_receipts WHERE channel = ? AND message_id = ?",
+                [(channel, row["message_id"]) for row in rows],
+            )
+            await self.report_many(
+                [
+                    Receipt(
+                        channel, row["message_id"], row["state"], from_db(row["at"]),
+                        bool(row["whole"]),
+                    )
+                    for row in rows
+                ]
+            )
 
     async def get(self, item_id: int) -> OutboxItem | None:
         row = await self.db.fetchone("SELECT * FROM outbox WHERE id = ?", (item_id,))
