@@ -292,10 +292,8 @@ class ReadingRepo:
         async with self.db.transaction():
             for r in readings:
                 if r.status == "accepted":
-                    count = await self.db.execute(
-                        "UPDATE readings SET status = 'replaced' WHERE account = ? AND"
-                        " meter_serial = ? AND zone = ? AND period = ? AND status = 'accepted'",
-                        (r.account, r.meter_serial, r.zone, r.period),
+                    count = await self._replace_current(
+                        r.account, r.meter_serial, r.zone, r.period, r.channel
                     )
                     replaced = replaced or count > 0
                 ids.append(
@@ -310,6 +308,19 @@ class ReadingRepo:
                     )
                 )
         return ids, replaced
+
+    async def _replace_current(
+        self, account: str, serial: str, zone: str, period: str, channel: str
+    ) -> int:
+        """Mark the accepted reading of this key replaced. Readings typed in `gateway chat`
+        (channel console) and real ones are separate lanes: an operator's test must not
+        replace what the customer sent, which billing would then not receive."""
+        return await self.db.execute(
+            "UPDATE readings SET status = 'replaced' WHERE account = ? AND meter_serial = ?"
+            " AND zone = ? AND period = ? AND status = 'accepted'"
+            " AND (channel = 'console') = ?",
+            (account, serial, zone, period, int(channel == "console")),
+        )
 
     async def pending(self, ids: Iterable[int]) -> list[ReadingRecord]:
         wanted = list(ids)
@@ -327,10 +338,9 @@ class ReadingRepo:
         replaced = False
         async with self.db.transaction():
             for record in await self.pending(ids):
-                count = await self.db.execute(
-                    "UPDATE readings SET status = 'replaced' WHERE account = ? AND"
-                    " meter_serial = ? AND zone = ? AND period = ? AND status = 'accepted'",
-                    (record.account, record.meter_serial, record.zone, record.period),
+                count = await self._replace_current(
+                    record.account, record.meter_serial, record.zone, record.period,
+                    record.channel,
                 )
                 replaced = replaced or count > 0
                 await self.db.execute(
@@ -372,10 +382,22 @@ class ReadingRepo:
         if not include_console:
             sql += " AND channel != 'console'"
         sql += " ORDER BY period, account, meter_serial, zone, id"
+        held: ReadingRecord | None = None  # the newest row of the key being read
         async with self.db.conn.execute(sql, params) as cursor:
             while rows := await cursor.fetchmany(page):
                 for row in rows:
-                    yield self._reading(row)
+                    record = self._reading(row)
+                    # With console readings there may be one accepted per lane: the
+                    # export names one value per key, the newest (rows come by key, id).
+                    if held is not None and _key(held) != _key(record):
+                        yield held
+                    held = record
+        if held is not None:
+            yield held
+
+
+def _key(record: ReadingRecord) -> tuple[str, str, str, str]:
+    return (record.account, record.meter_serial, record.zone, record.period)
 
 
 class StateRepo:

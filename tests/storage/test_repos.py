@@ -189,3 +189,20 @@ async def test_outbox_receipt_before_the_ids_are_recorded_is_kept(store: Store) 
     assert item is not None
     assert item.status == "delivered"
     assert await store.db.fetchval("SELECT count(*) FROM early_receipts") == 0
+
+
+async def test_console_readings_do_not_replace_what_the_customer_sent(store: Store) -> None:
+    # `gateway chat` used to replace the customer's SMS reading; the default export then
+    # had neither, and billing got nothing for the account (QA finding).
+    await store.readings.save([_reading("4521")])
+    console = NewReading(
+        account="1234567890", meter_serial="011234567", zone="T1", value=Decimal("4600"),
+        period="2026-11", channel="console", sender="+79121234567", received_at=T0,
+    )
+    _, replaced = await store.readings.save([console])
+    assert replaced is False
+    exported = [r.value async for r in store.readings.iter_export_rows(None, False)]
+    assert exported == [Decimal("4521")]
+    # with --include-console: one value per key, the newest
+    exported = [r.value async for r in store.readings.iter_export_rows(None, True)]
+    assert exported == [Decimal("4600")]
