@@ -271,21 +271,39 @@ class Notifications:
         if outage is None:
             return None
         where = templates.area(outage.settlement, outage.street, outage.houses)
-        text = templates.restored_notice(where=where, company=self.config.company)
+        now = self.clock()
+        # A planned outage closed before it began never cut anyone off: «restored» would
+        # puzzle people; those who were told of it hear it is called off, nobody else.
+        called_off = outage.status == "cancelled" or (
+            outage.restored_campaign_id is None and outage.planned and now < outage.start_at
+        )
+        if called_off:
+            start = outage.start_at.astimezone(self.config.tz).strftime("%d.%m %H:%M")
+            text = templates.planned_called_off_notice(
+                where=where, start=start, company=self.config.company
+            )
+        else:
+            text = templates.restored_notice(where=where, company=self.config.company)
         area = AreaAudience(outage.settlement, outage.street, outage.houses)
         accounts = await self.campaigns.accounts_in(area)
         if outage.restored_campaign_id is not None:
             return await self._report(outage.restored_campaign_id, outage.id, accounts, text)
-        now = self.clock()
         audience: CampaignAudience | AreaAudience = (
-            CampaignAudience(outage.campaign_id) if outage.campaign_id is not None else area
+            CampaignAudience(outage.campaign_id, reached_only=called_off)
+            if outage.campaign_id is not None
+            else area
         )
         async with self.store.db.transaction():
-            await self.store.outages.restore(outage.id, now)
+            if called_off:
+                await self.store.outages.cancel(outage.id, now)
+            else:
+                await self.store.outages.restore(outage.id, now)
             if outage.campaign_id is not None:
                 await self.campaigns.stop_unsent(
-                    outage.campaign_id, now, status="expired",
-                    reason="power restored before sending",
+                    outage.campaign_id, now,
+                    status="cancelled" if called_off else "expired",
+                    reason="planned outage called off" if called_off
+                    else "power restored before sending",
                 )
             campaign = await self.campaigns.create(
                 "restored", where,

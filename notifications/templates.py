@@ -63,6 +63,10 @@ def restored_notice(*, where: str, company: str) -> str:
     )
 
 
+def planned_called_off_notice(*, where: str, start: str, company: str) -> str:
+    return f"Плановое отключение {start}: {where} отменено, свет отключать не будут. {company}"
+
+
 def invoice_notice(
     *, account: str, period: str, amount: Decimal, due: date, company: str
 ) -> str:

@@ -56,9 +56,12 @@ class AreaAudience:
 
 @dataclass(frozen=True, slots=True)
 class CampaignAudience:
-    """The people of an earlier campaign (the «power restored» follow-up)."""
+    """The people of an earlier campaign (the «power restored» follow-up); with
+    `reached_only`, only those whose message went out (a called-off planned outage is
+    news only to people who were told of it)."""
 
     campaign_id: int
+    reached_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,9 +244,11 @@ class CampaignRepo:
                 "a_houses": audience.houses.strip(),
             }
         if isinstance(audience, CampaignAudience):
+            reached = " AND status IN ('sent', 'delivered')" if audience.reached_only else ""
             sql = (
                 "people AS (SELECT phone, min(account) AS account FROM outbox"
-                " WHERE campaign_id = :a_source AND phone IS NOT NULL GROUP BY phone)"
+                f" WHERE campaign_id = :a_source AND phone IS NOT NULL{reached}"
+                " GROUP BY phone)"
             )
             return sql, {"a_source": audience.campaign_id}
         sql = (

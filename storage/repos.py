@@ -685,6 +685,15 @@ class OutageRepo:
             f"UPDATE outages SET {column} = ? WHERE id = ?", (campaign_id, outage_id)
         )
 
+    async def cancel(self, outage_id: int, at: datetime) -> Outage | None:
+        """A planned outage called off before it started."""
+        await self.db.execute(
+            "UPDATE outages SET status = 'cancelled', restored_at = ? WHERE id = ?"
+            " AND status = 'active'",
+            (to_db(at), outage_id),
+        )
+        return await self.get(outage_id)
+
     async def restore(self, outage_id: int, at: datetime) -> Outage | None:
         await self.db.execute(
             "UPDATE outages SET status = 'restored', restored_at = ? WHERE id = ?"

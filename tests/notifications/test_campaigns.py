@@ -185,6 +185,44 @@ async def test_restored_drops_unsent_notices_and_tells_the_same_people(
     assert await notes.restored(999) is None
 
 
+async def test_planned_outage_called_off_before_it_starts(
+    store: Store, sms: FakeChannel, telegram: FakeChannel
+) -> None:
+    # «outage restored» on a planned outage that had not begun told people who never lost
+    # power that it was «восстановлено» (QA finding): now it is called off, and only
+    # those who were told of it hear so.
+    await seed_street(store)
+    start = T0 + timedelta(days=1)
+    notes = service(store)
+    told = await notes.outage(
+        outage(houses="1-3", planned=True, start=start, until=start + timedelta(hours=4))
+    )
+    assert told.outage is not None
+    await sender(store, sms, telegram).drain(T0)
+    assert len(sms.sent) == 4
+    called_off = await notes.restored(told.outage)
+    assert called_off is not None
+    assert called_off.recipients == 4
+    await sender(store, sms, telegram).drain(T0)
+    assert all("отменено" in t for t in sms.texts[4:])
+    assert len(sms.sent) == 8
+    row = await store.outages.get(told.outage)
+    assert row is not None
+    assert row.status == "cancelled"
+
+    # Called off before any notice went out: nobody is bothered at all.
+    untold = await notes.outage(
+        outage(street="Ленина", houses="", planned=True, start=start,
+               until=start + timedelta(hours=1))
+    )
+    assert untold.outage is not None
+    quiet = await notes.restored(untold.outage)
+    assert quiet is not None
+    assert quiet.recipients == 0
+    await sender(store, sms, telegram).drain(T0)
+    assert len(sms.sent) == 8
+
+
 async def test_cancel_stops_unsent(store: Store, sms: FakeChannel) -> None:
     await seed_street(store)
     notes = service(store)
