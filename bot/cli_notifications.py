@@ -260,6 +260,10 @@ async def cmd_import_billing(args: argparse.Namespace, settings: Settings) -> in
     if args.json:
         _print_json(report.as_json())
         return 0
+    if report.duplicate_of is not None:
+        print(f"this file was imported before as campaign {report.duplicate_of}: nothing "
+              "queued again (cancel that campaign first to send it anew)")
+        return 0
     print(f"campaign {report.campaign}: {report.accepted} rows accepted, "
           f"{len(report.rejected)} rejected, {report.recipients} messages queued")
     for rejected in report.rejected:

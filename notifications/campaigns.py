@@ -19,6 +19,7 @@ Kinds, priorities and routes (design.md «Notifications»):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -133,6 +134,22 @@ class BroadcastReport:
         }
 
 
+def _digest(source: Source) -> str | None:
+    """sha256 of a billing file's bytes (None for a stream, which cannot be re-read)."""
+    if isinstance(source, bytes):
+        return hashlib.sha256(source).hexdigest()
+    if isinstance(source, str | Path):
+        digest = hashlib.sha256()
+        try:
+            with Path(source).open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError:
+            return None  # CsvFile reports the unreadable file in its own words
+        return digest.hexdigest()
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class ImportReport:
     """The result of a billing file (contracts.md §10, §11)."""
@@ -141,11 +158,14 @@ class ImportReport:
     accepted: int
     recipients: int
     rejected: list[Rejected] = field(default_factory=list)
+    # The same file was imported before as this campaign: nothing was queued again.
+    duplicate_of: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
             "campaign": self.campaign,
             "accepted": self.accepted,
+            **({"duplicate_of": self.duplicate_of} if self.duplicate_of is not None else {}),
             "rejected": [{"line": r.line, "reason": r.reason} for r in self.rejected],
         }
 
@@ -375,11 +395,22 @@ class Notifications:
     ) -> ImportReport:
         if isinstance(source, str | Path) and not name:
             name = Path(source).name
+        # The same file twice (a re-run command, a re-sent upload) would notify everyone
+        # twice: the idempotency key is per campaign. A file is known by its content.
+        digest = _digest(source)
+        if digest is not None:
+            earlier = await self.campaigns.find_import(kind, digest)
+            if earlier is not None:
+                log.warning("%s file %s was imported as campaign %d; not queued again",
+                            kind, name, earlier)
+                return ImportReport(earlier, 0, 0, [], duplicate_of=earlier)
         rejected: list[Rejected] = []
         accepted = recipients = 0
         seen: dict[str, int] = {}
         with CsvFile(source, required=columns) as csv_file:  # CsvFileError: not a file
-            campaign = await self.campaigns.create(kind, name, {"file": name})
+            campaign = await self.campaigns.create(
+                kind, name, {"file": name, "digest": digest}
+            )
             batch: list[R] = []
 
             async def flush() -> None:

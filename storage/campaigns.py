@@ -187,6 +187,15 @@ class CampaignRepo:
             (kind, title, status, json.dumps(params, ensure_ascii=False), to_db(utcnow())),
         )
 
+    async def find_import(self, kind: str, digest: str) -> int | None:
+        """The campaign, not cancelled, built from a billing file with this digest."""
+        value = await self.db.fetchval(
+            "SELECT id FROM campaigns WHERE kind = ? AND status != 'cancelled'"
+            " AND json_extract(params, '$.digest') = ? ORDER BY id LIMIT 1",
+            (kind, digest),
+        )
+        return None if value is None else int(value)
+
     async def get(self, campaign_id: int) -> Campaign | None:
         row = await self.db.fetchone("SELECT * FROM campaigns WHERE id = ?", (campaign_id,))
         return None if row is None else _campaign(row)

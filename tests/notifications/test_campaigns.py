@@ -276,6 +276,28 @@ async def test_import_invoices(
     ]
 
 
+async def test_the_same_billing_file_twice_notifies_once(
+    store: Store, sms: FakeChannel, telegram: FakeChannel
+) -> None:
+    # An upload repeated (a re-run command, a retried POST) made a second campaign and
+    # every customer got the invoice twice (QA finding).
+    await seed_street(store)
+    notes = service(store)
+    first = await notes.import_invoices(INVOICES.encode(), name="inv.csv")
+    again = await notes.import_invoices(INVOICES.encode(), name="inv-copy.csv")
+    assert again.duplicate_of == first.campaign
+    assert again.accepted == 0
+    assert again.as_json()["duplicate_of"] == first.campaign
+    await sender(store, sms, telegram).drain(T0)
+    # as one import sends: one SMS, one Telegram (the third account has no phone)
+    assert len(sms.sent) + len(telegram.sent) == 2
+    # Once that campaign is cancelled, the file may be sent anew.
+    await notes.cancel(first.campaign)
+    anew = await notes.import_invoices(INVOICES.encode(), name="inv.csv")
+    assert anew.duplicate_of is None
+    assert anew.campaign != first.campaign
+
+
 async def test_debts_go_by_sms_even_to_linked_and_opted_out_people_at_day(
     store: Store, sms: FakeChannel, telegram: FakeChannel
 ) -> None:
