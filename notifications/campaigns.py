@@ -59,6 +59,10 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 
+# An outage notice fits two SMS parts (contracts.md §8); longer input is cut to fit.
+SMS_OUTAGE_PARTS = 2
+_MIN_CLIPPED = 12
+
 R = TypeVar("R", InvoiceRow, DebtRow)
 
 # Billing rows are checked against the registry and queued this many at a time.
@@ -132,6 +136,12 @@ class BroadcastReport:
             "sms_parts": self.sms_parts,
             "sample": self.sample,
         }
+
+
+def _clip(value: str) -> str:
+    """`value` eight characters shorter (at least `_MIN_CLIPPED`), ending in «…»."""
+    bare = value.removesuffix("…")
+    return bare[: max(_MIN_CLIPPED - 1, len(bare) - 8)].rstrip(" ,.;") + "…"
 
 
 def _digest(source: Source) -> str | None:
@@ -211,10 +221,34 @@ class Notifications:
     # -- outages -------------------------------------------------------------------------
 
     def outage_text(self, req: OutageRequest) -> str:
+        """The full notice (Telegram, and SMS when it fits `SMS_OUTAGE_PARTS`)."""
+        return self._outage_notice(req, req.reason.strip(), self._where(req))
+
+    def outage_sms_text(self, req: OutageRequest) -> str:
+        """The notice cut to `SMS_OUTAGE_PARTS` parts: a long reason, then a long house
+        list, end in «…». Written at night in a storm, a reason can run long; thousands
+        of 4-part SMS would cost twice the two the notice is meant to fit in."""
+        reason, where = req.reason.strip(), self._where(req)
+        while True:
+            text = self._outage_notice(req, reason, where)
+            if sms_parts(text) <= SMS_OUTAGE_PARTS:
+                return text
+            if len(reason) > _MIN_CLIPPED:
+                reason = _clip(reason)
+            elif len(where) > _MIN_CLIPPED:
+                where = _clip(where)
+            else:
+                return text  # as short as it can honestly be
+
+    @staticmethod
+    def _where(req: OutageRequest) -> str:
+        return templates.area(req.settlement, req.street, req.houses)
+
+    def _outage_notice(self, req: OutageRequest, reason: str, where: str) -> str:
         return templates.outage_notice(
             planned=req.planned,
-            where=templates.area(req.settlement, req.street, req.houses),
-            reason=req.reason.strip(),
+            where=where,
+            reason=reason,
             start=req.start,
             until=req.until,
             tz=self.config.tz,
@@ -235,7 +269,7 @@ class Notifications:
             raise OutageError("until: must be after start")
         audience = AreaAudience(req.settlement, req.street, req.houses)
         routing = self._routing()
-        text = self.outage_text(req)
+        full, text = self.outage_text(req), self.outage_sms_text(req)
         counts = await self.campaigns.count(audience, routing)
         preview = BroadcastReport(
             None, None, counts.accounts, counts.recipients, counts.sms, counts.telegram,
@@ -266,7 +300,7 @@ class Notifications:
                 "outage",
                 templates.area(req.settlement, req.street, req.houses),
                 {"outage": outage.id, "planned": req.planned,
-                 "templates": {"sms": text, "telegram": text}},
+                 "templates": {"sms": text, "telegram": full}},
             )
             await self.store.outages.set_campaign(outage.id, campaign, restored=False)
             # The SMS validity period ends with the outage: a notice not sent before

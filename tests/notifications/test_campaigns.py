@@ -10,6 +10,7 @@ import pytest
 from notifications.campaigns import NoticeConfig, Notifications, OutageError, OutageRequest
 from notifications.quiet import QuietHours
 from notifications.sender import OutboxSender
+from notifications.smsparts import sms_parts
 from storage.campaigns import CampaignRepo
 from storage.store import Store
 from tests.notifications.conftest import (
@@ -221,6 +222,33 @@ async def test_planned_outage_called_off_before_it_starts(
     assert quiet.recipients == 0
     await sender(store, sms, telegram).drain(T0)
     assert len(sms.sent) == 8
+
+
+@pytest.mark.parametrize(
+    ("reason", "houses"),
+    [
+        ("ремонт ЛЭП", "1-15,17,21А"),
+        # a storm-night reason, written in full, made a 4-part SMS (QA finding)
+        ("повреждение опоры ЛЭП 10 кВ упавшим деревом после сильного ветра, аварийная "
+         "бригада выехала, работы ведутся, просим соблюдать осторожность у провода", "1-15"),
+        ("ремонт", ",".join(str(n) for n in range(1, 80, 2))),  # a very long house list
+    ],
+)
+async def test_outage_sms_fits_two_parts_and_telegram_gets_it_all(
+    store: Store, sms: FakeChannel, telegram: FakeChannel, reason: str, houses: str
+) -> None:
+    await seed_street(store)
+    notes = service(store)
+    report = await notes.outage(outage(reason=reason, houses=houses), yes=True)
+    assert report.sms_parts <= 2
+    await sender(store, sms, telegram).drain(T0)
+    assert sms.texts
+    assert all(sms_parts(t) <= 2 for t in sms.texts)
+    full = notes.outage_text(outage(reason=reason, houses=houses))
+    assert telegram.texts  # house 5 is linked to Telegram
+    assert all(t == full for t in telegram.texts)
+    if sms_parts(full) <= 2:
+        assert sms.texts[0] == full  # nothing is cut when it fits
 
 
 async def test_cancel_stops_unsent(store: Store, sms: FakeChannel) -> None:
