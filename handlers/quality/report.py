@@ -39,18 +39,10 @@ from zoneinfo import ZoneInfo
 
 import pymorphy3
 
+from parsers.intent import APPEAL_CATEGORIES
 from storage.models import Appeal, Outage
 
-CATEGORIES: Final = (
-    "outage",
-    "power_quality",
-    "billing",
-    "payment",
-    "meter",
-    "contract",
-    "service_complaint",
-    "other",
-)
+CATEGORIES: Final[tuple[str, ...]] = APPEAL_CATEGORIES  # the parser's, in contract order
 CATEGORY_LABELS: Final = {
     "outage": "Отключение электроэнергии",
     "power_quality": "Качество электроэнергии",
