@@ -97,6 +97,8 @@ class Outbound(BaseModel):
     buttons: tuple[tuple[Button, ...], ...] = ()
     # Telegram: show a reply keyboard with the «share my phone number» button.
     request_contact: bool = False
+    # Telegram: hide that keyboard (the number was shared; the button has done its job).
+    remove_keyboard: bool = False
     # SMS validity period / drop-after time for notices that must not arrive late.
     valid_until: datetime | None = None
     # The outbox row id, echoed in delivery reports.

@@ -254,6 +254,12 @@ class ConversationEngine:
                 for row in reply.choices
             ),
             request_contact=reply.request_contact,
+            # The answer to a shared contact hides the share keyboard (unless it asks
+            # again, or carries inline buttons: a message has one keyboard).
+            remove_keyboard=inbound.contact is not None
+            and reply.to is None
+            and not reply.request_contact
+            and not reply.choices,
         )
 
     async def _apologise(self, entry_id: int, inbound: Inbound) -> None:

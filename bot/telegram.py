@@ -58,6 +58,7 @@ from aiogram.types import (
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     Update,
 )
 from aiogram.utils.token import TokenValidationError
@@ -563,8 +564,19 @@ class TelegramChannel:
             except Exception as exc:  # the journal's own failure; never acknowledge it
                 raise JournalError(f"{type(exc).__name__}: {exc}") from exc
         if update.callback_query is not None:
+            query = update.callback_query
             # Stops the spinner on the button; the reply comes as a normal message.
-            await self._quietly(self._bot.answer_callback_query(update.callback_query.id))
+            await self._quietly(self._bot.answer_callback_query(query.id))
+            # A pressed choice is made: take the buttons off its message, so an old
+            # question cannot be answered twice (a survey score, «ДА» to a held reading).
+            if isinstance(query.message, Message):
+                await self._quietly(
+                    self._bot.edit_message_reply_markup(
+                        chat_id=query.message.chat.id,
+                        message_id=query.message.message_id,
+                        reply_markup=None,
+                    )
+                )
             return
         chat_id = _foreign_chat(update)
         if (
@@ -651,11 +663,13 @@ class TelegramChannel:
         if not outbound.text.strip():
             return SendResult.failed(SendErrorKind.REJECTED, "empty text")
         chat_id = int(outbound.address)
-        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None = None
         if outbound.buttons:
             markup = _inline_markup(outbound.buttons)
         elif outbound.request_contact:
             markup = _contact_markup()
+        elif outbound.remove_keyboard:
+            markup = ReplyKeyboardRemove(remove_keyboard=True)
         parts = split_text(outbound.text)
         sent: list[str] = []
         for index, part in enumerate(parts):

@@ -133,10 +133,11 @@ class IdentityUseCase:
             return Outcome.say(
                 texts.LINKED_NO_ACCOUNTS.format(phone=mask_phone(phone)), state=None
             )
+        # No inline button here: this answers a shared contact, and the message must hide
+        # the share keyboard; a message carries one keyboard (Telegram).
         return Outcome.say(
             texts.LINKED.format(phone=mask_phone(phone), accounts=", ".join(accounts)),
             state=None,
-            choices=(((texts.BUTTON_UNLINK, "unlink"),),),
         )
 
     async def offer_answer(self, ctx: Context, data: dict[str, Any], yes: bool) -> Outcome:

@@ -18,7 +18,13 @@ import pytest
 from bot.app import Gateway
 from bot.settings import load_settings
 from storage.export import export_readings
-from tests.bot.fake_telegram import TOKEN, FakeTelegram, contact_update, text_update
+from tests.bot.fake_telegram import (
+    TOKEN,
+    FakeTelegram,
+    callback_update,
+    contact_update,
+    text_update,
+)
 
 STAFF = 900
 
@@ -142,3 +148,25 @@ async def test_webhook_mode_through_the_admin_api_server(tmp_path: Path) -> None
             await tg.wait_until(lambda: bool(texts_to(tg, 601)))
             assert tg.webhook_url == "https://bot.example.org/telegram/webhook"
             assert tg.webhook_secret == "s3cret-hook"
+
+
+def _markup(message: dict[str, Any]) -> dict[str, Any] | None:
+    markup = message.get("reply_markup")
+    return json.loads(markup) if isinstance(markup, str) else markup
+
+
+async def test_shared_contact_hides_the_keyboard_and_pressed_buttons_go(
+    world: tuple[Gateway, FakeTelegram],
+) -> None:
+    # The share-contact keyboard stayed on screen after the number was shared, and old
+    # inline buttons could be pressed again (a held reading confirmed twice).
+    _, tg = world
+    await say(tg, text_update(506, "/start"), 506)
+    await say(tg, contact_update(506, "+79121234567", contact_user_id=506), 506)
+    linked = _markup(tg.sent[-1])
+    assert linked is not None
+    assert linked.get("remove_keyboard") is True
+    await say(tg, callback_update(506, "помощь", query_id="cq-506"), 506)
+    edits = await tg.wait_for("editMessageReplyMarkup")
+    assert [str(c.params.get("chat_id")) for c in edits] == ["506"]
+    assert not edits[0].params.get("reply_markup")
