@@ -89,7 +89,9 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         r"|(?:сегодняшн|текущ|нынешн|вчерашн|следующ|прошл|весь|всю|вс[ея]|цел|втор|трет"
         r"|четверт|пят|кажд|эт|тот|один|рабоч|выходн|какой|который|тот\s+же)\w*\s+"
         r"(?:день|ночь|дня|ночи)|в\s+течени[ея]\s+(?:дня|ночи)|на\s+день|в\s+день"
-        r"|днем\s+и\s+ночью|по\s+ночам|по\s+дням)" + NL,
+        r"|днем\s+и\s+ночью|по\s+ночам|по\s+дням"
+        # «д. Выльгорт»: before a name, «д.» is деревня, not the day label.
+        r"|д\.\s?(?!(?:показ|пок|ноч|нч|дн|ден)[^\W\d_]*)[^\W\d_]{3,})" + NL,
     ),
     # Account labels first: «л.с.» would otherwise read as initials.
     (
@@ -127,8 +129,12 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         + ND
         + r"|"
         + PL
-        + r"(?:тел|телефон|моб|сот|tel)\w*\.?\s?(?:номер\s)?:?\s?\+?"
-        r"[0-9][0-9\s\-()]{4,}[0-9]" + ND,
+        + r"(?:тел|телефон|моб|сот|tel)\w*\.?\s?(?:номер\s)?:?\s?\+?\(?"
+        r"[0-9][0-9\s\-()]{4,}[0-9]"
+        + ND
+        # «(8212) 21-34-56»: a city code in brackets.
+        + r"|\(\s?[0-9]{3,5}\s?\)\s?[0-9]{1,3}(?:\s?-?\s?[0-9]{2}){2}"
+        + ND,
     ),
     (
         "date",
@@ -206,6 +212,13 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         + r"(?:напряжени\w*|вольтаж\w*)[^0-9\n]{0,25}?[0-9]{2,3}"
         + ND,
     ),
+    # «с 4400 до 4521», «от 4400 по 4521»: which end is this month's is not said.
+    (
+        "range",
+        PL
+        + r"(?:с|со|от)\s?[0-9]+(?:[.,][0-9]{1,2})?\s?-?\s?(?:до|по)\s?[0-9]+(?:[.,][0-9]{1,2})?"
+        + ND,
+    ),
     (
         "house",
         PL
@@ -241,7 +254,8 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
     # quoted for comparison, is not this month's.
     (
         "previous",
-        PL + r"(?:было|были|был|прошл\w*|предыдущ\w*|ранее|старые|последн\w*\s+переданн\w*)"
+        PL + r"(?:было|были|был|прошл\w*|предыдущ\w*|ранее|старые|последн\w*\s+переданн\w*"
+        r"|передавал\w*)"
         r"(?:\s(?:показани\w*|пок\.?|счетчика|были|было|месяц\w*|раз))*\s?[:\-=]?\s?"
         r"[0-9]+(?:[.,][0-9]{1,2})?" + ND,
     ),
@@ -271,6 +285,9 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         r"(?:\s?(?P<mno>№|n(?=\s?[0-9])|#|номер|ном\.)\s?)?(?:\s?[:\-=]\s?|\s)?"
         r"(?P<mn>[0-9]+(?:[.,][0-9]{1,2}" + ND + r")?" + ND + ")?",
     ),
+    # «платёжное поручение № 345», «Меркурий 201 № 0915432»: a number with «№» and no
+    # account or meter label before it is a document's or a serial, never a reading.
+    ("numbered", r"№\s?(?P<nn>[0-9]+)" + ND),
     (
         "count",
         PD + r"[0-9]+\s?-?\s?(?:сут\w*|дн(?:я|ей|ям|и)|недел\w*|нед|месяц\w*|мес|год(?:а|ов|у)?"
@@ -381,6 +398,8 @@ def tokenize(norm: str, orig: str, account_digits: tuple[int, int] = (8, 12)) ->
                 tok.kind = "account_label"
         elif kind == "ticket":
             tok.value = m.group("tk")
+        elif kind == "numbered":
+            tok.value = m.group("nn")
         elif kind == "meter":
             ordinal = m.group("mo1") or m.group("mo2")
             if ordinal is None and m.group("mow"):
@@ -447,6 +466,8 @@ PROTECTED: Final = frozenset(
         "ambig",
         "ticket",
         "previous",
+        "range",
+        "numbered",
     }
 )
 

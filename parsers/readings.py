@@ -29,6 +29,9 @@ MAX_VALUES_PER_METER: Final = 3
 # A value of one or two digits is a reading only with a zone, a meter or one of these
 # words beside it: bare, it is more often a flat, a count or a menu choice.
 _READING_WORDS: Final = ("показ", "пок", "pokaz")
+# «счётчик Меркурий 201 № 0915432»: at most this many tokens (the make and its model
+# number) between a meter label and a «№ serial» that still belongs to it.
+_MAX_MODEL_TOKENS: Final = 3
 
 
 @dataclass(slots=True)
@@ -68,10 +71,19 @@ def extract_readings(tokens: list[Token], skip: int) -> list[ParsedReading]:
     """The readings written in `tokens`, in order; `skip` is the account's token index."""
     # Pass 1: a flat sequence of meter boundaries, zone labels and values.
     items: list[tuple[str, object]] = []
+    label_at: tuple[int, int] | None = None  # (token, item) of a bare meter label
     for i, tok in enumerate(tokens):
         if i == skip:
             continue
+        if tok.kind == "numbered":
+            if label_at is not None and _model_between(tokens, label_at[0], i):
+                # «счётчик Меркурий 201 № 0915432»: the model number is no reading.
+                del items[label_at[1] + 1 :]
+                items.append(("serial", tok.value))
+            label_at = None
+            continue
         if tok.kind == "meter":
+            label_at = (i, len(items)) if tok.value is None else None
             items.append(("meter", tok.value))
         elif tok.kind == "meter_num":
             if _is_serial(tokens, i):
@@ -133,6 +145,15 @@ def extract_readings(tokens: list[Token], skip: int) -> list[ParsedReading]:
         if v is not None
         and (len(v.text.split(",")[0].split(".")[0]) > 2 or v.zone or v.meter or keyword)
     ]
+
+
+def _model_between(tokens: list[Token], label: int, index: int) -> bool:
+    """Whether only a make and a model («Меркурий 201», «СЕ 102») stand between the meter
+    label at `label` and the «№ …» at `index`."""
+    between = tokens[label + 1 : index]
+    return 0 < len(between) <= _MAX_MODEL_TOKENS and all(
+        t.kind == "word" or (t.kind in {"num", "house"} and len(t.text) <= 4) for t in between
+    )
 
 
 def _is_serial(tokens: list[Token], index: int) -> bool:

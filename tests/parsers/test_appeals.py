@@ -199,6 +199,18 @@ CASES = [
     # Red team: paid and a debt still shown is a payment not credited, not a billing
     # question, though «почему» and «квитанция» are there.
     ("почему в квитанции долг 2300, я всё оплатил?", "payment"),
+    # Round 2 (tests/data/heldout_round2.jsonl): «ответа нет» once missed the unanswered
+    # rule (`other`); «оплата не отражена» missed the payment rule, so «№ 345» was read.
+    ("5 раз писала обращение, ответа нет", "service_complaint"),
+    (
+        "Платёжным поручением № 345 от 10.11.2025 перечислено 45 000 руб., оплата не отражена",
+        "payment",
+    ),
+    # Only «если что … звоните» is a courtesy; the meter's kind alone is no meter appeal,
+    # moving to one still is.
+    ("если что, света нет уже 3 дня", "outage"),
+    ("хочу перейти на двухтарифный счетчик", "meter"),
+    ("Уважаемые сотрудники, спасибо вам!", "other"),
 ]
 
 

@@ -156,6 +156,32 @@ CASES = [
     # «долг 1100234567» was an amount of money: the account was lost.
     ("ДОЛГ 1100234567", "balance", None, "1100234567"),
     ("стоп рассылка", "stop", None, None),  # red team: once `unknown`
+    # Round 2 (tests/data/heldout_round2.jsonl): wordings that once gave `unknown`, or
+    # an appeal for the letter-style balance question.
+    ("список команд", "help", None, None),
+    ("напишите, какие команды есть", "help", None, None),
+    ("скинь баланс", "balance", None, None),
+    (
+        "Уважаемые сотрудники, подскажите, какая у меня задолженность за электроэнергию? "
+        "Лицевой счёт 1234567890.",
+        "balance",
+        None,
+        "1234567890",
+    ),
+    ("хватит слать сообщения", "stop", None, None),
+    ("Прошу больше не беспокоить меня рассылками", "stop", None, None),
+    ("отказываюсь от смс-информирования", "stop", None, None),
+    ("отпишите меня от смс-рассылки", "stop", None, None),
+    ("подпишите меня", "start", None, None),
+    ("хочу снова получать сообщения от вас", "start", None, None),
+    ("включите оповещения", "start", None, None),
+    ("какой статус у обращения 1542", "status", "1542", None),
+    ("что по моему обращению 1542?", "status", "1542", None),
+    ("номер заявки 1542, на каком она этапе?", "status", "1542", None),
+    ("где офис энергосбыта в Выльгорте", "offices", None, None),
+    ("да все правильно", "yes", None, None),
+    ("да, всё верно, подтверждаю", "yes", None, None),
+    ("дом пустой, показания не менялись", "unchanged", None, None),
 ]
 
 

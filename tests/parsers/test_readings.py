@@ -396,6 +396,39 @@ CASES = [
     # Red team: a digit glued to «счетчик» was swallowed by the label: meters lost.
     ("счетчик1 6012 счетчик2 1150", None, "1@6012 2@1150"),
     ("прибор учета2: 1150", None, "2@1150"),
+    # Round 2 (tests/data/heldout_round2.jsonl): «д. Выльгорт» (деревня) once gave the
+    # day label to the reading.
+    ("д. Выльгорт, ул. Центральная 5, показания 4521", None, "4521"),
+    ("д.Выльгорт 4521", None, "4521"),
+    # A city code in brackets after «тел.» once became a reading.
+    ("ПУ1 45210 ПУ2 12040 тел. (8212) 21-34-56", None, "1@45210 2@12040"),
+    ("4521 (8212) 21-34-56", None, "4521"),
+    # A range once gave both ends as readings; which one is this month's is not said.
+    ("с 4400 до 4521", None, ""),
+    ("показания от 4400 по 4521", None, ""),
+    # A value submitted earlier («передавала») once came back as a reading.
+    ("за октябрь я передавала 4400, сейчас 4521", None, "4521"),
+    # «№ 345» with no label before it once became a reading; a make and model between
+    # the meter label and «№» once became readings and the serial was lost.
+    ("поручение № 345, показания 4521", None, "4521"),
+    ("№0915432 4521", None, "4521"),
+    ("счетчик Меркурий 201 № 0915432 показания 4521", None, "0915432@4521"),
+    (
+        "счетчик Нева 103 № 0915432 день 4521 ночь 1876",
+        None,
+        "0915432@T1=4521 0915432@T2=1876",
+    ),
+    # The courtesies of a letter, the meter's kind and «показания по свету» once made
+    # readings appeals (other, meter, service_complaint, outage).
+    ("Сообщаю показания: 4521. Заранее благодарю.", None, "4521"),
+    (
+        "Показания за ноябрь: день - 4521 ночь - 1876. Заранее спасибо за работу.",
+        None,
+        "T1=4521 T2=1876",
+    ),
+    ("Показания 4521. Если что-то не так, перезвоните мне", None, "4521"),
+    ("Показания двухтарифного счётчика: день 4521, ночь 1876", None, "T1=4521 T2=1876"),
+    ("Показания по свету: день 4521, ночь 1876", None, "T1=4521 T2=1876"),
 ]
 
 
