@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,3 +18,19 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     assert request.param == "sqlite"
     async with await Store.open(tmp_path / "gateway.db") as opened:
         yield opened
+
+
+@pytest.fixture(autouse=True)
+def _isolated_logging() -> Iterator[None]:
+    """Tests that call the CLI's `main()` in-process get its logging set-up (a root
+    handler on the stderr of that moment, logger levels); undo it after each test, or
+    later tests log through a stale handler that does not know their secrets."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in ("aiohttp.access",
+                                                               "aiogram.event", "aiosqlite")}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, value in levels.items():
+        logging.getLogger(name).setLevel(value)
