@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
@@ -88,8 +89,17 @@ class StaffAwareHandlers:
 class Gateway:
     """The running service. `async with Gateway(settings) as gw:` or start()/stop()."""
 
-    def __init__(self, settings: Settings, *, extra_channels: list[Channel] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        extra_channels: list[Channel] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.settings = settings
+        # The SMS channel's time source (when a message was received, hence its readings
+        # period); None is the wall clock. Tests replay conversations at scripted times.
+        self.clock = clock
         self.store: Store | None = None
         self.engine: ConversationEngine | None = None
         self.sender: OutboxSender | None = None
@@ -169,6 +179,7 @@ class Gateway:
                     self._smpp or s.smpp,
                     fragments_path=self._fragments_path(),
                     region=s.service.phone_region,
+                    clock=self.clock,
                 )
             )
         if s.telegram.enabled:

@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -102,8 +103,12 @@ class SmsChannel:
         start_wait: float = 5.0,
         reconnect_min_delay: float = 1.0,
         auth_retry_delay: float = 30.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
+        # The channel's time source: an MO's `received_at` (which decides the readings
+        # period), reassembly and receipt times. Tests give a scripted clock.
+        self.clock: Callable[[], datetime] = clock or codec.now_utc
         if fragments is None:
             if fragments_path is None:
                 raise TypeError("SmsChannel needs a FragmentStore or fragments_path")
@@ -192,7 +197,7 @@ class SmsChannel:
             return SendResult.failed(SendErrorKind.TEMPORARY, exc.__class__.__name__)
 
     async def _send(self, outbound: Outbound) -> SendResult:
-        now = codec.now_utc()
+        now = self.clock()
         if outbound.valid_until is not None and outbound.valid_until <= now:
             return SendResult.failed(SendErrorKind.EXPIRED, "validity period passed")
         addresses = self._addresses(outbound)
@@ -278,7 +283,7 @@ class SmsChannel:
 
     async def _handle_mo(self, sm: ShortMessage) -> DeliverAnswer:
         concat, data = split_concat(sm)
-        now = codec.now_utc()
+        now = self.clock()
         address = self._address(sm)
         if concat is None:
             text = codec.decode_text(sm.data_coding, data)
@@ -376,7 +381,7 @@ class SmsChannel:
         async def after(written: bool) -> None:
             try:
                 if written:
-                    at = codec.now_utc()
+                    at = self.clock()
                     await self._store.note_seen([seen_key], at)
                     if assembled is not None:
                         await self.reassembler.finish(assembled, at)
@@ -409,7 +414,7 @@ class SmsChannel:
         that arrived (their parts were acknowledged already). Returns how many."""
         if self._on_inbound is None:
             return 0
-        now = codec.now_utc()
+        now = self.clock()
         handled = 0
         cutoff = now - timedelta(seconds=self.settings.reassembly_timeout)
         for message in await self.reassembler.expired(cutoff):
@@ -497,7 +502,7 @@ class SmsChannel:
                 channel=ChannelName.SMS,
                 message_id=report_id,
                 state=state,
-                at=codec.now_utc(),
+                at=self.clock(),
                 detail=word or "",
                 extra=extra,
             )

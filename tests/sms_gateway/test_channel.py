@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -146,6 +146,22 @@ async def test_parts_survive_restart(
     finally:
         await second.stop()
     assert [m.text for m in journal.inbound] == [LONG_RU]
+
+
+async def test_clock_stamps_received_at(smsc: SmscSimulator, journal: Journal) -> None:
+    """The channel's clock (the gateway's hook for replayed conversations) is when an MO
+    was received, single or reassembled; its readings period follows from it."""
+    at = datetime(2026, 11, 25, 20, 59, tzinfo=UTC)  # 23:59 in Moscow: still November
+    sms = SmsChannel(smpp_settings(smsc.port), MemoryFragmentStore(), clock=lambda: at)
+    await sms.start(journal.on_inbound, journal.on_report)
+    try:
+        await smsc.inject_mo(PHONE, "день 4521")
+        await smsc.inject_mo(PHONE, LONG_RU)
+    finally:
+        await sms.stop()
+    assert [(m.text, m.received_at) for m in journal.inbound] == [
+        ("день 4521", at), (LONG_RU, at)
+    ]
 
 
 async def test_incomplete_message_handled_after_timeout(
