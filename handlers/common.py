@@ -97,16 +97,23 @@ def choice_reply_options(ctx: Context, labels: list[str]) -> str:
 def pick_option(text: str, options: list[str]) -> str | None:
     """The option the customer chose: its ordinal («2»), the value itself (an account
     number, a meter serial; leading zeros optional), or a button's data."""
-    answer = re.sub(r"[\s№#.,:;-]+", "", text.strip().lower())
+    answer = _choice_key(text)
     answer = re.sub(r"^(лс|сч|счет|счёт|вариант)", "", answer)
     if not answer:
         return None
     if answer.isdigit() and len(answer) <= 2 and 1 <= int(answer) <= len(options):
         return options[int(answer) - 1]
     for option in options:
-        if answer in (option.lower(), option.lstrip("0").lower()):
+        # The option read like the answer: a serial «M-302» answered «M-302» or «m302»
+        # (the answer's dashes were dropped and the option's were not: no match).
+        key = _choice_key(option)
+        if answer in (key, key.lstrip("0")):
             return option
     return None
+
+
+def _choice_key(text: str) -> str:
+    return re.sub(r"[\s№#.,:;-]+", "", text.strip().lower())
 
 
 def ask_account(ctx: Context, accounts: list[Account], intent: Intent, *, purpose: str) -> Outcome:

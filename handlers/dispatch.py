@@ -16,12 +16,14 @@ Order matters, and each step is where it is for a reason:
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from handlers import texts
 from handlers.appeals import AppealsUseCase
-from handlers.base import Context, HandlerConfig, Outcome
+from handlers.base import KEEP, Context, HandlerConfig, Outcome
 from handlers.common import (
     APPEAL_TOPIC,
+    AWAIT_READINGS,
     CHOOSE_ACCOUNT,
     CHOOSE_METER,
     CONFIRM_READINGS,
@@ -30,6 +32,7 @@ from handlers.common import (
     choice_reply_options,
     phone_in_text,
     pick_option,
+    state,
 )
 from handlers.identity import IdentityUseCase
 from handlers.offices import OfficesUseCase
@@ -172,12 +175,26 @@ class Handlers:
         if current.kind in (CHOOSE_ACCOUNT, CHOOSE_METER):
             options = [str(o) for o in data.get("options", [])]
             picked = pick_option(text, options)
-            if picked is None and intent.account in options:
+            if picked is None and intent.account in options and intent.intent == "unknown":
+                # The account number alone answers «which account?»; a message with its
+                # own readings or command («ЛС 1000000001 4550») is a new message, not
+                # the held one with that account (the new values were dropped).
                 picked = intent.account
             if picked is not None:
                 if current.kind == CHOOSE_METER:
-                    return await self.readings.choose_meter(ctx, data, picked)
-                return await self._chosen_account(ctx, data, picked)
+                    outcome = await self.readings.choose_meter(ctx, data, picked)
+                    account = str(data["account"])
+                else:
+                    outcome = await self._chosen_account(ctx, data, picked)
+                    account = picked
+                if outcome.state is KEEP:
+                    # The question is answered: the values were refused («меньше
+                    # предыдущего, пришлите снова»), and the resend goes to the chosen
+                    # account. Kept, the old question took the next message for its answer.
+                    outcome = replace(
+                        outcome, state=state(AWAIT_READINGS, ctx.now, account=account)
+                    )
+                return outcome
             if intent.intent == "unknown" and not intent.account:
                 return Outcome.say(
                     texts.CHOICE_UNCLEAR.format(options=choice_reply_options(ctx, options))

@@ -165,7 +165,10 @@ class ReadingsUseCase:
                 value = current.value if current is not None else base.value if base else None
                 if value is None:
                     return Outcome.say(texts.UNCHANGED_NONE.format(account=account.number))
-                plan.append(_Planned(meter, zone, value, Check(Verdict.OK, Decimal(0)), base))
+                # The period's consumption, not 0: the value repeated may be this period's
+                # (sent earlier in the window), which is above the previous period's.
+                used = value - base.value if base is not None and value >= base.value else None
+                plan.append(_Planned(meter, zone, value, Check(Verdict.OK, used), base))
         ids, _ = await self._save(ctx, account.number, plan, period, held=True)
         accepted = self._accepted_parts(ctx, account, plan, period, linked)
         question = (
@@ -463,14 +466,18 @@ class ReadingsUseCase:
     def _compose(self, ctx: Context, parts: list[str], replaced: bool, period: str) -> str:
         """The confirmation text; a correction is always said (before the consumption)."""
         main, *extra = parts
+        note = texts.CORRECTION.format(month=month_name(period))
         if replaced:
-            extra.insert(
-                1 if extra and extra[0] and ctx.channel != "telegram" else 0,
-                texts.CORRECTION.format(month=month_name(period)),
-            )
+            extra.insert(1 if extra and extra[0] and ctx.channel != "telegram" else 0, note)
         if ctx.channel == "telegram":
             return " ".join(x for x in [main, *extra] if x)
-        return texts.fit_sms(main, extra)
+        text = texts.fit_sms(main, extra)
+        if replaced and note not in text:
+            # A long confirmation (three meters) left no room for the sentence, and the
+            # customer was not told the earlier values were replaced: say it briefly.
+            rest = [x for x in extra if x != note]
+            text = texts.fit_sms(f"{main} {texts.CORRECTION_SHORT}", rest)
+        return text
 
 
 def _serials(account: Account) -> set[str]:

@@ -38,6 +38,7 @@ CONSUMPTION = "Расход {consumption} кВт·ч."
 OUTSIDE_WINDOW = "Будут учтены в расчёте за {month}."
 IN_WINDOW_TG = "Период: {month}."
 CORRECTION = "Прежние показания за {month} заменены."
+CORRECTION_SHORT = "Прежние заменены."  # when the full sentence does not fit the SMS
 ROLLOVER_TG = "Счётчик перешёл через ноль, расход посчитан с учётом этого."
 ACCOUNT_NOT_FOUND = (
     "Лицевой счёт {account} не найден. Проверьте номер и пришлите: ЛС 1234567890 4521"

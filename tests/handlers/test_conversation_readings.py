@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from handlers.common import pick_option
 from handlers.texts import SMS_MAX
 from tests.handlers.conftest import IN_WINDOW, P1, P2, P3, P4, P5, STRANGER, Conversation
 
@@ -251,6 +252,37 @@ CASES: list[tuple[str, list[Step], set[tuple[str, str, str, str, str]]]] = [
         [step(P1, "да", ["Нечего подтверждать"])],
         set(),
     ),
+    (
+        # the answered question stayed: the resend was asked «which account?» again
+        "refused after «which account?»: the resend goes to the chosen account",
+        [
+            step(P3, "900", ["несколько счетов"]),
+            step(P3, "1", ["меньше предыдущего (1000)"]),
+            step(P3, "1100", ["Приняты показания ЛС 2000000001: 1100"]),
+        ],
+        {("2000000001", "S1", "T1", "1100", NOV)},
+    ),
+    (
+        # the waiting question took the account of the new message and resubmitted the
+        # old values (900: refused again), dropping the new ones
+        "a new message naming an account while «which account?» waits is itself",
+        [
+            step(P3, "900", ["несколько счетов"]),
+            step(P3, "ЛС 2000000001 1100", ["Приняты показания ЛС 2000000001: 1100"]),
+        ],
+        {("2000000001", "S1", "T1", "1100", NOV)},
+    ),
+    (
+        # the consumption said was 0 (the repeated value is this period's 4521)
+        "«показания те же» after a reading this period: the period's consumption",
+        [
+            step(P1, "4521", ["Расход 21 кВт·ч"]),
+            step(P1, "показания те же", ["те же показания ЛС 1234567890: 4521"]),
+            step(P1, "да", ["Приняты показания ЛС 1234567890: 4521", "заменены",
+                            "Расход 21 кВт·ч"]),
+        ],
+        {("1234567890", "011234567", "T1", "4521", NOV)},
+    ),
 ]
 
 
@@ -297,3 +329,37 @@ async def test_confirmation_expires(talk: Conversation) -> None:
     said = await talk.send(P1, "да", datetime(2026, 11, 20, 8, 0, tzinfo=UTC))
     assert "Нечего подтверждать" in said.text
     assert await talk.exported() == set()
+
+
+@pytest.mark.parametrize(
+    ("answer", "picked"),
+    [
+        ("2", "M-302"),
+        ("M-302", "M-302"),  # the serial as the question wrote it was no match
+        ("№M-302", "M-302"),
+        ("m302", "M-302"),
+        ("сч 0915432", "0915432"),
+        ("915432", "0915432"),
+        ("4", None),
+        ("M-303", None),
+    ],
+)
+def test_pick_option(answer: str, picked: str | None) -> None:
+    assert pick_option(answer, ["M-301", "M-302", "0915432"]) == picked
+
+
+async def test_a_long_correction_still_says_so(talk: Conversation) -> None:
+    # Three meters fill the SMS; the correction sentence did not fit and was dropped, so
+    # the customer was not told the earlier values were replaced.
+    await talk.store.db.execute(
+        "INSERT INTO meters (account, serial, zones, digits, last_t1, last_t2, last_t3,"
+        " last_date) VALUES ('3000000001', '7723003', 3, 6, '1200', '900', '2300',"
+        " '2026-10-20')"
+    )
+    text = "сч1 5100 сч2 150 60 сч3 1300 950 2400"
+    first = await talk.send(P4, text)
+    assert "сч №7723003 пик 1300, ночь 950, полупик 2400" in first.text
+    again = await talk.send(P4, text)
+    # said briefly; with values of three meters (127 characters) even that takes a third
+    # SMS part, which is cheaper than a customer who thinks both readings count
+    assert again.text == f"{first.text.split(' Расход')[0]} Прежние заменены."
