@@ -182,6 +182,7 @@ CASES = [
     ("да все правильно", "yes", None, None),
     ("да, всё верно, подтверждаю", "yes", None, None),
     ("дом пустой, показания не менялись", "unchanged", None, None),
+    ("перестаньте присылать смс", "stop", None, None),  # round 2 probe: once `unknown`
 ]
 
 
