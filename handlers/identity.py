@@ -16,8 +16,9 @@ from datetime import timedelta
 from typing import Any
 
 from handlers import texts
-from handlers.base import Context, HandlerConfig, Outcome, Recipient, Reply
+from handlers.base import KEEP, Context, HandlerConfig, Outcome, Recipient, Reply
 from handlers.common import (
+    CONFIRM_READINGS,
     LINK_CODE,
     LINK_OFFER,
     ask_account,
@@ -72,10 +73,11 @@ class IdentityUseCase:
         sender's own account; a phone with several accounts is asked which one."""
         if intent.account:
             if await self._limited(ctx):
-                return Outcome.say(texts.RATE_LIMITED, state=None)
+                return Outcome.say(texts.RATE_LIMITED, state=_still_held(ctx))
             account = await self.store.registry.get_account(intent.account)
             if account is not None and await is_linked(self.store, ctx.contact, account.number):
-                return Outcome.say(self._balance_text(account.number, account.balance), state=None)
+                text = self._balance_text(account.number, account.balance)
+                return Outcome.say(text, state=_still_held(ctx))
             # The same answer whether the account exists or not: no enumeration.
             await self._fail(ctx)
             return self._denied(ctx)
@@ -87,7 +89,8 @@ class IdentityUseCase:
         accounts = [a for a in [await self.store.registry.get_account(n) for n in numbers] if a]
         if len(accounts) == 1:
             only = accounts[0]
-            return Outcome.say(self._balance_text(only.number, only.balance), state=None)
+            text = self._balance_text(only.number, only.balance)
+            return Outcome.say(text, state=_still_held(ctx))
         return ask_account(ctx, accounts, intent, purpose="balance")
 
     @staticmethod
@@ -245,3 +248,12 @@ class IdentityUseCase:
         """«СТОП»: no more reminders or surveys; legally required notices still come."""
         await self.store.contacts.set_opted_out(ctx.contact.id, True)
         return Outcome.say(texts.STOPPED, state=None)
+
+
+def _still_held(ctx: Context) -> Any:
+    """The state after a balance answer: readings held for ДА/НЕТ stay held (the customer
+    asked about money in between, and «ДА» next must still confirm them); any other
+    question is over."""
+    if ctx.state is not None and ctx.state.kind == CONFIRM_READINGS:
+        return KEEP
+    return None
