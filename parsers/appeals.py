@@ -119,10 +119,12 @@ service_complaint 3: контролер инспектор сотрудник о
 service_complaint 2: не + принять + заявление документ обращение заявка
 service_complaint 2: обслуживание + плохой ужасный отвратительный некачественный безобразный
 service_complaint 2: жалоба пожаловаться жаловаться
+service_complaint 3: ответить ответ + обращение письмо жалоба заявление заявка запрос + ждать
+    неделя месяц долго
 other 3: поблагодарить благодарность благодарить благодарный спасибо признательный
-    признательность + сотрудник контролер инспектор оператор мастер бригада электрик специалист
-    персонал работник коллектив монтер офис оперативность помощь работа быстрый оперативный
-    девушка консультант кассир менеджер ребята вежливость отзывчивость внимание
+    признательность + сотрудник сотрудница контролер инспектор оператор мастер бригада электрик
+    специалист персонал работник коллектив монтер офис оперативность помощь работа быстрый
+    оперативный девушка консультант кассир менеджер ребята вежливость отзывчивость внимание
 other 3: предложение предлагать предложить пожелание предлагаю
 other 2: хотеться удобно удобный сделать добавить + приложение сайт бот кабинет оплата
     возможность
@@ -203,8 +205,16 @@ def lemma(word: str) -> str:
         return word
     if word in _KNOWN_TYPOS:
         return _KNOWN_TYPOS[word]
-    parse = _morph().parse(word)[0]
+    parses = _morph().parse(word)
+    parse = parses[0]
     normal: str = parse.normal_form.replace("ё", "е")
+    if normal not in VOCABULARY:
+        # «оборван»: a short adjective to the dictionary first («оборванный», ragged),
+        # the participle of «оборвать» to a customer («провод оборван»).
+        for other in parses[1:]:
+            verb: str = other.normal_form.replace("ё", "е")
+            if {"PRTS", "PRTF"} & {other.tag.POS} and verb in VOCABULARY:
+                return verb
     if parse.is_known or len(word) < 6 or normal in VOCABULARY:
         return normal
     best: tuple[int, str] | None = None

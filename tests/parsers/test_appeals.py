@@ -211,6 +211,12 @@ CASES = [
     ("если что, света нет уже 3 дня", "outage"),
     ("хочу перейти на двухтарифный счетчик", "meter"),
     ("Уважаемые сотрудники, спасибо вам!", "other"),
+    # Round 3: «оборван» lemmatised as the adjective «оборванный» (ragged), not the
+    # participle of «оборвать»; «спасибо большое сотруднице» was a stock courtesy (only
+    # «сотрудник…» counted as staff); an appeal awaited for weeks without «нет» was missed.
+    ("оборван провод у дома 12 по ул. Мира", "outage"),
+    ("Спасибо большое сотруднице Марине за помощь", "other"),
+    ("ответьте на мое обращение, уже две недели жду", "service_complaint"),
 ]
 
 

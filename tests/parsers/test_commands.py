@@ -183,6 +183,13 @@ CASES = [
     ("да, всё верно, подтверждаю", "yes", None, None),
     ("дом пустой, показания не менялись", "unchanged", None, None),
     ("перестаньте присылать смс", "stop", None, None),  # round 2 probe: once `unknown`
+    # Round 3 (tests/data/heldout_round3.jsonl): «за свет» between «сколько» and «к оплате»
+    # made it an outage appeal; «нужно» broke «сколько заплатить»; «№» was not «номер»;
+    # «те же, что и в прошлом месяце» was `unknown`.
+    ("сколько за свет к оплате", "balance", None, None),
+    ("сколько нужно заплатить?", "balance", None, None),
+    ("статус № 456", "status", "456", None),
+    ("Показания те же, что и в прошлом месяце", "unchanged", None, None),
 ]
 
 
