@@ -217,6 +217,10 @@ CASES = [
     ("оборван провод у дома 12 по ул. Мира", "outage"),
     ("Спасибо большое сотруднице Марине за помощь", "other"),
     ("ответьте на мое обращение, уже две недели жду", "service_complaint"),
+    # Round 3 probe: the bill's amount was a reading; «не пришли» is «прислать» to the
+    # dictionary, so «деньги не пришли» missed the payment rule.
+    ("за свет заплатила 2000 а пришло 3000", "billing"),
+    ("оплатил, а деньги не пришли", "payment"),
 ]
 
 
