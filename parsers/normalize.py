@@ -306,6 +306,9 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         r"|лет|раз|раза|штук\w*|шт|человек\w*|чел|счетчик(?:а|ов)|прибор(?:а|ов)"
         r"|тарифн\w*|зонн\w*|фаз\w*|квартир|квартиры|комнат|комнаты|кг|км|х|ти|ми)" + NL + r"\.?"
         r"|" + PD + r"[0-9]+-(?:й|ой|ий|ый|ая|я|го|му|ом|е|ю)" + NL
+        # «звоню 3 день»: a day count, not the day-zone reading 3 (a real reading has more
+        # digits; «день 45» with the label first, and «сч1 день 4521», are still readings)
+        + r"|" + PD + r"[0-9]{1,2}\s?день" + NL + r"(?!\s?[:=\-]?\s?[0-9])"
         # «расход 121»: a consumption (the difference of two readings), not a reading
         + r"|" + PL + r"(?:расход\w*|израсходова\w*|потреблени\w*|потребил\w*|нагорел\w*"
         r"|намотал\w*|разниц\w*)\s?(?:за\s+(?:месяц|период)\s?)?(?:составил\w*|-|:|=)?"
