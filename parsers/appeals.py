@@ -26,9 +26,12 @@ STRONG: Final = 2
 # or b) and one of the second (c or d). An indented line continues the rule above.
 _RULES_TEXT: Final = """
 outage 3: нет нету без пропасть пропадать отключить отключать отсутствовать отсутствие вырубить
-    выключить вырубать дать давать включить включать появиться вернуть восстановить отрубить
+    выключить вырубать отрубить
     погаснуть гаснуть потухнуть тухнуть отключиться выбить выбивать + свет электричество
     электроэнергия энергия электроснабжение ток
+outage 3: дать давать включить включать появиться вернуть восстановить + свет электричество
+    электроэнергия энергия электроснабжение ток + когда скоро сколько долго не ли опять снова
+    будет ждать почему где нет нету
 outage 2: отключение обесточить обесточение обесточивание авария аварийный блэкаут
 outage 2: отключить отключать отключиться + дом улица деревня поселок район весь квартира
     подстанция линия
@@ -267,12 +270,30 @@ def lemmas(words: Iterable[str]) -> frozenset[str]:
     return frozenset(lemma(w) for w in found if _WORD.fullmatch(w))
 
 
+# «свет дали, спасибо»: news that the power is back, not an outage appeal (the weak
+# «свет» rule made it one). Asked or denied («когда дадут», «не дали») it is an appeal.
+_RESTORED: Final = frozenset({"дать", "включить", "появиться", "вернуть", "восстановить"})
+_POWER: Final = frozenset({"свет", "электричество", "электроэнергия", "электроснабжение"})
+_ASKED: Final = frozenset({"когда", "скоро", "сколько", "долго", "не", "ли", "опять",
+                           "снова", "будет", "ждать", "почему", "где", "нет", "нету"})
+
+
 def score_appeal(words: Iterable[str]) -> tuple[AppealCategory | None, int]:
     """The best category for lower-case `words` and its score (0 when nothing fits)."""
-    found = lemmas(words) & VOCABULARY
+    every = lemmas(words)
+    found = every & VOCABULARY
     if not found:
         return None, 0
-    return _score(found)
+    category, score = _score(found)
+    if (
+        category == "outage"
+        and score < STRONG
+        and every & _RESTORED
+        and every & _POWER
+        and not every & _ASKED
+    ):
+        return None, 0
+    return category, score
 
 
 @lru_cache(maxsize=50_000)

@@ -65,6 +65,11 @@ CASES = [
     ("свет моргает уже 3 часа", "power_quality"),
     # billing
     ("почему такой большой счет", "billing"),
+    # news that the power is back was an outage appeal (the weak «свет» rule)
+    ("свет дали, спасибо", None),
+    ("уже дали свет", None),
+    ("когда дадут свет?", "outage"),
+    ("свет так и не дали", "outage"),
     ("огромный счет за электроэнергию", "billing"),
     ("пришел огромный счет", "billing"),
     ("неправильно начислили", "billing"),
