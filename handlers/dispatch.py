@@ -50,6 +50,8 @@ THANKS = frozenset({"спасибо", "спс", "благодарю", "спас�
                     "ок", "ok", "хорошо", "понятно", "ясно"})
 GREETINGS = frozenset({"привет", "здравствуйте", "добрый день", "добрый вечер", "доброе утро",
                        "здрасте", "hi", "hello"})
+# A thanks inside an otherwise unreadable text («свет дали, спасибо»).
+_THANKED = re.compile(r"\b(?:спасибо|спс|благодар\w*)\b")
 # Telegram menu commands (setMyCommands) that the parser does not read as words.
 MENU = {"/readings": "readings", "/appeal": "appeal", "/status": "status"}
 # A text this long that the parser could not read is not worth a help hint alone.
@@ -148,7 +150,7 @@ class Handlers:
             return Outcome.say(texts.MEDIA)
         if len(text) > LONG_TEXT:
             return Outcome.say(texts.TOO_LONG_TEXT)
-        if words in THANKS:
+        if words in THANKS or _THANKED.search(words):
             return Outcome.say(texts.COURTESY)
         if words in GREETINGS:
             return Outcome.say(texts.GREETING)

@@ -20,6 +20,7 @@ CASES = [
     # a bare greeting or thanks is no appeal, and answering «Не понял» was rude
     ("greeting", STRANGER, "привет", ["Здравствуйте", "ЛС 1234567890 4521"]),
     ("thanks", P1, "Спасибо!", ["Пожалуйста"]),
+    ("news that the power is back", P1, "Свет дали, спасибо", ["Пожалуйста"]),
     ("telegram menu /readings", "tg:3", "/readings", ["лицевой счёт"]),
     ("a long unreadable text", P1, "ывапролд " * 600, ["слишком длинное"]),
     ("offices: own settlement first (SMS)", P3, "офисы", ["Ухта, ул. Ленина, 44"]),
