@@ -103,6 +103,11 @@ def extract_readings(tokens: list[Token], skip: int) -> list[ParsedReading]:
     if first_value is None:
         return []
     labels_first = first_zone is not None and first_zone < first_value
+    # Each meter's stretch may be written its own way («сч1 4521 день 1876 ночь сч2 день
+    # 3100 ночь 1600»): where a stretch has both labels and values, its first ones decide
+    # for it; the message's direction holds elsewhere. One direction for the whole
+    # message put «день» of meter 2 onto nothing and 3100 into the night.
+    direction = _directions(items, labels_first)
 
     # Pass 2: meters and zones onto values.
     values: list[_Value | None] = []
@@ -112,6 +117,7 @@ def extract_readings(tokens: list[Token], skip: int) -> list[ParsedReading]:
     queue: list[Zone] = []
     open_value: _Value | None = None  # the last value still waiting for a trailing label
     for kind, payload in items:
+        labels_first = direction[group + 1] if kind == "meter" else direction[group]
         if kind == "meter":
             group += 1
             meter = payload if isinstance(payload, str) else None
@@ -145,6 +151,24 @@ def extract_readings(tokens: list[Token], skip: int) -> list[ParsedReading]:
         if v is not None
         and (len(v.text.split(",")[0].split(".")[0]) > 2 or v.zone or v.meter or keyword)
     ]
+
+
+def _directions(items: list[tuple[str, object]], default: bool) -> list[bool]:
+    """For each meter stretch (0: before the first meter label) whether its zone labels
+    precede their values."""
+    stretches: list[list[str]] = [[]]
+    for kind, _ in items:
+        if kind == "meter":
+            stretches.append([])
+        else:
+            stretches[-1].append(kind)
+    result = []
+    for kinds in stretches:
+        if "zone" in kinds and "value" in kinds:
+            result.append(kinds.index("zone") < kinds.index("value"))
+        else:
+            result.append(default)
+    return result
 
 
 def _model_between(tokens: list[Token], label: int, index: int) -> bool:
