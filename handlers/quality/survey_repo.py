@@ -224,6 +224,17 @@ class SurveyRepo:
             (survey_id, segment, phone, account, channel, address, to_db(now)),
         )
 
+    async def asked_elsewhere(self, phone: str, channel: str) -> list[Recipient]:
+        """This person's unfinished places in running surveys on another channel (a
+        Telegram question re-routed to SMS when the bot was blocked)."""
+        rows = await self.db.fetchall(
+            "SELECT r.* FROM survey_recipients r JOIN surveys s ON s.id = r.survey_id"
+            " WHERE r.phone = ? AND r.channel != ? AND r.completed_at IS NULL"
+            " AND s.status = 'sent' ORDER BY r.id DESC",
+            (phone, channel),
+        )
+        return [_recipient(r) for r in rows]
+
     async def recipients(self, survey_id: int) -> list[Recipient]:
         rows = await self.db.fetchall(
             "SELECT * FROM survey_recipients WHERE survey_id = ? ORDER BY id", (survey_id,)

@@ -254,6 +254,23 @@ def parse_answer(text: str, scale: str) -> int | None:
     return None
 
 
+async def _follow_rerouted(store: Store, ctx: Context) -> ConversationState | None:
+    """A survey question meant for this person's Telegram chat went by SMS (the bot was
+    blocked): the survey state is on the Telegram conversation. Move it here, so the SMS
+    answer counts; None when there is nothing to move."""
+    if ctx.contact.phone is None or not ctx.contact.is_verified:
+        return None
+    repo = SurveyRepo(store.db)
+    for recipient in await repo.asked_elsewhere(ctx.contact.phone, ctx.channel):
+        there = ConversationKey(recipient.channel, recipient.address)
+        moved = await store.state.get(there, ctx.now)
+        if moved is not None and moved.kind == STATE_KIND:
+            await store.state.set(there, None)
+            await store.state.set(ctx.key, moved)
+            return moved
+    return None
+
+
 def _looks_like_answer(text: str) -> bool:
     """A short text that was meant as an answer but is not a valid one («7», «0», «?»)."""
     clean = text.strip().lower().removeprefix("survey:")
@@ -449,6 +466,10 @@ async def handle_survey_answer(store: Store, ctx: Context, text: str) -> Outcome
     pressed when no survey is running gets «опрос завершён». A customer who opted out
     since leaves the survey."""
     state = ctx.state
+    if (state is None or state.kind != STATE_KIND) and (
+        _looks_like_answer(text) or parse_answer(text, "yesno") is not None
+    ):
+        state = await _follow_rerouted(store, ctx) or state
     if state is None or state.kind != STATE_KIND:
         if ctx.is_callback and text.startswith("survey:"):
             # A button of a survey that is over (answered, expired): say so, rather than

@@ -14,7 +14,7 @@ import pytest
 from bot.core import Outbound
 from handlers.base import KEEP, Context, Outcome
 from handlers.quality.render import write_survey_report
-from handlers.quality.survey_repo import Question
+from handlers.quality.survey_repo import Question, SurveyRepo
 from handlers.quality.surveys import (
     SURVEY_OVER,
     THANKS,
@@ -451,3 +451,21 @@ async def test_opting_out_leaves_the_survey(store: Store) -> None:
     assert await store.state.get(ConversationKey("sms", P1), t) is None
     results = await survey_results(store, survey_id)
     assert results.answers == ()
+
+
+async def test_answer_by_sms_after_a_blocked_bot_rerouted_the_question(store: Store) -> None:
+    # The Telegram question went by SMS (the user had blocked the bot), but the survey
+    # state stayed on the Telegram conversation: the SMS answer was not counted.
+    await registry(store)
+    survey_id = await create_survey(store, SPEC, SENT)
+    await send_survey(store, survey_id, SENT, tz=TZ, quiet_hours=QUIET)
+    t = datetime(2026, 11, 27, 10, 0, tzinfo=TZ)
+    out = await say(store, "sms", P2, "4", t)
+    assert out is not None
+    assert "Вопрос 2 из 2" in out.replies[0].text
+    answers = await SurveyRepo(store.db).answers(survey_id)
+    assert [a.value for a in answers] == [4]
+    # the state moved with the person: the Telegram chat is no longer mid-survey
+    assert await store.state.get(ConversationKey("telegram", TG_P2), t) is None
+    # and a stranger's «4» by SMS is not taken for anyone's answer
+    assert await say(store, "sms", "+79990000000", "4", t) is None
