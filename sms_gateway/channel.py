@@ -71,6 +71,7 @@ log = logging.getLogger(__name__)
 # 0x08 SME delivery ack, 0x10 manual/user ack, 0x20 intermediate delivery notification.
 _RECEIPT_TYPES = frozenset({0x04, 0x08, 0x10, 0x20})
 _MAX_TRACKED = 200_000  # sent message ids remembered for receipt aggregation
+_MAX_PARTIAL = 10_000  # half-sent multipart messages remembered for their retry
 SEEN_RETENTION = timedelta(days=7)
 
 
@@ -80,6 +81,18 @@ class _Sent:
     part_ids: list[str] = field(default_factory=list)
     states: dict[str, DeliveryState] = field(default_factory=dict)
     emitted: DeliveryState | None = None
+
+
+@dataclass
+class _Partial:
+    """A multipart message some of whose parts the SMSC accepted before a failure: the
+    outbox retries it (same `Outbound.ref`), and only the missing parts go again, with
+    the same concatenation reference, so the phone still joins them into one text."""
+
+    text: str
+    reference: int
+    ids: list[str]
+    sent: _Sent
 
 
 class SmsChannel:
@@ -134,6 +147,7 @@ class SmsChannel:
         self._sent: collections.OrderedDict[str, _Sent] = collections.OrderedDict()
         self._inflight: collections.Counter[str] = collections.Counter()
         self._ref = random.randrange(256)  # noqa: S311 - a concatenation reference
+        self._partial: collections.OrderedDict[str, _Partial] = collections.OrderedDict()
         self._sweeper: asyncio.Task[None] | None = None
 
     # --- Channel lifecycle ------------------------------------------------------------
@@ -204,9 +218,14 @@ class SmsChannel:
         if addresses is None:
             return SendResult.failed(SendErrorKind.INVALID_ADDRESS, "no digits in address")
         destination, source_ton, source_npi, source = addresses
-        self._ref = (self._ref + 1) & 0xFF
+        partial = self._partial.pop(outbound.ref, None) if outbound.ref else None
+        if partial is not None and partial.text != outbound.text:
+            partial = None
+        if partial is None:
+            self._ref = (self._ref + 1) & 0xFF
+        reference = partial.reference if partial is not None else self._ref
         try:
-            encoded = codec.encode_message(outbound.text, self._ref)
+            encoded = codec.encode_message(outbound.text, reference)
         except codec.MessageTooLong as exc:
             return SendResult.failed(SendErrorKind.REJECTED, f"message too long: {exc}")
         within = self.send_timeout
@@ -215,12 +234,14 @@ class SmsChannel:
         validity = codec.absolute_time(outbound.valid_until) if outbound.valid_until else ""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        ids: list[str] = []
         total = len(encoded.parts)
         # Registered before the first submit: a receipt for part 1 may arrive while
         # part 2 is still being submitted.
-        sent = _Sent(expected=total)
+        sent = partial.sent if partial is not None else _Sent(expected=total)
+        ids: list[str] = list(partial.ids) if partial is not None else []
         for index, octets in enumerate(encoded.parts, 1):
+            if index <= len(ids):
+                continue  # accepted on an earlier try
             sm = ShortMessage(
                 source=source,
                 source_ton=source_ton,
@@ -244,10 +265,19 @@ class SmsChannel:
                     where,
                     outcome.detail or outcome.kind.value,
                 )
+                if ids and outbound.ref:
+                    self._remember_partial(
+                        outbound.ref, _Partial(outbound.text, reference, ids, sent)
+                    )
                 return SendResult.failed(outcome.kind, where + (outcome.detail or ""))
             ids.append(outcome.message_id or "")
             self._track(sent, outcome.message_id or "")
         return SendResult(message_ids=tuple(ids), parts=total)
+
+    def _remember_partial(self, ref: str, partial: _Partial) -> None:
+        self._partial[ref] = partial
+        while len(self._partial) > _MAX_PARTIAL:
+            self._partial.popitem(last=False)
 
     def _track(self, sent: _Sent, part_id: str) -> None:
         sent.part_ids.append(part_id)

@@ -324,3 +324,32 @@ async def test_fragment_store_contract(kind: str, tmp_path: Path) -> None:
         await store.note_seen(["d"], now)
         assert await store.seen_count("d") == 2
         assert await store.forget_seen(now + timedelta(seconds=1)) == 1
+
+
+async def test_retry_of_a_half_sent_multipart_sends_only_the_missing_parts(
+    smsc: SmscSimulator, journal: Journal
+) -> None:
+    # A multipart send that failed after part 1 was accepted was retried whole by the
+    # outbox: the phone got part 1 twice and, with a new reference, could not join them.
+    sms = SmsChannel(
+        smpp_settings(smsc.port), MemoryFragmentStore(), send_timeout=0.3,
+        reconnect_min_delay=0.05,
+    )
+    await sms.start(journal.on_inbound, journal.on_report)
+    try:
+        smsc.max_tps = 1  # part 1 goes, the rest is throttled past the send timeout
+        message = out(LONG_RU, ref="4242")
+        first = await sms.send(message)
+        assert not first.ok
+        assert first.error is not None
+        assert first.error.retryable
+        accepted_before = smsc.accepted
+        assert accepted_before >= 1
+        smsc.max_tps = None
+        again = await sms.send(message)
+        assert again.ok
+        assert again.parts == len(again.message_ids) == 3
+        assert smsc.accepted == 3  # no part twice
+        assert await smsc.wait_messages(PHONE, 1, 5) == [LONG_RU]
+    finally:
+        await sms.stop()
