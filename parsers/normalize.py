@@ -45,6 +45,37 @@ _TRANSLATE: Final = str.maketrans(
 )
 
 
+# Latin letters that look like Cyrillic ones («CЧ», «ЛC», «HЕТ» typed on a mixed
+# keyboard or by autocorrect), by their lower-case form.
+_LOOKALIKE: Final = str.maketrans(
+    {
+        "a": "а",
+        "c": "с",
+        "e": "е",
+        "h": "н",
+        "k": "к",
+        "m": "м",
+        "o": "о",
+        "p": "р",
+        "t": "т",
+        "x": "х",
+        "y": "у",
+    }
+)
+_HAS_LATIN: Final = re.compile(r"[a-z]")
+_HAS_CYRILLIC: Final = re.compile(r"[а-я]")
+_LETTER_RUN: Final = re.compile(r"[^\W\d_]+")
+
+
+def _fold_lookalike_run(m: re.Match[str]) -> str:
+    run = m.group()
+    # A word mixing both scripts, or a single Latin letter among Cyrillic words
+    # («Д4521 H1876», «л/c»); whole Latin words («ok», «kwh», «help») stay as they are.
+    if len(run) == 1 or _HAS_CYRILLIC.search(run):
+        return run.translate(_LOOKALIKE)
+    return run
+
+
 def normalize(text: str) -> str:
     """Lower-case `text` and fold look-alike characters, keeping its length.
 
@@ -54,7 +85,10 @@ def normalize(text: str) -> str:
     lowered = text.lower()
     if len(lowered) != len(text):
         lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-    return lowered.translate(_TRANSLATE)
+    lowered = lowered.translate(_TRANSLATE)
+    if _HAS_LATIN.search(lowered) and _HAS_CYRILLIC.search(lowered):
+        lowered = _LETTER_RUN.sub(_fold_lookalike_run, lowered)
+    return lowered
 
 
 @dataclass(slots=True)
@@ -199,8 +233,12 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         r"|(?:пришл[оаи]|пришел|прислали)(?:\s+(?:сч[её]т\w*|квитанци\w*|платежк\w*))?"
         r"|(?:сч[её]т|квитанци\w*|платежк\w*)(?=\s+на\s))"
         r"\s?(?:в\s+размере|на\s+сумму|в\s+сумме|составля\w*|составил\w*|-|:|=|на|в|по|около"
-        # An amount has at most 7 digits: «долг 1100234567» names the account.
-        r"|уже|всего|более|больше|почти)?\s?[0-9]{1,7}(?:\s[0-9]{3})*(?:[.,][0-9]{1,2})?" + ND,
+        # An amount has at most 7 digits: «долг 1100234567» names the account; «долг на
+        # 25.11» is the debt at a date, not 25 roubles 11 kopecks.
+        r"|уже|всего|более|больше|почти)?\s?"
+        r"(?!(?<=на\s)(?:0?[1-9]|[12][0-9]|3[01])[./](?:0[1-9]|1[0-2])(?![0-9]))"
+        r"(?!(?<=на)(?:0?[1-9]|[12][0-9]|3[01])[./](?:0[1-9]|1[0-2])(?![0-9]))"
+        r"[0-9]{1,7}(?:\s[0-9]{3})*(?:[.,][0-9]{1,2})?" + ND,
     ),
     ("percent", PD + r"[0-9]+(?:[.,][0-9]+)?\s?(?:%|процент\w*|проц\.?)"),
     (
@@ -245,7 +283,9 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         r"|(?:ул|улиц\w*|пр-т|пр|просп\w*|пер|переул\w*|бул\w*|б-р|шоссе|ш|наб|набережн\w*|мкр"
         r"|микрорайон\w*|проезд\w*|тракт\w*|пл|площад\w*|пос|поселок|пгт|село|с|дер|деревня"
         r"|г|город|снт)" + NL + r"\.?\s?"
-        r"(?:(?!(?:показ\w*|пок|день|дн|ночь|ноч\w*|сч\w*|лс|т[123]|кв|д|дом|л)"
+        # «что с обращением 512»: «с» is no settlement before an appeal's number
+        r"(?:(?!(?:показ\w*|пок|день|дн|ночь|ноч\w*|сч\w*|лс|т[123]|кв|д|дом|л|обращени\w*"
+        r"|заявк\w*|жалоб\w*|заявлени\w*)"
         + NL
         + r")[^\W\d_][^\W\d_]*\.?(?:\s|-)?){1,3}\s?,?\s?(?:(?:д|дом)"
         + NL
@@ -259,8 +299,10 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         PL + r"(?:было|были|был|прошл\w*|предыдущ\w*|ранее|старые|последн\w*\s+переданн\w*"
         r"|передавал\w*)"
         r"(?:\s(?:показани\w*|пок\.?|счетчика|были|было|месяц\w*|раз))*\s?[:\-=]?\s?"
-        # «(прошлые 4400 и 1800)»: every value of the earlier pair
-        r"[0-9]+(?:[.,][0-9]{1,2})?(?:\s?(?:и|/)\s?[0-9]+(?:[.,][0-9]{1,2})?)*" + ND,
+        # «(прошлые 4400 и 1800)»: every value of the earlier pair; «было 1 900» is one
+        # amount (the «1» alone left «900» behind as a reading)
+        r"(?:[0-9]{1,3}(?:\s[0-9]{3})+(?![0-9])|[0-9]+)(?:[.,][0-9]{1,2})?"
+        r"(?:\s?(?:и|/)\s?[0-9]+(?:[.,][0-9]{1,2})?)*" + ND,
     ),
     # A firm's requisites («ИНН 110123456789») are no account and no reading.
     (
@@ -545,4 +587,19 @@ _NOT_ADDRESS_WORDS: Final = frozenset(
         "данные",
     }
 )
-_NOT_ADDRESS_PREFIXES: Final = ("показ", "пок", "счет", "свет", "электр", "прибор")
+# «Статус 77»: the number after a command word is a ticket or an account, no house
+# (a capitalised «Статус» with a two-digit ticket was `unknown`).
+_NOT_ADDRESS_PREFIXES: Final = (
+    "показ",
+    "пок",
+    "счет",
+    "свет",
+    "электр",
+    "прибор",
+    "статус",
+    "status",
+    "баланс",
+    "обращ",
+    "заявк",
+    "номер",
+)

@@ -190,6 +190,30 @@ CASES = [
     ("сколько нужно заплатить?", "balance", None, None),
     ("статус № 456", "status", "456", None),
     ("Показания те же, что и в прошлом месяце", "unchanged", None, None),
+    # Round 4 (tests/data/heldout_round4.jsonl): Latin look-alikes («Cтатус», «HЕТ», «ДA»)
+    # hid the command and «Cтатус 1542» gave the reading 1542; «с обращением 512» read as a
+    # street («с» = село); «долг на 25.11» as 25.11 roubles; «нет, не так», «ага,
+    # правильно», the reason after «показания прежние», «что умеет бот», «как
+    # продвигается обращение», «режим работы и адрес офиса» were `unknown`.
+    ("Cтатус 77", "status", "77", None),
+    ("Статус 77", "status", "77", None),  # a capitalised word + 2 digits read as «Ленина 31»
+    ("Status 12", "status", "12", None),
+    ("HЕТ", "no", None, None),
+    ("ДA", "yes", None, None),
+    ("БAЛAНС лс 1234567890", "balance", None, "1234567890"),
+    ("что с заявкой 318?", "status", "318", None),
+    ("Какой баланс на 20.11?", "balance", None, None),
+    ("долг на сегодня", "balance", None, None),
+    ("нет, не так", "no", None, None),
+    ("нет, ошиблась", "no", None, None),
+    ("угу, верно", "yes", None, None),
+    ("показания те же, никто не проживает", "unchanged", None, None),
+    ("расход нулевой, показания прежние", "unchanged", None, None),
+    ("что может бот", "help", None, None),
+    ("как пользоваться ботом?", "help", None, None),
+    ("как продвигается моя заявка 2045", "status", "2045", None),
+    ("адрес и режим работы офиса", "offices", None, None),
+    ("офисы где?", "offices", None, None),
 ]
 
 
