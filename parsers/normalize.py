@@ -354,7 +354,9 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         # «расход 121»: a consumption (the difference of two readings), not a reading
         + r"|" + PL + r"(?:расход\w*|израсходова\w*|потреблени\w*|потребил\w*|нагорел\w*"
         r"|намотал\w*|разниц\w*)\s?(?:за\s+(?:месяц|период)\s?)?(?:составил\w*|-|:|=)?"
-        r"\s?[0-9]+(?:[.,][0-9]{1,2})?" + ND,
+        r"\s?[0-9]+(?:[.,][0-9]{1,2})?" + ND
+        # «счёт 3000 руб за 250 кВт»: the kWh billed for, not a reading
+        + r"|" + PL + r"за\s?[0-9]+(?:[.,][0-9]{1,2})?\s?(?:квт\w*|kwh|kw|киловатт\w*)",
     ),
     (
         "zone",

@@ -206,6 +206,7 @@ CASES = [
     ("долг на сегодня", "balance", None, None),
     ("нет, не так", "no", None, None),
     ("нет, ошиблась", "no", None, None),
+    ("Нет, не надо", "no", None, None),
     ("угу, верно", "yes", None, None),
     ("показания те же, никто не проживает", "unchanged", None, None),
     ("расход нулевой, показания прежние", "unchanged", None, None),
