@@ -207,6 +207,7 @@ CASES = [
     ("нет, не так", "no", None, None),
     ("нет, ошиблась", "no", None, None),
     ("Нет, не надо", "no", None, None),
+    ("отмена подписки", "stop", None, None),  # was `unknown`
     ("угу, верно", "yes", None, None),
     ("показания те же, никто не проживает", "unchanged", None, None),
     ("расход нулевой, показания прежние", "unchanged", None, None),
