@@ -51,8 +51,8 @@ from notifications.smsparts import sms_parts
 from storage.campaigns import CampaignRepo
 from storage.db import utcnow
 from storage.models import OutboxItem
-from storage.outbox import PRIORITY_BULK, OutboxRepo, Receipt
-from storage.repos import ContactRepo
+from storage.outbox import PRIORITY_BULK, Receipt
+from storage.ports import Contacts, Outbox
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,8 @@ class OutboxSender:
 
     def __init__(
         self,
-        outbox: OutboxRepo,
-        contacts: ContactRepo,
+        outbox: Outbox,
+        contacts: Contacts,
         channels: Mapping[str, Channel],
         *,
         lease: timedelta = timedelta(seconds=60),

@@ -1,4 +1,8 @@
-"""`Store`: the open database and every repository over it, built once by the app."""
+"""`Store`: the open database and every repository over it, built once by the app.
+
+The fields are the ports of `storage.ports`: callers see roles, not SQLite classes.
+`Store.over` picks the implementations (mypy checks there that they fit the ports);
+`db` stays for transactions and the repositories not behind a port yet."""
 
 from __future__ import annotations
 
@@ -9,6 +13,16 @@ from typing import Self
 
 from storage.db import Database
 from storage.outbox import OutboxRepo
+from storage.ports import (
+    Appeals,
+    Contacts,
+    ConversationStates,
+    Journal,
+    Outages,
+    Outbox,
+    Readings,
+    Registry,
+)
 from storage.repos import (
     AppealRepo,
     ContactRepo,
@@ -23,17 +37,18 @@ from storage.repos import (
 @dataclass
 class Store:
     db: Database
-    registry: RegistryRepo
-    contacts: ContactRepo
-    readings: ReadingRepo
-    state: StateRepo
-    journal: JournalRepo
-    appeals: AppealRepo
-    outages: OutageRepo
-    outbox: OutboxRepo
+    registry: Registry
+    contacts: Contacts
+    readings: Readings
+    state: ConversationStates
+    journal: Journal
+    appeals: Appeals
+    outages: Outages
+    outbox: Outbox
 
     @classmethod
     def over(cls, db: Database) -> Store:
+        """The SQLite implementations over one open (or to be opened) database."""
         return cls(
             db=db,
             registry=RegistryRepo(db),

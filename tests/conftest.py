@@ -14,7 +14,9 @@ from storage.store import Store
 @pytest.fixture(params=["sqlite"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     """Every repository contract test runs over each storage implementation; SQLite is the
-    one we have (a PostgreSQL one would be added to `params`)."""
+    one we have. A PostgreSQL one is added by extending `params` (e.g. "postgres") and
+    yielding a `Store` whose fields are its repositories (`storage.ports`) here; the
+    contract tests in tests/storage/test_repos.py then run over both unchanged."""
     assert request.param == "sqlite"
     async with await Store.open(tmp_path / "gateway.db") as opened:
         yield opened

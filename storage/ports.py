@@ -1,0 +1,354 @@
+"""Storage ports: what the rest of the service may ask of storage, one Protocol per role.
+
+Handlers, the engine and the notification sender reach storage only through these
+(`Store`'s fields are typed as them). The SQLite classes in `storage.repos` and
+`storage.outbox` implement them, and mypy checks that structurally where `Store.over`
+builds them; a PostgreSQL (asyncpg) implementation is added beside them without
+touching any caller, and the contract tests in tests/storage/test_repos.py run over
+every implementation.
+
+Each port lists exactly the methods production code calls. Helpers only tests use
+(e.g. `OutboxRepo.get`, `ReadingRepo.export_rows`) stay on the implementations, and so
+do SQL details (statement batching, page sizes, the `Database` they run on). Times are
+aware datetimes; `now`/`at` arguments are the caller's clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from storage.models import (
+    Account,
+    Appeal,
+    Contact,
+    ConversationKey,
+    ConversationState,
+    JournalEntry,
+    NewReading,
+    Outage,
+    OutboxItem,
+    ReadingRecord,
+)
+from storage.outbox import NewMessage, Receipt
+
+
+class Registry(Protocol):
+    """The billing registry, read-only: accounts with their phones and meters. Lists come
+    sorted (phones and meters of an account, accounts of a phone)."""
+
+    async def get_account(self, number: str) -> Account | None: ...
+
+    async def accounts_for_phone(self, phone: str) -> list[str]:
+        """The account numbers a phone is registered on, ascending."""
+        ...
+
+    async def phone_on_account(self, phone: str, account: str) -> bool: ...
+
+
+class Contacts(Protocol):
+    """People on channels, one per (channel, address). An SMS contact's phone is its
+    address, verified by the network; a Telegram contact has a phone only once verified
+    (shared contact, SMS code). Also keeps the linking codes and failed identification
+    attempts that rate-limit linking."""
+
+    async def get(self, channel: str, address: str) -> Contact | None: ...
+
+    async def by_id(self, contact_id: int) -> Contact | None: ...
+
+    async def resolve(
+        self,
+        channel: str,
+        address: str,
+        *,
+        phone: str | None = None,
+        verified_by: str | None = None,
+    ) -> Contact:
+        """Get the contact, creating it if new; the phone (and `verified_by`) is only set
+        on creation, an existing contact is returned as it is."""
+        ...
+
+    async def verify_phone(self, contact_id: int, phone: str, verified_by: str) -> None: ...
+
+    async def unlink(self, contact_id: int) -> None:
+        """Forget the contact's verified phone."""
+        ...
+
+    async def set_blocked(self, channel: str, address: str, blocked: bool) -> None:
+        """The person blocked the bot (or unblocked it); a no-op for an unknown address."""
+        ...
+
+    async def set_opted_out(self, contact_id: int, opted_out: bool) -> None:
+        """«СТОП»: the contact wants no optional notices (reminders, surveys)."""
+        ...
+
+    async def add_link_code(
+        self, contact_id: int, phone: str, code_hash: str, created_at: datetime,
+        expires_at: datetime,
+    ) -> int:
+        """Record a linking code sent to `phone` (only its hash); returns its id."""
+        ...
+
+    async def link_codes_since(
+        self, since: datetime, *, phone: str | None = None, contact_id: int | None = None
+    ) -> int:
+        """How many codes were sent since a moment to a phone, or else to a contact."""
+        ...
+
+    async def live_link_code(
+        self, contact_id: int, now: datetime
+    ) -> tuple[int, str, str, int] | None:
+        """The contact's newest unused, unexpired code: (id, phone, code_hash, tries)."""
+        ...
+
+    async def link_code_tried(self, code_id: int, *, used: bool) -> None:
+        """Count one try of a code; `used` retires it."""
+        ...
+
+    async def add_auth_failure(self, channel: str, address: str, at: datetime) -> None: ...
+
+    async def auth_failures_since(self, channel: str, address: str, since: datetime) -> int: ...
+
+
+class Readings(Protocol):
+    """Meter readings the gateway accepted or holds for confirmation.
+
+    A key is (account, meter serial, zone, period "YYYY-MM"); statuses are pending,
+    accepted, replaced, rejected. Accepting a reading (saved as accepted, or confirmed)
+    replaces the accepted one of its key: a correction. Readings of the console channel
+    (`gateway chat`) and real ones are separate lanes: one never replaces the other.
+    """
+
+    async def current(
+        self, account: str, serial: str, zone: str, period: str
+    ) -> ReadingRecord | None:
+        """The newest accepted reading of the key (either lane)."""
+        ...
+
+    async def last_before(
+        self, account: str, serial: str, zone: str, period: str
+    ) -> ReadingRecord | None:
+        """The newest accepted reading of an earlier period (the base for validation)."""
+        ...
+
+    async def history(self, account: str, serial: str, zone: str) -> list[ReadingRecord]:
+        """Accepted readings, one per period (the newest), oldest period first."""
+        ...
+
+    async def save(self, readings: Sequence[NewReading]) -> tuple[list[int], bool]:
+        """Store readings atomically, in order; accepted ones replace the accepted reading
+        of their key in their lane. Returns the new ids (in order) and whether any earlier
+        value was replaced."""
+        ...
+
+    async def pending(self, ids: Iterable[int]) -> list[ReadingRecord]:
+        """Those of `ids` still pending, by id."""
+        ...
+
+    async def confirm(self, ids: Iterable[int]) -> bool:
+        """Accept the pending ones of `ids` atomically (replacing as `save` does); returns
+        whether one replaced another. Ids no longer pending are ignored."""
+        ...
+
+    async def reject(self, ids: Iterable[int]) -> None:
+        """Reject the pending ones of `ids`; others are left as they are."""
+        ...
+
+    def iter_export_rows(
+        self, period: str | None, include_console: bool
+    ) -> AsyncGenerator[ReadingRecord, None]:
+        """The current accepted readings for billing (contracts.md §4), streamed: one
+        per key (with console readings included, the newest of the two lanes), ordered by
+        period, account, meter serial, zone. `period` None: every period. Close it
+        (`contextlib.aclosing`) when not consuming it to the end."""
+        ...
+
+
+class ConversationStates(Protocol):
+    """One conversation state per `ConversationKey` (pending confirmation, linking,
+    survey …). An expired state reads as none."""
+
+    async def get(
+        self, key: ConversationKey, now: datetime | None = None
+    ) -> ConversationState | None:
+        """The state, unless it expired by `now` (None: the current time)."""
+        ...
+
+    async def set(self, key: ConversationKey, state: ConversationState | None) -> None:
+        """Replace the state; None clears it."""
+        ...
+
+
+class Journal(Protocol):
+    """The inbound journal: every message is stored before its channel acknowledges it,
+    deduplicated by (channel, external_id), so a redelivery is recognised."""
+
+    async def append(
+        self, channel: str, external_id: str, address: str, payload: str, received_at: datetime
+    ) -> tuple[int, bool]:
+        """Store a message: (id, True) when new; (the first one's id, False) when that
+        (channel, external_id) is stored already."""
+        ...
+
+    async def mark_processed(self, entry_id: int, error: str | None = None) -> None: ...
+
+    async def unprocessed(self, limit: int = 1000) -> list[JournalEntry]:
+        """Entries not marked processed, oldest (by id) first (replayed at start-up)."""
+        ...
+
+
+class Appeals(Protocol):
+    """Appeals (обращения): numbered tickets with a due time, their messages (the first
+    and each repeat), staff answers and links to known outages."""
+
+    async def create(
+        self,
+        *,
+        contact_id: int,
+        channel: str,
+        address: str,
+        reply_source: str | None,
+        account: str | None,
+        category: str,
+        text: str,
+        created_at: datetime,
+        due_at: datetime,
+        outage_id: int | None = None,
+        status: str = "open",
+    ) -> Appeal:
+        """Register an appeal and its first message atomically; returns it numbered."""
+        ...
+
+    async def get(self, appeal_id: int) -> Appeal | None: ...
+
+    async def open_for(self, contact_id: int, category: str) -> Appeal | None:
+        """The contact's newest open appeal of the category (a repeat joins it)."""
+        ...
+
+    async def add_repeat(self, appeal_id: int, text: str, at: datetime) -> None:
+        """Add a repeated message to an appeal and count it, atomically."""
+        ...
+
+    async def answer(self, appeal_id: int, text: str, by: str, at: datetime) -> Appeal | None:
+        """Record the staff answer (status answered); returns the appeal, None if unknown."""
+        ...
+
+    async def recent(self, status: str | None = None, limit: int = 100) -> list[Appeal]:
+        """With a status: those appeals, soonest due first; without: the newest first."""
+        ...
+
+    async def between(self, start: datetime, end: datetime) -> list[Appeal]:
+        """Appeals created in [start, end), by id (quarterly analysis)."""
+        ...
+
+    async def messages(self, appeal_id: int) -> list[tuple[str, datetime]]:
+        """The appeal's messages (text, received at), oldest first."""
+        ...
+
+    async def for_outage(self, contact_id: int, outage_id: int) -> Appeal | None:
+        """The contact's newest appeal linked to that outage (a second «нет света»)."""
+        ...
+
+
+class Outages(Protocol):
+    """Known outages, planned or not: staff broadcasts create them, outage appeals are
+    answered from them. Status active → restored | cancelled, each once."""
+
+    async def create(
+        self,
+        *,
+        settlement: str,
+        street: str,
+        houses: str,
+        reason: str,
+        start_at: datetime,
+        until_at: datetime,
+        planned: bool,
+    ) -> Outage: ...
+
+    async def get(self, outage_id: int) -> Outage | None: ...
+
+    async def active(self, now: datetime) -> list[Outage]:
+        """Active outages whose window has started by `now` and whose expected end is
+        less than a day past (a forgotten one still explains a dark house, not forever),
+        by id."""
+        ...
+
+    async def set_campaign(self, outage_id: int, campaign_id: int, *, restored: bool) -> None:
+        """Link the notice campaign (`restored`: the «power restored» one)."""
+        ...
+
+    async def cancel(self, outage_id: int, at: datetime) -> Outage | None:
+        """A planned outage called off: active → cancelled (other states are kept)."""
+        ...
+
+    async def restore(self, outage_id: int, at: datetime) -> Outage | None:
+        """Power is back: active → restored (other states are kept)."""
+        ...
+
+
+class Outbox(Protocol):
+    """Every reply and notice, durable until its channel took it.
+
+    Due messages are claimed best priority first (lower number first, then oldest) under
+    a lease: a claimed message is not claimed again until the lease runs out, so a sender
+    that dies leaves its messages to be claimed again, and each claim counts one attempt.
+    An idempotency key makes a message unique: enqueuing it again adds nothing.
+    A sent message's final state comes from its delivery receipts: it takes the worst
+    state of its parts once none is pending; a receipt may arrive before the message ids
+    were recorded and is then applied when they are.
+    """
+
+    async def enqueue(self, msg: NewMessage) -> int:
+        """Add a message; returns its id, or 0 when its idempotency key exists already."""
+        ...
+
+    async def claim(
+        self,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        *,
+        channels: Sequence[str] | None = None,
+        max_priority: int | None = None,
+    ) -> list[OutboxItem]:
+        """Lease up to `limit` messages due at `now` (queued or deferred and not before
+        `now`, or with an expired lease), optionally of some channels / of priority at
+        most `max_priority`; returned as leased, `attempts` counting this try."""
+        ...
+
+    async def mark_sent_many(
+        self, sent: Sequence[tuple[int, str, Sequence[str], int]], at: datetime
+    ) -> None:
+        """Record sent messages atomically: (id, channel, message ids, parts) each; early
+        receipts for those ids are applied."""
+        ...
+
+    async def mark_final(self, item_id: int, status: str, error: str | None = None) -> None:
+        """failed | expired | cancelled | delivered (Telegram: accepted means delivered)."""
+        ...
+
+    async def retry_at(self, item_id: int, when: datetime, error: str) -> None:
+        """Queue again from `when` (a retryable error); the attempt stays counted."""
+        ...
+
+    async def reroute(self, item_id: int, channel: str, address: str, payload: str) -> None:
+        """Send the same message on another channel (Telegram blocked → SMS), queued
+        again with its attempts reset."""
+        ...
+
+    async def report_many(self, receipts: Sequence[Receipt]) -> list[int | None]:
+        """Apply delivery receipts in order, atomically; returns each one's outbox id,
+        None where the message id is not recorded yet (kept until it is)."""
+        ...
+
+    async def release(self, items: Sequence[tuple[int, datetime]]) -> None:
+        """Give claimed messages back unsent, queued again at the given time, the claim
+        not counted as an attempt (a rate limit said «not yet»)."""
+        ...
+
+    async def defer_priority(self, min_priority: int, until: datetime) -> int:
+        """Quiet hours: queued messages of `min_priority` or worse due before `until` wait
+        until then (deferred); returns how many."""
+        ...
