@@ -139,9 +139,31 @@ class BroadcastReport:
 
 
 def _clip(value: str) -> str:
-    """`value` eight characters shorter (at least `_MIN_CLIPPED`), ending in «…»."""
+    """`value` at least eight characters shorter (at least `_MIN_CLIPPED`), ending in
+    «…», cut after a whole word or house number where one ends (a reason cut to
+    «аварийное п…» or a list to «…, 1…» reads as nonsense or as another house)."""
     bare = value.removesuffix("…")
-    return bare[: max(_MIN_CLIPPED - 1, len(bare) - 8)].rstrip(" ,.;") + "…"
+    cut = bare[: max(_MIN_CLIPPED - 1, len(bare) - 8)]
+    if len(cut) < len(bare) and bare[len(cut)] not in " ,;":
+        boundary = max(cut.rfind(" "), cut.rfind(","), cut.rfind(";"))
+        if boundary > 0:
+            cut = cut[:boundary]
+    return cut.rstrip(" ,.;") + "…"
+
+
+def _fit_sms(render: Callable[[str, str], str], reason: str, where: str) -> str:
+    """`render(reason, where)` cut to `SMS_OUTAGE_PARTS` parts: a long reason first,
+    then a long area (house list), each ending in «…»."""
+    while True:
+        text = render(reason, where).replace("….", "…")
+        if sms_parts(text) <= SMS_OUTAGE_PARTS:
+            return text
+        if len(reason) > _MIN_CLIPPED:
+            reason = _clip(reason)
+        elif len(where) > _MIN_CLIPPED:
+            where = _clip(where)
+        else:
+            return text  # as short as it can honestly be
 
 
 def _digest(source: Source) -> str | None:
@@ -228,17 +250,10 @@ class Notifications:
         """The notice cut to `SMS_OUTAGE_PARTS` parts: a long reason, then a long house
         list, end in «…». Written at night in a storm, a reason can run long; thousands
         of 4-part SMS would cost twice the two the notice is meant to fit in."""
-        reason, where = req.reason.strip(), self._where(req)
-        while True:
-            text = self._outage_notice(req, reason, where)
-            if sms_parts(text) <= SMS_OUTAGE_PARTS:
-                return text
-            if len(reason) > _MIN_CLIPPED:
-                reason = _clip(reason)
-            elif len(where) > _MIN_CLIPPED:
-                where = _clip(where)
-            else:
-                return text  # as short as it can honestly be
+        return _fit_sms(
+            lambda reason, where: self._outage_notice(req, reason, where),
+            req.reason.strip(), self._where(req),
+        )
 
     @staticmethod
     def _where(req: OutageRequest) -> str:
@@ -331,17 +346,28 @@ class Notifications:
         called_off = outage.status == "cancelled" or (
             outage.restored_campaign_id is None and outage.planned and now < outage.start_at
         )
+        company = self.config.company
         if called_off:
             start = outage.start_at.astimezone(self.config.tz).strftime("%d.%m %H:%M")
-            text = templates.planned_called_off_notice(
-                where=where, start=start, company=self.config.company
-            )
+
+            def render(_reason: str, area: str) -> str:
+                return templates.planned_called_off_notice(
+                    where=area, start=start, company=company
+                )
         else:
-            text = templates.restored_notice(where=where, company=self.config.company)
+
+            def render(_reason: str, area: str) -> str:
+                return templates.restored_notice(where=area, company=company)
+
+        # Like the outage notice: Telegram gets it all, the SMS fits two parts (a long
+        # house list made every «restored» SMS three).
+        text, sms_text = render("", where), _fit_sms(render, "", where)
         area = AreaAudience(outage.settlement, outage.street, outage.houses)
         accounts = await self.campaigns.accounts_in(area)
         if outage.restored_campaign_id is not None:
-            return await self._report(outage.restored_campaign_id, outage.id, accounts, text)
+            return await self._report(
+                outage.restored_campaign_id, outage.id, accounts, sms_text
+            )
         audience: CampaignAudience | AreaAudience = (
             CampaignAudience(outage.campaign_id, reached_only=called_off)
             if outage.campaign_id is not None
@@ -361,7 +387,7 @@ class Notifications:
                 )
             campaign = await self.campaigns.create(
                 "restored", where,
-                {"outage": outage.id, "templates": {"sms": text, "telegram": text}},
+                {"outage": outage.id, "templates": {"sms": sms_text, "telegram": text}},
             )
             await self.store.outages.set_campaign(outage.id, campaign, restored=True)
             await self.campaigns.enqueue_audience(
@@ -369,7 +395,7 @@ class Notifications:
             )
             await self.campaigns.finish_building(campaign)
         self.wake()
-        return await self._report(campaign, outage.id, accounts, text)
+        return await self._report(campaign, outage.id, accounts, sms_text)
 
     async def _report(
         self, campaign: int, outage: int, accounts: int, text: str

@@ -251,6 +251,58 @@ async def test_outage_sms_fits_two_parts_and_telegram_gets_it_all(
         assert sms.texts[0] == full  # nothing is cut when it fits
 
 
+LONG_HOUSES = ",".join(str(n) for n in range(1, 80, 2))
+
+
+@pytest.mark.parametrize(
+    ("planned", "houses", "reason", "cut"),
+    [
+        # «restored» after an outage with a long house list went out as a 3-part SMS
+        # (QA pass 2: only the outage notice was cut to two)
+        (False, LONG_HOUSES, "ремонт", None),
+        # and so did «called off» of a planned outage that had not begun
+        (True, LONG_HOUSES, "ремонт", None),
+        # a long reason was cut inside a word («аварийное п…», QA pass 2)
+        (False, "1-15", "аварийное повреждение кабельной линии 10 кВ после падения "
+         "дерева на провода во время сильного ветра и снегопада, бригады работают, "
+         "просим соблюдать осторожность и не подходить к оборванным проводам",
+         "Причина: аварийное повреждение кабельной линии 10… Восстановим"),
+    ],
+)
+async def test_restored_and_called_off_sms_fit_two_parts_telegram_gets_it_all(
+    store: Store, sms: FakeChannel, telegram: FakeChannel,
+    *, planned: bool, houses: str, reason: str, cut: str | None,
+) -> None:
+    await seed_street(store)
+    notes = service(store)
+    start = T0 + timedelta(days=1) if planned else T0 - timedelta(hours=1)
+    req = outage(houses=houses, reason=reason, planned=planned, start=start,
+                 until=start + timedelta(hours=6))
+    told = await notes.outage(req, yes=True)
+    assert told.outage is not None
+    await sender(store, sms, telegram).drain(T0)
+    notice = notes.outage_sms_text(req)
+    assert sms_parts(notice) <= 2
+    if cut is not None:
+        assert cut in notice
+        assert "…." not in notice
+    back = await notes.restored(told.outage)
+    assert back is not None
+    assert back.sms_parts <= 2
+    assert back.sample.endswith("ЭнергоСбыт")
+    sent_sms, sent_tg = len(sms.texts), len(telegram.texts)
+    await sender(store, sms, telegram).drain(T0)
+    assert sms.texts[sent_sms:]
+    assert all(sms_parts(t) <= 2 for t in sms.texts[sent_sms:])
+    # Telegram (house 5) gets the whole list
+    assert telegram.texts[sent_tg:]
+    assert all(houses in t for t in telegram.texts[sent_tg:])
+    again = await notes.restored(told.outage)
+    assert again is not None
+    assert again.sms_parts == back.sms_parts
+    assert again.sample == back.sample
+
+
 async def test_cancel_stops_unsent(store: Store, sms: FakeChannel) -> None:
     await seed_street(store)
     notes = service(store)
