@@ -262,10 +262,15 @@ async def cmd_import_billing(args: argparse.Namespace, settings: Settings) -> in
         return 0
     if report.duplicate_of is not None:
         print(f"this file was imported before as campaign {report.duplicate_of}: nothing "
-              "queued again (cancel that campaign first to send it anew)")
+              "queued again (cancel that campaign first to send it to those it did not reach)")
         return 0
+    sent_before = (
+        f" ({report.already_sent} not again: sent by the cancelled campaign of this file)"
+        if report.already_sent else ""
+    )
     print(f"campaign {report.campaign}: {report.accepted} rows accepted, "
-          f"{len(report.rejected)} rejected, {report.recipients} messages queued")
+          f"{len(report.rejected)} rejected, {report.recipients} messages queued"
+          f"{sent_before}")
     for rejected in report.rejected:
         print(f"  line {rejected.line}: {rejected.reason}")
     return 0

@@ -20,8 +20,9 @@ Kinds, priorities and routes (design.md «Notifications»):
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -167,19 +168,29 @@ def _fit_sms(render: Callable[[str, str], str], reason: str, where: str) -> str:
 
 
 def _digest(source: Source) -> str | None:
-    """sha256 of a billing file's bytes (None for a stream, which cannot be re-read)."""
+    """sha256 of a billing file's lines (None for a stream, which cannot be re-read).
+    A BOM, CRLF line ends, trailing spaces and blank lines do not count: the same
+    export saved again or with an extra line end is the same file (it was queued
+    again and everyone got the notice twice). A plain LF file hashes as its bytes."""
     if isinstance(source, bytes):
-        return hashlib.sha256(source).hexdigest()
+        return _lines_digest(io.BytesIO(source))
     if isinstance(source, str | Path):
-        digest = hashlib.sha256()
         try:
             with Path(source).open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
+                return _lines_digest(fh)
         except OSError:
             return None  # CsvFile reports the unreadable file in its own words
-        return digest.hexdigest()
     return None
+
+
+def _lines_digest(lines: Iterable[bytes]) -> str:
+    digest = hashlib.sha256()
+    for number, line in enumerate(lines):
+        text = line.removeprefix(b"\xef\xbb\xbf") if number == 0 else line
+        text = text.rstrip(b" \t\r\n")
+        if text:
+            digest.update(text + b"\n")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +203,16 @@ class ImportReport:
     rejected: list[Rejected] = field(default_factory=list)
     # The same file was imported before as this campaign: nothing was queued again.
     duplicate_of: int | None = None
+    # Sent anew after a cancel: messages not queued because the cancelled campaign
+    # of this file had already reached that (account, phone).
+    already_sent: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
             "campaign": self.campaign,
             "accepted": self.accepted,
             **({"duplicate_of": self.duplicate_of} if self.duplicate_of is not None else {}),
+            **({"already_sent": self.already_sent} if self.already_sent else {}),
             "rejected": [{"line": r.line, "reason": r.reason} for r in self.rejected],
         }
 
@@ -464,8 +479,10 @@ class Notifications:
                 log.warning("%s file %s was imported as campaign %d; not queued again",
                             kind, name, earlier)
                 return ImportReport(earlier, 0, 0, [], duplicate_of=earlier)
+        # Sent anew after a cancel: who the cancelled campaign reached is not told again.
+        redo = await self.campaigns.cancelled_imports(kind, digest) if digest else []
         rejected: list[Rejected] = []
-        accepted = recipients = 0
+        accepted = recipients = already_sent = 0
         seen: dict[str, int] = {}
         with CsvFile(source, required=columns) as csv_file:  # CsvFileError: not a file
             campaign = await self.campaigns.create(
@@ -474,7 +491,7 @@ class Notifications:
             batch: list[R] = []
 
             async def flush() -> None:
-                nonlocal accepted, recipients
+                nonlocal accepted, recipients, already_sent
                 known = await self.campaigns.known_accounts(r.account for r in batch)
                 good = []
                 for r in batch:
@@ -483,9 +500,12 @@ class Notifications:
                     else:
                         rejected.append(Rejected(r.line, f"unknown account {r.account}"))
                 status, not_before = self._bulk_timing(self.clock())
+                reached = await self.campaigns.reached(redo, [r.account for r in good])
+                already_sent += len(reached)
                 recipients += await self.campaigns.enqueue_billing(
                     campaign, [message(r) for r in good], routing,
                     priority=PRIORITY_BULK, status=status, not_before=not_before,
+                    skip=reached,
                 )
                 accepted += len(good)
                 batch.clear()
@@ -510,7 +530,9 @@ class Notifications:
         self.wake()
         log.info("%s campaign %d: %d rows accepted, %d rejected", kind, campaign, accepted,
                  len(rejected))
-        return ImportReport(campaign, accepted, recipients, rejected)
+        return ImportReport(
+            campaign, accepted, recipients, rejected, already_sent=already_sent
+        )
 
     # -- reminders -----------------------------------------------------------------------
 

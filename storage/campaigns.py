@@ -16,7 +16,7 @@ reminders) carry `TEMPLATE_PAYLOAD`, and the text lives once in the campaign's p
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -196,6 +196,36 @@ class CampaignRepo:
         )
         return None if value is None else int(value)
 
+    async def cancelled_imports(self, kind: str, digest: str) -> list[int]:
+        """Cancelled campaigns built from a billing file with this digest: a file sent
+        anew after a cancel must not notify again those its first campaign reached."""
+        rows = await self.db.fetchall(
+            "SELECT id FROM campaigns WHERE kind = ? AND status = 'cancelled'"
+            " AND json_extract(params, '$.digest') = ? ORDER BY id",
+            (kind, digest),
+        )
+        return [int(r["id"]) for r in rows]
+
+    async def reached(
+        self, campaign_ids: Sequence[int], accounts: Sequence[str]
+    ) -> set[tuple[str, str]]:
+        """(account, phone) of these accounts that the campaigns' messages reached
+        (handed to a channel: sent or delivered)."""
+        found: set[tuple[str, str]] = set()
+        if not campaign_ids:
+            return found
+        ids = ",".join(str(int(c)) for c in campaign_ids)
+        for chunk in _chunks(sorted(set(accounts)), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                f"SELECT account, phone FROM outbox WHERE campaign_id IN ({ids})"
+                f" AND status IN ('sent', 'delivered') AND phone IS NOT NULL"
+                f" AND account IN ({marks})",
+                chunk,
+            )
+            found.update((r["account"], r["phone"]) for r in rows)
+        return found
+
     async def get(self, campaign_id: int) -> Campaign | None:
         row = await self.db.fetchone("SELECT * FROM campaigns WHERE id = ?", (campaign_id,))
         return None if row is None else _campaign(row)
@@ -366,10 +396,12 @@ class CampaignRepo:
         status: str,
         not_before: datetime,
         source: str | None = None,
+        skip: Set[tuple[str, str]] = frozenset(),
     ) -> int:
         """One row per (account, phone) of each message: billing notices differ per
         account, so a person with two accounts gets both. An account without a phone
-        gets a `failed` row («no phone»): it belongs on the paper-notice list."""
+        gets a `failed` row («no phone»): it belongs on the paper-notice list. The
+        (account, phone) pairs in `skip` (reached before) get no row."""
         accounts = [m.account for m in messages]
         phones = await self._phones(accounts)
         telegram = await self._telegram(
@@ -387,6 +419,8 @@ class CampaignRepo:
                      to_db(now), "no phone on the account")
                 )
             for phone in numbers:
+                if (message.account, phone) in skip:
+                    continue
                 address = telegram.get(phone)
                 channel = "telegram" if address else "sms"
                 payload = json.dumps(

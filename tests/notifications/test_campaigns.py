@@ -376,6 +376,40 @@ async def test_the_same_billing_file_twice_notifies_once(
     anew = await notes.import_invoices(INVOICES.encode(), name="inv.csv")
     assert anew.duplicate_of is None
     assert anew.campaign != first.campaign
+    # ... but those the cancelled campaign reached are not told again (QA pass 2: a
+    # cancel after the send, then the same file, sent every invoice twice).
+    assert anew.already_sent == 2
+    assert anew.as_json()["already_sent"] == 2
+    await sender(store, sms, telegram).drain(T0)
+    assert len(sms.sent) + len(telegram.sent) == 2
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        # the same export saved with CRLF line ends was a new file: everyone got the
+        # invoice twice (QA pass 2)
+        INVOICES.replace("\n", "\r\n"),
+        # ... and so with an extra blank line at the end,
+        INVOICES + "\n\n",
+        # ... or without its BOM, or with trailing spaces
+        INVOICES.removeprefix("\ufeff"),
+        INVOICES.replace("\n", " \n"),
+    ],
+)
+async def test_the_same_billing_file_resaved_is_still_a_duplicate(
+    store: Store, sms: FakeChannel, telegram: FakeChannel, variant: str
+) -> None:
+    await seed_street(store)
+    notes = service(store)
+    first = await notes.import_invoices(INVOICES.encode(), name="inv.csv")
+    again = await notes.import_invoices(variant.encode(), name="inv-resaved.csv")
+    assert again.duplicate_of == first.campaign
+    # another file (one amount changed) is no duplicate
+    other = await notes.import_invoices(
+        INVOICES.replace("2500,50", "2500,51").encode(), name="inv2.csv"
+    )
+    assert other.duplicate_of is None
 
 
 async def test_debts_go_by_sms_even_to_linked_and_opted_out_people_at_day(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +115,34 @@ def test_import_invoices_and_debts(tmp_path: Path) -> None:
     assert show["kind"] == "debt"
     missing = gateway(config, "import", "debts", str(tmp_path / "nope.csv"))
     assert missing.returncode == 2
+
+
+def test_import_invoices_again_after_cancel_says_who_is_not_told_twice(
+    tmp_path: Path,
+) -> None:
+    # The same file after «broadcast cancel» of its campaign queued every invoice
+    # again, also to those already sent one (QA pass 2); re-saved with CRLF it was
+    # not even recognised as the same file.
+    config = setup(tmp_path)
+    invoices = tmp_path / "inv.csv"
+    invoices.write_text("account;period;amount;due_date\n1000000001;2030-11;100;2030-12-10\n",
+                        encoding="utf-8")
+    assert gateway(config, "import", "invoices", str(invoices)).returncode == 0
+    crlf = tmp_path / "inv-crlf.csv"
+    crlf.write_bytes(invoices.read_bytes().replace(b"\n", b"\r\n"))
+    again = gateway(config, "import", "invoices", str(crlf))
+    assert again.stdout.startswith("this file was imported before as campaign 1"), again.stdout
+    db = sqlite3.connect(tmp_path / "gw.db")
+    with db:
+        db.execute("UPDATE outbox SET status = 'delivered' WHERE campaign_id = 1")
+    db.close()
+    assert gateway(config, "broadcast", "cancel", "1").returncode == 0
+    anew = gateway(config, "import", "invoices", str(invoices))
+    assert anew.returncode == 0, anew.stderr
+    assert anew.stdout.splitlines()[0] == (
+        "campaign 2: 1 rows accepted, 0 rejected, 0 messages queued"
+        " (1 not again: sent by the cancelled campaign of this file)"
+    )
 
 
 def test_broadcast_outage_to_nobody_warns(tmp_path: Path) -> None:
