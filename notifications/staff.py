@@ -102,7 +102,13 @@ async def run_staff_command(service: Notifications, command: StaffCommand) -> st
         restored = await service.restored(command.number)
         if restored is None or restored.campaign is None:
             return templates.STAFF_NOT_FOUND.format(what="отключение", number=command.number)
-        return templates.staff_restored(restored.campaign, command.number)
+        # A planned outage closed before it began is called off, not «свет дали»: say
+        # which, and what went out.
+        outage = await service.store.outages.get(command.number)
+        return templates.staff_restored(
+            restored.campaign, command.number, recipients=restored.recipients,
+            text=restored.sample, called_off=outage is not None and outage.status == "cancelled",
+        )
     if command.name == "cancel":
         stopped = await service.cancel(command.number)
         if stopped is None:

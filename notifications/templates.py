@@ -137,8 +137,16 @@ def staff_started(campaign: int, outage: int) -> str:
     return f"Отключение №{outage} записано, рассылка №{campaign} запущена."
 
 
-def staff_restored(campaign: int, outage: int) -> str:
-    return f"Отключение №{outage} закрыто, рассылка «свет дали» №{campaign} запущена."
+def staff_restored(
+    campaign: int, outage: int, *, recipients: int, text: str, called_off: bool = False
+) -> str:
+    if called_off:
+        head = (f"Плановое отключение №{outage} отменено, рассылка «отмена» №{campaign} "
+                f"тем, кого предупредили, получателей: {recipients}.")
+    else:
+        head = (f"Отключение №{outage} закрыто, рассылка «свет дали» №{campaign} "
+                f"запущена, получателей: {recipients}.")
+    return f"{head}\nТекст: {text}"
 
 
 def staff_cancelled(campaign: int, count: int) -> str:

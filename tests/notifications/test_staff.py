@@ -68,12 +68,35 @@ async def test_staff_outage_confirm_restore_cancel_progress(store: Store) -> Non
     assert reply is not None
     assert "в очереди 3" in reply
     reply = await staff_reply(notes, "/restored 1", 7, [7])
-    assert reply == "Отключение №1 закрыто, рассылка «свет дали» №2 запущена."
+    assert reply is not None
+    assert reply.startswith(
+        "Отключение №1 закрыто, рассылка «свет дали» №2 запущена, получателей: 3.\n"
+        "Текст: Электроснабжение восстановлено: Сыктывкар, Комарова"
+    )
     reply = await staff_reply(notes, "/cancel 2", 7, [7])
     assert reply == "Рассылка №2 остановлена, не отправлено сообщений: 3."
     assert await staff_reply(notes, "/restored 99", 7, [7]) == "Не найдено: отключение №99."
     bad = OUTAGE.replace("2030-11-26 18:00", "2030-11-26 09:00")
     assert await staff_reply(notes, bad, 7, [7]) == "Конец отключения должен быть позже начала."
+
+
+async def test_staff_restored_on_a_planned_outage_not_begun_says_called_off(
+    store: Store,
+) -> None:
+    # «/restored N» on a planned outage that had not begun answered staff «рассылка «свет
+    # дали» запущена» while customers were told it was called off (QA pass 2).
+    for house in range(1, 3):
+        await add_account(store, f"100000000{house}", [f"+7912000000{house}"], house=str(house))
+    notes = service(store)
+    planned = OUTAGE.replace("/outage", "/outage!").replace("2030-11-26", "2030-11-27")
+    reply = await staff_reply(notes, f"{planned}; плановое", 7, [7])
+    assert reply is not None
+    assert reply.startswith("Отключение №1 записано"), reply
+    reply = await staff_reply(notes, "/restored 1", 7, [7])
+    assert reply is not None
+    assert reply.startswith("Плановое отключение №1 отменено, рассылка «отмена» №2"), reply
+    assert "свет дали" not in reply
+    assert "отменено, свет отключать не будут" in reply
 
 
 async def test_scheduler_tick_queues_the_reminder_once(store: Store) -> None:
