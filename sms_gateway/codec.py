@@ -6,7 +6,7 @@ so the two ends of every loopback test share one codec and one status table.
 Why not `smpplib.gsm.make_parts`: its GSM table is a vendor variant (0x60 is "`"
 instead of "¿"), and it splits the encoded octets blindly, so an escape pair
 (ESC + char from the extension table) or a UTF-16 surrogate pair can be cut in two
-between parts (its own FIXME). Here splitting happens on characters.
+between parts (smpplib notes this itself). Here splitting happens on characters.
 
 References: 3GPP TS 23.038 §6.2.1 (GSM 7-bit default alphabet and extension table),
 3GPP TS 23.040 §9.2.3.24 (UDH information elements 0x00 and 0x08), SMPP 3.4 §5.2.19

@@ -1,11 +1,21 @@
-"""An independent, held-out style set of customer messages (tests/data/heldout_messages.jsonl).
+"""Held-out style sets of customer messages, each written by a red-team pass from
+contracts.md §5 and the official samples alone, before reading the parser:
 
-Written from contracts.md §5 alone, without the parser's source, by a red team: SMS from
-old phones (translit, CAPS, no spaces, typos), Telegram chat, multi-line texts with
-greetings, addresses and signatures, dates, phones, money, serials, several meters and
-zones, corrections, every command and appeal category, bare courtesies and nonsense.
+- heldout_messages.jsonl (526; the official samples it once repeated are taken out):
+  SMS from old phones (translit, CAPS, no spaces, typos), Telegram chat, multi-line
+  texts with greetings, addresses and signatures, dates, phones, money, serials, several
+  meters and zones, corrections, every command and appeal category, bare courtesies and
+  nonsense. Its last fresh batch before its fixes: ~95 % exact.
+- heldout_round2.jsonl (250): long polite letters, rural addresses («д. Выльгорт»),
+  businesses, Telegram shorthand, feature-phone run-together texts, было/стало and
+  «с … до …» ranges, readings mixed with an appeal. Before its fixes: 87.6 %, 7 wrong.
+- heldout_round3.jsonl (206): short everyday SMS and chat in the samples' style. Before
+  its fixes: 96.6 %, 0 wrong.
+- heldout_round4.jsonl (163): appeals full of reading-like numbers, readings in long
+  texts, yes/no and «те же» wordings, slash commands, Latin look-alike letters in
+  Cyrillic words. Before its fixes: 84.0 %, 6 wrong.
 
-Two gates, as the outside checks score it:
+Two gates per set, as the outside checks score it:
 - no WRONG reading: every reading (meter, zone, value) and the account in the output must
   be in the expectation ("no reading is better than a wrong one");
 - the exact-match rate over all fields is at least 97 %.
@@ -19,15 +29,24 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from parsers import parse_line
 
-_DATA = Path(__file__).resolve().parent.parent / "data" / "heldout_messages.jsonl"
+_DATA = Path(__file__).resolve().parent.parent / "data"
 _FIELDS = ("intent", "account", "readings", "command", "ticket", "appeal_category")
 _TARGET = 0.97
+# (file, the least number of messages it must hold)
+SETS = [
+    ("heldout_messages.jsonl", 300),
+    ("heldout_round2.jsonl", 200),
+    ("heldout_round3.jsonl", 200),
+    ("heldout_round4.jsonl", 150),
+]
 
 
-def _cases() -> list[dict[str, Any]]:
-    with _DATA.open(encoding="utf-8") as fh:
+def _cases(name: str) -> list[dict[str, Any]]:
+    with (_DATA / name).open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 
@@ -46,27 +65,10 @@ def _wrong(expected: dict[str, Any], got: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _run() -> tuple[int, list[str], list[str]]:
-    cases = _cases()
-    exact = 0
-    mismatches: list[str] = []
-    wrong: list[str] = []
-    for expected in cases:
-        got = parse_line(expected["text"], json_mode=False)
-        diff = {k: got.get(k) for k in _FIELDS if got.get(k) != expected[k]}
-        if not diff:
-            exact += 1
-            continue
-        want = {k: expected[k] for k in diff}
-        mismatches.append(f"{expected['text']!r}\n    got  {diff}\n    want {want}")
-        for problem in _wrong(expected, got):
-            wrong.append(f"{expected['text']!r}: {problem}")
-    return exact, mismatches, wrong
-
-
-def test_heldout_set_is_large_and_well_formed() -> None:
-    cases = _cases()
-    assert len(cases) >= 300
+@pytest.mark.parametrize(("name", "at_least"), SETS)
+def test_set_is_large_and_well_formed(name: str, at_least: int) -> None:
+    cases = _cases(name)
+    assert len(cases) >= at_least
     texts = [c["text"] for c in cases]
     assert len(set(texts)) == len(texts)
     for case in cases:
@@ -75,14 +77,30 @@ def test_heldout_set_is_large_and_well_formed() -> None:
         assert (case["intent"] == "readings") == bool(case["readings"])
 
 
-def test_heldout_no_wrong_readings_and_exact_match_rate() -> None:
-    total = len(_cases())
-    exact, mismatches, wrong = _run()
-    rate = exact / total
-    print(f"\nheld-out exact match: {exact}/{total} = {rate:.1%}; wrong readings: {len(wrong)}")
+def test_sets_do_not_repeat_each_other_or_the_samples() -> None:
+    seen: dict[str, str] = {}
+    for name in ["messages.jsonl", *(name for name, _ in SETS)]:
+        for case in _cases(name):
+            assert case["text"] not in seen, f"{case['text']!r} in {seen.get(case['text'])}"
+            seen[case["text"]] = name
+
+
+@pytest.mark.parametrize(("name", "at_least"), SETS)
+def test_no_wrong_readings_and_exact_match_rate(name: str, at_least: int) -> None:
+    cases = _cases(name)
+    exact, mismatches, wrong = 0, [], []
+    for expected in cases:
+        got = parse_line(expected["text"], json_mode=False)
+        diff = {k: got.get(k) for k in _FIELDS if got.get(k) != expected[k]}
+        if not diff:
+            exact += 1
+            continue
+        want = {k: expected[k] for k in diff}
+        mismatches.append(f"{expected['text']!r}\n    got  {diff}\n    want {want}")
+        wrong += [f"{expected['text']!r}: {p}" for p in _wrong(expected, got)]
+    rate = exact / len(cases)
+    print(f"\n{name}: exact {exact}/{len(cases)} = {rate:.1%}; wrong readings: {len(wrong)}")
     for line in mismatches:
         print("MISMATCH", line)
-    for line in wrong:
-        print("WRONG", line)
     assert not wrong, "wrong readings or accounts:\n" + "\n".join(wrong)
     assert rate >= _TARGET, f"exact match {rate:.1%} < {_TARGET:.0%}:\n" + "\n".join(mismatches)
