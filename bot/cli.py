@@ -19,7 +19,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 from bot.settings import Settings, SettingsError, load_settings
@@ -292,10 +291,6 @@ def main(argv: list[str] | None = None) -> int:
         return 141
     except KeyboardInterrupt:
         return 130
-
-
-def path_arg(text: str) -> Path:
-    return Path(text)
 
 
 if __name__ == "__main__":

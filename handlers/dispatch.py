@@ -41,9 +41,6 @@ from handlers.readings import ReadingsUseCase
 from parsers.intent import Intent
 from storage.store import Store
 
-# Kept for callers that imported the foundation-stage constant.
-HELP_SMS = texts.HELP
-
 UNLINK_WORDS = frozenset({"отвязать", "отвязать номер", "/unlink", "unlink", "отвяжите"})
 LINK_WORDS = frozenset({"привязать", "привязать номер", "код", "/link", "получить код"})
 THANKS = frozenset({"спасибо", "спс", "благодарю", "спасибо большое", "большое спасибо",

@@ -27,7 +27,6 @@ messages in flight at the crash are the most that can be sent twice.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -392,11 +391,3 @@ class OutboxSender:
                     log.debug("sender: receipt for unknown message %s", report.message_id)
                 if not done.done():
                     done.set_result(None)
-
-
-def payload_text(payload: str) -> str | None:
-    """The text of a full payload, None for a templated row (tools and tests)."""
-    if payload.startswith(TEMPLATE_MARK):
-        return None
-    text = json.loads(payload).get("text")
-    return str(text) if text is not None else None

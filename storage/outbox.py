@@ -113,11 +113,6 @@ class OutboxRepo:
         """Add a message; returns its id, or 0 when its idempotency key exists already."""
         return await self.db.execute(_INSERT, _row(msg, to_db(utcnow())))
 
-    async def enqueue_many(self, messages: Sequence[NewMessage]) -> None:
-        """Add many messages in one statement batch (campaigns). Duplicates are skipped."""
-        now = to_db(utcnow())
-        await self.db.executemany(_INSERT, [_row(m, now) for m in messages])
-
     async def claim(
         self,
         now: datetime,
@@ -189,15 +184,6 @@ class OutboxRepo:
             "UPDATE outbox SET status = 'queued', not_before = ?, lease_until = NULL, error = ?"
             " WHERE id = ?",
             (to_db(when), error, item_id),
-        )
-
-    async def defer(self, item_id: int, until: datetime, *, count_attempt: bool = False) -> None:
-        """Quiet hours: wait without counting it as a failed try."""
-        await self.db.execute(
-            "UPDATE outbox SET status = 'deferred', not_before = ?, lease_until = NULL"
-            + ("" if count_attempt else ", attempts = max(attempts - 1, 0)")
-            + " WHERE id = ?",
-            (to_db(until), item_id),
         )
 
     async def reroute(self, item_id: int, channel: str, address: str, payload: str) -> None:
@@ -333,20 +319,14 @@ class OutboxRepo:
             )
         )
 
-    async def next_due(self) -> datetime | None:
-        value = await self.db.fetchval(
-            "SELECT min(coalesce(lease_until, not_before)) FROM outbox"
-            " WHERE status IN ('queued', 'deferred', 'sending')"
-        )
-        return from_db_opt(value)
-
     async def sent_to(self, channel: str, address: str) -> list[str]:
         """Texts sent or queued to one address, oldest first (console and dev tools)."""
         rows = await self.db.fetchall(
             "SELECT payload FROM outbox WHERE channel = ? AND address = ? ORDER BY id",
             (channel, address),
         )
-        return [json.loads(r["payload"])["text"] for r in rows]
+        texts = (json.loads(r["payload"]).get("text") for r in rows)
+        return [t for t in texts if t is not None]  # templated campaign rows carry none
 
     # -- batch operations of the notification sender (notifications/sender.py) ----------
 
