@@ -124,6 +124,8 @@ def intent_to_json(intent: Intent) -> dict[str, Any]:
         "ticket": intent.ticket,
         "appeal_category": intent.appeal_category,
     }
+    if intent.notify_channel is not None:
+        out["notify_channel"] = intent.notify_channel
     if intent.error is not None:
         out["error"] = intent.error
     return out

@@ -13,8 +13,20 @@ from pydantic import BaseModel, ConfigDict, field_serializer
 Zone = Literal["T1", "T2", "T3"]
 IntentKind = Literal["readings", "command", "appeal", "unknown"]
 Command = Literal[
-    "help", "balance", "stop", "start", "status", "offices", "yes", "no", "unchanged"
+    "help",
+    "balance",
+    "stop",
+    "start",
+    "status",
+    "offices",
+    "yes",
+    "no",
+    "unchanged",
+    "operator",
+    "notify",
 ]
+# The channel a person chooses for notices («уведомления в MAX»), with `notify`.
+NotifyChannel = Literal["sms", "telegram", "max", "email"]
 AppealCategory = Literal[
     "outage",
     "power_quality",
@@ -63,6 +75,8 @@ class Intent(BaseModel):
     command: Command | None = None
     ticket: str | None = None
     appeal_category: AppealCategory | None = None
+    # Only with command == "notify": the channel the person chose.
+    notify_channel: NotifyChannel | None = None
     # Not part of the contract's JSON: why the parser said less (for logs and tests).
     error: str | None = None
 
