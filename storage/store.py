@@ -12,11 +12,14 @@ from types import TracebackType
 from typing import Self
 
 from storage.db import Database
+from storage.inbox import AuditRepo, InboxRepo
 from storage.outbox import OutboxRepo
 from storage.ports import (
     Appeals,
+    Audit,
     Contacts,
     ConversationStates,
+    Inbox,
     Journal,
     Outages,
     Outbox,
@@ -45,6 +48,8 @@ class Store:
     appeals: Appeals
     outages: Outages
     outbox: Outbox
+    inbox: Inbox
+    audit: Audit
 
     @classmethod
     def over(cls, db: Database) -> Store:
@@ -59,6 +64,8 @@ class Store:
             appeals=AppealRepo(db),
             outages=OutageRepo(db),
             outbox=OutboxRepo(db),
+            inbox=InboxRepo(db),
+            audit=AuditRepo(db),
         )
 
     @classmethod
