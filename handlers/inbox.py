@@ -218,10 +218,10 @@ class InboxIntake:
         """What the channel said about a photo, document or voice message: its kind, and
         where the channel gave them its file id, name, size and type. Staff see that an
         attachment came and what it is; one over `[staff] attachment_max_mb` is marked."""
-        if not ctx.media:
-            return None
         meta = ctx.meta
-        found: dict[str, Any] = {"kind": ctx.media}
+        if not ctx.media and not meta.get("file_id"):
+            return None
+        found: dict[str, Any] = {"kind": ctx.media or "file"}
         for key in ("file_id", "file_name", "mime_type"):
             if meta.get(key):
                 found[key] = meta[key]
