@@ -473,12 +473,17 @@ async def answer_appeal_through_inbox(
 ) -> tuple[Appeal, int]:
     """`gateway appeals answer`: the answer goes into the appeal's inbox thread (opened
     for appeals from before the inbox) and to the customer. Returns the appeal answered
-    and the outbox id. Raises NotFound, InboxError."""
+    and the outbox id; the latest answer given again is not sent twice (outbox id 0).
+    Raises NotFound, InboxError."""
     moment = _now(now)
     async with store.db.transaction():
         appeal = await store.appeals.get(appeal_id)
         if appeal is None:
             raise NotFound(f"appeal {appeal_id} not found")
+        history = await store.appeals.answers(appeal_id)
+        if history and history[-1][0] == text.strip():
+            # The same answer again (a command run twice): sent once.
+            return appeal, 0
         thread = await store.inbox.for_appeal(appeal_id)
         if thread is None or thread.state == "closed":
             live = await store.inbox.live_for(appeal.contact_id)

@@ -11,6 +11,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from parsers.counted import counted
+
 
 def money(amount: Decimal) -> str:
     """`Decimal("2500.5")` → «2500,50»: roubles as Russian bills write them."""
@@ -159,7 +161,7 @@ def staff_progress(campaign: int, counts: dict[str, int]) -> str:
         "failed": "не доставлено", "deferred": "отложено", "cancelled": "отменено",
     }
     body = ", ".join(f"{names[k]} {counts[k]}" for k in names)
-    return f"Рассылка №{campaign} ({counts['recipients']} получателей): {body}."
+    return f"Рассылка №{campaign} ({counted(counts['recipients'], 'получатель')}): {body}."
 
 
 STAFF_NOT_FOUND = "Не найдено: {what} №{number}."
