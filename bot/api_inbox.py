@@ -7,6 +7,7 @@ workspace do:
     POST /api/inbox/{id}/reply            {"text", "after"?, "staff"?} → {"outbox": N}
     POST /api/inbox/{id}/close            {"label"?, "staff"?}
     POST /api/inbox/{id}/appeal           {"category", "staff"?} → {"appeal": N}
+    POST /api/inbox/{id}/reading          {"text", "staff"?} → {"reply": "Приняты …"}
 
 Bad input is 400 `{"error", "field"}`, an unknown item 404, a reply after someone else's
 answer 409 `{"error": "already answered", "by": …}`; never 500 for what a client sends.
@@ -55,6 +56,13 @@ class AppealBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     category: str
+    staff: str | None = Field(None, max_length=64)
+
+
+class ReadingBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    text: str = Field(min_length=1, max_length=1000)
     staff: str | None = Field(None, max_length=64)
 
 
@@ -249,6 +257,27 @@ async def appeal_item(request: web.Request) -> web.Response:
     return web.json_response({"appeal": appeal.id})
 
 
+async def reading_item(request: web.Request) -> web.Response:
+    from bot.app import handler_config
+
+    gateway = _gateway(request)
+    assert gateway.store is not None
+    checked = await _act(request, ReadingBody)
+    if isinstance(checked, web.Response):
+        return checked
+    body, item_id, actor = checked
+    try:
+        said = await inbox.enter_reading(
+            gateway.store, _answers(gateway), handler_config(gateway.settings), item_id,
+            body.text, actor=actor,
+        )
+    except inbox.NotFound as exc:
+        return web.json_response({"error": str(exc)}, status=404)
+    except inbox.InboxError as exc:
+        return _bad(str(exc), exc.field)
+    return web.json_response({"reply": said})
+
+
 def _answers(gateway: Gateway) -> OutboxAnswers:
     assert gateway.store is not None
     sender = gateway.sender
@@ -262,3 +291,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/inbox/{id}/reply", reply_item)
     app.router.add_post("/api/inbox/{id}/close", close_item)
     app.router.add_post("/api/inbox/{id}/appeal", appeal_item)
+    app.router.add_post("/api/inbox/{id}/reading", reading_item)

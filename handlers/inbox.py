@@ -33,9 +33,11 @@ from handlers.appeal_rules import due_at as appeal_due_at
 from handlers.base import Context, HandlerConfig, Outcome, Reply
 from handlers.common import fmt_moment
 from handlers.inbox_rules import working_due
+from handlers.readings import ReadingsUseCase
+from parsers import parse
 from parsers.intent import APPEAL_CATEGORIES, Intent
 from storage.inbox import THREAD_KINDS, THREAD_STATES, InboxMessage, InboxThread, NewInboxMessage
-from storage.models import Account, Appeal, Contact
+from storage.models import Account, Appeal, Contact, ConversationKey
 from storage.store import Store
 
 # The customer's word once per thread (docs/interfaces.md §12).
@@ -460,6 +462,74 @@ async def to_appeal(
         )
     out.wake()
     return appeal
+
+
+# How the readings use case begins a confirmation of saved values.
+_ACCEPTED_PREFIX = texts.ACCEPTED.split("{", 1)[0]
+
+
+async def enter_reading(
+    store: Store,
+    out: AnswerOutbox,
+    config: HandlerConfig,
+    thread_id: int,
+    text: str,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> str:
+    """A reading a person types for the customer (read from a photo, heard on a call):
+    `text` as the customer would write it («ЛС 1234567890 день 4521 ночь 1876»), read by
+    the same parser and checked by the same rules as the bot's readings. It is stored as
+    the customer's, from the item's first unhandled message (its channel, sender and
+    time, hence its period), with `entered_by` = `actor`; the customer gets the bot's
+    confirmation. Returns that confirmation. What the rules refuse, or would hold for
+    the customer's ДА, is refused with the bot's words (InboxError, field `text`) and
+    nothing is stored. Raises NotFound, InboxError."""
+    clean = text.strip()
+    intent = parse(clean, account_digits=config.account_digits)
+    if intent.intent != "readings":
+        raise InboxError("no readings in the text (e.g. «ЛС 1234567890 4521»)", "text")
+    moment = _now(now)
+    async with store.db.transaction():
+        thread = await store.inbox.get(thread_id)
+        if thread is None:
+            raise NotFound(f"inbox item {thread_id} not found")
+        contact = await store.contacts.by_id(thread.contact_id)
+        assert contact is not None  # a thread's contact is never deleted
+        first = await _first_unhandled(store, thread)
+        ctx = Context(
+            key=ConversationKey(thread.channel, thread.address),
+            contact=contact,
+            text=clean,
+            now=first.at if first is not None else moment,
+            to=thread.reply_source,
+            inbound_id=first.inbound_id if first is not None else None,
+            meta={"entered_by": actor},
+        )
+        outcome = await ReadingsUseCase(store, config).submit(ctx, intent)
+        said = " ".join(r.text for r in outcome.replies)
+        if outcome.state is not None or not said.startswith(_ACCEPTED_PREFIX):
+            # Held for a ДА the customer was never asked, or refused: undo, say why.
+            raise InboxError(said or "the readings were not accepted", "text")
+        message_id = await store.inbox.add_message(
+            thread_id, NewInboxMessage(direction="out", author=actor, text=said, at=moment)
+        )
+        outbox_id = await out.enqueue_answer(
+            channel=thread.channel,
+            address=thread.address,
+            source=thread.reply_source if thread.channel == "sms" else None,
+            text=said,
+            key=f"inbox-answer:{message_id}",
+            account=intent.account,
+        )
+        await store.inbox.link_outbox(message_id, outbox_id)
+        await store.audit.append(
+            actor, "inbox.reading", f"inbox:{thread_id}",
+            {"text": clean, "outbox": outbox_id}, moment,
+        )
+    out.wake()
+    return said
 
 
 async def answer_appeal_through_inbox(

@@ -144,6 +144,8 @@ async def test_html_and_long_text_come_back_as_plain_json_text(gateway: Gateway)
         (("POST", "/api/inbox/{id}/close", {"label": {"intent": "x"}}), 400, "label.intent"),
         (("POST", "/api/inbox/{id}/close", {"label": "appeal"}), 400, "label"),
         (("POST", "/api/inbox/{id}/appeal", {"category": "weather"}), 400, "category"),
+        (("POST", "/api/inbox/{id}/reading", {"text": "привет"}), 400, "text"),
+        (("POST", "/api/inbox/{id}/reading", {"text": "ЛС 1234567890 1"}), 400, "text"),
     ],
 )
 async def test_bad_input_is_400_and_changes_nothing(
@@ -236,3 +238,16 @@ async def test_over_telegram_a_person_answers_and_the_reply_joins_the_item(
             assert [m["text"] for m in thread["messages"] if m["direction"] == "in"] == [
                 "", "а когда?"
             ]
+
+
+async def test_a_reading_entered_over_the_api(gateway: Gateway) -> None:
+    await sms(gateway, "ывапролд")
+    _, items = await call(gateway, "GET", "/api/inbox")
+    item = items["items"][0]["id"]
+    got, body = await call(gateway, "POST", f"/api/inbox/{item}/reading",
+                           {"text": "ЛС 1234567890 день 4521 ночь 1876", "staff": "anna"})
+    assert got == 200, body
+    assert body["reply"].startswith("Приняты показания ЛС 1234567890")
+    assert gateway.simulator is not None
+    sent = await gateway.simulator.wait_messages(PHONE, 2, within=10)
+    assert sent[-1] == body["reply"]
