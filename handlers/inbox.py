@@ -57,7 +57,8 @@ LABEL_FIELDS = frozenset(
 
 
 class InboxError(ValueError):
-    """Bad input to a staff use case; `field` names the input at fault."""
+    """Bad input to a staff use case; `field` names the input at fault. The message is
+    for staff (Russian): the CLI, the Telegram commands and a CRM show it as it is."""
 
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message)
@@ -263,11 +264,11 @@ async def list_items(
     """Inbox items, most urgent first (overdue, then by due time, then by arrival),
     filtered by state, channel, kind and the linked appeal's category."""
     if state is not None and state not in THREAD_STATES:
-        raise InboxError(f"state must be one of {', '.join(THREAD_STATES)}", "state")
+        raise InboxError(f"состояние — одно из: {', '.join(THREAD_STATES)}", "state")
     if kind is not None and kind not in THREAD_KINDS:
-        raise InboxError(f"kind must be one of {', '.join(THREAD_KINDS)}", "kind")
+        raise InboxError(f"вид — один из: {', '.join(THREAD_KINDS)}", "kind")
     if category is not None and category not in APPEAL_CATEGORIES:
-        raise InboxError(f"category must be one of {', '.join(APPEAL_CATEGORIES)}", "category")
+        raise InboxError(f"тема — одна из: {', '.join(APPEAL_CATEGORIES)}", "category")
     return await store.inbox.items(
         _now(now), state=state, channel=channel, kind=kind, category=category, limit=limit
     )
@@ -311,16 +312,16 @@ async def reply(
     appeal is answered too (kept in its history). Raises NotFound, InboxError."""
     clean = text.strip()
     if not clean:
-        raise InboxError("the answer is empty", "text")
+        raise InboxError("ответ пустой", "text")
     if len(clean) > MAX_ANSWER:
-        raise InboxError(f"the answer is longer than {MAX_ANSWER} characters", "text")
+        raise InboxError(f"ответ длиннее {MAX_ANSWER} знаков", "text")
     moment = _now(now)
     async with store.db.transaction():
         thread = await store.inbox.get(thread_id)
         if thread is None:
             raise NotFound(f"inbox item {thread_id} not found")
         if thread.state == "closed":
-            raise InboxError("the item is closed", "id")
+            raise InboxError("входящее закрыто", "id")
         if after is not None:
             later = await store.inbox.answers_after(thread_id, after)
             if later:
@@ -361,13 +362,13 @@ def validate_label(label: dict[str, Any], text: str) -> dict[str, Any]:
     model the parser returns. Raises InboxError naming the bad field."""
     unknown = sorted(set(label) - LABEL_FIELDS)
     if unknown:
-        raise InboxError(f"unknown label field {unknown[0]!r}", f"label.{unknown[0]}")
+        raise InboxError(f"неизвестное поле разметки {unknown[0]!r}", f"label.{unknown[0]}")
     try:
         intent = Intent.model_validate({**label, "text": text})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InboxError(f"label: {first['msg']}", f"label.{where}") from None
+        raise InboxError(f"разметка: {first['msg']}", f"label.{where}") from None
     dumped = intent.model_dump(mode="json", exclude={"text", "error"})
     return {k: v for k, v in dumped.items() if k in LABEL_FIELDS}
 
@@ -392,7 +393,7 @@ async def close(
             first = await _first_unhandled(store, thread)
             checked = validate_label(label, first.text if first else thread.text)
         if not await store.inbox.close(thread_id, actor, moment, checked):
-            raise InboxError("the item is closed already", "id")
+            raise InboxError("входящее уже закрыто", "id")
         await store.audit.append(
             actor, "inbox.close", f"inbox:{thread_id}", {"label": checked}, moment
         )
@@ -414,16 +415,16 @@ async def to_appeal(
     """Register the item's first unhandled message as an appeal of the category a person
     chose; the customer is told its number and due time. Raises NotFound, InboxError."""
     if category not in APPEAL_CATEGORIES:
-        raise InboxError(f"category must be one of {', '.join(APPEAL_CATEGORIES)}", "category")
+        raise InboxError(f"тема — одна из: {', '.join(APPEAL_CATEGORIES)}", "category")
     moment = _now(now)
     async with store.db.transaction():
         thread = await store.inbox.get(thread_id)
         if thread is None:
             raise NotFound(f"inbox item {thread_id} not found")
         if thread.appeal_id is not None:
-            raise InboxError(f"the item is appeal №{thread.appeal_id} already", "id")
+            raise InboxError(f"входящее уже оформлено как обращение №{thread.appeal_id}", "id")
         if thread.state == "closed":
-            raise InboxError("the item is closed", "id")
+            raise InboxError("входящее закрыто", "id")
         first = await _first_unhandled(store, thread)
         view = await get_thread(store, thread_id)
         account = view.accounts[0].number if len(view.accounts) == 1 else None
@@ -489,7 +490,7 @@ async def enter_reading(
     clean = text.strip()
     intent = parse(clean, account_digits=config.account_digits)
     if intent.intent != "readings":
-        raise InboxError("no readings in the text (e.g. «ЛС 1234567890 4521»)", "text")
+        raise InboxError("в тексте нет показаний (пример: «ЛС 1234567890 4521»)", "text")
     moment = _now(now)
     async with store.db.transaction():
         thread = await store.inbox.get(thread_id)
@@ -511,7 +512,7 @@ async def enter_reading(
         said = " ".join(r.text for r in outcome.replies)
         if outcome.state is not None or not said.startswith(_ACCEPTED_PREFIX):
             # Held for a ДА the customer was never asked, or refused: undo, say why.
-            raise InboxError(said or "the readings were not accepted", "text")
+            raise InboxError(said or "показания не приняты", "text")
         message_id = await store.inbox.add_message(
             thread_id, NewInboxMessage(direction="out", author=actor, text=said, at=moment)
         )
@@ -583,7 +584,7 @@ async def _answer_other(
     own, as before the inbox."""
     clean = text.strip()
     if not clean:
-        raise InboxError("the answer is empty", "text")
+        raise InboxError("ответ пустой", "text")
     await store.appeals.answer(appeal.id, clean, actor, at)
     outbox_id = await out.enqueue_answer(
         channel=appeal.channel,
@@ -613,5 +614,5 @@ def staff_actor(login: str | None) -> str:
         return "api"
     name = login.strip()
     if not re.fullmatch(r"[\w.@-]{1,64}", name):
-        raise InboxError("staff must be a login (letters, digits, . _ - @)", "staff")
+        raise InboxError("staff — логин сотрудника (буквы, цифры, . _ - @)", "staff")
     return name

@@ -251,3 +251,38 @@ async def test_a_reading_entered_over_the_api(gateway: Gateway) -> None:
     assert gateway.simulator is not None
     sent = await gateway.simulator.wait_messages(PHONE, 2, within=10)
     assert sent[-1] == body["reply"]
+
+
+async def test_staff_answer_from_telegram(tmp_path: Path) -> None:
+    staff = 900
+    async with FakeTelegram() as tg:
+        settings = _settings(
+            tmp_path,
+            f'[telegram]\nenabled = true\napi_base = "{tg.base_url}"\nstaff_ids = [{staff}]\n',
+        )
+        settings.telegram.token = type(settings.telegram.token)(TOKEN)
+        async with Gateway(settings) as gw:
+            tg.push_update(text_update(USER, "ывапролд"))
+            await tg.wait_until(lambda: len(_texts_to(tg, USER)) >= 1)
+            tg.push_update(text_update(staff, "/inbox"))
+            await tg.wait_until(lambda: len(_texts_to(tg, staff)) >= 1)
+            assert "№1 до" in _texts_to(tg, staff)[0]
+            assert "ывапролд" in _texts_to(tg, staff)[0]
+            tg.push_update(text_update(staff, "/reply 1 Здравствуйте, чем помочь?"))
+            await tg.wait_until(lambda: len(_texts_to(tg, USER)) >= 2)
+            assert _texts_to(tg, USER)[1] == "Здравствуйте, чем помочь?"
+            await tg.wait_until(lambda: len(_texts_to(tg, staff)) >= 2)
+            assert _texts_to(tg, staff)[1] == "Ответ на №1 отправлен."
+            for command, expected in [
+                ("/reply 1", "Нужно: /reply N текст ответа"),
+                ("/close 9", "Входящее №9 не найдено."),
+                ("/close 1", "Входящее №1 закрыто."),
+                ("/close 1", "Не сделано: входящее уже закрыто"),
+            ]:
+                before = len(_texts_to(tg, staff))
+                tg.push_update(text_update(staff, command))
+                await tg.wait_until(lambda n=before: len(_texts_to(tg, staff)) > n)
+                assert _texts_to(tg, staff)[-1] == expected
+            assert gw.store is not None
+            actors = {e.actor for e in await gw.store.audit.recent("inbox:1")}
+            assert actors == {f"telegram:{staff}"}
