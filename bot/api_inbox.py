@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -28,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.answers import OutboxAnswers
 from handlers import inbox
 from storage.inbox import InboxMessage, InboxThread
+from storage.store import Store
 
 if TYPE_CHECKING:
     from bot.app import Gateway
@@ -182,100 +185,79 @@ async def show_item(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-async def _act(
-    request: web.Request, model: type[BaseModel]
-) -> tuple[Any, int, str] | web.Response:
-    """The checked body, the item id and the audit actor, or the error response."""
-    item_id = _item_id(request)
-    if item_id is None:
-        return _bad("id must be a number", "id")
-    body = await _body(request, model)
-    if isinstance(body, web.Response):
-        return body
-    try:
-        actor = inbox.staff_actor(getattr(body, "staff", None))
-    except inbox.InboxError as exc:
-        return _bad(str(exc), exc.field)
-    return body, item_id, actor
+@dataclass(frozen=True, slots=True)
+class _Action:
+    """What a POST route gets once its input is checked."""
+
+    gateway: Gateway
+    store: Store
+    item_id: int
+    actor: str
+    body: Any
 
 
-async def reply_item(request: web.Request) -> web.Response:
-    gateway = _gateway(request)
-    assert gateway.store is not None
-    checked = await _act(request, ReplyBody)
-    if isinstance(checked, web.Response):
-        return checked
-    body, item_id, actor = checked
-    try:
-        outbox_id = await inbox.reply(
-            gateway.store, _answers(gateway), item_id, body.text, actor=actor, after=body.after
-        )
-    except inbox.NotFound as exc:
-        return web.json_response({"error": str(exc)}, status=404)
-    except inbox.AlreadyAnswered as exc:
-        return web.json_response({"error": "already answered", "by": exc.by}, status=409)
-    except inbox.InboxError as exc:
-        return _bad(str(exc), exc.field)
-    return web.json_response({"outbox": outbox_id})
+Run = Callable[[_Action], Awaitable[dict[str, Any]]]
 
 
-async def close_item(request: web.Request) -> web.Response:
-    gateway = _gateway(request)
-    assert gateway.store is not None
-    checked = await _act(request, CloseBody)
-    if isinstance(checked, web.Response):
-        return checked
-    body, item_id, actor = checked
-    try:
-        thread = await inbox.close(gateway.store, item_id, actor=actor, label=body.label)
-    except inbox.NotFound as exc:
-        return web.json_response({"error": str(exc)}, status=404)
-    except inbox.InboxError as exc:
-        return _bad(str(exc), exc.field)
-    tz = gateway.settings.service.tz
-    return web.json_response(item_json(thread, tz, datetime.now(tz)))
+def _action(model: type[BaseModel], run: Run) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A POST route over an item: the id, the body (checked by `model`) and the audit
+    actor are read here; `run` calls the use case. The use case's errors become 404, 409
+    and 400 responses; nothing a client sends ends in a 500."""
+
+    async def route(request: web.Request) -> web.Response:
+        gateway = _gateway(request)
+        assert gateway.store is not None
+        item_id = _item_id(request)
+        if item_id is None:
+            return _bad("id must be a number", "id")
+        body = await _body(request, model)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            actor = inbox.staff_actor(getattr(body, "staff", None))
+            answer = await run(_Action(gateway, gateway.store, item_id, actor, body))
+        except inbox.NotFound as exc:
+            return web.json_response({"error": str(exc)}, status=404)
+        except inbox.AlreadyAnswered as exc:
+            return web.json_response({"error": "already answered", "by": exc.by}, status=409)
+        except inbox.InboxError as exc:
+            return _bad(str(exc), exc.field)
+        return web.json_response(answer)
+
+    return route
 
 
-async def appeal_item(request: web.Request) -> web.Response:
+async def _reply(a: _Action) -> dict[str, Any]:
+    outbox_id = await inbox.reply(
+        a.store, _answers(a.gateway), a.item_id, a.body.text, actor=a.actor, after=a.body.after
+    )
+    return {"outbox": outbox_id}
+
+
+async def _close(a: _Action) -> dict[str, Any]:
+    thread = await inbox.close(a.store, a.item_id, actor=a.actor, label=a.body.label)
+    tz = a.gateway.settings.service.tz
+    return item_json(thread, tz, datetime.now(tz))
+
+
+async def _appeal(a: _Action) -> dict[str, Any]:
     from bot.app import handler_config
 
-    gateway = _gateway(request)
-    assert gateway.store is not None
-    checked = await _act(request, AppealBody)
-    if isinstance(checked, web.Response):
-        return checked
-    body, item_id, actor = checked
-    try:
-        appeal = await inbox.to_appeal(
-            gateway.store, _answers(gateway), handler_config(gateway.settings), item_id,
-            body.category, actor=actor,
-        )
-    except inbox.NotFound as exc:
-        return web.json_response({"error": str(exc)}, status=404)
-    except inbox.InboxError as exc:
-        return _bad(str(exc), exc.field)
-    return web.json_response({"appeal": appeal.id})
+    appeal = await inbox.to_appeal(
+        a.store, _answers(a.gateway), handler_config(a.gateway.settings), a.item_id,
+        a.body.category, actor=a.actor,
+    )
+    return {"appeal": appeal.id}
 
 
-async def reading_item(request: web.Request) -> web.Response:
+async def _reading(a: _Action) -> dict[str, Any]:
     from bot.app import handler_config
 
-    gateway = _gateway(request)
-    assert gateway.store is not None
-    checked = await _act(request, ReadingBody)
-    if isinstance(checked, web.Response):
-        return checked
-    body, item_id, actor = checked
-    try:
-        said = await inbox.enter_reading(
-            gateway.store, _answers(gateway), handler_config(gateway.settings), item_id,
-            body.text, actor=actor,
-        )
-    except inbox.NotFound as exc:
-        return web.json_response({"error": str(exc)}, status=404)
-    except inbox.InboxError as exc:
-        return _bad(str(exc), exc.field)
-    return web.json_response({"reply": said})
+    said = await inbox.enter_reading(
+        a.store, _answers(a.gateway), handler_config(a.gateway.settings), a.item_id,
+        a.body.text, actor=a.actor,
+    )
+    return {"reply": said}
 
 
 def _answers(gateway: Gateway) -> OutboxAnswers:
@@ -288,7 +270,7 @@ def add_routes(app: web.Application) -> None:
     """Mount the inbox routes on the admin API's application."""
     app.router.add_get("/api/inbox", list_inbox)
     app.router.add_get("/api/inbox/{id}", show_item)
-    app.router.add_post("/api/inbox/{id}/reply", reply_item)
-    app.router.add_post("/api/inbox/{id}/close", close_item)
-    app.router.add_post("/api/inbox/{id}/appeal", appeal_item)
-    app.router.add_post("/api/inbox/{id}/reading", reading_item)
+    app.router.add_post("/api/inbox/{id}/reply", _action(ReplyBody, _reply))
+    app.router.add_post("/api/inbox/{id}/close", _action(CloseBody, _close))
+    app.router.add_post("/api/inbox/{id}/appeal", _action(AppealBody, _appeal))
+    app.router.add_post("/api/inbox/{id}/reading", _action(ReadingBody, _reading))

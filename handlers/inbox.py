@@ -326,28 +326,17 @@ async def reply(
             later = await store.inbox.answers_after(thread_id, after)
             if later:
                 raise AlreadyAnswered(later[-1].author, later[-1].id)
-        message_id = await store.inbox.add_message(
-            thread_id,
-            NewInboxMessage(direction="out", author=actor, text=clean, at=moment),
-        )
         account = None
         if thread.appeal_id is not None:
             appeal = await store.appeals.answer(thread.appeal_id, clean, actor, moment)
             account = appeal.account if appeal is not None else None
-        outbox_id = await out.enqueue_answer(
-            channel=thread.channel,
-            address=thread.address,
-            # Answers come from the number the customer wrote to (docs/architecture.md).
-            source=thread.reply_source if thread.channel == "sms" else None,
-            text=(
-                texts.APPEAL_ANSWER.format(id=thread.appeal_id, text=clean)
-                if thread.appeal_id is not None
-                else clean
-            ),
-            key=f"inbox-answer:{message_id}",
-            account=account,
+        message_id, outbox_id = await _send(
+            store, out, thread,
+            texts.APPEAL_ANSWER.format(id=thread.appeal_id, text=clean)
+            if thread.appeal_id is not None
+            else clean,
+            shown=clean, actor=actor, at=moment, account=account,
         )
-        await store.inbox.link_outbox(message_id, outbox_id)
         await store.inbox.mark_answered(thread_id, actor, moment)
         await store.audit.append(
             actor, "inbox.reply", f"inbox:{thread_id}",
@@ -355,6 +344,35 @@ async def reply(
         )
     out.wake()
     return outbox_id
+
+
+async def _send(
+    store: Store,
+    out: AnswerOutbox,
+    thread: InboxThread,
+    text: str,
+    *,
+    actor: str,
+    at: datetime,
+    account: str | None = None,
+    shown: str | None = None,
+) -> tuple[int, int]:
+    """A person's message to the customer: kept in the thread (as `shown`, by default
+    the text sent) and queued on the thread's channel, an SMS from the number the
+    customer wrote to (docs/architecture.md, Numbers). Returns (message id, outbox id)."""
+    message_id = await store.inbox.add_message(
+        thread.id, NewInboxMessage(direction="out", author=actor, text=shown or text, at=at)
+    )
+    outbox_id = await out.enqueue_answer(
+        channel=thread.channel,
+        address=thread.address,
+        source=thread.reply_source if thread.channel == "sms" else None,
+        text=text,
+        key=f"inbox-answer:{message_id}",
+        account=account,
+    )
+    await store.inbox.link_outbox(message_id, outbox_id)
+    return message_id, outbox_id
 
 
 def validate_label(label: dict[str, Any], text: str) -> dict[str, Any]:
@@ -445,18 +463,9 @@ async def to_appeal(
         )
         await store.inbox.link_appeal(thread_id, appeal.id, due)
         notice = APPEAL_FROM_INBOX.format(id=appeal.id, due=fmt_moment(due, config.tz))
-        message_id = await store.inbox.add_message(
-            thread_id, NewInboxMessage(direction="out", author=actor, text=notice, at=moment)
+        _, outbox_id = await _send(
+            store, out, thread, notice, actor=actor, at=moment, account=account
         )
-        outbox_id = await out.enqueue_answer(
-            channel=thread.channel,
-            address=thread.address,
-            source=thread.reply_source if thread.channel == "sms" else None,
-            text=notice,
-            key=f"inbox-answer:{message_id}",
-            account=account,
-        )
-        await store.inbox.link_outbox(message_id, outbox_id)
         await store.audit.append(
             actor, "inbox.to_appeal", f"inbox:{thread_id}",
             {"appeal": appeal.id, "category": category}, moment,
@@ -513,18 +522,9 @@ async def enter_reading(
         if outcome.state is not None or not said.startswith(_ACCEPTED_PREFIX):
             # Held for a ДА the customer was never asked, or refused: undo, say why.
             raise InboxError(said or "показания не приняты", "text")
-        message_id = await store.inbox.add_message(
-            thread_id, NewInboxMessage(direction="out", author=actor, text=said, at=moment)
+        _, outbox_id = await _send(
+            store, out, thread, said, actor=actor, at=moment, account=intent.account
         )
-        outbox_id = await out.enqueue_answer(
-            channel=thread.channel,
-            address=thread.address,
-            source=thread.reply_source if thread.channel == "sms" else None,
-            text=said,
-            key=f"inbox-answer:{message_id}",
-            account=intent.account,
-        )
-        await store.inbox.link_outbox(message_id, outbox_id)
         await store.audit.append(
             actor, "inbox.reading", f"inbox:{thread_id}",
             {"text": clean, "outbox": outbox_id}, moment,
