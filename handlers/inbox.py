@@ -100,6 +100,17 @@ class AnswerOutbox(Protocol):
         ...
 
 
+class AttachmentSource(Protocol):
+    """Where an attachment's bytes come from when they are not kept yet: its channel
+    (Telegram keeps a file behind its file id; `bot.answers.ChannelFiles`)."""
+
+    async def fetch(
+        self, channel: str, attachment: dict[str, Any], max_bytes: int
+    ) -> bytes | None:
+        """The file, or None when the channel cannot give it or it is over `max_bytes`."""
+        ...
+
+
 def _now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
@@ -373,6 +384,38 @@ async def _send(
     )
     await store.inbox.link_outbox(message_id, outbox_id)
     return message_id, outbox_id
+
+
+async def attachment(
+    store: Store,
+    source: AttachmentSource,
+    config: HandlerConfig,
+    thread_id: int,
+    message_id: int,
+) -> tuple[dict[str, Any], bytes]:
+    """A customer's attachment for staff to see: its description and bytes, fetched from
+    the channel the first time and kept (up to `[staff] attachment_max_mb`). Raises
+    NotFound (no such message or attachment in the item), InboxError (over the size
+    limit, or the channel no longer gives it)."""
+    thread = await store.inbox.get(thread_id)
+    if thread is None or message_id not in {m.id for m in await store.inbox.messages(thread_id)}:
+        raise NotFound(f"message {message_id} of inbox item {thread_id} not found")
+    found = await store.inbox.attachment(message_id)
+    if found is None:
+        raise NotFound(f"message {message_id} has no attachment")
+    meta, data = found
+    if data is not None:
+        return meta, data
+    limit = config.attachment_max_mb * 1024 * 1024
+    if meta.get("too_large"):
+        raise InboxError(f"вложение больше {config.attachment_max_mb} МБ и не хранится", "id")
+    fetched = await source.fetch(thread.channel, meta, limit)
+    if fetched is None:
+        raise InboxError(
+            f"вложение недоступно или больше {config.attachment_max_mb} МБ", "id"
+        )
+    await store.inbox.keep_attachment(message_id, fetched)
+    return meta, fetched
 
 
 def validate_label(label: dict[str, Any], text: str) -> dict[str, Any]:

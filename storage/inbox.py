@@ -307,6 +307,12 @@ class InboxRepo:
         data = row["attachment_data"]
         return json.loads(row["attachment"]), None if data is None else bytes(data)
 
+    async def keep_attachment(self, message_id: int, data: bytes) -> None:
+        """Keep the bytes of a message's attachment (fetched from its channel)."""
+        await self.db.execute(
+            "UPDATE inbox_messages SET attachment_data = ? WHERE id = ?", (data, message_id)
+        )
+
     async def items(
         self,
         now: datetime,
