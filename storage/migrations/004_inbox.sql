@@ -45,7 +45,9 @@ CREATE TABLE inbox_messages (
     inbound_id   INTEGER REFERENCES inbound (id),
     outbox_id    INTEGER REFERENCES outbox (id),
     attachment   TEXT,                          -- JSON: kind, file name, size, mime type
-    attachment_data BLOB                        -- the file itself, up to [staff] attachment_max_mb
+    -- The file itself, up to [staff] attachment_max_mb, kept once staff first open it.
+    -- The one type that differs on PostgreSQL: BYTEA there (the driver passes bytes).
+    attachment_data BLOB
 );
 CREATE INDEX inbox_messages_thread ON inbox_messages (thread_id, id);
 -- Processing one inbound message again after a crash adds nothing.
