@@ -116,10 +116,15 @@ async def test_items_most_urgent_first_and_filters(store: Store) -> None:
     assert order == [late, also_late, soon, later, no_due]
     assert [t.id for t in await store.inbox.items(now, channel="telegram")] == [later]
     assert [t.id for t in await store.inbox.items(now, kind="appeal")] == [no_due]
+    # an answered item past its due time is no longer overdue: it sorts by due time
+    await store.inbox.mark_answered(late, "anna", now)
+    assert [t.id for t in await store.inbox.items(now)] == [
+        also_late, late, soon, later, no_due
+    ]
     await store.inbox.close(soon, "anna", now, {"intent": "unknown"})
     assert soon not in [t.id for t in await store.inbox.items(now, state="open")]
     assert [t.id for t in await store.inbox.items(now, state="closed")] == [soon]
-    assert await store.inbox.count_open() == 4
+    assert await store.inbox.count_open() == 3
 
 
 async def test_link_appeal_keeps_the_sooner_due_time(store: Store) -> None:
