@@ -326,4 +326,4 @@ async def test_an_attachment_over_the_limit_is_not_kept(tmp_path: Path) -> None:
                 gw, "GET", f"/api/inbox/{item}/attachments/{thread['messages'][0]['id']}"
             )
             assert got == 410
-            assert "больше 1 МБ" in answer["error"]
+            assert "over 1 MB" in answer["error"]
