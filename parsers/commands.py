@@ -56,7 +56,9 @@ _POLITE: Final = frozenset(
 )
 # Tokens that are set aside (the account is reported separately).
 _ACCOUNT_PREPOSITIONS: Final = frozenset({"по", "для", "на"})
-_SKIPPED_KINDS: Final = frozenset({"account", "account_label", "noise", "initials", "unit"})
+_SKIPPED_KINDS: Final = frozenset(
+    {"account", "account_label", "noise", "initials", "unit", "phone"}
+)
 
 _W = r"[^\W\d_]*"
 

@@ -1,0 +1,321 @@
+"""Commands recognised by meaning, when no known wording matched the whole message.
+
+A customer who asks «в каком формате отправлять показания?» or «вы в субботу
+работаете?» asks for `help` or `offices` without saying the keyword. Each command here is
+a frame over lemmas: a topic (what it is about) AND a cue (a question word, a request
+verb), with negative evidence that sends the message elsewhere: a complaint («оператор
+не берёт трубку», «очередь в кассе»), a negation («уведомления не приходят»), a strong
+appeal cue, or numbers that may be readings. Frames say nothing when unsure: the
+message then goes on to the appeal rules, the readings, or a person.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from parsers.appeals import STRONG, lemmas, score_appeal
+from parsers.intent import Command, NotifyChannel
+from parsers.normalize import Token
+
+
+@dataclass(frozen=True, slots=True)
+class Meaning:
+    """A command found by meaning, with its ticket (status) or channel (notify)."""
+
+    command: Command
+    ticket: str | None = None
+    channel: NotifyChannel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    words: tuple[str, ...]  # lower-case word tokens, in order
+    lemmas: frozenset[str]
+    numbers: tuple[str, ...]  # digits of numbers that may be readings or tickets
+    tickets: tuple[str, ...]  # «№ 618», «обращение 618»
+    question: bool  # a «?» or a question word
+
+    def has(self, *groups: frozenset[str]) -> bool:
+        return all(self.lemmas & g for g in groups)
+
+
+def _set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_QUESTION: Final = _set(
+    "где когда как какой каков куда сколько скольки ли можно подсказать сказать узнать "
+    "интересовать уточнить почему зачем что есть"
+)
+_NEGATION: Final = _set("не нет ни никто нельзя невозможно перестать хватить надоесть")
+# The words of a complaint: with them a frame gives way to the appeal rules.
+_COMPLAINT: Final = _set(
+    "хамить нахамить хамство грубить нагрубить грубый грубо невежливый хам орать наорать "
+    "жалоба пожаловаться жаловаться безобразие очередь поведение ужасный отвратительный "
+    "повысить голос кричать накричать бросить обмануть некомпетентный издеваться"
+)
+
+# operator: a person asked for, not complained about.
+_PERSON: Final = _set("оператор специалист сотрудник консультант менеджер человек живой operator")
+_ASK_PERSON: Final = _set(
+    "позвать соединить связать переключить поговорить пообщаться вызвать дать нужный нужно "
+    "надо хотеть можно пригласить перевести общаться звать связь разговаривать"
+)
+_UNANSWERED: Final = _set("отвечать ответить брать взять перезвонить дозвониться реагировать")
+
+# notify: the channel is told by the word as written (lemmas of brand names are guesses:
+# pymorphy3 reads «телеграм» as «телефон»).
+_CHANNELS: Final[list[tuple[NotifyChannel, re.Pattern[str]]]] = [
+    ("max", re.compile(r"max|макс|максе|максом|мax|мах")),
+    (
+        "telegram",
+        re.compile(r"телеграм\w*|телеграмм\w*|телег[аеуиой]\w*|тг|tg|telegram\w*|телеге"),
+    ),
+    (
+        "email",
+        re.compile(r"(?:e|е)?-?mail\w*|имейл\w*|емейл\w*|имеил\w*|мейл\w*|почт\w*|электронк\w*"),
+    ),
+    ("sms", re.compile(r"смс\w*|sms\w*|эсэмэс\w*|смски|смсок|смсками")),
+]
+_NOTICE: Final = _set(
+    "уведомление оповещение рассылка извещение квитанция счет информирование напоминание "
+    "новость сообщение платежка информация"
+)
+_SEND: Final = _set(
+    "присылать прислать отправлять отправить слать получать получить переключить перевести "
+    "подключить дублировать хотеть направлять направить приходить перейти скидывать "
+    "перевести присылать приходить настроить сменить изменить поменять удобно писать написать"
+)
+_STOP_WORDS: Final = _set("отписать отписаться отключить прекратить остановить убрать отказаться")
+
+# help: how to use the service.
+_SERVICE: Final = _set("пользоваться формат бот сервис команда инструкция чат-бот функция")
+_READINGS: Final = _set("показание показатель")
+_SEND_READINGS: Final = _set(
+    "передать передавать отправить отправлять подать подавать сдать сдавать прислать "
+    "присылать писать написать вводить ввести указывать указать скинуть скидывать "
+    "сообщить сообщать внести вносить принимать передаваться отправляться подаваться "
+    "сдаваться приниматься"
+)
+# «не могу передать показания»: a failure is a problem to look into, not a question.
+_FAILURE: Final = _set(
+    "мочь получаться получиться принимать принять работать проходить пройти отправляться "
+    "уходить выходить"
+)
+_HOW: Final = _set("как какой каков куда формат образ правильно где когда число срок")
+
+# offices: where and when a place works.
+_PLACE: Final = _set("офис отделение касса центр пункт представительство филиал отдел кабинет")
+_WHERE_WHEN: Final = _set(
+    "где адрес когда работать открыть открытый режим график час суббота воскресенье "
+    "выходной праздник праздничный сколько скольки находиться ближайший добраться прийти "
+    "подойти приехать обед перерыв открываться закрываться работа есть часы прием"
+)
+_PAY: Final = _set("оплатить заплатить платить оплата оплачивать")
+_OPEN: Final = _set("работать открыть открытый открываться закрываться находиться")
+_WHEN_WHERE_ONLY: Final = _set(
+    "где когда суббота воскресенье выходной праздник праздничный сколько скольки обед"
+)
+
+# start / stop: subscribing again, or leaving, asked for in words.
+_FEED: Final = _set(
+    "рассылка уведомление оповещение информирование смс sms подписка сообщение новость "
+    "смс-уведомление смс-информирование смс-рассылка"
+)
+_START: Final = _set("подписать подписаться возобновить включить вернуть подключить восстановить")
+_AGAIN: Final = _set("снова опять обратно заново вновь")
+
+# status: an appeal of one's own and how it goes.
+_APPEAL: Final = _set("обращение заявка жалоба заявление тикет запрос")
+_OWN: Final = _set("мой наш статус рассмотреть рассматривать этап стадия состояние продвигаться")
+_FILE: Final = _set(
+    "подать подавать оставить написать составить оформить отправить направить создать"
+)
+_WAITING: Final = _set("ждать неделя месяц долго сколько")
+_PROGRESS: Final = _set(
+    "статус что как ответ рассмотреть рассматривать решить решение продвигаться этап "
+    "состояние готовый результат известно новое новость стадия"
+)
+
+# balance: how much is owed.
+_OWED: Final = _set("баланс долг задолженность остаток")
+_HOW_MUCH: Final = _set(
+    "какой сколько узнать проверить есть ли подсказать сказать уточнить показать "
+    "сообщить прислать скинуть"
+)
+_DISPUTE: Final = _set(
+    "почему откуда зачем ошибка ошибочный неправильный неверный большой огромный завысить "
+    "завышенный взяться непонятный перерасчет"
+)
+
+# yes / no with words around them.
+_YES: Final = _set("да ага угу конечно верно подтверждаю подтвердить согласный правильно")
+_NO: Final = _set("нет неа неверно неправильно")
+
+_LETTERS: Final = re.compile(r"[^\W\d_]+")
+_NUMBER_KINDS: Final = frozenset({"num", "ambig", "fragment", "meter_num", "unit"})
+
+
+def _read(tokens: list[Token], skip: int) -> _Message:
+    words, numbers, tickets = [], [], []
+    question = False
+    for i, tok in enumerate(tokens):
+        if i == skip or tok.kind == "account":
+            continue
+        if tok.kind == "word":
+            words.append(tok.text)
+        elif tok.kind == "qmark":
+            question = True
+        elif tok.kind in _NUMBER_KINDS:
+            numbers.append("".join(ch for ch in tok.text if ch.isdigit()))
+        elif tok.kind in {"ticket", "numbered"} and tok.value:
+            tickets.append(tok.value)
+            words += _LETTERS.findall(tok.text)  # «заявкой №618»: the noun counts
+        elif tok.kind == "meter":
+            words += _LETTERS.findall(tok.text)
+            if tok.value is not None:
+                numbers.append(tok.value)
+    found = lemmas(words)
+    return _Message(
+        tuple(words), found, tuple(n for n in numbers if n), tuple(tickets),
+        question or bool(found & _QUESTION),
+    )  # fmt: skip
+
+
+def _operator(m: _Message) -> Meaning | None:
+    if not m.lemmas & _PERSON or m.numbers or m.has(_COMPLAINT):
+        return None
+    if m.has(_NEGATION, _UNANSWERED):
+        return None  # «оператор не отвечает»: a complaint
+    alone = set(m.words) <= {"оператор", "оператора", "оператору", "человек", "человека"}
+    # «человек» asks for a person only with a request («позовите человека»).
+    if alone or m.has(_ASK_PERSON):
+        return Meaning("operator")
+    return None
+
+
+def _channel(m: _Message) -> NotifyChannel | None:
+    found = {ch for ch, pattern in _CHANNELS for w in m.words if pattern.fullmatch(w)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _notify(m: _Message) -> Meaning | None:
+    channel = _channel(m)
+    if channel is None or m.numbers or m.has(_NEGATION) or m.has(_STOP_WORDS):
+        return None
+    if not (m.has(_NOTICE) or m.has(_SEND)):
+        return None
+    if channel == "sms" and (m.has(_AGAIN) or m.has(_START - {"подключить", "включить"})):
+        return None  # «снова получать смс», «верните смс-уведомления»: subscribing again
+    return Meaning("notify", channel=channel)
+
+
+def _help(m: _Message) -> Meaning | None:
+    if m.numbers or m.has(_NEGATION, _FAILURE):
+        return None
+    if m.has(_SERVICE) and (m.question or m.has(_HOW)):
+        return Meaning("help")
+    if m.has(_READINGS, _SEND_READINGS, _HOW):
+        return Meaning("help")
+    return None
+
+
+def _offices(m: _Message) -> Meaning | None:
+    if m.numbers or m.has(_COMPLAINT):
+        return None
+    if m.has(_PLACE, _WHERE_WHEN):
+        return Meaning("offices")
+    # «где можно заплатить наличными?»: a place to pay at.
+    if m.has(frozenset({"где", "куда"}), _PAY) and not m.has(_NEGATION):
+        return Meaning("offices")
+    # «вы в субботу работаете?», «до скольки вы открыты»: the company's own hours.
+    if m.has(_OPEN, _WHEN_WHERE_ONLY) and m.lemmas & {"вы", "ваш"} and m.question:
+        return Meaning("offices")
+    return None
+
+
+def _start_stop(m: _Message) -> Meaning | None:
+    if m.numbers:
+        return None
+    if not m.has(_FEED):
+        # «я передумал, подпишите обратно»
+        subscribe = m.has(frozenset({"подписать", "подписаться"}))
+        if subscribe and m.has(_AGAIN | {"передумать"}) and not m.has(_NEGATION):
+            return Meaning("start")
+        return None
+    if m.has(_STOP_WORDS) or ("не" in m.lemmas and m.has(_SEND)):
+        return Meaning("stop")
+    if m.has(_NEGATION):
+        return None
+    if m.has(_START) or (m.has(_AGAIN) and m.has(_SEND)):
+        return Meaning("start")
+    return None
+
+
+def _status(m: _Message) -> Meaning | None:
+    if not m.has(_APPEAL, _PROGRESS) or m.has(_NEGATION) or m.has(_COMPLAINT - {"жалоба"}):
+        return None
+    if m.has(_FILE) or m.has(_WAITING) or not (m.has(_OWN) or m.tickets or m.numbers):
+        return None  # «как подать заявку», «жду ответа на обращение месяц»
+    if len(m.numbers) + len(m.tickets) > 1:
+        return None
+    ticket = (m.tickets or m.numbers or (None,))[0]
+    return Meaning("status", ticket=ticket)
+
+
+def _balance(m: _Message) -> Meaning | None:
+    if not m.has(_OWED) or m.numbers or m.has(_DISPUTE) or m.has(_NEGATION):
+        return None
+    if m.question or m.has(_HOW_MUCH):
+        return Meaning("balance")
+    return None
+
+
+def _amount_due(m: _Message) -> Meaning | None:
+    # «сколько мне надо заплатить в этом месяце?»
+    if m.numbers or m.has(_DISPUTE) or m.has(_NEGATION):
+        return None
+    if m.has(frozenset({"сколько"}), _PAY | {"должный"}):
+        return Meaning("balance")
+    return None
+
+
+def _yes_no(m: _Message) -> Meaning | None:
+    if m.numbers or not m.words or len(m.words) > 8:
+        return None
+    ends = {m.words[0], m.words[-1]}
+    yes, no = bool(ends & _YES), bool(ends & {"нет", "неа"})
+    if yes == no:
+        return None
+    rest = [w for w in m.words if w not in _YES | _NO]
+    if score_appeal(rest)[0] is not None:
+        return None  # «нет света», «да, вопрос по счёту»
+    return Meaning("yes" if yes else "no")
+
+
+# In order: the first frame that holds wins. The narrow frames come first.
+_FRAMES: Final[list[Callable[[_Message], Meaning | None]]] = [
+    _notify, _start_stop, _operator, _status, _offices, _help, _balance, _amount_due, _yes_no,
+]  # fmt: skip
+# Frames that also stand against a strong appeal cue: the appeal is their topic.
+_OVER_APPEALS: Final = frozenset({"status"})
+
+
+def command_by_meaning(tokens: list[Token], skip: int = -1) -> Meaning | None:
+    """The command a message asks for in its own words; `skip` is the account token."""
+    m = _read(tokens, skip)
+    if not m.words:
+        return None
+    for frame in _FRAMES:
+        found = frame(m)
+        if found is None:
+            continue
+        if found.command not in _OVER_APPEALS:
+            category, score = score_appeal(m.words)
+            if category is not None and score >= STRONG:
+                return None
+        return found
+    return None

@@ -1,0 +1,243 @@
+"""Commands and appeal categories recognised by meaning (docs/interfaces.md §5).
+
+Each row is (text, what it means): a command («help», «status#618», «notify:max») or
+«appeal:<category>». The wordings are those of issue 12's misses and their paraphrases;
+a comment on a row says how it once broke.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from parsers import Intent, parse
+
+
+def said(intent: Intent) -> str:
+    """One string for what a parse says: «balance», «status#618», «notify:max»,
+    «appeal:meter», «unknown»."""
+    if intent.intent == "command":
+        out = str(intent.command)
+        if intent.notify_channel is not None:
+            out += f":{intent.notify_channel}"
+        if intent.ticket is not None:
+            out += f"#{intent.ticket}"
+        return out
+    if intent.intent == "appeal":
+        return f"appeal:{intent.appeal_category}"
+    return intent.intent
+
+
+CASES = [
+    ("в каком формате отправлять показания?", "help"),
+    ("Как правильно писать показания, через пробел или через запятую?", "help"),
+    ("подскажите как пользоваться вашим сервисом", "help"),
+    ("а как вам показания скинуть?", "help"),
+    ("куда отправлять показания счетчика?", "help"),
+    ("до какого числа нужно передавать показания?", "help"),
+    ("что умеет ваш бот?", "help"),
+    ("где находится ваш офис?", "offices"),
+    ("где офис в Ухте", "offices"),
+    ("когда открыт офис в Сыктывкаре?", "offices"),
+    ("офис в субботу работает?", "offices"),
+    ("вы в субботу работаете?", "offices"),
+    ("до скольки работает касса?", "offices"),
+    ("адрес ближайшего отделения подскажите", "offices"),
+    ("как добраться до вашего офиса", "offices"),
+    ("в офисе огромная очередь, никто не работает", "appeal:service_complaint"),
+    ("да, всё верно", "yes"),
+    ("да, все правильно, спасибо", "yes"),
+    ("да, принимайте", "yes"),
+    ("ага, так и есть", "yes"),
+    ("нет, это не мои показания", "no"),
+    ("нет, я ошибся", "no"),
+    ("нет, не надо ничего", "no"),
+    ("нет света", "appeal:outage"),
+    ("да, у меня вопрос по счету", "appeal:other"),
+    ("подпишите меня снова на рассылку", "start"),
+    ("хочу снова получать уведомления", "start"),
+    # Once broke: read as the sms channel: it asks for the feed back.
+    ("верните мне смс-уведомления пожалуйста", "start"),
+    ("возобновите рассылку пожалуйста", "start"),
+    ("включите обратно оповещения", "start"),
+    # Once broke: the phone number broke the wording.
+    ("баланс тел 89121234567", "balance"),
+    ("какой у меня долг по лс 1234567890?", "balance"),
+    ("подскажите задолженность по лицевому 1234567890", "balance"),
+    ("мой номер +79121234567, скажите баланс", "balance"),
+    ("почему такой большой долг?", "appeal:billing"),
+    ("статус заявки от 25.11", "status"),
+    # Once broke: the topic (перерасчёт) made it a billing appeal.
+    ("что с моей жалобой по поводу перерасчета?", "status"),
+    ("как там моё обращение про счетчик?", "status"),
+    ("есть ли ответ на мое обращение от 20 ноября?", "status"),
+    ("уже месяц не отвечают на моё обращение", "appeal:service_complaint"),
+    # Once broke: humming was no meter fault.
+    ("гудит счётчик", "appeal:meter"),
+    # Once broke: heating was no meter fault.
+    ("счетчик сильно греется", "appeal:meter"),
+    # Once broke: «мигать» made it power quality.
+    ("счетчик перестал мигать", "appeal:meter"),
+    # Once broke: humming was no meter fault.
+    ("счетчик гудит и щелкает, это нормально?", "appeal:meter"),
+    # Once broke: «повысить» is no voltage; once unknown.
+    ("повысила голос кассир", "appeal:service_complaint"),
+    # Once broke: once unknown.
+    ("кассир на меня повысила голос", "appeal:service_complaint"),
+    # Once broke: once unknown.
+    ("кассир накричала на меня в офисе", "appeal:service_complaint"),
+    # Once broke: «перестали приходить» was not «не пришла».
+    ("перестали приходить квитанции на электронную почту", "appeal:billing"),
+    ("квитанции больше не приходят на почту", "appeal:billing"),
+    # Once broke: a letter to the web reception.
+    ("писала в интернет-приемную две недели назад, ответа нет", "appeal:service_complaint"),
+    ("написал письмо через сайт, так никто и не ответил", "appeal:service_complaint"),
+    ("предлагаю присылать напоминание о передаче показаний", "appeal:other"),
+    # Once broke: a reminder asked for.
+    ("было бы удобно получать напоминание перед сроком передачи показаний", "appeal:other"),
+    # Once broke: balance not changed after paying.
+    ("оплатил 3000 вчера а баланс не изменился", "appeal:payment"),
+    ("заплатила через сбербанк, а на счету не видно", "appeal:payment"),
+    ("оператор", "operator"),
+    ("позовите оператора", "operator"),
+    ("позовите человека", "operator"),
+    ("хочу поговорить со специалистом", "operator"),
+    ("соедините с живым человеком", "operator"),
+    ("можно с оператором поговорить?", "operator"),
+    ("бот не понимает, дайте человека", "operator"),
+    ("оператор нахамил мне по телефону", "appeal:service_complaint"),
+    ("оператор не берет трубку", "appeal:service_complaint"),
+    ("уведомления в MAX", "notify:max"),
+    ("присылайте по почте", "notify:email"),
+    ("хочу получать в телеграм", "notify:telegram"),
+    ("уведомления по смс", "notify:sms"),
+    ("присылайте уведомления на e-mail", "notify:email"),
+    ("переключите уведомления в телеграм пожалуйста", "notify:telegram"),
+    ("хочу получать квитанции на почту", "notify:email"),
+    ("не присылайте смс", "stop"),
+    ("отпишите меня от уведомлений", "stop"),
+    ("хватит слать уведомления", "stop"),
+    # Once broke: reflexive verb.
+    ("как у вас показания передаются?", "help"),
+    ("подскажите пожалуйста, как отправить показания через телеграм", "help"),
+    ("что нужно писать боту?", "help"),
+    ("как этим пользоваться вообще", "help"),
+    # Once broke: a negation once vetoed the help frame.
+    ("не понимаю как передать показания", "help"),
+    ("какие команды есть у бота?", "help"),
+    ("а вы где находитесь?", "offices"),
+    # Once broke: a place to pay at.
+    ("где можно заплатить наличными?", "offices"),
+    ("во сколько открывается офис?", "offices"),
+    ("офис на Ленина работает в воскресенье?", "offices"),
+    # Once broke: «есть ли» asks where.
+    ("есть ли у вас отделение в Воркуте?", "offices"),
+    ("режим работы кассы в Инте подскажите", "offices"),
+    # Once broke: «часы приёма».
+    ("часы приема в офисе", "offices"),
+    ("да, отправляйте", "yes"),
+    ("да да все так", "yes"),
+    ("конечно да", "yes"),
+    ("да, это мои показания", "yes"),
+    ("нет, неправильно записали", "no"),
+    ("нет, не отправляйте", "no"),
+    ("нет, это не я писал", "no"),
+    ("нет спасибо не нужно", "no"),
+    ("подключите мне снова смс информирование", "start"),
+    # Once broke: no feed named.
+    ("я передумал, подпишите обратно", "start"),
+    ("хочу опять получать рассылку", "start"),
+    ("какой долг у меня сейчас?", "balance"),
+    # Once broke: the amount due in words.
+    ("сколько мне надо заплатить в этом месяце?", "balance"),
+    ("скажите пожалуйста сумму задолженности на сегодня", "balance"),
+    ("есть у меня задолженность?", "balance"),
+    ("баланс лицевого счета 1234567890 подскажите пожалуйста", "balance"),
+    ("узнать долг 89121234567", "balance"),
+    ("статус обращения от 1 декабря", "status"),
+    ("когда рассмотрят мою заявку на замену счетчика?", "status"),
+    ("что с моим заявлением?", "status"),
+    ("есть новости по моей жалобе?", "status"),
+    ("на каком этапе моя заявка на перерасчет", "status"),
+    ("в щитке у счетчика что-то трещит", "appeal:meter"),
+    # Once broke: «мигать» made it power quality.
+    ("счетчик не мигает уже неделю", "appeal:meter"),
+    ("лампочка на счетчике не горит", "appeal:meter"),
+    # Once broke: a smell was no meter fault.
+    ("от счетчика пахнет горелым", "appeal:meter"),
+    # Once broke: «сотрудница» was no staff word.
+    ("на кассе сотрудница кричала на пенсионерку", "appeal:service_complaint"),
+    ("девушка в окне разговаривала грубо", "appeal:service_complaint"),
+    ("электронные квитанции не приходят с октября", "appeal:billing"),
+    ("не получаю счет на почту уже два месяца", "appeal:billing"),
+    (
+        "отправил письмо через интернет-приемную, ответа так и не получил",
+        "appeal:service_complaint",
+    ),
+    ("на мой запрос на сайте никто не ответил", "appeal:service_complaint"),
+    # Once broke: a reminder asked for.
+    ("было бы здорово если бы бот напоминал о показаниях", "appeal:other"),
+    ("предлагаю сделать напоминание о сроке оплаты", "appeal:other"),
+    # Once broke: «внести» was no payment word.
+    ("внесла 1500 через терминал, а долг тот же", "appeal:payment"),
+    ("деньги списались с карты, а оплата не прошла", "appeal:payment"),
+    ("оплатил через приложение позавчера, деньги не поступили", "appeal:payment"),
+    ("мне нужен оператор", "operator"),
+    ("переключите на специалиста", "operator"),
+    ("с живым человеком можно связаться?", "operator"),
+    ("дайте поговорить с сотрудником", "operator"),
+    ("хочу общаться с человеком, а не с ботом", "operator"),
+    ("ваш оператор бросил трубку", "appeal:service_complaint"),
+    ("жалоба на оператора колл-центра, грубила", "appeal:service_complaint"),
+    ("хочу получать уведомления в Max", "notify:max"),
+    ("присылайте все на электронную почту", "notify:email"),
+    ("перейти на уведомления в телеграмм", "notify:telegram"),
+    ("уведомления только смс пожалуйста", "notify:sms"),
+    ("можно получать квитанции по e-mail?", "notify:email"),
+    # Once broke: «напишите» was no sending verb.
+    ("напишите мне в телеграм", "notify:telegram"),  # a ticket number with a topic
+    ("что с моей заявкой №618 по перерасчету?", "status#618"),
+    ("как продвигается мое обращение 4512 по поводу счетчика", "status#4512"),
+]
+
+
+@pytest.mark.parametrize(("text", "meaning"), CASES)
+def test_meaning(text: str, meaning: str) -> None:
+    assert said(parse(text)) == meaning
+
+
+@pytest.mark.parametrize(
+    ("text", "account"),
+    [
+        ("баланс тел 89121234567", None),
+        ("мой номер +79121234567, скажите баланс", None),
+        ("какой у меня долг по лс 1234567890?", "1234567890"),
+        ("баланс лицевого счета 1234567890 подскажите пожалуйста", "1234567890"),
+    ],
+)
+def test_balance_keeps_the_account_and_never_takes_the_phone(
+    text: str, account: str | None
+) -> None:
+    intent = parse(text)
+    assert (intent.command, intent.account) == ("balance", account)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # not how-to questions: a failure, or a request about something else
+        "не могу передать показания, пишет ошибка",
+        "как подать заявку на замену счетчика?",
+        # a channel named, but no choice made
+        "квитанции перестали приходить на почту",
+        "смс не приходят",
+        # a person named, but complained about
+        "специалист грубо ответил по телефону",
+        # a yes/no word inside a complaint
+        "нет света второй день",
+        "да когда уже дадут свет",
+    ],
+)
+def test_frames_give_way(text: str) -> None:
+    intent = parse(text)
+    assert intent.command not in {"help", "notify", "operator", "status", "yes", "no"}
+    assert intent.notify_channel is None
