@@ -37,6 +37,7 @@ class _Message:
     numbers: tuple[str, ...]  # digits of numbers that may be readings or tickets
     tickets: tuple[str, ...]  # «№ 618», «обращение 618»
     question: bool  # a «?» or a question word
+    dated: bool  # names a date («31 декабря», «25.11»)
 
     def has(self, *groups: frozenset[str]) -> bool:
         return all(self.lemmas & g for g in groups)
@@ -89,7 +90,10 @@ _SEND: Final = _set(
     "подключить дублировать хотеть направлять направить приходить перейти скидывать "
     "перевести присылать приходить настроить сменить изменить поменять удобно писать написать"
 )
-_STOP_WORDS: Final = _set("отписать отписаться отключить прекратить остановить убрать отказаться")
+_STOP_WORDS: Final = _set(
+    "отписать отписаться отключить прекратить остановить убрать отказаться исключить удалить "
+    "вычеркнуть"
+)
 
 # help: how to use the service.
 _SERVICE: Final = _set("пользоваться формат бот сервис команда инструкция чат-бот функция")
@@ -106,6 +110,11 @@ _FAILURE: Final = _set(
     "уходить выходить"
 )
 _HOW: Final = _set("как какой каков куда формат образ правильно где когда число срок")
+
+# Other services than this one: a question about them is for a person.
+_ELSEWHERE: Final = _set(
+    "госуслуга госуслуги сбербанк сбер банк приложение сайт кабинет мфц терминал"
+)
 
 # offices: where and when a place works.
 _PLACE: Final = _set("офис отделение касса центр пункт представительство филиал отдел кабинет")
@@ -134,7 +143,7 @@ _OWN: Final = _set("мой наш статус рассмотреть рассм
 _FILE: Final = _set(
     "подать подавать оставить написать составить оформить отправить направить создать"
 )
-_WAITING: Final = _set("ждать неделя месяц долго сколько")
+_WAITING: Final = _set("ждать долго сколько")
 _PROGRESS: Final = _set(
     "статус что как ответ рассмотреть рассматривать решить решение продвигаться этап "
     "состояние готовый результат известно новое новость стадия"
@@ -154,6 +163,11 @@ _DISPUTE: Final = _set(
 # yes / no with words around them.
 _YES: Final = _set("да ага угу конечно верно подтверждаю подтвердить согласный правильно")
 _NO: Final = _set("нет неа неверно неправильно")
+# Words of an answer about the readings just read back: with them a yes/no stays one.
+_CONFIRMING: Final = _set(
+    "показание ошибка ошибиться ошибочно неверно неправильно верно правильно мой это не "
+    "записать ввести указать отправить принять принимать отменить"
+)
 
 _LETTERS: Final = re.compile(r"[^\W\d_]+")
 _NUMBER_KINDS: Final = frozenset({"num", "ambig", "fragment", "meter_num", "unit"})
@@ -161,7 +175,7 @@ _NUMBER_KINDS: Final = frozenset({"num", "ambig", "fragment", "meter_num", "unit
 
 def _read(tokens: list[Token], skip: int) -> _Message:
     words, numbers, tickets = [], [], []
-    question = False
+    question = dated = False
     for i, tok in enumerate(tokens):
         if i == skip or tok.kind == "account":
             continue
@@ -169,6 +183,8 @@ def _read(tokens: list[Token], skip: int) -> _Message:
             words.append(tok.text)
         elif tok.kind == "qmark":
             question = True
+        elif tok.kind == "date":
+            dated = True
         elif tok.kind in _NUMBER_KINDS:
             numbers.append("".join(ch for ch in tok.text if ch.isdigit()))
         elif tok.kind in {"ticket", "numbered"} and tok.value:
@@ -181,7 +197,7 @@ def _read(tokens: list[Token], skip: int) -> _Message:
     found = lemmas(words)
     return _Message(
         tuple(words), found, tuple(n for n in numbers if n), tuple(tickets),
-        question or bool(found & _QUESTION),
+        question or bool(found & _QUESTION), dated,
     )  # fmt: skip
 
 
@@ -190,7 +206,10 @@ def _operator(m: _Message) -> Meaning | None:
         return None
     if m.has(_NEGATION, _UNANSWERED):
         return None  # «оператор не отвечает»: a complaint
-    alone = set(m.words) <= {"оператор", "оператора", "оператору", "человек", "человека"}
+    alone = set(m.words) <= {
+        "оператор", "оператора", "оператору", "человек", "человека", "пожалуйста", "пжл",
+        "плиз", "срочно", "мне",
+    }  # fmt: skip
     # «человек» asks for a person only with a request («позовите человека»).
     if alone or m.has(_ASK_PERSON):
         return Meaning("operator")
@@ -218,7 +237,9 @@ def _help(m: _Message) -> Meaning | None:
         return None
     if m.has(_SERVICE) and (m.question or m.has(_HOW)):
         return Meaning("help")
-    if m.has(_READINGS, _SEND_READINGS, _HOW):
+    if m.has(_ELSEWHERE):
+        return None  # «можно ли передавать показания через Госуслуги?»: not our service
+    if m.has(_READINGS, _SEND_READINGS) and (m.question or m.has(_HOW)):
         return Meaning("help")
     return None
 
@@ -232,7 +253,8 @@ def _offices(m: _Message) -> Meaning | None:
     if m.has(frozenset({"где", "куда"}), _PAY) and not m.has(_NEGATION):
         return Meaning("offices")
     # «вы в субботу работаете?», «до скольки вы открыты»: the company's own hours.
-    if m.has(_OPEN, _WHEN_WHERE_ONLY) and m.lemmas & {"вы", "ваш"} and m.question:
+    asked = m.has(_WHEN_WHERE_ONLY) or m.dated or "ли" in m.lemmas
+    if m.has(_OPEN) and asked and m.lemmas & {"вы", "ваш"} and m.question:
         return Meaning("offices")
     return None
 
@@ -246,6 +268,10 @@ def _start_stop(m: _Message) -> Meaning | None:
         if subscribe and m.has(_AGAIN | {"передумать"}) and not m.has(_NEGATION):
             return Meaning("start")
         return None
+    if m.has(_STOP_WORDS) and m.has(_START):
+        # «я отписался случайно, верните рассылку»: the last request stands.
+        last = max(i for i, w in enumerate(m.words) if lemmas([w]) & (_STOP_WORDS | _START))
+        return Meaning("stop" if lemmas([m.words[last]]) & _STOP_WORDS else "start")
     if m.has(_STOP_WORDS) or ("не" in m.lemmas and m.has(_SEND)):
         return Meaning("stop")
     if m.has(_NEGATION):
@@ -286,11 +312,16 @@ def _amount_due(m: _Message) -> Meaning | None:
 def _yes_no(m: _Message) -> Meaning | None:
     if m.numbers or not m.words or len(m.words) > 8:
         return None
-    ends = {m.words[0], m.words[-1]}
-    yes, no = bool(ends & _YES), bool(ends & {"нет", "неа"})
-    if yes == no:
+    words = m.words
+    denied = any(a == "не" and b in _YES for a, b in zip(words, words[1:], strict=False))
+    # «не верно», «не надо»; but «не пришла квитанция» is a complaint
+    bare_not = words[0] == "не" and lemmas(words[1:]) <= _CONFIRMING | _YES | {"надо", "нужно"}
+    no = words[0] in {"нет", "неа"} or bare_not or denied
+    yes = not no and bool({words[0], words[-1]} & _YES) and "не" not in words
+    if not (yes or no):
         return None
-    rest = [w for w in m.words if w not in _YES | _NO]
+    # «нет, ошибка в показаниях» answers the question asked; «нет света» does not.
+    rest = [w for w in words if w not in _YES | _NO and not lemmas([w]) & _CONFIRMING]
     if score_appeal(rest)[0] is not None:
         return None  # «нет света», «да, вопрос по счёту»
     return Meaning("yes" if yes else "no")
@@ -301,7 +332,7 @@ _FRAMES: Final[list[Callable[[_Message], Meaning | None]]] = [
     _notify, _start_stop, _operator, _status, _offices, _help, _balance, _amount_due, _yes_no,
 ]  # fmt: skip
 # Frames that also stand against a strong appeal cue: the appeal is their topic.
-_OVER_APPEALS: Final = frozenset({"status"})
+_OVER_APPEALS: Final = frozenset({"status", "yes", "no"})
 
 
 def command_by_meaning(tokens: list[Token], skip: int = -1) -> Meaning | None:
