@@ -15,7 +15,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # parsers, bench
 
 from parsers import Intent, parse  # noqa: E402
 from parsers.corpus import Labelled, is_exact, load_labelled, wrong_claims  # noqa: E402
@@ -71,7 +71,11 @@ class Score:
 
 
 def evaluate(
-    scored: list[Path], train_extra: list[Path], classifier: bool, verbose: bool
+    scored: list[Path],
+    train_extra: list[Path],
+    classifier: bool,
+    verbose: bool,
+    threshold: float = 0.9,
 ) -> Score:
     every = batches()
     overall = Score()
@@ -79,13 +83,13 @@ def evaluate(
         cases = load_labelled(path)
         parser = parse
         if classifier:
-            from parsers.classifier import Classifier, rules_then_classifier
+            from bench.classifier import Classifier, rules_then_classifier
 
             training: list[Labelled] = load_labelled(SAMPLES)
             for other in [*every, *train_extra]:
                 if other != path:
                     training += load_labelled(other)
-            model = Classifier.train(training)
+            model = Classifier.train(training, threshold)
             parser = rules_then_classifier(model)
         score = Score()
         for case in cases:
@@ -117,6 +121,8 @@ def main() -> None:
         action="store_true",
         help="rules, then the statistical second opinion trained on the others",
     )
+    ap.add_argument("--threshold", type=float, default=0.9,
+                    help="the classifier's least confidence to speak")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every miss")
     args = ap.parse_args()
     scored = batches()
@@ -124,7 +130,7 @@ def main() -> None:
         scored = [p for p in scored if p.name in set(args.batch)]
         if not scored:
             sys.exit(f"no batch named {args.batch} under {DATA}")
-    evaluate(scored, args.train, args.classifier, args.verbose)
+    evaluate(scored, args.train, args.classifier, args.verbose, args.threshold)
 
 
 if __name__ == "__main__":
