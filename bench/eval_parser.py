@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # parsers, bench
 
 from parsers import Intent, parse  # noqa: E402
-from parsers.corpus import Labelled, is_exact, load_labelled, wrong_claims  # noqa: E402
+from parsers.corpus import CorpusError, Labelled, is_exact, load_labelled, wrong_claims  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 SAMPLES = DATA / "messages.jsonl"
@@ -81,7 +82,7 @@ def evaluate(
     overall = Score()
     for path in scored:
         cases = load_labelled(path)
-        parser = parse
+        parser: Callable[[str], Intent] = parse
         if classifier:
             from bench.classifier import Classifier, rules_then_classifier
 
@@ -110,6 +111,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--batch", action="append", help="score only this batch (file name)")
     ap.add_argument(
+        "--file",
+        action="append",
+        type=Path,
+        default=[],
+        help="score this labelled file (e.g. gateway export labelled output)",
+    )
+    ap.add_argument(
         "--train",
         action="append",
         type=Path,
@@ -121,16 +129,21 @@ def main() -> None:
         action="store_true",
         help="rules, then the statistical second opinion trained on the others",
     )
-    ap.add_argument("--threshold", type=float, default=0.9,
-                    help="the classifier's least confidence to speak")
+    ap.add_argument(
+        "--threshold", type=float, default=0.9, help="the classifier's least confidence to speak"
+    )
     ap.add_argument("-v", "--verbose", action="store_true", help="list every miss")
     args = ap.parse_args()
-    scored = batches()
+    scored = [] if args.file and not args.batch else batches()
     if args.batch:
         scored = [p for p in scored if p.name in set(args.batch)]
         if not scored:
             sys.exit(f"no batch named {args.batch} under {DATA}")
-    evaluate(scored, args.train, args.classifier, args.verbose, args.threshold)
+    scored += args.file
+    try:
+        evaluate(scored, args.train, args.classifier, args.verbose, args.threshold)
+    except CorpusError as exc:
+        sys.exit(str(exc))
 
 
 if __name__ == "__main__":

@@ -206,6 +206,8 @@ def _fuzzy_patterns() -> list[tuple[str, int, Any]]:
     return patterns
 
 
+_LONGEST_WORD: Final = 40
+
 # Typos that happen to be other dictionary words, so pymorphy3 takes them at face value.
 _KNOWN_TYPOS: Final = {"свита": "свет", "щетчик": "счетчик"}
 
@@ -214,7 +216,9 @@ _KNOWN_TYPOS: Final = {"свита": "свет", "щетчик": "счетчик
 def lemma(word: str) -> str:
     """The dictionary form of a lower-case Russian word (ё as е); typos of the rules'
     vocabulary map to the word meant."""
-    if word in _SELF or len(word) < 3:
+    if word in _SELF or len(word) < 3 or len(word) > _LONGEST_WORD:
+        # Run-together letters («уведомленияуведомления…») are no word: pymorphy3's
+        # prefix analysis recurses once per letter and would overflow the stack.
         return word
     if word in _KNOWN_TYPOS:
         return _KNOWN_TYPOS[word]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from parsers.appeals import STRONG, lemmas, score_appeal
@@ -34,8 +35,8 @@ class Meaning:
 class _Message:
     words: tuple[str, ...]  # lower-case word tokens, in order
     lemmas: frozenset[str]
-    numbers: tuple[str, ...]  # digits of numbers that may be readings or tickets
-    tickets: tuple[str, ...]  # «№ 618», «обращение 618»
+    numbers: int  # how many numbers that may be readings (or a ticket: «статус 618»)
+    tickets: int  # how many «№ 618», «обращение 618»
     question: bool  # a «?» or a question word
     dated: bool  # names a date («31 декабря», «25.11»)
 
@@ -173,8 +174,11 @@ _LETTERS: Final = re.compile(r"[^\W\d_]+")
 _NUMBER_KINDS: Final = frozenset({"num", "ambig", "fragment", "meter_num", "unit"})
 
 
-def _read(tokens: list[Token], skip: int) -> _Message:
-    words, numbers, tickets = [], [], []
+def _scan(tokens: list[Token], skip: int) -> tuple[list[str], list[str], list[str], bool, bool]:
+    """Words, numbers, tickets, whether a «?» is there, whether a date is."""
+    words: list[str] = []
+    numbers: list[str] = []
+    tickets: list[str] = []
     question = dated = False
     for i, tok in enumerate(tokens):
         if i == skip or tok.kind == "account":
@@ -194,11 +198,7 @@ def _read(tokens: list[Token], skip: int) -> _Message:
             words += _LETTERS.findall(tok.text)
             if tok.value is not None:
                 numbers.append(tok.value)
-    found = lemmas(words)
-    return _Message(
-        tuple(words), found, tuple(n for n in numbers if n), tuple(tickets),
-        question or bool(found & _QUESTION), dated,
-    )  # fmt: skip
+    return words, [n for n in numbers if n], tickets, question, dated
 
 
 def _operator(m: _Message) -> Meaning | None:
@@ -286,10 +286,9 @@ def _status(m: _Message) -> Meaning | None:
         return None
     if m.has(_FILE) or m.has(_WAITING) or not (m.has(_OWN) or m.tickets or m.numbers):
         return None  # «как подать заявку», «жду ответа на обращение месяц»
-    if len(m.numbers) + len(m.tickets) > 1:
+    if m.numbers + m.tickets > 1:
         return None
-    ticket = (m.tickets or m.numbers or (None,))[0]
-    return Meaning("status", ticket=ticket)
+    return Meaning("status")  # the ticket is the one number, if any
 
 
 def _balance(m: _Message) -> Meaning | None:
@@ -337,9 +336,23 @@ _OVER_APPEALS: Final = frozenset({"status", "yes", "no"})
 
 def command_by_meaning(tokens: list[Token], skip: int = -1) -> Meaning | None:
     """The command a message asks for in its own words; `skip` is the account token."""
-    m = _read(tokens, skip)
-    if not m.words:
+    words, numbers, tickets, question, dated = _scan(tokens, skip)
+    if not words:
         return None
+    found = _decide(tuple(words), len(numbers), len(tickets), question, dated)
+    if found is not None and found.command == "status" and (tickets or numbers):
+        return Meaning("status", ticket=(tickets or numbers)[0])
+    return found
+
+
+@lru_cache(maxsize=50_000)
+def _decide(
+    words: tuple[str, ...], numbers: int, tickets: int, qmark: bool, dated: bool
+) -> Meaning | None:
+    # Pure in its arguments, so cached: a gateway sees the same wordings again and again.
+    found_lemmas = lemmas(words)
+    question = qmark or bool(found_lemmas & _QUESTION)
+    m = _Message(words, found_lemmas, numbers, tickets, question, dated)
     for frame in _FRAMES:
         found = frame(m)
         if found is None:
