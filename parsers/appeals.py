@@ -23,15 +23,17 @@ from parsers.intent import APPEAL_CATEGORIES, AppealCategory
 STRONG: Final = 2
 
 # «category weight: a b + c d» fires when the message has a lemma of the first group (a
-# or b) and one of the second (c or d). An indented line continues the rule above.
+# or b) and one of the second (c or d). «- e f» at the end is negative evidence: the rule
+# does not fire when the message has e or f («свет моргает, когда включаю чайник» is no
+# question of when the power comes back). An indented line continues the rule above.
 _RULES_TEXT: Final = """
 outage 3: нет нету без пропасть пропадать отключить отключать отсутствовать отсутствие вырубить
     выключить вырубать отрубить
     погаснуть гаснуть потухнуть тухнуть отключиться выбить выбивать + свет электричество
-    электроэнергия энергия электроснабжение ток
+    электроэнергия энергия электроснабжение ток - комиссия
 outage 3: дать давать включить включать появиться вернуть восстановить + свет электричество
     электроэнергия энергия электроснабжение ток + когда скоро сколько долго не ли опять снова
-    будет ждать почему где нет нету
+    будет ждать почему где нет нету - моргать мигать мерцать
 outage 2: отключение обесточить обесточение обесточивание авария аварийный блэкаут
 outage 2: отключить отключать отключиться + дом улица деревня поселок район весь квартира
     подстанция линия
@@ -39,7 +41,7 @@ outage 3: нет нету без пропасть отсутствовать + �
 outage 3: обрыв оборвать оборваться упасть порвать порваться повалить лежать искрить висеть
     провиснуть сгореть гореть дымить + провод линия столб трансформатор подстанция кабель опора
 outage 2: темнота темно + сидеть весь опять снова час день
-outage 2: свет + когда сколько опять снова вчера утро ночь час
+outage 2: свет + когда сколько опять снова вчера утро ночь час - моргать мигать мерцать
 outage 1: свет электричество
 outage 2: темно темнота + деревня дом улица подъезд квартира поселок район
 power_quality 3: напряжение + низкий высокий скакать прыгать падать упасть плавать маленький
@@ -116,7 +118,7 @@ contract 1: договор
 service_complaint 3: хамить нахамить хамство грубить нагрубить грубый грубо невежливый хам
     хамка наорать орать хамский грубиян нахамить хамло
 service_complaint 2: очередь
-service_complaint 3: бросить + трубка
+service_complaint 3: бросить положить + трубка
 service_complaint 3: дозвониться дозваниваться + не невозможно нельзя
 service_complaint 3: не никто нет + отвечать ответить ответ брать реагировать перезвонить + трубка
     телефон письмо обращение звонок жалоба заявление заявка запрос почта сообщение оператор
@@ -137,7 +139,7 @@ other 3: поблагодарить благодарность благодар�
     специалист персонал работник коллектив монтер офис оперативность помощь работа быстрый
     оперативный девушка консультант кассир менеджер ребята вежливость отзывчивость внимание
 other 2: напоминание напоминать + сделать добавить присылать прислать хотеть удобно удобный
-    можно предложить предлагать хотеться бот здорово хорошо
+    можно предложить предлагать хотеться бот здорово хорошо пожалуйста срок
 other 3: предложение предлагать предложить пожелание предлагаю
 other 2: хотеться удобно удобный сделать добавить + приложение сайт бот кабинет оплата
     возможность
@@ -150,15 +152,19 @@ other 1: вопрос подсказать узнать интересовать
 _PRIORITY: Final = {category: i for i, category in enumerate(APPEAL_CATEGORIES)}
 
 
-def _load_rules() -> list[tuple[AppealCategory, int, tuple[frozenset[str], ...]]]:
+_Rule = tuple[AppealCategory, int, tuple[frozenset[str], ...], frozenset[str]]
+
+
+def _load_rules() -> list[_Rule]:
     joined = re.sub(r"\n\s+", " ", _RULES_TEXT.strip())
-    rules: list[tuple[AppealCategory, int, tuple[frozenset[str], ...]]] = []
+    rules: list[_Rule] = []
     for line in joined.splitlines():
         head, body = line.split(":", 1)
         name, weight = head.split()
         category = next(c for c in APPEAL_CATEGORIES if c == name)
+        body, _, unless = body.partition(" - ")
         groups = tuple(frozenset(g.split()) for g in body.split("+"))
-        rules.append((category, int(weight), groups))
+        rules.append((category, int(weight), groups, frozenset(unless.split())))
     return rules
 
 
@@ -174,7 +180,9 @@ def _index_rules() -> dict[str, list[int]]:
 
 
 _FIRST_GROUP_INDEX: Final = _index_rules()
-VOCABULARY: Final = frozenset(lemma for _, _, groups in _RULES for g in groups for lemma in g)
+VOCABULARY: Final = frozenset(
+    lemma for _, _, groups, unless in _RULES for g in (*groups, unless) for lemma in g
+)
 
 _WORD: Final = re.compile(r"[а-яё]+")
 # Short function words: lemmatising them costs time and they are their own lemma.
@@ -256,6 +264,7 @@ _TRANSLIT_MAP: Final = {
     "w": "в", "x": "кс", "j": "й", "q": "к", "'": "ь",
 }  # fmt: skip
 _VOWELS: Final = frozenset("aeiouy")
+_INFINITIVE: Final = re.compile(r"[a-z]{3}(?:a|i|y)t$")
 
 
 @lru_cache(maxsize=20_000)
@@ -273,6 +282,8 @@ def cyrillic(word: str) -> str:
             out.append("й" if before in _VOWELS and after not in _VOWELS else "ы")
         else:
             out.append(_TRANSLIT_MAP[chunk])
+    if _INFINITIVE.search(word):
+        out.append("ь")  # «peredat» is «передать»: translit drops the soft sign
     return "".join(out)
 
 
@@ -314,8 +325,8 @@ def _score(found: frozenset[str]) -> tuple[AppealCategory | None, int]:
     candidates = sorted({i for word in found for i in _FIRST_GROUP_INDEX.get(word, ())})
     scores: dict[AppealCategory, int] = {}
     for i in candidates:
-        category, weight, groups = _RULES[i]
-        if all(found & group for group in groups[1:]):
+        category, weight, groups, unless = _RULES[i]
+        if all(found & group for group in groups[1:]) and not found & unless:
             scores[category] = scores.get(category, 0) + weight
     if not scores:
         return None, 0

@@ -64,7 +64,8 @@ _COMPLAINT: Final = _set(
 _PERSON: Final = _set("оператор специалист сотрудник консультант менеджер человек живой operator")
 _ASK_PERSON: Final = _set(
     "позвать соединить связать переключить поговорить пообщаться вызвать дать нужный нужно "
-    "надо хотеть можно пригласить перевести общаться звать связь разговаривать"
+    "надо хотеть можно пригласить перевести общаться звать связь разговаривать позвонить "
+    "перезвонить связаться"
 )
 _UNANSWERED: Final = _set("отвечать ответить брать взять перезвонить дозвониться реагировать")
 
@@ -82,6 +83,9 @@ _CHANNELS: Final[list[tuple[NotifyChannel, re.Pattern[str]]]] = [
     ),
     ("sms", re.compile(r"смс\w*|sms\w*|эсэмэс\w*|смски|смсок|смсками")),
 ]
+# «по смс, а не в телеграм»: the only negation is the channel refused.
+_REFUSED_CHANNEL: Final = re.compile(r"(?:^|\s)а\sне\s(?:в|на|по)?\s?\w+$")
+_COURTESY: Final = _set("пожалуйста пжл плиз в на по мне а можно хочу через спасибо")
 _NOTICE: Final = _set(
     "уведомление оповещение рассылка извещение квитанция счет информирование напоминание "
     "новость сообщение платежка информация"
@@ -110,6 +114,7 @@ _FAILURE: Final = _set(
     "мочь получаться получиться принимать принять работать проходить пройти отправляться "
     "уходить выходить"
 )
+_WRITE: Final = _set("писать написать отправлять присылать")
 _HOW: Final = _set("как какой каков куда формат образ правильно где когда число срок")
 
 # Other services than this one: a question about them is for a person.
@@ -147,18 +152,18 @@ _FILE: Final = _set(
 _WAITING: Final = _set("ждать долго сколько")
 _PROGRESS: Final = _set(
     "статус что как ответ рассмотреть рассматривать решить решение продвигаться этап "
-    "состояние готовый результат известно новое новость стадия"
+    "состояние готовый результат известно новое новость стадия ответить"
 )
 
 # balance: how much is owed.
-_OWED: Final = _set("баланс долг задолженность остаток")
+_OWED: Final = _set("баланс долг задолженность остаток переплата")
 _HOW_MUCH: Final = _set(
     "какой сколько узнать проверить есть ли подсказать сказать уточнить показать "
     "сообщить прислать скинуть"
 )
 _DISPUTE: Final = _set(
     "почему откуда зачем ошибка ошибочный неправильный неверный большой огромный завысить "
-    "завышенный взяться непонятный перерасчет"
+    "завышенный взяться непонятный перерасчет вернуть возврат возвратить зачесть перенести"
 )
 
 # yes / no with words around them.
@@ -217,15 +222,22 @@ def _operator(m: _Message) -> Meaning | None:
 
 
 def _channel(m: _Message) -> NotifyChannel | None:
-    found = {ch for ch, pattern in _CHANNELS for w in m.words if pattern.fullmatch(w)}
+    """The one channel named, not counting one refused («по смс, а не в телеграм»)."""
+    found = set()
+    for i, word in enumerate(m.words):
+        if "не" in m.words[max(0, i - 2) : i]:
+            continue
+        found |= {ch for ch, pattern in _CHANNELS if pattern.fullmatch(word)}
     return found.pop() if len(found) == 1 else None
 
 
 def _notify(m: _Message) -> Meaning | None:
     channel = _channel(m)
-    if channel is None or m.numbers or m.has(_NEGATION) or m.has(_STOP_WORDS):
+    refused = m.has(_NEGATION) and not _REFUSED_CHANNEL.search(" ".join(m.words))
+    if channel is None or m.numbers or refused or m.has(_STOP_WORDS):
         return None
-    if not (m.has(_NOTICE) or m.has(_SEND)):
+    alone = len(set(m.words) - _COURTESY) == 1  # «Телеграм», «в MAX пожалуйста»
+    if not (m.has(_NOTICE) or m.has(_SEND) or alone):
         return None
     if channel == "sms" and (m.has(_AGAIN) or m.has(_START - {"подключить", "включить"})):
         return None  # «снова получать смс», «верните смс-уведомления»: subscribing again
@@ -236,6 +248,9 @@ def _help(m: _Message) -> Meaning | None:
     if m.numbers or m.has(_NEGATION, _FAILURE):
         return None
     if m.has(_SERVICE) and (m.question or m.has(_HOW)):
+        return Meaning("help")
+    # «а что сюда можно писать?»
+    if "что" in m.lemmas and m.has(_WRITE) and len(m.words) <= 6 and not m.has(_ELSEWHERE):
         return Meaning("help")
     if m.has(_ELSEWHERE):
         return None  # «можно ли передавать показания через Госуслуги?»: not our service
@@ -249,12 +264,18 @@ def _offices(m: _Message) -> Meaning | None:
         return None
     if m.has(_PLACE, _WHERE_WHEN):
         return Meaning("offices")
-    # «где можно заплатить наличными?»: a place to pay at.
-    if m.has(frozenset({"где", "куда"}), _PAY) and not m.has(_NEGATION):
-        return Meaning("offices")
     # «вы в субботу работаете?», «до скольки вы открыты»: the company's own hours.
     asked = m.has(_WHEN_WHERE_ONLY) or m.dated or "ли" in m.lemmas
     if m.has(_OPEN) and asked and m.lemmas & {"вы", "ваш"} and m.question:
+        return Meaning("offices")
+    return None
+
+
+def _pay_place(m: _Message) -> Meaning | None:
+    # «где можно заплатить наличными?»: a place to pay at.
+    if m.numbers or m.has(_NEGATION) or m.has(_COMPLAINT):
+        return None
+    if m.has(frozenset({"где", "куда"}), _PAY):
         return Meaning("offices")
     return None
 
@@ -327,11 +348,22 @@ def _yes_no(m: _Message) -> Meaning | None:
 
 
 # In order: the first frame that holds wins. The narrow frames come first.
-_FRAMES: Final[list[Callable[[_Message], Meaning | None]]] = [
-    _notify, _start_stop, _operator, _status, _offices, _help, _balance, _amount_due, _yes_no,
-]  # fmt: skip
-# Frames that also stand against a strong appeal cue: the appeal is their topic.
-_OVER_APPEALS: Final = frozenset({"status", "yes", "no"})
+# With each frame, the words of its own topic: a strong appeal cue among the OTHER words
+# sends the message to the appeal rules («позовите оператора, счётчик сгорел»). None:
+# the frame stands against any appeal cue, because the appeal is its topic («что с моей
+# жалобой по перерасчёту?») or the answer is about the readings just read back.
+_FRAMES: Final[list[tuple[Callable[[_Message], Meaning | None], frozenset[str] | None]]] = [
+    (_notify, frozenset()),
+    (_start_stop, frozenset()),
+    (_operator, frozenset()),
+    (_status, None),
+    (_pay_place, None),  # «где оплатить электроэнергию без комиссии»: «без» is no outage
+    (_offices, frozenset()),
+    (_help, frozenset()),
+    (_balance, _OWED),  # «есть ли переплата?» asks the balance, not a refund
+    (_amount_due, frozenset()),
+    (_yes_no, None),
+]
 
 
 def command_by_meaning(tokens: list[Token], skip: int = -1) -> Meaning | None:
@@ -353,12 +385,13 @@ def _decide(
     found_lemmas = lemmas(words)
     question = qmark or bool(found_lemmas & _QUESTION)
     m = _Message(words, found_lemmas, numbers, tickets, question, dated)
-    for frame in _FRAMES:
+    for frame, topic in _FRAMES:
         found = frame(m)
         if found is None:
             continue
-        if found.command not in _OVER_APPEALS:
-            category, score = score_appeal(m.words)
+        if topic is not None:
+            others = [w for w in m.words if not topic or not lemmas([w]) & topic]
+            category, score = score_appeal(others)
             if category is not None and score >= STRONG:
                 return None
         return found
