@@ -130,6 +130,7 @@ _WHERE_WHEN: Final = _set(
     "подойти приехать обед перерыв открываться закрываться работа есть часы прием"
 )
 _PAY: Final = _set("оплатить заплатить платить оплата оплачивать")
+_CLOSED: Final = _set("закрыть хотя")
 _OPEN: Final = _set("работать открыть открытый открываться закрываться находиться")
 _WHEN_WHERE_ONLY: Final = _set(
     "где когда суббота воскресенье выходной праздник праздничный сколько скольки обед"
@@ -167,6 +168,7 @@ _DISPUTE: Final = _set(
 )
 
 # yes / no with words around them.
+_ASKING: Final = _set("где когда как какой почему зачем сколько ли что нормально")
 _YES: Final = _set("да ага угу конечно верно подтверждаю подтвердить согласный правильно")
 _NO: Final = _set("нет неа неверно неправильно")
 # Words of an answer about the readings just read back: with them a yes/no stays one.
@@ -260,8 +262,8 @@ def _help(m: _Message) -> Meaning | None:
 
 
 def _offices(m: _Message) -> Meaning | None:
-    if m.numbers or m.has(_COMPLAINT):
-        return None
+    if m.numbers or m.has(_COMPLAINT) or m.has(_CLOSED):
+        return None  # «офис был закрыт, хотя …»: a complaint
     if m.has(_PLACE, _WHERE_WHEN):
         return Meaning("offices")
     # «вы в субботу работаете?», «до скольки вы открыты»: the company's own hours.
@@ -330,8 +332,9 @@ def _amount_due(m: _Message) -> Meaning | None:
 
 
 def _yes_no(m: _Message) -> Meaning | None:
-    if m.numbers or not m.words or len(m.words) > 8:
-        return None
+    asked = m.has(_ASKING) and len(m.words) > 2
+    if m.numbers or not m.words or len(m.words) > 8 or asked:
+        return None  # «нет, ну это нормально, что счёт 5000?» asks something else
     words = m.words
     denied = any(a == "не" and b in _YES for a, b in zip(words, words[1:], strict=False))
     # «не верно», «не надо»; but «не пришла квитанция» is a complaint

@@ -353,6 +353,43 @@ CASES = [
     ("Напряжение 190, телевизор не включается", "appeal:power_quality"),
     # a refund is no balance question (broke the held-out «как вернуть переплату?»)
     ("как вернуть переплату?", "appeal:payment"),
+    # Frame words inside appeals, readings and courtesies: no command.
+    ("Нет света с утра, когда дадут?", "appeal:outage"),
+    ("да когда уже включат свет?!", "appeal:outage"),
+    ("Да сколько можно, третий день без света", "appeal:outage"),
+    # Once broke: the bill's amount «счет 5000» was read as a reading, then as «нет».
+    ("Нет, ну это нормально что счет 5000?", "unknown"),
+    ("Оператор сказал что перезвонит, но так и не перезвонил", "appeal:service_complaint"),
+    ("Мне пришло смс о долге, но я все оплатил", "appeal:payment"),
+    ("Пришла смс что у меня долг 3000, откуда?", "appeal:billing"),
+    # Once broke: read as the offices question.
+    ("Офис был закрыт в рабочее время, хотя на сайте написано что открыт", "unknown"),
+    ("Как заключить договор на нового собственника?", "appeal:contract"),
+    ("Какие документы нужны чтобы переоформить счет?", "appeal:contract"),
+    ("Как поменять счетчик на двухтарифный?", "appeal:meter"),
+    ("Где заменить счетчик?", "appeal:meter"),
+    ("Сколько стоит замена счетчика?", "appeal:meter"),
+    # Once broke: a visit asked about read as the inspector's conduct.
+    ("Когда придет контролер снять показания?", "unknown"),
+    ("Хочу пожаловаться на качество обслуживания", "appeal:service_complaint"),
+    ("Спасибо вашему специалисту Ивановой за помощь", "appeal:other"),
+    # Once broke: a negative balance after paying.
+    ("Почему баланс отрицательный, я же платил?", "appeal:payment"),
+    ("Мой баланс минус 2000, хотя я заплатила", "appeal:payment"),
+    # Once broke: once unknown.
+    ("Статус обращения так и не поменялся за месяц, безобразие", "appeal:service_complaint"),
+    # Once broke: once unknown.
+    ("По моей заявке никто не пришел", "appeal:service_complaint"),
+    # Once broke: once unknown.
+    ("Я передала показания, а в квитанции другие", "appeal:billing"),
+    ("Показания 4521, да", "readings"),
+    ("нет 4521", "readings"),
+    ("Т1 4521 Т2 1876 да", "readings"),
+    ("Добрый день", "unknown"),
+    ("Алло", "unknown"),
+    ("Вы кто", "unknown"),
+    ("тест", "unknown"),
+    (".", "unknown"),
     # a ticket number with a topic
     ("что с моей заявкой №618 по перерасчету?", "status#618"),
     ("как продвигается мое обращение 4512 по поводу счетчика", "status#4512"),
