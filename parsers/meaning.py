@@ -67,6 +67,7 @@ _ASK_PERSON: Final = _set(
     "надо хотеть можно пригласить перевести общаться звать связь разговаривать позвонить "
     "перезвонить связаться"
 )
+_OPERATOR_TOPIC: Final = _set("начисление начислить оплата платеж")
 _UNANSWERED: Final = _set("отвечать ответить брать взять перезвонить дозвониться реагировать")
 
 # notify: the channel is told by the word as written (lemmas of brand names are guesses:
@@ -358,7 +359,7 @@ def _yes_no(m: _Message) -> Meaning | None:
 _FRAMES: Final[list[tuple[Callable[[_Message], Meaning | None], frozenset[str] | None]]] = [
     (_notify, frozenset()),
     (_start_stop, frozenset()),
-    (_operator, frozenset()),
+    (_operator, _OPERATOR_TOPIC),  # «специалист по начислениям» is whom to call
     (_status, None),
     (_pay_place, None),  # «где оплатить электроэнергию без комиссии»: «без» is no outage
     (_offices, frozenset()),
