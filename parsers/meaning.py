@@ -84,8 +84,6 @@ _CHANNELS: Final[list[tuple[NotifyChannel, re.Pattern[str]]]] = [
     ),
     ("sms", re.compile(r"смс\w*|sms\w*|эсэмэс\w*|смски|смсок|смсками")),
 ]
-# «по смс, а не в телеграм»: the only negation is the channel refused.
-_REFUSED_CHANNEL: Final = re.compile(r"(?:^|\s)а\sне\s(?:в|на|по)?\s?\w+$")
 _COURTESY: Final = _set("пожалуйста пжл плиз в на по мне а можно хочу через спасибо")
 _NOTICE: Final = _set(
     "уведомление оповещение рассылка извещение квитанция счет информирование напоминание "
@@ -169,6 +167,7 @@ _DISPUTE: Final = _set(
 )
 
 # yes / no with words around them.
+_THANKS: Final = _set("спасибо благодарю спс заранее")
 _ASKING: Final = _set("где когда как какой почему зачем сколько ли что нормально")
 _YES: Final = _set("да ага угу конечно верно подтверждаю подтвердить согласный правильно")
 _NO: Final = _set("нет неа неверно неправильно")
@@ -224,21 +223,27 @@ def _operator(m: _Message) -> Meaning | None:
     return None
 
 
-def _channel(m: _Message) -> NotifyChannel | None:
-    """The one channel named, not counting one refused («по смс, а не в телеграм»)."""
-    found = set()
+def _channels(m: _Message) -> tuple[set[NotifyChannel], set[NotifyChannel]]:
+    """The channels named, and those refused («по смс, а не в телеграм», «телеграма у
+    меня нет»)."""
+    named: set[NotifyChannel] = set()
+    refused: set[NotifyChannel] = set()
     for i, word in enumerate(m.words):
-        if "не" in m.words[max(0, i - 2) : i]:
-            continue
-        found |= {ch for ch, pattern in _CHANNELS if pattern.fullmatch(word)}
-    return found.pop() if len(found) == 1 else None
+        found = {ch for ch, pattern in _CHANNELS if pattern.fullmatch(word)}
+        if "не" in m.words[max(0, i - 2) : i] or "нет" in m.words[i + 1 : i + 4]:
+            refused |= found
+        else:
+            named |= found
+    return named - refused, refused
 
 
 def _notify(m: _Message) -> Meaning | None:
-    channel = _channel(m)
-    refused = m.has(_NEGATION) and not _REFUSED_CHANNEL.search(" ".join(m.words))
-    if channel is None or m.numbers or refused or m.has(_STOP_WORDS):
+    named, refused = _channels(m)
+    # A negation is allowed only when it refuses a channel.
+    negated = m.has(_NEGATION) and not refused
+    if len(named) != 1 or m.numbers or negated or m.has(_STOP_WORDS):
         return None
+    channel = named.pop()
     alone = len(set(m.words) - _COURTESY) == 1  # «Телеграм», «в MAX пожалуйста»
     if not (m.has(_NOTICE) or m.has(_SEND) or alone):
         return None
@@ -323,6 +328,15 @@ def _balance(m: _Message) -> Meaning | None:
     return None
 
 
+def _sum_due(m: _Message) -> Meaning | None:
+    # «какая сумма к оплате за ноябрь?»
+    if m.numbers or m.has(_DISPUTE) or m.has(_NEGATION):
+        return None
+    if m.has(frozenset({"сумма"}), _PAY) and (m.question or m.has(_HOW_MUCH)):
+        return Meaning("balance")
+    return None
+
+
 def _amount_due(m: _Message) -> Meaning | None:
     # «сколько мне надо заплатить в этом месяце?»
     if m.numbers or m.has(_DISPUTE) or m.has(_NEGATION):
@@ -366,6 +380,7 @@ _FRAMES: Final[list[tuple[Callable[[_Message], Meaning | None], frozenset[str] |
     (_help, frozenset()),
     (_balance, _OWED),  # «есть ли переплата?» asks the balance, not a refund
     (_amount_due, frozenset()),
+    (_sum_due, frozenset({"сумма", "оплата"})),
     (_yes_no, None),
 ]
 
@@ -395,6 +410,9 @@ def _decide(
             continue
         if topic is not None:
             others = [w for w in m.words if not topic or not lemmas([w]) & topic]
+            if m.question:
+                # «… где ближайший офис? Спасибо» thanks for the answer, not the office
+                others = [w for w in others if w not in _THANKS]
             category, score = score_appeal(others)
             if category is not None and score >= STRONG:
                 return None
