@@ -456,7 +456,8 @@ CASES = [
     ("позовите оператора, счетчик сгорел", "appeal:meter"),
     # Requests with greetings, names, accounts, phones and signatures around them.
     (
-        "Здравствуйте!\nПодскажите, пожалуйста, как мне передавать показания через этот чат?\nСпасибо",
+        "Здравствуйте!\nПодскажите, пожалуйста, как мне передавать показания через этот"
+        " чат?\nСпасибо",
         "help",
     ),
     # Once broke: the closing «Спасибо» read as thanks to the office.
