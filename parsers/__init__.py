@@ -118,6 +118,9 @@ def parse(text: str, *, account_digits: tuple[int, int] = (8, 12)) -> Intent:
     if readings:
         return Intent(text=text, intent="readings", account=account, readings=tuple(readings))
 
+    if category is None and any(tok.kind == "voltage" for tok in tokens):
+        # «в розетке 250 В, боимся за технику»: a voltage named, and no reading
+        category, score = score_appeal([*words, "вольт"])
     if category is not None and len(words) >= _WEAK_APPEAL_MIN_WORDS:
         return Intent(text=text, intent="appeal", account=account, appeal_category=category)
     return Intent(text=text, account=account)

@@ -82,9 +82,13 @@ _CHANNELS: Final[list[tuple[NotifyChannel, re.Pattern[str]]]] = [
         "email",
         re.compile(r"(?:e|е)?-?mail\w*|имейл\w*|емейл\w*|имеил\w*|мейл\w*|почт\w*|электронк\w*"),
     ),
+    ("email", re.compile("email@")),
     ("sms", re.compile(r"смс\w*|sms\w*|эсэмэс\w*|смски|смсок|смсками")),
 ]
 _COURTESY: Final = _set("пожалуйста пжл плиз в на по мне а можно хочу через спасибо")
+_NOTICE_KINDS: Final = _set(
+    "отключение отключить авария задолженность долг оплата квитанция счет напоминание показание"
+)
 _NOTICE: Final = _set(
     "уведомление оповещение рассылка извещение квитанция счет информирование напоминание "
     "новость сообщение платежка информация"
@@ -96,7 +100,7 @@ _SEND: Final = _set(
 )
 _STOP_WORDS: Final = _set(
     "отписать отписаться отключить прекратить остановить убрать отказаться исключить удалить "
-    "вычеркнуть"
+    "вычеркнуть хватить надоесть"
 )
 
 # help: how to use the service.
@@ -129,6 +133,8 @@ _WHERE_WHEN: Final = _set(
     "подойти приехать обед перерыв открываться закрываться работа есть часы прием"
 )
 _PAY: Final = _set("оплатить заплатить платить оплата оплачивать")
+_WHERE: Final = _set("где куда")
+_COME: Final = _set("прийти подойти приехать обратиться принимать лично находиться")
 _CLOSED: Final = _set("закрыть хотя")
 _OPEN: Final = _set("работать открыть открытый открываться закрываться находиться")
 _WHEN_WHERE_ONLY: Final = _set(
@@ -138,9 +144,11 @@ _WHEN_WHERE_ONLY: Final = _set(
 # start / stop: subscribing again, or leaving, asked for in words.
 _FEED: Final = _set(
     "рассылка уведомление оповещение информирование смс sms подписка сообщение новость "
+    "напоминание "
     "смс-уведомление смс-информирование смс-рассылка"
 )
 _START: Final = _set("подписать подписаться возобновить включить вернуть подключить восстановить")
+_SUBSCRIBING: Final = _set("подписать подписаться отписать отписаться")
 _AGAIN: Final = _set("снова опять обратно заново вновь")
 
 # status: an appeal of one's own and how it goes.
@@ -150,6 +158,18 @@ _FILE: Final = _set(
     "подать подавать оставить написать составить оформить отправить направить создать"
 )
 _WAITING: Final = _set("ждать долго сколько")
+# unchanged: the readings are as last time
+_SAME: Final = _set("такой тот")
+_CHANGED: Final = _set("измениться поменяться меняться изменяться изменить поменять менять")
+_PREVIOUS: Final = _set("прошлый предыдущий прежний")
+_PERIOD: Final = _set("месяц раз")
+# What else stays the same or changes: the bill, the balance, an appeal, the power.
+_NOT_READINGS: Final = _set(
+    "баланс долг задолженность счет квитанция сумма тариф оплата оплатить заплатить статус "
+    "обращение заявка жалоба напряжение свет электричество цена начисление номер телефон "
+    "адрес фамилия собственник"
+)
+_WEAK_PROGRESS: Final = _set("что как решить решение ответ ответить")
 _PROGRESS: Final = _set(
     "статус что как ответ рассмотреть рассматривать решить решение продвигаться этап "
     "состояние готовый результат известно новое новость стадия ответить"
@@ -157,6 +177,7 @@ _PROGRESS: Final = _set(
 
 # balance: how much is owed.
 _OWED: Final = _set("баланс долг задолженность остаток переплата")
+_PAID: Final = _set("оплатить заплатить внести перевести висеть")
 _HOW_MUCH: Final = _set(
     "какой сколько узнать проверить есть ли подсказать сказать уточнить показать "
     "сообщить прислать скинуть"
@@ -177,6 +198,7 @@ _CONFIRMING: Final = _set(
     "записать ввести указать отправить принять принимать отменить"
 )
 
+_ADDRESS: Final = "email@"  # the word an e-mail address stands for
 _LETTERS: Final = re.compile(r"[^\W\d_]+")
 _NUMBER_KINDS: Final = frozenset({"num", "ambig", "fragment", "meter_num", "unit"})
 
@@ -196,6 +218,8 @@ def _scan(tokens: list[Token], skip: int) -> tuple[list[str], list[str], list[st
             question = True
         elif tok.kind == "date":
             dated = True
+        elif tok.kind == "link" and "@" in tok.text:
+            words.append(_ADDRESS)  # «на почту petrova72@mail.ru»: the channel named
         elif tok.kind in _NUMBER_KINDS:
             numbers.append("".join(ch for ch in tok.text if ch.isdigit()))
         elif tok.kind in {"ticket", "numbered"} and tok.value:
@@ -213,10 +237,8 @@ def _operator(m: _Message) -> Meaning | None:
         return None
     if m.has(_NEGATION, _UNANSWERED):
         return None  # «оператор не отвечает»: a complaint
-    alone = set(m.words) <= {
-        "оператор", "оператора", "оператору", "человек", "человека", "пожалуйста", "пжл",
-        "плиз", "срочно", "мне",
-    }  # fmt: skip
+    # «оператор», «operator pozhalujsta»
+    alone = m.lemmas <= {"оператор", "человек", "пожалуйста", "пжл", "плиз", "срочно", "мне"}
     # «человек» asks for a person only with a request («позовите человека»).
     if alone or m.has(_ASK_PERSON):
         return Meaning("operator")
@@ -230,7 +252,8 @@ def _channels(m: _Message) -> tuple[set[NotifyChannel], set[NotifyChannel]]:
     refused: set[NotifyChannel] = set()
     for i, word in enumerate(m.words):
         found = {ch for ch, pattern in _CHANNELS if pattern.fullmatch(word)}
-        if "не" in m.words[max(0, i - 2) : i] or "нет" in m.words[i + 1 : i + 4]:
+        after = m.words[i + 1 : i + 4]
+        if "не" in m.words[max(0, i - 2) : i] or "нет" in after or "не" in after[:1]:
             refused |= found
         else:
             named |= found
@@ -243,9 +266,13 @@ def _notify(m: _Message) -> Meaning | None:
     negated = m.has(_NEGATION) and not refused
     if len(named) != 1 or m.numbers or negated or m.has(_STOP_WORDS):
         return None
+    if m.has(_READINGS) and (m.question or m.has(_HOW)):
+        return None  # «в каком формате отправлять показания по смс» asks how
     channel = named.pop()
-    alone = len(set(m.words) - _COURTESY) == 1  # «Телеграм», «в MAX пожалуйста»
-    if not (m.has(_NOTICE) or m.has(_SEND) or alone):
+    # «Телеграм», «в MAX пожалуйста» (a bare address is no choice)
+    alone = len(set(m.words) - _COURTESY) == 1 and _ADDRESS not in m.words
+    # «всё на почту, смс не нужно»: one channel refused for another is a choice
+    if not (m.has(_NOTICE) or m.has(_SEND) or alone or refused):
         return None
     if channel == "sms" and (m.has(_AGAIN) or m.has(_START - {"подключить", "включить"})):
         return None  # «снова получать смс», «верните смс-уведомления»: subscribing again
@@ -272,6 +299,9 @@ def _offices(m: _Message) -> Meaning | None:
         return None  # «офис был закрыт, хотя …»: a complaint
     if m.has(_PLACE, _WHERE_WHEN):
         return Meaning("offices")
+    # «куда к вам прийти лично, где принимают?»
+    if m.has(_WHERE, _COME) and not m.has(_READINGS):
+        return Meaning("offices")
     # «вы в субботу работаете?», «до скольки вы открыты»: the company's own hours.
     asked = m.has(_WHEN_WHERE_ONLY) or m.dated or "ли" in m.lemmas
     if m.has(_OPEN) and asked and m.lemmas & {"вы", "ваш"} and m.question:
@@ -291,12 +321,11 @@ def _pay_place(m: _Message) -> Meaning | None:
 def _start_stop(m: _Message) -> Meaning | None:
     if m.numbers:
         return None
-    if not m.has(_FEED):
-        # «я передумал, подпишите обратно»
-        subscribe = m.has(frozenset({"подписать", "подписаться"}))
-        if subscribe and m.has(_AGAIN | {"передумать"}) and not m.has(_NEGATION):
-            return Meaning("start")
+    subscription = m.has(_FEED) or m.has(_SUBSCRIBING)
+    if not subscription:
         return None
+    if not m.has(_FEED) and not m.has(_AGAIN | {"передумать", "случайно"}):
+        return None  # «я передумал, подпишите обратно», «случайно отписалась, подключите»
     if m.has(_STOP_WORDS) and m.has(_START):
         # «я отписался случайно, верните рассылку»: the last request stands.
         last = max(i for i, w in enumerate(m.words) if lemmas([w]) & (_STOP_WORDS | _START))
@@ -310,10 +339,26 @@ def _start_stop(m: _Message) -> Meaning | None:
     return None
 
 
+def _unchanged(m: _Message) -> Meaning | None:
+    # «показания такие же как прошлые», «не изменились с прошлого месяца», «без изменений»
+    if m.numbers or m.has(_NOT_READINGS):
+        return None
+    found = m.lemmas  # lemmas, so that translit counts too («bez izmenenij»)
+    same = (
+        ("же" in found and m.has(_SAME))
+        or "прежний" in found
+        or ("без" in found and "изменение" in found)
+        or ("не" in found and m.has(_CHANGED))
+        or ("как" in found and m.has(_PREVIOUS, _PERIOD))
+    )
+    return Meaning("unchanged") if same else None
+
+
 def _status(m: _Message) -> Meaning | None:
     if not m.has(_APPEAL, _PROGRESS) or m.has(_NEGATION) or m.has(_COMPLAINT - {"жалоба"}):
         return None
-    if m.has(_FILE) or m.has(_WAITING) or not (m.has(_OWN) or m.tickets or m.numbers):
+    own = m.has(_OWN) or m.has(_PROGRESS - _WEAK_PROGRESS) or m.tickets or m.numbers
+    if m.has(_FILE) or m.has(_WAITING) or not own:
         return None  # «как подать заявку», «жду ответа на обращение месяц»
     if m.numbers + m.tickets > 1:
         return None
@@ -323,6 +368,8 @@ def _status(m: _Message) -> Meaning | None:
 def _balance(m: _Message) -> Meaning | None:
     if not m.has(_OWED) or m.numbers or m.has(_DISPUTE) or m.has(_NEGATION):
         return None
+    if m.has(_PAID):
+        return None  # «оплатила 3100, а у вас долг висит»: a payment not credited
     if m.question or m.has(_HOW_MUCH):
         return Meaning("balance")
     return None
@@ -371,8 +418,9 @@ def _yes_no(m: _Message) -> Meaning | None:
 # the frame stands against any appeal cue, because the appeal is its topic («что с моей
 # жалобой по перерасчёту?») or the answer is about the readings just read back.
 _FRAMES: Final[list[tuple[Callable[[_Message], Meaning | None], frozenset[str] | None]]] = [
-    (_notify, frozenset()),
-    (_start_stop, frozenset()),
+    (_notify, _NOTICE_KINDS),  # «уведомления об отключениях присылайте смской»
+    (_start_stop, _FEED),  # «снова получать напоминания» is no suggestion
+    (_unchanged, frozenset()),
     (_operator, _OPERATOR_TOPIC),  # «специалист по начислениям» is whom to call
     (_status, None),
     (_pay_place, None),  # «где оплатить электроэнергию без комиссии»: «без» is no outage

@@ -115,6 +115,14 @@ _MONTHS_ABBR = r"(?:янв|фев|мар|апр|авг|сент?|окт|нояб
 
 # Order matters: at one position the first alternative that matches wins.
 _ALTERNATIVES: Final[list[tuple[str, str]]] = [
+    # E-mail addresses and links: their digits are never readings («ivan1985@mail.ru»).
+    (
+        "link",
+        r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+"
+        r"|(?:https?://|www\.)[^\s,;]+"
+        r"|" + PL + r"[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?:ru|com|org|net|su|info|рф)"
+        r"(?:/[^\s,;]*)?(?![a-z0-9])",
+    ),
     # Greetings whose words would otherwise read as zone labels («Добрый день! 4521»).
     (
         "noise",
@@ -552,6 +560,7 @@ PROTECTED: Final = frozenset(
         "range",
         "numbered",
         "requisite",
+        "link",
     }
 )
 

@@ -468,6 +468,11 @@ CASES = [
     ("нет, ну это нормально что счет 5000", None, ""),
     ("счёт 5000", None, ""),
     ("счетчик 4521", None, "4521"),
+    # digits inside e-mail addresses and links are never readings (§5): «1985» was one
+    ("пишите на ivan1985@mail.ru показания 4521", None, "4521"),
+    ("http://site.ru/page12345 4521", None, "4521"),
+    ("www.esk-komi.ru/lk 4521", None, "4521"),
+    ("petrova72@mail.ru", None, ""),
 ]
 
 
