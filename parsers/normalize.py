@@ -118,10 +118,11 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
     # E-mail addresses and links: their digits are never readings («ivan1985@mail.ru»).
     (
         "link",
-        r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+"
+        # (each starts only where its run of characters starts: linear on «-----…»)
+        r"(?<![a-z0-9._%+\-])[a-z0-9][a-z0-9._%+\-]*@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+"
         r"|(?:https?://|www\.)[^\s,;]+"
-        r"|" + PL + r"[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?:ru|com|org|net|su|info|рф)"
-        r"(?:/[^\s,;]*)?(?![a-z0-9])",
+        r"|(?<![a-z0-9.\-])" + PL + r"[a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*"
+        r"\.(?:ru|com|org|net|su|info|рф)(?:/[^\s,;]*)?(?![a-z0-9])",
     ),
     # Greetings whose words would otherwise read as zone labels («Добрый день! 4521»).
     (
