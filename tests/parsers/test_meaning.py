@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from parsers import Intent, parse
+from parsers import Intent, parse, parse_line
 
 
 def said(intent: Intent) -> str:
@@ -553,3 +553,13 @@ def test_frames_give_way(text: str) -> None:
     intent = parse(text)
     assert intent.command not in {"help", "notify", "operator", "status", "yes", "no"}
     assert intent.notify_channel is None
+
+
+@pytest.mark.parametrize(
+    ("text", "channel"),
+    [("уведомления в MAX", "max"), ("присылайте по почте", "email"), ("баланс", None)],
+)
+def test_the_json_line_has_the_channel_only_with_notify(text: str, channel: str | None) -> None:
+    out = parse_line(text, json_mode=False)
+    assert out.get("notify_channel") == channel
+    assert ("notify_channel" in out) == (out["command"] == "notify")
