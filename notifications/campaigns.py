@@ -7,14 +7,17 @@ three give the same answers (contracts.md §8, §10, §11).
 
 Kinds, priorities and routes (design.md «Notifications»):
 
-| kind | priority | quiet hours | route | opt-out |
+| kind | priority | quiet hours | route | «СТОП» |
 |---|---|---|---|---|
-| outage, unplanned | urgent | go at once | Telegram if linked, else SMS | ignored |
-| outage, planned | bulk | deferred | Telegram if linked, else SMS | ignored |
-| restored | urgent | go at once | the outage's people, rerouted | ignored |
-| invoice | bulk | deferred | Telegram if linked, else SMS | ignored |
+| outage, unplanned | urgent | go at once | Telegram if linked, else SMS | ignored (safety) |
+| outage, planned | bulk | deferred | Telegram if linked, else SMS | respected |
+| restored | urgent | go at once | the outage's people, rerouted | ignored (safety) |
+| invoice | bulk | deferred | Telegram if linked, else SMS | respected |
 | debt | bulk | deferred | SMS always (receipts are evidence) | ignored (required by law) |
 | reminder | bulk | deferred | Telegram if linked, else SMS | respected |
+
+The «СТОП» column is `storage.notices.NOTICE_KINDS`, the one table every audience and
+the sender read (`Notifications._routing`).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from storage.csvfile import (
     parse_invoice,
 )
 from storage.db import utcnow
+from storage.notices import respects_opt_out
 from storage.outbox import PRIORITY_BULK, PRIORITY_URGENT
 from storage.store import Store
 
@@ -245,9 +249,13 @@ class Notifications:
     ) -> Notifications:
         return cls(store, NoticeConfig.from_settings(settings), wake=wake)
 
-    def _routing(self, *, telegram: bool = True, respect_opt_out: bool = False) -> Routing:
+    def _routing(
+        self, kind: str, params: dict[str, Any] | None = None, *, telegram: bool = True
+    ) -> Routing:
+        """How a campaign of `kind` reaches people; «СТОП» per `storage.notices`."""
         return Routing(
-            telegram=telegram and self.config.telegram, respect_opt_out=respect_opt_out
+            telegram=telegram and self.config.telegram,
+            respect_opt_out=respects_opt_out(kind, params),
         )
 
     def _bulk_timing(self, now: datetime) -> tuple[str, datetime]:
@@ -298,7 +306,7 @@ class Notifications:
         if req.until <= req.start:
             raise OutageError("until: must be after start")
         audience = AreaAudience(req.settlement, req.street, req.houses)
-        routing = self._routing()
+        routing = self._routing("outage", {"planned": req.planned})
         full, text = self.outage_text(req), self.outage_sms_text(req)
         counts = await self.campaigns.count(audience, routing)
         preview = BroadcastReport(
@@ -406,7 +414,8 @@ class Notifications:
             )
             await self.store.outages.set_campaign(outage.id, campaign, restored=True)
             await self.campaigns.enqueue_audience(
-                campaign, audience, self._routing(), priority=PRIORITY_URGENT, not_before=now
+                campaign, audience, self._routing("restored"), priority=PRIORITY_URGENT,
+                not_before=now,
             )
             await self.campaigns.finish_building(campaign)
         self.wake()
@@ -437,7 +446,7 @@ class Notifications:
 
         return await self._import(
             source, name=name, kind="invoice", columns=INVOICE_COLUMNS, parse=parse_invoice,
-            message=message, routing=self._routing(),
+            message=message, routing=self._routing("invoice"),
         )
 
     async def import_debts(self, source: Source, name: str = "") -> ImportReport:
@@ -454,7 +463,7 @@ class Notifications:
 
         return await self._import(
             source, name=name, kind="debt", columns=DEBT_COLUMNS, parse=parse_debt,
-            message=message, routing=self._routing(telegram=False),
+            message=message, routing=self._routing("debt", telegram=False),
         )
 
     async def _import(
@@ -562,7 +571,7 @@ class Notifications:
                 "reminder", period, {"templates": {"sms": text, "telegram": text}}
             )
             await self.campaigns.enqueue_audience(
-                campaign, SubscriberAudience(), self._routing(respect_opt_out=True),
+                campaign, SubscriberAudience(), self._routing("reminder"),
                 priority=PRIORITY_BULK, status=status, not_before=not_before,
                 key_prefix=f"reminder:{period}:",
             )

@@ -42,6 +42,7 @@ from handlers.quality.survey_repo import (
     SurveyRepo,
 )
 from storage.models import ConversationKey, ConversationState
+from storage.notices import respects_opt_out
 from storage.outbox import PRIORITY_BULK, NewMessage
 from storage.store import Store
 
@@ -330,7 +331,7 @@ async def audience(store: Store, survey_id: int, limit: int | None = None) -> tu
     With `limit`, a random sample of that size (the same one for the same survey)."""
     repo = SurveyRepo(store.db)
     groups = {q.segment for q in await repo.questions(survey_id)}
-    opted_out = await repo.opted_out_phones()
+    opted_out = await repo.opted_out_phones() if respects_opt_out("survey") else set()
     chats = await repo.telegram_chats()
     targets: list[Target] = []
     skipped = 0
