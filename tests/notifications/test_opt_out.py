@@ -43,18 +43,23 @@ async def _restored(notes: Notifications) -> object:
 
 
 async def _invoice(notes: Notifications) -> object:
-    return await notes.import_invoices(b"account,period,amount,due_date\n1000000007,2030-11,1520.40,2030-12-10\n")
+    return await notes.import_invoices(
+        b"account,period,amount,due_date\n1000000007,2030-11,1520.40,2030-12-10\n"
+    )
 
 
 async def _debt(notes: Notifications) -> object:
-    return await notes.import_debts(b"account,amount,restriction_date\n1000000007,3200.00,2030-12-20\n")
+    return await notes.import_debts(
+        b"account,amount,restriction_date\n1000000007,3200.00,2030-12-20\n"
+    )
 
 
 async def _reminder(notes: Notifications) -> object:
     return await notes.reminders_due(REMINDER_DAY)
 
 
-KINDS: list[tuple[str, Queue, datetime, bool]] = [
+Case = tuple[str, Queue, datetime, bool]
+KINDS: list[Case] = [
     # name, how it is queued, when it is sent, does it reach a person who said «СТОП»
     ("unplanned outage", _unplanned, DAY, True),
     ("power restored", _restored, DAY, True),
@@ -74,11 +79,11 @@ def _got(sms: FakeChannel) -> list[str]:
     return [t for a, t in zip(sms.addresses, sms.texts, strict=True) if a == PHONE]
 
 
-@pytest.mark.parametrize(("name", "queue", "when", "goes"), KINDS, ids=[k[0] for k in KINDS])
+@pytest.mark.parametrize("case", KINDS, ids=[k[0] for k in KINDS])
 async def test_opted_out_before_the_campaign(
-    store: Store, sms: FakeChannel, telegram: FakeChannel,
-    name: str, queue: Queue, when: datetime, goes: bool,
+    store: Store, sms: FakeChannel, telegram: FakeChannel, case: Case
 ) -> None:
+    name, queue, when, goes = case
     contact = await _seed(store)
     await store.contacts.set_opted_out(contact, True)
     await queue(service(store, now=when))
@@ -86,11 +91,11 @@ async def test_opted_out_before_the_campaign(
     assert bool(_got(sms)) is goes, name
 
 
-@pytest.mark.parametrize(("name", "queue", "when", "goes"), KINDS, ids=[k[0] for k in KINDS])
+@pytest.mark.parametrize("case", KINDS, ids=[k[0] for k in KINDS])
 async def test_opted_out_after_the_campaign_was_queued(
-    store: Store, sms: FakeChannel, telegram: FakeChannel,
-    name: str, queue: Queue, when: datetime, goes: bool,
+    store: Store, sms: FakeChannel, telegram: FakeChannel, case: Case
 ) -> None:
+    name, queue, when, goes = case
     contact = await _seed(store)
     await queue(service(store, now=when))
     queued = await store.db.fetchval("SELECT count(*) FROM outbox WHERE phone = ?", (PHONE,))
