@@ -29,7 +29,6 @@ CATEGORY_NAMES = {
     "service_complaint": "жалоба на обслуживание",
     "other": "другое",
 }
-STATUS_NAMES = {"open": "в работе", "answered": "ответ отправлен", "closed": "закрыто"}
 
 # -- readings --------------------------------------------------------------------------
 
@@ -145,7 +144,6 @@ OUTAGE_KNOWN_TG = (
     "По вашему адресу известно отключение: {reason}.\n"
     "Восстановление ожидается до {until}. Ваше сообщение учтено (обращение №{id})."
 )
-STATUS_SHORT = "Обращение №{id}: {status}."
 STATUS_OPEN = "Обращение №{id} ({category}): в работе, ответ до {due}."
 STATUS_ANSWERED = "Обращение №{id}: ответ от {at}: {answer}"
 STATUS_CLOSED = "Обращение №{id} ({category}): закрыто."
