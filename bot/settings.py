@@ -50,6 +50,9 @@ class ServiceSettings(_Section):
     phone_region: str = "RU"
     # Name the customers see in greetings and notices.
     company: str = "ЭнергоСбыт"
+    # The name signed under SMS notices; every notice fits two SMS parts with up to 12
+    # characters here (docs/architecture.md). Empty: `company`.
+    sms_signature: str = Field("", max_length=12)
     log_level: str = "INFO"
 
     @field_validator("phone_region")

@@ -432,8 +432,10 @@ async def test_debts_go_by_sms_even_to_linked_and_opted_out_people_at_day(
     await sender(store, sms, telegram).drain(morning)
     assert telegram.sent == []
     assert sorted(sms.addresses) == ["+79120000005", "+79120000007"]
-    assert "20 дней со дня доставки" in sms.texts[0]
-    assert "не ранее 20.12.2030" in sms.texts[0]
+    # the legally required content in two SMS parts (tests/notifications/test_notice_parts)
+    assert "Без оплаты за 20 дн. с доставки" in sms.texts[0]
+    assert "с 20.12.2030 могут ограничить, затем приостановить" in sms.texts[0]
+    assert sms_parts(sms.texts[0]) <= 2
     rows = await store.db.fetchall(
         "SELECT sent_at FROM outbox WHERE campaign_id = ?", (report.campaign,)
     )
