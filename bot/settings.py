@@ -199,6 +199,10 @@ class IdentitySettings(_Section):
     code_ttl_minutes: int = Field(10, ge=1)
     code_tries: int = Field(3, ge=1)
     failed_attempts_per_hour: int = Field(5, ge=1)
+    # Readings from a number not on the account, per sender (never per account, so that
+    # nobody can lock the owner out): submissions an hour, different accounts a day.
+    unlinked_readings_per_hour: int = Field(5, ge=1)
+    unlinked_accounts_per_day: int = Field(3, ge=1)
 
 
 class ApiSettings(_Section):
