@@ -58,6 +58,25 @@ def test_console_readings_are_exported_only_with_include_console(tmp_path: Path)
     }, full.stdout
 
 
+def test_readings_from_a_number_not_on_the_account_are_listed_for_staff(
+    tmp_path: Path,
+) -> None:
+    proc = _chat(tmp_path, ["ЛС 1234567890 день 1 ночь 1"], "--phone", "+79990000000")
+    assert proc.returncode == 0, proc.stderr
+    assert "проверит сотрудник" in proc.stdout, proc.stdout
+    cfg = str(tmp_path / "settings.toml")
+    listed = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "export", "unlinked", "--outcome", "held",
+         "--config", cfg],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r["account"], r["outcome"], r["reason"], r["text"]) for r in rows] == [
+        ("1234567890", "held", "value: lower", "ЛС 1234567890 день 1 ночь 1")
+    ], listed.stdout
+
+
 def test_appeal_answer_reaches_only_its_own_console_contact(tmp_path: Path) -> None:
     # The answer to +79121234567's appeal was printed in `gateway chat --telegram …`:
     # the console sender sent every queued console message to whoever was chatting.
