@@ -108,19 +108,7 @@ class ReadingsUseCase:
             for zone in meter.zone_names:
                 if zone not in mapping.values:
                     continue
-                value = mapping.values[zone]
-                base = await self._base(meter, zone, period)
-                average = await self._average(meter, zone, period)
-                check = check_value(
-                    value,
-                    digits=meter.digits,
-                    base=base,
-                    period=period,
-                    cap_kwh=self.config.consumption_cap_kwh,
-                    average=average,
-                    average_factor=self.config.average_factor,
-                )
-                plan.append(_Planned(meter, zone, value, check, base))
+                plan.append(await self._check(meter, zone, mapping.values[zone], period))
 
         refused = [p for p in plan if p.check.verdict in REFUSED]
         if refused:
@@ -311,19 +299,11 @@ class ReadingsUseCase:
             if mapping.problem is not None:
                 return "held", f"zones: {mapping.problem.value}"
             for zone, value in mapping.values.items():
-                base = await self._base(meter, zone, period)
-                check = check_value(
-                    value,
-                    digits=meter.digits,
-                    base=base,
-                    period=period,
-                    cap_kwh=self.config.consumption_cap_kwh,
-                    average=await self._average(meter, zone, period),
-                    average_factor=self.config.average_factor,
-                )
-                if check.verdict in REFUSED or check.verdict is Verdict.HIGH:
-                    return "held", f"value: {check.verdict.value}"
-                plan.append(_Planned(meter, zone, value, check, base))
+                planned = await self._check(meter, zone, value, period)
+                verdict = planned.check.verdict
+                if verdict in REFUSED or verdict is Verdict.HIGH:
+                    return "held", f"value: {verdict.value}"
+                plan.append(planned)
         await self._save(ctx, account.number, plan, period, held=False, linked=False)
         return "accepted", ""
 
@@ -441,6 +421,20 @@ class ReadingsUseCase:
 
     def _period(self, ctx: Context) -> str:
         return period_of(local_day(ctx.now, self.config.tz), self.config.window_last_day)
+
+    async def _check(self, meter: Meter, zone: Zone, value: Decimal, period: str) -> _Planned:
+        """One value checked against its base and the meter's average month."""
+        base = await self._base(meter, zone, period)
+        check = check_value(
+            value,
+            digits=meter.digits,
+            base=base,
+            period=period,
+            cap_kwh=self.config.consumption_cap_kwh,
+            average=await self._average(meter, zone, period),
+            average_factor=self.config.average_factor,
+        )
+        return _Planned(meter, zone, value, check, base)
 
     async def _base(self, meter: Meter, zone: Zone, period: str) -> Base | None:
         gateway = await self.store.readings.last_before(meter.account, meter.serial, zone, period)
