@@ -199,10 +199,12 @@ class IdentitySettings(_Section):
     code_ttl_minutes: int = Field(10, ge=1)
     code_tries: int = Field(3, ge=1)
     failed_attempts_per_hour: int = Field(5, ge=1)
-    # Readings from a number not on the account, per sender (never per account, so that
-    # nobody can lock the owner out): submissions an hour, different accounts a day.
+    # Readings from a number not on the account, per sender: submissions an hour,
+    # different accounts a day (the account's own contacts are never limited).
     unlinked_readings_per_hour: int = Field(5, ge=1)
     unlinked_accounts_per_day: int = Field(3, ge=1)
+    # ...and per account from all such senders together (its own contacts never count)
+    unlinked_per_account_per_day: int = Field(10, ge=1)
 
 
 class ApiSettings(_Section):

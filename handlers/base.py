@@ -118,4 +118,5 @@ class HandlerConfig:
     failed_attempts_per_hour: int = 5
     unlinked_readings_per_hour: int = 5
     unlinked_accounts_per_day: int = 3
+    unlinked_per_account_per_day: int = 10
     offices_file: str | None = None

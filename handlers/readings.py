@@ -53,6 +53,7 @@ _KEPT_TEXT = 1000
 _LIMIT_REASONS = {
     texts.UNLINKED_LIMIT_HOUR: "limit: submissions per hour",
     texts.UNLINKED_LIMIT_DAY: "limit: accounts per day",
+    texts.UNLINKED_LIMIT_ACCOUNT: "limit: strangers per account per day",
 }
 
 
@@ -243,9 +244,10 @@ class ReadingsUseCase:
         whether the account exists, the values are lower than the last, unusual, or do
         not fit its meters, so an answer is no oracle. Values that pass every check are
         stored as an unlinked reading (exported only while no linked contact has sent
-        one for the period); the rest are held for staff. Every submission is recorded,
-        and a sender past the per-sender limits is refused (never per account: nobody
-        can lock the owner out)."""
+        one for the period); the rest are held for staff. Every submission is recorded;
+        past a limit (per sender, and per account for such senders together) it is
+        refused. The account's own contacts never come here, so nobody can lock the
+        owner out."""
         refusal = await self._probing_limit(ctx, number)
         outcome: Literal["accepted", "held", "limited"] = "limited"
         reason = _LIMIT_REASONS.get(refusal or "", "")
@@ -277,6 +279,12 @@ class ReadingsUseCase:
         accounts = {account for account, _ in day}
         if number not in accounts and len(accounts) >= self.config.unlinked_accounts_per_day:
             return texts.UNLINKED_LIMIT_DAY
+        # Many phones probing one account: strangers only, so the owner is never limited.
+        others = await self.store.readings.unlinked_for_account_since(
+            number, ctx.now - timedelta(days=1)
+        )
+        if others >= self.config.unlinked_per_account_per_day:
+            return texts.UNLINKED_LIMIT_ACCOUNT
         return None
 
     async def _take_unlinked(

@@ -171,6 +171,11 @@ class Readings(Protocol):
         not counting those refused by a limit (the probing limits count these)."""
         ...
 
+    async def unlinked_for_account_since(self, account: str, since: datetime) -> int:
+        """Unlinked submissions for the account since `since`, from any sender, not
+        counting those refused by a limit."""
+        ...
+
     async def unlinked(
         self, outcome: str | None = None, limit: int = 100
     ) -> list[UnlinkedSubmission]:

@@ -387,6 +387,17 @@ class ReadingRepo:
         )
         return [(str(r["account"]), from_db(r["received_at"])) for r in rows]
 
+    async def unlinked_for_account_since(self, account: str, since: datetime) -> int:
+        """Unlinked submissions for the account since `since`, from any sender, those
+        refused by a limit not counted."""
+        return int(
+            await self.db.fetchval(
+                "SELECT count(*) FROM unlinked_submissions WHERE account = ?"
+                " AND received_at >= ? AND outcome != 'limited'",
+                (account, to_db(since)),
+            )
+        )
+
     async def unlinked(
         self, outcome: str | None = None, limit: int = 100
     ) -> list[UnlinkedSubmission]:

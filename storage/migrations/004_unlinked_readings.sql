@@ -21,4 +21,5 @@ CREATE TABLE unlinked_submissions (
     inbound_id   INTEGER
 );
 CREATE INDEX unlinked_submissions_sender ON unlinked_submissions (channel, address, received_at);
+CREATE INDEX unlinked_submissions_account ON unlinked_submissions (account, received_at);
 CREATE INDEX unlinked_submissions_outcome ON unlinked_submissions (outcome, received_at);

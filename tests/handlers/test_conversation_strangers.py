@@ -195,6 +195,23 @@ async def test_the_limits_are_per_sender_and_never_lock_the_owner_out(
     assert "получены" in later.text
 
 
+async def test_many_phones_on_one_account_are_limited_but_not_the_owner(
+    talk: Conversation,
+) -> None:
+    for i in range(10):
+        said = await talk.send(f"+7999100{i:04d}", f"ЛС {ACCOUNT} 46{i:02d}")
+        assert "получены" in said.text
+    refused = await talk.send("+79992000000", f"ЛС {ACCOUNT} 4650")
+    assert "По этому счёту сегодня уже много показаний" in refused.text
+    # the same for an account that does not exist, once it has as many
+    for i in range(10):
+        await talk.send(f"+7999300{i:04d}", "ЛС 0099999999 4600")
+    missing = await talk.send("+79994000000", "ЛС 0099999999 4650")
+    assert missing.text == refused.text
+    owner = await talk.send(P1, "4660")
+    assert "Приняты показания ЛС 1234567890: 4660" in owner.text
+
+
 async def test_accounts_per_day_limit_says_tomorrow(talk: Conversation) -> None:
     for i, number in enumerate(["1234567890", "0012345678", "2000000001"]):
         await talk.send(STRANGER, f"ЛС {number} 4600", IN_WINDOW + timedelta(minutes=i))
