@@ -4,8 +4,9 @@ the real engine, parser and SQLite store.
 A stranger's values are held or accepted without being compared aloud (no «меньше
 предыдущего», no ДА/НЕТ about consumption, no zone count, no meter serials), never
 replace a linked contact's reading, are exported only while no linked contact has sent
-one for the period, and probing is limited per sender (never per account: nobody can
-lock the owner out)."""
+one for the period, and probing is limited per sender and, for such senders together,
+per account; the account's own contacts are never limited (nobody can lock the owner
+out)."""
 
 from __future__ import annotations
 
