@@ -51,6 +51,9 @@ def handler_config(settings: Settings) -> HandlerConfig:
         code_ttl_minutes=i.code_ttl_minutes,
         code_tries=i.code_tries,
         failed_attempts_per_hour=i.failed_attempts_per_hour,
+        unlinked_readings_per_hour=i.unlinked_readings_per_hour,
+        unlinked_accounts_per_day=i.unlinked_accounts_per_day,
+        unlinked_per_account_per_day=i.unlinked_per_account_per_day,
         offices_file=str(a.offices_file) if a.offices_file else None,
     )
 
