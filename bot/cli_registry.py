@@ -2,6 +2,7 @@
 
     gateway import customers FILE.csv [--json]
     gateway export readings [--period YYYY-MM] [--format jsonl|csv] [--include-console]
+    gateway export unlinked [--outcome held|accepted|limited] [--limit N]
 
 The work is done by `storage.registry.import_customers` and
 `storage.export.export_readings`; this module only parses arguments and prints.
@@ -48,6 +49,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--include-console", action="store_true", help="also readings typed in `gateway chat`"
     )
     p.set_defaults(func=cmd_export_readings)
+    p = what.add_parser(
+        "unlinked", parents=[common],
+        help="readings sent from numbers not on the account, newest first (for staff)",
+    )
+    p.add_argument("--outcome", choices=["held", "accepted", "limited"],
+                   help="only these: held for a check, accepted as unlinked, or refused")
+    p.add_argument("--limit", type=int, default=100, metavar="N", help="at most N (100)")
+    p.set_defaults(func=cmd_export_unlinked)
     from bot.cli_inbox import add_export
 
     add_export(what, common)  # `export labelled`: messages people labelled (the inbox)
@@ -131,6 +140,24 @@ async def _import_with_bar(db: Any, path: Path, size: int, settings: Settings) -
         )
         bar.update(task, completed=size)
     return report
+
+
+async def cmd_export_unlinked(args: argparse.Namespace, settings: Settings) -> int:
+    """One JSON object a line: who sent what for which account, and what became of it
+    (design.md «Identification»: staff check the held ones)."""
+    from storage.db import Database
+    from storage.repos import ReadingRepo
+
+    tz = settings.service.tz
+    async with Database(settings.storage.path) as db:
+        for item in await ReadingRepo(db).unlinked(args.outcome, max(1, args.limit)):
+            print(json.dumps({
+                "received_at": item.received_at.astimezone(tz).isoformat(timespec="seconds"),
+                "channel": item.channel, "sender": item.sender, "account": item.account,
+                "outcome": item.outcome, "reason": item.reason, "text": item.text,
+            }, ensure_ascii=False))
+    sys.stdout.flush()
+    return 0
 
 
 async def cmd_export_readings(args: argparse.Namespace, settings: Settings) -> int:

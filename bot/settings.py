@@ -50,6 +50,9 @@ class ServiceSettings(_Section):
     phone_region: str = "RU"
     # Name the customers see in greetings and notices.
     company: str = "ЭнергоСбыт"
+    # The name signed under SMS notices; every notice fits two SMS parts with up to 12
+    # characters here (docs/architecture.md). Empty: `company`.
+    sms_signature: str = Field("", max_length=12)
     log_level: str = "INFO"
 
     @field_validator("phone_region")
@@ -231,6 +234,12 @@ class IdentitySettings(_Section):
     code_ttl_minutes: int = Field(10, ge=1)
     code_tries: int = Field(3, ge=1)
     failed_attempts_per_hour: int = Field(5, ge=1)
+    # Readings from a number not on the account, per sender: submissions an hour,
+    # different accounts a day (the account's own contacts are never limited).
+    unlinked_readings_per_hour: int = Field(5, ge=1)
+    unlinked_accounts_per_day: int = Field(3, ge=1)
+    # ...and per account from all such senders together (its own contacts never count)
+    unlinked_per_account_per_day: int = Field(10, ge=1)
 
 
 class ApiSettings(_Section):
