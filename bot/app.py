@@ -11,12 +11,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Channel, ChannelName, Outbound
 from bot.engine import ConversationEngine, Parse
+from bot.metrics import InstrumentedChannel, Metrics, Snapshot
 from bot.settings import Settings, SmppSettings
 from handlers.base import Context, HandlerConfig, Outcome
 from handlers.dispatch import Handlers
@@ -113,6 +114,8 @@ class Gateway:
         self.notifications: Notifications | None = None
         self.reminders: ReminderScheduler | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        # Its own registry per gateway: two gateways in one process never mix counts.
+        self.metrics = Metrics(settings.instance)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -138,13 +141,16 @@ class Gateway:
             make_parse(s),
             phone_region=s.service.phone_region,
             wake_sender=self.sender.wake,
+            metrics=self.metrics,
         )
         if s.smpp.enabled and s.smpp.simulator:
             await self._start_simulator()
         for channel in [*self._build_channels(), *self._extra]:
-            await channel.start(self.engine.accept, self.sender.on_report)
+            # Receipts feed the receipt lag; the sender sends through a wrapper that
+            # counts and times each send (bot/metrics.py).
+            await channel.start(self.engine.accept, self.metrics.on_report(self.sender.on_report))
             self.channels[channel.name.value] = channel
-            self.sender.channels[channel.name.value] = channel
+            self.sender.channels[channel.name.value] = InstrumentedChannel(channel, self.metrics)
             self._up(f"channel {channel.name.value}", "")
         await self.engine.recover()
         self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
@@ -271,6 +277,36 @@ class Gateway:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    # -- metrics -----------------------------------------------------------------------
+
+    async def metrics_text(self) -> bytes:
+        """`GET /metrics`: the Prometheus exposition with the state read from the store
+        now (docs/interfaces.md §13)."""
+        assert self.store is not None
+        stats = self.store.stats
+        windows: dict[str, int] = {}
+        sms = self.channels.get(ChannelName.SMS.value)
+        session = getattr(sms, "session", None)
+        if session is not None:
+            bind = f"{session.system_id}@{session.host}:{session.port}"
+            windows[bind] = int(session.window_in_use)
+        snapshot = Snapshot(
+            outbox_depth=await stats.outbox_depth(),
+            appeals_overdue=await stats.appeals_overdue(datetime.now(UTC)),
+            inbox_open=await self._inbox_open(),
+            smpp_windows=windows,
+        )
+        return self.metrics.render(snapshot)
+
+    async def _inbox_open(self) -> int | None:
+        """`gateway_inbox_open`: the collector hook for the inbox store (developer
+        `inbox`). None until the store has an inbox repository with `open_count()`."""
+        inbox = getattr(self.store, "inbox", None)
+        count = getattr(inbox, "open_count", None)
+        if count is None:
+            return None
+        return int(await count())
 
     # -- health ------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 import tomllib
 from datetime import time
 from pathlib import Path
@@ -51,6 +52,11 @@ class ServiceSettings(_Section):
     # Name the customers see in greetings and notices.
     company: str = "ЭнергоСбыт"
     log_level: str = "INFO"
+    # "text": one readable line a record; "json": one JSON object a line, for a log
+    # collector (docs/operations.md).
+    log_format: Literal["text", "json"] = "text"
+    # Names this instance in logs, /healthz and /metrics; empty: "<host name>:<[api] port>".
+    instance_id: str = ""
 
     @field_validator("phone_region")
     @classmethod
@@ -246,6 +252,11 @@ class Settings(BaseSettings):
     appeals: AppealsSettings = Field(default_factory=AppealsSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @property
+    def instance(self) -> str:
+        """`[service] instance_id`, or `host:api_port` when it is empty."""
+        return self.service.instance_id or f"{socket.gethostname()}:{self.api.port}"
 
     # Set by load_settings: the file the settings came from (None: defaults only).
     _source_file: Path | None = None
