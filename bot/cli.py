@@ -21,10 +21,13 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from bot.logs import RedactSecrets, secrets_of, setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 from storage.db import StoreOpenError
 
 log = logging.getLogger("gateway")
+
+__all__ = ["RedactSecrets", "main", "secrets_of", "setup_logging"]
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -32,48 +35,7 @@ EXIT_USAGE = 2
 EXIT_REFUSED = 3
 
 
-# -- logging -------------------------------------------------------------------------
-
-
-class RedactSecrets(logging.Filter):
-    """Replaces secret values (passwords, tokens) in every log record."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s and len(s) >= 4]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        message = record.getMessage()
-        redacted = message
-        for secret in self.secrets:
-            redacted = redacted.replace(secret, "***")
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
-
-
-def secrets_of(settings: Settings) -> list[str]:
-    return [
-        settings.smpp.password.get_secret_value(),
-        settings.telegram.token.get_secret_value(),
-        settings.telegram.webhook_secret.get_secret_value(),
-        settings.api.token.get_secret_value(),
-    ]
-
-
-def setup_logging(settings: Settings, *, quiet: bool = False) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets(secrets_of(settings)))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    level = logging.WARNING if quiet else getattr(logging, settings.service.log_level.upper(), 20)
-    root.setLevel(level)
-    # aiohttp/aiogram log request URLs at DEBUG, and Telegram's URLs carry the token.
-    for noisy in ("aiohttp.access", "aiogram.event", "aiosqlite"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+# -- logging: bot/logs.py (re-exported here for the callers that import it from the CLI)
 
 
 # -- commands ------------------------------------------------------------------------
