@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bot.core import Channel, ChannelName, Outbound
 from bot.engine import ConversationEngine, Parse
 from bot.metrics import InstrumentedChannel, Metrics, Snapshot
-from bot.settings import Settings, SmppSettings
+from bot.settings import Settings, SettingsError, SmppSettings
 from handlers.base import Context, HandlerConfig, Outcome
 from handlers.dispatch import Handlers
 from notifications.campaigns import Notifications
@@ -66,6 +66,15 @@ def make_parse(settings: Settings) -> Parse:
         return parse(text, account_digits=digits)
 
     return _parse
+
+
+def _listen_error(section: str, host: str, port: int, exc: OSError) -> str:
+    """A server socket that cannot listen, named by the settings key that moves it."""
+    reason = exc.strerror or str(exc)
+    return (
+        f"{section}.port: cannot listen on {host}:{port}: {reason} (another process "
+        f"uses it? set [{section}] port, or GATEWAY__{section.upper()}__PORT)"
+    )
 
 
 class StaffAwareHandlers:
@@ -171,7 +180,10 @@ class Gateway:
             from bot.api import AdminApi
 
             self.api = AdminApi(self)
-            await self.api.start()
+            try:
+                await self.api.start()
+            except OSError as exc:
+                raise SettingsError(_listen_error("api", s.api.host, s.api.port, exc)) from exc
             self._up("admin API", f"http://{s.api.host}:{self.api.port}")
 
     def _build_channels(self) -> list[Channel]:
@@ -208,7 +220,10 @@ class Gateway:
             host=s.host, port=s.port, system_id=s.system_id,
             password=s.password.get_secret_value(), default_to=s.source_addr,
         )
-        await self.simulator.start()
+        try:
+            await self.simulator.start()
+        except OSError as exc:
+            raise SettingsError(_listen_error("smpp", s.host, s.port, exc)) from exc
         if s.port == 0:  # tests: an ephemeral port, which the channel must then use
             self._smpp = s.model_copy(update={"port": self.simulator.port})
         log.warning("SMSC SIMULATOR: development SMSC on %s:%s, no real SMS is sent",

@@ -182,6 +182,10 @@ def _common() -> argparse.ArgumentParser:
         "--config", metavar="FILE", default=argparse.SUPPRESS,
         help="settings file (default: $GATEWAY_CONFIG or ./settings.toml)",
     )
+    common.add_argument(
+        "--verbose", action="store_true", default=argparse.SUPPRESS,
+        help="say on stderr which settings file and store this command uses",
+    )
     return common
 
 
@@ -235,10 +239,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings(getattr(args, "config", None))
+        if args.command == "run":
+            settings.check_channels()
     except SettingsError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return EXIT_USAGE
     setup_logging(settings, quiet=args.command in {"parse", "chat", "export"})
+    if not getattr(args, "no_db", False):
+        from bot.cli_store import describe, reads_only, store_problem
+
+        if getattr(args, "verbose", False):
+            print(describe(settings), file=sys.stderr)
+        problem = store_problem(settings, reading=reads_only(args))
+        if problem is not None:
+            print(f"gateway: {problem}", file=sys.stderr)
+            return EXIT_USAGE
+    elif getattr(args, "verbose", False):
+        source = settings.source_file or "built-in defaults (no file)"
+        print(f"gateway: settings {source}; no store", file=sys.stderr)
     func: Command = args.func
     try:
         return asyncio.run(func(args, settings))
