@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from bot.cli_formats import EXIT_STATUSES
 from bot.logs import RedactSecrets, secrets_of, setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 from storage.db import StoreOpenError
@@ -194,6 +195,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     parser = argparse.ArgumentParser(
         prog="gateway", parents=[common],
         description="SMS and Telegram customer gateway for electricity retailers",
+        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
