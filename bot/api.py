@@ -54,7 +54,11 @@ async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format, under the bearer token (docs/interfaces.md §13)."""
     from bot.metrics import CONTENT_TYPE
 
-    body = await request.app[GATEWAY_KEY].metrics_text()
+    try:
+        body = await request.app[GATEWAY_KEY].metrics_text()
+    except Exception:  # the store is down: say so, as /healthz does, not a bare 500
+        log.exception("metrics: cannot read the store")
+        return json_error(503, "the store cannot be read; see /healthz")
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE
     return response

@@ -315,10 +315,10 @@ class Gateway:
         return self.metrics.render(snapshot)
 
     async def _inbox_open(self) -> int | None:
-        """`gateway_inbox_open`: the collector hook for the inbox store (developer
-        `inbox`). None until the store has an inbox repository with `open_count()`."""
+        """`gateway_inbox_open`: the inbox store's `count_open()`; None (the family is
+        not exported) while the store has no inbox repository."""
         inbox = getattr(self.store, "inbox", None)
-        count = getattr(inbox, "open_count", None)
+        count = getattr(inbox, "count_open", None)
         if count is None:
             return None
         return int(await count())

@@ -63,11 +63,11 @@ def test_survey_help_gives_the_file_format(capsys: pytest.CaptureFixture[str]) -
 
 
 @pytest.mark.parametrize(("kind", "content"), [(k, f) for k, f, _ in FILES])
-@pytest.mark.parametrize(("strict", "status"), [(False, 0), (True, 4)])
+@pytest.mark.parametrize("strict", [False, True])
 def test_rejected_rows_exit_0_or_4_with_strict(
-    tmp_path: Path, kind: str, content: str, strict: bool, status: int,
-    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, kind: str, content: str, strict: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    status = 4 if strict else 0
     cfg = tmp_path / "s.toml"
     cfg.write_text(f'[storage]\npath = "{tmp_path / "g.db"}"\n', encoding="utf-8")
     # the registry the billing files refer to

@@ -172,3 +172,11 @@ def test_instance_defaults_to_host_and_api_port(tmp_path: Path) -> None:
     assert load_settings(cfg).instance == f"{socket.gethostname()}:8089"
     cfg.write_text('[service]\ninstance_id = "node-a"\n', encoding="utf-8")
     assert load_settings(cfg).instance == "node-a"
+
+
+async def test_a_store_that_cannot_be_read_gives_503_not_500(gateway: Gateway) -> None:
+    assert gateway.store is not None
+    await gateway.store.db.close()
+    status, _, text = await _scrape(gateway)
+    assert status == 503
+    assert "store" in text
