@@ -180,3 +180,14 @@ async def test_a_store_that_cannot_be_read_gives_503_not_500(gateway: Gateway) -
     status, _, text = await _scrape(gateway)
     assert status == 503
     assert "store" in text
+
+
+async def test_a_send_the_smsc_refuses_is_counted_failed(gateway: Gateway) -> None:
+    assert gateway.simulator is not None
+    gateway.simulator.submit_status = 0x0B  # ESME_RINVDSTADR: permanent, not retried
+    await gateway.simulator.inject_mo("+79121234567", "баланс")
+    samples = await _scrape_until(
+        gateway, "gateway_outbound_total", channel="sms", outcome="failed"
+    )
+    assert _get(samples, "gateway_outbound_total", channel="sms", outcome="sent") is None
+    assert _get(samples, "gateway_send_seconds_count", channel="sms") == 1
