@@ -335,6 +335,7 @@ class Gateway:
         body: dict[str, Any] = {
             "status": "ok" if not down else "down",
             "down": down,
+            "instance": self.settings.instance,
             "channels": sorted(self.channels),
             "mode": {
                 "simulator": self.settings.smpp.enabled and self.settings.smpp.simulator,

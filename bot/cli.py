@@ -98,6 +98,8 @@ def _print_banner(gateway: Any) -> None:
         lines.append("  Telegram     off (set GATEWAY__TELEGRAM__TOKEN and [telegram] enabled)")
     if gateway.api is not None:
         lines.append(f"  admin API    http://{s.api.host}:{gateway.api.port}  (GET /healthz)")
+        lines.append(f"  metrics      http://{s.api.host}:{gateway.api.port}/metrics"
+                     f"  (instance {s.instance})")
     if s.demo.enabled:
         lines.append("  DEMO DATA    on ([demo] enabled = true)")
     lines.append("Try:")

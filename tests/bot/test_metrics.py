@@ -191,3 +191,11 @@ async def test_a_send_the_smsc_refuses_is_counted_failed(gateway: Gateway) -> No
     )
     assert _get(samples, "gateway_outbound_total", channel="sms", outcome="sent") is None
     assert _get(samples, "gateway_send_seconds_count", channel="sms") == 1
+
+
+async def test_healthz_names_the_instance(gateway: Gateway) -> None:
+    assert gateway.api is not None
+    async with aiohttp.ClientSession() as http, http.get(
+        f"http://127.0.0.1:{gateway.api.port}/healthz"
+    ) as resp:
+        assert (await resp.json())["instance"] == INSTANCE
