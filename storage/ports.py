@@ -379,3 +379,16 @@ class Outbox(Protocol):
         """Quiet hours: queued messages of `min_priority` or worse due before `until` wait
         until then (deferred); returns how many."""
         ...
+
+
+class OpsStats(Protocol):
+    """Aggregates read when `/metrics` is scraped (docs/interfaces.md §13)."""
+
+    async def outbox_depth(self) -> dict[int, int]:
+        """Messages the sender still has to send (queued, deferred, claimed), by
+        priority (`storage.outbox.PRIORITY_*`)."""
+        ...
+
+    async def appeals_overdue(self, now: datetime) -> int:
+        """Open appeals whose due time is before `now`."""
+        ...
