@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.cli_formats import CUSTOMERS, EXIT_REJECTED, STRICT_HELP, file_help
 from bot.settings import Settings
 
 EXIT_USAGE = 2
@@ -31,10 +32,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     imports = import_subcommands(sub, common)
     p = imports.add_parser(
-        "customers", parents=[common], help="the customer registry from billing (CSV)"
+        "customers", parents=[common], help="the customer registry from billing (CSV)",
+        **file_help(CUSTOMERS),
     )
     p.add_argument("file", type=Path, metavar="FILE.csv")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
     p.set_defaults(func=cmd_import_customers)
 
     export = sub.add_parser("export", parents=[common], help="data for billing")
@@ -101,15 +104,16 @@ async def cmd_import_customers(args: argparse.Namespace, settings: Settings) -> 
             "meters": report.meters,
             "rejected": [{"line": line, "reason": reason} for line, reason in report.rejected],
         }, ensure_ascii=False))
-        return 0
+        return EXIT_REJECTED if args.strict and report.rejected else 0
     print(f"rows read:         {report.rows}")
     print(f"accounts upserted: {report.accounts}")
     print(f"meters upserted:   {report.meters}")
     print(f"rows rejected:     {len(report.rejected)}")
     for line, reason in report.rejected:
         print(f"  line {line}: {reason}")
-    # Rejected rows are the file's problem, not the command's: exit 0 (contracts.md §3).
-    return 0
+    # Rejected rows are the file's problem, not the command's: exit 0, or 4 with --strict
+    # (docs/interfaces.md §3).
+    return EXIT_REJECTED if args.strict and report.rejected else 0
 
 
 async def _import_with_bar(db: Any, path: Path, size: int, settings: Settings) -> Any:

@@ -497,3 +497,16 @@ class Audit(Protocol):
     async def recent(self, subject: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """The newest entries first, optionally of one subject."""
         ...
+
+
+class OpsStats(Protocol):
+    """Aggregates read when `/metrics` is scraped (docs/interfaces.md §13)."""
+
+    async def outbox_depth(self) -> dict[int, int]:
+        """Messages the sender still has to send (queued, deferred, claimed), by
+        priority (`storage.outbox.PRIORITY_*`)."""
+        ...
+
+    async def appeals_overdue(self, now: datetime) -> int:
+        """Open appeals whose due time is before `now`."""
+        ...

@@ -21,6 +21,7 @@ from storage.ports import (
     ConversationStates,
     Inbox,
     Journal,
+    OpsStats,
     Outages,
     Outbox,
     Readings,
@@ -35,6 +36,7 @@ from storage.repos import (
     RegistryRepo,
     StateRepo,
 )
+from storage.stats import SqliteOpsStats
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Store:
     appeals: Appeals
     outages: Outages
     outbox: Outbox
+    stats: OpsStats
     inbox: Inbox
     audit: Audit
 
@@ -64,6 +67,7 @@ class Store:
             appeals=AppealRepo(db),
             outages=OutageRepo(db),
             outbox=OutboxRepo(db),
+            stats=SqliteOpsStats(db),
             inbox=InboxRepo(db),
             audit=AuditRepo(db),
         )
