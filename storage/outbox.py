@@ -152,11 +152,9 @@ def _row(msg: NewMessage, now: str) -> tuple[Any, ...]:
     )
 
 
-# Sent, unless a receipt (applied through the journal's ids) already made it final.
 _MARK_SENT = (
-    "UPDATE outbox SET status = CASE WHEN status IN ('delivered', 'failed', 'expired')"
-    " THEN status ELSE 'sent' END,"
-    " sent_at = ?, parts = ?, lease_until = NULL, error = NULL WHERE id = ?"
+    "UPDATE outbox SET status = 'sent', sent_at = ?, parts = ?, lease_until = NULL,"
+    " error = NULL WHERE id = ?"
 )
 
 
@@ -231,6 +229,7 @@ class OutboxRepo:
                     _MAP_ID, [(channel, mid, item_id) for mid in message_ids]
                 )
                 await self._apply_early_receipts(channel, {mid: at for mid in message_ids})
+                await self._settle({item_id: at})
 
     async def mark_final(self, item_id: int, status: str, error: str | None = None) -> None:
         """failed | expired | cancelled | delivered (Telegram: accepted means delivered)."""
@@ -315,33 +314,38 @@ class OutboxRepo:
                     if owner is not None
                 ],
             )
-            # Each message touched, once: final when no part is pending any more; it
-            # takes the worst part's state, stamped with its last receipt's time.
-            last_at = {
-                owner: r.at for r, owner in zip(receipts, found, strict=True) if owner is not None
-            }
-            touched = sorted(last_at)
-            updates: list[tuple[str, str | None, int]] = []
-            for start in range(0, len(touched), _CHUNK):
-                part = touched[start : start + _CHUNK]
-                rows = await self.db.fetchall(
-                    "SELECT outbox_id, max(state IS NULL OR state = 'pending') AS open,"
-                    f" max({_RANK_SQL}) AS worst FROM outbox_message_ids"
-                    f" WHERE outbox_id IN ({_marks(part)}) GROUP BY outbox_id",
-                    part,
-                )
-                for row in rows:
-                    if row["open"]:
-                        continue
-                    status = _RANK_STATUS.get(int(row["worst"]), "failed")
-                    at = to_db(last_at[row["outbox_id"]]) if status == "delivered" else None
-                    updates.append((status, at, int(row["outbox_id"])))
-            await self.db.executemany(
-                "UPDATE outbox SET status = ?, delivered_at = ? WHERE id = ?"
-                " AND status IN ('sent', 'sending')",
-                updates,
+            # Each message touched, once: final when no part is pending any more.
+            await self._settle(
+                {owner: r.at for r, owner in zip(receipts, found, strict=True)
+                 if owner is not None}
             )
         return found
+
+    async def _settle(self, last_at: dict[int, datetime]) -> None:
+        """Messages whose every part has a final state take the worst one, stamped with
+        `last_at` (the last receipt's time). Only a message marked `sent` settles: while
+        it is still being sent (or was cut short by a crash), a part without an id yet
+        must not let the parts with one decide (`mark_sent_many` settles it after)."""
+        touched = sorted(last_at)
+        updates: list[tuple[str, str | None, int]] = []
+        for start in range(0, len(touched), _CHUNK):
+            part = touched[start : start + _CHUNK]
+            rows = await self.db.fetchall(
+                "SELECT outbox_id, max(state IS NULL OR state = 'pending') AS open,"
+                f" max({_RANK_SQL}) AS worst FROM outbox_message_ids"
+                f" WHERE outbox_id IN ({_marks(part)}) GROUP BY outbox_id",
+                part,
+            )
+            for row in rows:
+                if row["open"]:
+                    continue
+                status = _RANK_STATUS.get(int(row["worst"]), "failed")
+                at = to_db(last_at[row["outbox_id"]]) if status == "delivered" else None
+                updates.append((status, at, int(row["outbox_id"])))
+        await self.db.executemany(
+            "UPDATE outbox SET status = ?, delivered_at = ? WHERE id = ? AND status = 'sent'",
+            updates,
+        )
 
     async def _apply_early_receipts(self, channel: str, since: dict[str, datetime]) -> None:
         """Receipts that came before these ids were recorded: apply them now (inside the
@@ -540,6 +544,9 @@ class OutboxRepo:
                 by_channel.setdefault(ch, {}).update((mid, at) for mid in mids)
             for ch, since in by_channel.items():
                 await self._apply_early_receipts(ch, since)
+            # Receipts that came while the message was being sent (through the
+            # journal's ids) settle it now.
+            await self._settle({item_id: at for item_id, _, _, _ in sent})
 
     async def release(self, items: Sequence[tuple[int, datetime]]) -> None:
         """Give claimed messages back unsent (a rate limit said «not yet»): queued again
