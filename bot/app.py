@@ -274,8 +274,8 @@ class Gateway:
         """The sender is down when its loop ended, or when a message stays `sending`
         past its lease (plus a few polls' grace: the live sender reclaims such rows)."""
         assert self.store is not None
-        loop = next((t for t in self._tasks if t.get_name() == "outbox-sender"), None)
-        if loop is not None and loop.done():
+        loops = [t for t in self._tasks if t.get_name() == "outbox-sender"]
+        if loops and all(t.done() for t in loops):
             return True
         return await self.store.outbox.stuck(utcnow() - STUCK_GRACE) > 0
 
