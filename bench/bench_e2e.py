@@ -96,7 +96,8 @@ class Smsc:
         self.port = int(json.loads(self.proc.stdout.readline())["port"])
 
     def ask(self, what: str = "stats") -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
         self.proc.stdin.write(what + "\n")
         self.proc.stdin.flush()
         answer: dict[str, Any] = json.loads(self.proc.stdout.readline())
@@ -104,7 +105,7 @@ class Smsc:
 
     def wait_for(self, distinct: int) -> dict[str, Any]:
         deadline = time.monotonic() + WAIT
-        while (stats := self.ask())["distinct"] < distinct and time.monotonic() < deadline:
+        while self.ask()["distinct"] < distinct and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(1.0)  # late duplicates would show up now
         return self.ask()
