@@ -83,11 +83,13 @@ class GroupCommit(Generic[T, R]):
         self._name = name
         self._items: list[tuple[T, asyncio.Future[R]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._last: asyncio.Future[R] | None = None
 
     def put(self, item: T) -> asyncio.Future[R]:
         """Queue `item`; the future resolves once it is written (or with the error)."""
         done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._items.append((item, done))
+        self._last = done
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._run(), name=self._name)
         return done
@@ -97,9 +99,9 @@ class GroupCommit(Generic[T, R]):
         self.put(item).add_done_callback(_retrieve)
 
     async def flush(self) -> None:
-        """Wait until everything queued so far is written."""
-        while self._writer is not None and not self._writer.done():
-            await asyncio.shield(self._writer)
+        """Wait until everything queued so far is written (batches go in order)."""
+        if self._last is not None:
+            await asyncio.wait([self._last])
 
     async def _run(self) -> None:
         # Ends when a batch finds nothing newer waiting; `put` starts a new writer then.
@@ -352,6 +354,7 @@ class OutboxSender:
         return done
 
     async def _housekeeping(self) -> None:
+        await self.outbox.forget_submits()
         dropped = await self.outbox.forget_early_receipts(self.clock() - self.early_receipt_ttl)
         if dropped:
             log.info(
@@ -485,7 +488,7 @@ class OutboxSender:
         await asyncio.gather(
             *(self._deliver_in_order(group, moment, sent) for group in by_address.values())
         )
-        await self.journal.flush()  # the parts' answers before the rows are final
+        # The journal's answers may land before or after: the ids are mapped either way.
         await self.outbox.mark_sent_many(sent, moment)
 
     def _nap(self, seconds: float) -> None:
@@ -628,6 +631,8 @@ class OutboxSender:
 
     async def _write_reports(self, batch: list[Receipt]) -> list[int | None]:
         found = await self.outbox.report_many(batch)
+        if not log.isEnabledFor(logging.INFO):
+            return found
         known = await self.outbox.describe([i for i in found if i is not None])
         for receipt, outbox_id in zip(batch, found, strict=True):
             row = known.get(outbox_id) if outbox_id is not None else None
@@ -655,6 +660,8 @@ class OutboxSender:
 
 def _log_sent(item: OutboxItem, result: SendResult) -> None:
     """One line per message handed to its channel: sent, or why not."""
+    if not log.isEnabledFor(logging.INFO):
+        return
     error = result.error
     outcome = "sent" if error is None else f"{error.kind.value}"
     fields = {

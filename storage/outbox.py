@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -34,7 +34,6 @@ _CHUNK = 500  # ids per IN (…): well under SQLite's bound on variables
 # SMPP 3.4 §5.2.23: a message_id is at most 65 octets. A receipt naming a longer one is
 # not kept for later (a malformed or hostile peer must not fill the table).
 MAX_MESSAGE_ID = 65
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -151,6 +150,22 @@ def _row(msg: NewMessage, now: str) -> tuple[Any, ...]:
         now,
     )
 
+
+# One statement for both kinds of journal entry: a mark inserts (or restarts) a part as
+# `submitting`; an answer (parts, reference and time given as 0, 0, '') only sets the
+# state and message id of the part its mark inserted.
+_JOURNAL = (
+    "INSERT INTO outbox_submits (outbox_id, part, parts, reference, state, message_id, at)"
+    " VALUES {values} ON CONFLICT (outbox_id, part) DO UPDATE SET"
+    " state = excluded.state, message_id = excluded.message_id,"
+    " parts = CASE WHEN excluded.state = 'submitting' THEN excluded.parts"
+    " ELSE outbox_submits.parts END,"
+    " reference = CASE WHEN excluded.state = 'submitting' THEN excluded.reference"
+    " ELSE outbox_submits.reference END,"
+    " at = CASE WHEN excluded.state = 'submitting' THEN excluded.at ELSE outbox_submits.at END"
+)
+
+_JOURNAL_ROWS = 100  # rows per statement: 700 variables, under SQLite's bound
 
 _MARK_SENT = (
     "UPDATE outbox SET status = 'sent', sent_at = ?, parts = ?, lease_until = NULL,"
@@ -392,67 +407,42 @@ class OutboxRepo:
         self, answers: Sequence[SubmitAnswer], marks: Sequence[SubmitMark]
     ) -> None:
         """Record SMSC answers to parts, then parts about to be submitted, in one
-        transaction (group commit: the parts of a whole window share it). An accepted
-        part's id is mapped for receipts at once, and an early receipt for it applied."""
+        transaction (group commit: the parts of a whole window share it) of one
+        statement, the journal being on every part's path. The ids are mapped for
+        receipts by `mark_sent_many` (a receipt before that waits in early_receipts)."""
         if not answers and not marks:
             return
-        async with self.db.transaction():
-            if answers:
-                await self.db.executemany(
-                    "UPDATE outbox_submits SET state = ?, message_id = ?"
-                    " WHERE outbox_id = ? AND part = ?",
-                    [
-                        ("submitted" if a.message_id is not None else "refused",
-                         a.message_id, a.outbox_id, a.part)
-                        for a in answers
-                    ],
-                )
-                accepted = [a for a in answers if a.message_id is not None]
-                await self.db.executemany(
-                    _MAP_ID, [(a.channel, a.message_id, a.outbox_id) for a in accepted]
-                )
-                doubtful = sorted({a.outbox_id for a in answers if a.unanswered})
-                if doubtful:
-                    await self.db.execute(
-                        "UPDATE outbox SET possible_duplicate = 1"
-                        f" WHERE id IN ({_marks(doubtful)})",
-                        doubtful,
-                    )
-                await self._apply_answered_early(accepted)
-            await self.db.executemany(
-                "INSERT INTO outbox_submits (outbox_id, part, parts, reference, state, at)"
-                " VALUES (?, ?, ?, ?, 'submitting', ?)"
-                " ON CONFLICT (outbox_id, part) DO UPDATE SET parts = excluded.parts,"
-                " reference = excluded.reference, state = 'submitting', message_id = NULL,"
-                " at = excluded.at",
-                [(m.outbox_id, m.part, m.parts, m.reference, to_db(m.at)) for m in marks],
+        rows = [
+            (a.outbox_id, a.part, 0, 0,
+             "submitted" if a.message_id is not None else "refused", a.message_id, "")
+            for a in answers
+        ] + [
+            (m.outbox_id, m.part, m.parts, m.reference, "submitting", None, to_db(m.at))
+            for m in marks
+        ]
+        doubtful = sorted({a.outbox_id for a in answers if a.unanswered})
+        if doubtful:  # first: a crash right after must not lose the flag
+            await self.db.execute(
+                f"UPDATE outbox SET possible_duplicate = 1 WHERE id IN ({_marks(doubtful)})",
+                doubtful,
+            )
+        # One multi-row statement per chunk, atomic on its own: the journal is on every
+        # part's path, and a transaction around it would cost two more round trips.
+        for start in range(0, len(rows), _JOURNAL_ROWS):
+            chunk = rows[start : start + _JOURNAL_ROWS]
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            await self.db.execute(
+                _JOURNAL.format(values=values), [v for row in chunk for v in row]
             )
 
-    async def _apply_answered_early(self, accepted: Sequence[SubmitAnswer]) -> None:
-        by_channel: dict[str, list[SubmitAnswer]] = {}
-        for a in accepted:
-            by_channel.setdefault(a.channel, []).append(a)
-        for channel, answers in by_channel.items():
-            ids = sorted({(a.outbox_id, a.part) for a in answers})
-            submitted: dict[tuple[int, int], datetime] = {}
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start : start + _CHUNK]
-                rows = await self.db.fetchall(
-                    "SELECT outbox_id, part, at FROM outbox_submits WHERE outbox_id IN"
-                    f" ({_marks(chunk)})",
-                    [outbox_id for outbox_id, _ in chunk],
-                )
-                submitted.update(
-                    ((r["outbox_id"], r["part"]), from_db(r["at"])) for r in rows
-                )
-            await self._apply_early_receipts(
-                channel,
-                {
-                    a.message_id: submitted.get((a.outbox_id, a.part), _EPOCH)
-                    for a in answers
-                    if a.message_id is not None
-                },
-            )
+    async def forget_submits(self) -> int:
+        """Drop the journal of messages that can no longer be claimed (sent, final):
+        it matters only while a message may be claimed again. Returns how many parts."""
+        return await self.db.execute(
+            "DELETE FROM outbox_submits WHERE EXISTS (SELECT 1 FROM outbox o"
+            " WHERE o.id = outbox_submits.outbox_id"
+            " AND o.status NOT IN ('queued', 'sending', 'deferred'))"
+        )
 
     async def parts(self, outbox_ids: Sequence[int]) -> dict[int, list[PartRecord]]:
         """The journal's records of these messages' parts, by outbox id, in part order."""
@@ -530,11 +520,6 @@ class OutboxRepo:
         async with self.db.transaction():
             await self.db.executemany(
                 _MARK_SENT, [(stamp, parts, item_id) for item_id, _, _, parts in sent]
-            )
-            # The journal matters only while a message may be claimed again.
-            await self.db.executemany(
-                "DELETE FROM outbox_submits WHERE outbox_id = ?",
-                [(item_id,) for item_id, _, _, _ in sent],
             )
             await self.db.executemany(
                 _MAP_ID, [(ch, mid, item_id) for item_id, ch, mids, _ in sent for mid in mids]

@@ -350,6 +350,10 @@ class Outbox(Protocol):
         be submitted, atomically (accepted ids are mapped for receipts at once)."""
         ...
 
+    async def forget_submits(self) -> int:
+        """Drop the journal of messages that can no longer be claimed."""
+        ...
+
     async def parts(self, outbox_ids: Sequence[int]) -> dict[int, list[PartRecord]]:
         """The journal's records of these messages' parts, by outbox id."""
         ...
