@@ -243,6 +243,7 @@ class OutboxSender:
         # Per address, the delivery its next message waits for (order across batches).
         self._tails: dict[str, asyncio.Future[None]] = {}
         self._reported: set[int] = set()  # campaigns whose progress the log follows
+        self._touched: set[int] = set()  # campaigns sent for since the last progress line
 
     @classmethod
     def from_settings(
@@ -363,11 +364,13 @@ class OutboxSender:
             )
 
     async def _log_progress(self) -> None:
-        """One line per campaign being sent, and a last one when it is no longer."""
+        """One line per campaign being sent or sent for since the last time, and a last
+        one when it is no longer."""
         if self.progress_source is None:
             return
         current = set(await self.progress_source.unfinished())
-        for campaign_id in sorted(current | self._reported):
+        touched, self._touched = self._touched, set()
+        for campaign_id in sorted(current | touched | self._reported):
             report = await self.progress_source.progress(campaign_id)
             if report is None:
                 continue
@@ -553,6 +556,8 @@ class OutboxSender:
                     outbound.model_copy(update={"ref": str(item.id)})
                 )
                 _log_sent(item, result)
+                if item.campaign_id is not None:
+                    self._touched.add(item.campaign_id)
                 if result.ok:
                     sent.append((item.id, item.channel, result.message_ids, result.parts))
                 else:

@@ -4,6 +4,7 @@ per receipt, wake-up from another process, and a stuck sender seen by /healthz."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from bot.core import ChannelName, DeliveryReport, DeliveryState, Outbound, SendR
 from bot.settings import load_settings
 from notifications.sender import OutboxSender
 from notifications.wake import LocalWake
+from storage.campaigns import CampaignRepo
 from storage.db import to_db, utcnow
 from storage.outbox import PRIORITY_BULK, NewMessage
 from storage.store import Store
@@ -183,3 +185,35 @@ async def test_healthz_sees_a_stuck_sender_and_the_sender_recovers_it(tmp_path: 
         healthy, body = await gw.health()
         assert healthy, body
         again.stop()
+
+
+async def test_campaign_progress_goes_to_the_service_log(
+    store: Store, sms: FakeChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    campaign = await store.db.execute(
+        "INSERT INTO campaigns (kind, status, created_at) VALUES ('invoice', 'active', ?)",
+        (to_db(T0),),
+    )
+    for i in range(3):
+        row = message("sms", f"+7912000{i:04d}", "Счёт готов")
+        await store.outbox.enqueue(dataclasses.replace(row, campaign_id=campaign))
+    s = sender(store, sms, progress=CampaignRepo(store.db), progress_every=0.0,
+               clock=lambda: T0)
+    with caplog.at_level(logging.INFO, logger="notifications.sender"):
+        task = asyncio.create_task(s.run(poll=0.05))
+        try:
+            def reported_done() -> bool:
+                return any(
+                    getattr(r, "event", None) == "campaign_progress"
+                    and r.__dict__["sent"] == 3
+                    for r in caplog.records
+                )
+
+            await until(reported_done, "the campaign's last progress line")
+        finally:
+            s.stop()
+            await task
+    lines = [r for r in caplog.records if getattr(r, "event", None) == "campaign_progress"]
+    assert lines[0].__dict__["campaign"] == campaign
+    assert lines[0].__dict__["recipients"] == 3
+    assert f"campaign {campaign} (invoice): recipients 3" in lines[-1].getMessage()
