@@ -45,8 +45,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from storage.db import to_db  # noqa: E402
 from storage.store import Store  # noqa: E402
+from tests.notifications.conftest import add_street  # noqa: E402
 
 E2E = ROOT / "bench" / "e2e"
 WAIT = 300.0  # seconds: the bound on every wait
@@ -117,22 +117,12 @@ class Smsc:
 
 
 def phones(count: int) -> list[str]:
-    return [f"+7902{i:07d}" for i in range(count)]
+    return [f"+7902{i:07d}" for i in range(count)]  # as `add_street` makes them
 
 
 async def build_registry(db: Path, count: int) -> None:
     async with await Store.open(db) as store:
-        now = to_db(datetime.now(UTC))
-        await store.db.executemany(
-            "INSERT INTO accounts (number, settlement, street, house, settlement_key,"
-            " street_key, house_key, updated_at) VALUES (?, 'Ухта', 'Мира', '1', 'ухта',"
-            " 'мира', '1', ?)",
-            [(f"{40_000_000 + i}", now) for i in range(count)],
-        )
-        await store.db.executemany(
-            "INSERT INTO account_phones (account, phone) VALUES (?, ?)",
-            [(f"{40_000_000 + i}", phone) for i, phone in enumerate(phones(count))],
-        )
+        await add_street(store, count, first=40_000_000, phone="+7902")
 
 
 class Product:
@@ -174,24 +164,21 @@ class Product:
         return (start.strftime("%Y-%m-%d %H:%M"),
                 (start + timedelta(days=1)).strftime("%Y-%m-%d %H:%M"))
 
-    def sample(self) -> str:
+    def _outage(self, *flags: str) -> str:
+        """`gateway broadcast outage` to everyone in the registry; returns its JSON."""
         start, until = self.times()
-        out = subprocess.run(
+        return subprocess.run(
             [sys.executable, "-m", "bot.cli", "broadcast", "outage", "--settlement", "Ухта",
-             "--reason", REASON, "--start", start, "--until", until, "--dry-run", "--json",
+             "--reason", REASON, "--start", start, "--until", until, "--json", *flags,
              "--config", str(self.cfg)],
             cwd=ROOT, env=self.env, capture_output=True, text=True, check=True,
         ).stdout
-        return str(json.loads(out)["sample"])
+
+    def sample(self) -> str:
+        return str(json.loads(self._outage("--dry-run"))["sample"])
 
     def broadcast_cli(self) -> None:
-        start, until = self.times()
-        subprocess.run(
-            [sys.executable, "-m", "bot.cli", "broadcast", "outage", "--settlement", "Ухта",
-             "--reason", REASON, "--start", start, "--until", until, "--yes", "--json",
-             "--no-follow", "--config", str(self.cfg)],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, check=True,
-        )
+        self._outage("--yes", "--no-follow")
 
     def broadcast_api(self) -> None:
         import urllib.request

@@ -25,8 +25,8 @@ from typing import BinaryIO
 
 from sms_gateway import codec
 from sms_gateway.simulator import SmscSimulator
-from storage.db import to_db
 from storage.store import Store
+from tests.notifications.conftest import add_street
 
 ROOT = Path(__file__).resolve().parents[2]
 PEOPLE = 600
@@ -42,18 +42,7 @@ def free_port() -> int:
 
 async def registry(db: Path) -> None:
     async with await Store.open(db) as store:
-        now = to_db(datetime.now(UTC))
-        await store.db.executemany(
-            "INSERT INTO accounts (number, settlement, street, house, settlement_key,"
-            " street_key, house_key, updated_at) VALUES (?, 'Ухта', 'Мира', ?, 'ухта',"
-            " 'мира', ?, ?)",
-            [(f"{30_000_000 + i}", str(i % 40 + 1), str(i % 40 + 1), now)
-             for i in range(PEOPLE)],
-        )
-        await store.db.executemany(
-            "INSERT INTO account_phones (account, phone) VALUES (?, ?)",
-            [(f"{30_000_000 + i}", f"+7901{i:07d}") for i in range(PEOPLE)],
-        )
+        await add_street(store, PEOPLE, first=30_000_000, phone="+7901")
 
 
 async def progress(db: Path, campaign: int) -> dict[str, int]:
