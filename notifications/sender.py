@@ -66,6 +66,8 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 
+OPTED_OUT_ERROR = "opted out («СТОП») after it was queued"
+
 TEMPLATE_MARK = '{"tpl"'
 _BATCH = 2000  # items per group commit at most
 _HOUSEKEEPING = 60.0  # seconds between expiring early receipts
@@ -183,6 +185,13 @@ class TemplateSource(Protocol):
     async def template(self, campaign_id: int) -> dict[str, str]: ...
 
 
+class OptOuts(Protocol):
+    """Which claimed campaign rows «СТОП» now forbids (`storage.campaigns.CampaignRepo`
+    implements it with the one table of `storage.notices`)."""
+
+    async def opted_out_rows(self, items: Sequence[OutboxItem]) -> list[int]: ...
+
+
 class OutboxSender:
     """Delivers the outbox. `run()` is the service loop; `drain()` sends everything due
     at a given moment and returns (deterministic tests: no sleeps, the clock injected).
@@ -210,6 +219,7 @@ class OutboxSender:
         wake_signal: WakeSignal | None = None,
         progress: ProgressSource | None = None,
         progress_every: float = 30.0,
+        opt_outs: OptOuts | None = None,
     ) -> None:
         self.outbox = outbox
         self.contacts = contacts
@@ -228,6 +238,7 @@ class OutboxSender:
         self.progress_every = progress_every
         # The SMS channel's submit journal (the app hands it to the channel).
         self.journal = OutboxJournal(outbox, ChannelName.SMS.value)
+        self.opt_outs = opt_outs
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -275,6 +286,7 @@ class OutboxSender:
             clock=clock,
             early_receipt_ttl=timedelta(minutes=n.early_receipt_minutes),
             progress=CampaignRepo(store.db),
+            opt_outs=CampaignRepo(store.db),
         )
 
     # -- loop ----------------------------------------------------------------------------
@@ -433,8 +445,10 @@ class OutboxSender:
         )
         if not items:
             return 0, []
+        stopped = await self._cancel_opted_out(items)
+        items = [i for i in items if i.id not in stopped]
         resumes = await self._resumes(items)
-        handled = 0
+        handled = len(stopped)
         ready: list[tuple[OutboxItem, Outbound]] = []
         back: list[tuple[int, datetime]] = []
         for item in items:
@@ -493,6 +507,16 @@ class OutboxSender:
         )
         # The journal's answers may land before or after: the ids are mapped either way.
         await self.outbox.mark_sent_many(sent, moment)
+
+    async def _cancel_opted_out(self, items: list[OutboxItem]) -> set[int]:
+        """Cancel the rows whose person said «СТОП» after the campaign was queued (only
+        kinds that respect it, `storage.notices`); returns their ids."""
+        if self.opt_outs is None:
+            return set()
+        stopped = set(await self.opt_outs.opted_out_rows(items))
+        for item_id in sorted(stopped):
+            await self.outbox.mark_final(item_id, "cancelled", OPTED_OUT_ERROR)
+        return stopped
 
     def _nap(self, seconds: float) -> None:
         if self._ready_in is None or seconds < self._ready_in:
