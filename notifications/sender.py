@@ -248,8 +248,10 @@ class OutboxSender:
         self._reports: GroupCommit[Receipt, int | None] = GroupCommit(
             self._write_reports, "sender-receipts"
         )
-        # Messages claimed by `run` and not finished yet, and the batches sending them.
+        # Messages claimed by `run` and not finished yet (their leases are renewed while
+        # they are held), and the batches sending them.
         self._in_flight = 0
+        self._holding: set[int] = set()
         self._batches: set[asyncio.Task[None]] = set()
         # Per address, the delivery its next message waits for (order across batches).
         self._tails: dict[str, asyncio.Future[None]] = {}
@@ -303,13 +305,19 @@ class OutboxSender:
         would leave replies unsent while everything else looks healthy."""
         if self.wake_signal is not None:
             await self.wake_signal.listen(self.wake)
-        housekeeping = progress = 0.0
+        housekeeping = progress = renewed = 0.0
+        renew_every = self.lease.total_seconds() / 3
         try:
             while not self._stopping:
                 self._wake.clear()
                 try:
                     claimed = await self._pump()
                     tick = time.monotonic()
+                    if tick - renewed >= renew_every:
+                        renewed = tick
+                        await self.outbox.extend_lease(
+                            sorted(self._holding), self.clock() + self.lease
+                        )
                     if tick - housekeeping >= _HOUSEKEEPING:
                         housekeeping = tick
                         await self._housekeeping()
@@ -322,7 +330,9 @@ class OutboxSender:
                     self._nap(poll)
                 if claimed and self._in_flight < self.max_in_flight:
                     continue
-                nap = poll if self._ready_in is None else max(0.005, min(poll, self._ready_in))
+                nap = min(poll, renew_every)
+                if self._ready_in is not None:
+                    nap = max(0.005, min(nap, self._ready_in))
                 with suppress(TimeoutError):
                     async with asyncio.timeout(nap):
                         await self._wake.wait()
@@ -350,16 +360,19 @@ class OutboxSender:
             handled, ready = await self._claim(name, moment, max_priority, room - claimed)
             claimed += handled + len(ready)
             if ready:
+                ids = {item.id for item, _ in ready}
                 self._in_flight += len(ready)
+                self._holding |= ids
                 task = asyncio.create_task(self._send_batch(ready, moment), name="sender-batch")
                 self._batches.add(task)
-                task.add_done_callback(self._batch_done(len(ready)))
+                task.add_done_callback(self._batch_done(ids))
         return claimed
 
-    def _batch_done(self, count: int) -> Callable[[asyncio.Task[None]], None]:
+    def _batch_done(self, ids: set[int]) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
             self._batches.discard(task)
-            self._in_flight -= count
+            self._in_flight -= len(ids)
+            self._holding -= ids
             if not task.cancelled() and task.exception() is not None:
                 log.error("sender: a batch failed", exc_info=task.exception())
             self._wake.set()  # room for more

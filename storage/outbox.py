@@ -435,6 +435,18 @@ class OutboxRepo:
                 _JOURNAL.format(values=values), [v for row in chunk for v in row]
             )
 
+    async def extend_lease(self, outbox_ids: Sequence[int], until: datetime) -> None:
+        """The sender still holds these messages (a slow SMSC, a long queue for the
+        window): their lease runs until `until`, so nobody takes them over meanwhile."""
+        ids = sorted(set(outbox_ids))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            await self.db.execute(
+                "UPDATE outbox SET lease_until = ?"
+                f" WHERE status = 'sending' AND id IN ({_marks(chunk)})",
+                [to_db(until), *chunk],
+            )
+
     async def forget_submits(self) -> int:
         """Drop the journal of messages that can no longer be claimed (sent, final):
         it matters only while a message may be claimed again. Returns how many parts."""

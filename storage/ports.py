@@ -377,6 +377,10 @@ class Outbox(Protocol):
         be submitted, atomically (accepted ids are mapped for receipts at once)."""
         ...
 
+    async def extend_lease(self, outbox_ids: Sequence[int], until: datetime) -> None:
+        """Messages still held by their sender keep their lease until `until`."""
+        ...
+
     async def forget_submits(self) -> int:
         """Drop the journal of messages that can no longer be claimed."""
         ...

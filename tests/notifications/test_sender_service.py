@@ -217,3 +217,24 @@ async def test_campaign_progress_goes_to_the_service_log(
     assert lines[0].__dict__["campaign"] == campaign
     assert lines[0].__dict__["recipients"] == 3
     assert f"campaign {campaign} (invoice): recipients 3" in lines[-1].getMessage()
+
+
+async def test_a_message_held_longer_than_its_lease_is_not_taken_over(store: Store) -> None:
+    # A slow SMSC: the sender still holds the row when its first lease would run out;
+    # renewed, it is not claimed (and sent) a second time meanwhile.
+    channel = BlockingChannel(PHONE)
+    row = await store.outbox.enqueue(message("sms", PHONE, "x"))
+    lease = timedelta(seconds=1.5)
+    s = sender(store, channel, lease=lease)
+    task = asyncio.create_task(s.run(poll=0.05))
+    try:
+        await until(lambda: row in s._holding, "the row is held")
+        await asyncio.sleep(2 * lease.total_seconds())  # two leases' worth of holding
+        assert await store.outbox.claim(utcnow(), 10, lease) == []
+        assert await store.outbox.stuck(utcnow()) == 0
+        channel.release.set()
+        await until(lambda: len(channel.sent) == 1, "sent once")
+    finally:
+        s.stop()
+        await task
+    assert (await statuses(store))[row] == "sent"
