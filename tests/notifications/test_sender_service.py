@@ -238,3 +238,25 @@ async def test_a_message_held_longer_than_its_lease_is_not_taken_over(store: Sto
         s.stop()
         await task
     assert (await statuses(store))[row] == "sent"
+
+
+async def test_the_service_loop_expires_early_receipts(store: Store, sms: FakeChannel) -> None:
+    # 20 000 receipts for ids never ours were kept forever (issue 13): now they expire.
+    await store.outbox.report("sms", "NEVER-OURS", "delivered", T0 - timedelta(minutes=11))
+    await store.outbox.report("sms", "RECENT", "delivered", T0 - timedelta(minutes=1))
+
+    async def kept() -> list[str]:
+        rows = await store.db.fetchall("SELECT message_id FROM early_receipts")
+        return [r["message_id"] for r in rows]
+
+    s = sender(store, sms, early_receipt_ttl=timedelta(minutes=10), clock=lambda: T0)
+    task = asyncio.create_task(s.run(poll=0.05))
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while await kept() != ["RECENT"]:
+            assert loop.time() < deadline, "the old receipt is not expired"
+            await asyncio.sleep(0.01)
+    finally:
+        s.stop()
+        await task
