@@ -171,6 +171,7 @@ async def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
     from bot.answers import OutboxAnswers
     from handlers.inbox import InboxError, NotFound, answer_appeal_through_inbox
+    from notifications.wake import LocalWake
     from storage.store import Store
 
     text = " ".join(args.text).strip()
@@ -180,8 +181,10 @@ async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
     staff = args.staff or getpass.getuser()
     async with await Store.open(settings.storage.path) as store:
         try:
+            # The running service's sender is woken to send it at once.
+            wake = LocalWake(settings.storage.path).notify
             appeal, outbox_id = await answer_appeal_through_inbox(
-                store, OutboxAnswers(store), args.id, text, actor=staff
+                store, OutboxAnswers(store, wake), args.id, text, actor=staff
             )
         except NotFound:
             print(f"gateway: обращение №{args.id} не найдено", file=sys.stderr)
