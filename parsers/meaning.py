@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
-from parsers.appeals import STRONG, lemmas, score_appeal
+from parsers.appeals import STRONG, fold_latin, lemmas, past_tense, score_appeal
 from parsers.intent import Command, NotifyChannel
 from parsers.normalize import Token
 
@@ -39,6 +39,9 @@ class _Message:
     tickets: int  # how many «№ 618», «обращение 618»
     question: bool  # a «?» or a question word
     dated: bool  # names a date («31 декабря», «25.11»)
+    # Lemmas of verbs written only in the past tense («которую я подавала»): something
+    # done already, not asked for.
+    done: frozenset[str] = frozenset()
 
     def has(self, *groups: frozenset[str]) -> bool:
         return all(self.lemmas & g for g in groups)
@@ -50,7 +53,7 @@ def _set(text: str) -> frozenset[str]:
 
 _QUESTION: Final = _set(
     "где когда как какой каков куда сколько скольки ли можно подсказать сказать узнать "
-    "интересовать уточнить почему зачем что есть"
+    "интересовать уточнить почему зачем что есть объяснить"
 )
 _NEGATION: Final = _set("не нет ни никто нельзя невозможно перестать хватить надоесть")
 # The words of a complaint: with them a frame gives way to the appeal rules.
@@ -85,6 +88,8 @@ _CHANNELS: Final[list[tuple[NotifyChannel, re.Pattern[str]]]] = [
     ("email", re.compile("email@")),
     ("sms", re.compile(r"смс\w*|sms\w*|эсэмэс\w*|смски|смсок|смсками")),
 ]
+_PUT_ASIDE: Final = _set("не плохо неудобно")
+_PERSONAL: Final = _set("я мы мне нам там")
 _COURTESY: Final = _set("пожалуйста пжл плиз в на по мне а можно хочу через спасибо")
 _NOTICE_KINDS: Final = _set(
     "отключение отключить авария задолженность долг оплата квитанция счет напоминание показание"
@@ -118,6 +123,9 @@ _FAILURE: Final = _set(
     "уходить выходить"
 )
 _WRITE: Final = _set("писать написать отправлять присылать")
+_HERE: Final = _set("сюда здесь тут")
+_CAN: Final = _set("уметь мочь")
+_THIS_SERVICE: Final = _set("бот номер чат сервис вы")
 _HOW: Final = _set("как какой каков куда формат образ правильно где когда число срок")
 
 # Other services than this one: a question about them is for a person.
@@ -159,7 +167,7 @@ _FILE: Final = _set(
 )
 _WAITING: Final = _set("ждать долго сколько")
 # unchanged: the readings are as last time
-_SAME: Final = _set("такой тот")
+_SAME: Final = _set("такой тот те")
 _CHANGED: Final = _set("измениться поменяться меняться изменяться изменить поменять менять")
 _PREVIOUS: Final = _set("прошлый предыдущий прежний")
 _PERIOD: Final = _set("месяц раз")
@@ -172,7 +180,8 @@ _NOT_READINGS: Final = _set(
 _WEAK_PROGRESS: Final = _set("что как решить решение ответ ответить")
 _PROGRESS: Final = _set(
     "статус что как ответ рассмотреть рассматривать решить решение продвигаться этап "
-    "состояние готовый результат известно новое новость стадия ответить"
+    "состояние готовый результат известно новое новость стадия ответить выполнить исполнить "
+    "обработать"
 )
 
 # balance: how much is owed.
@@ -181,6 +190,11 @@ _PAID: Final = _set("оплатить заплатить внести перев
 _HOW_MUCH: Final = _set(
     "какой сколько узнать проверить есть ли подсказать сказать уточнить показать "
     "сообщить прислать скинуть"
+)
+_LEFT_ON_ACCOUNT: Final = _set("деньга деньги средство остаться")
+# money moved (a payment, a charge, a refund): a question about it is for a person
+_MONEY_MOVED: Final = _set(
+    "оплатить заплатить платить перевести списать снять вернуть зачислить поступить уйти"
 )
 _DISPUTE: Final = _set(
     "почему откуда зачем ошибка ошибочный неправильный неверный большой огромный завысить "
@@ -213,7 +227,7 @@ def _scan(tokens: list[Token], skip: int) -> tuple[list[str], list[str], list[st
         if i == skip or tok.kind == "account":
             continue
         if tok.kind == "word":
-            words.append(tok.text)
+            words.append(fold_latin(tok.text))
         elif tok.kind == "qmark":
             question = True
         elif tok.kind == "date":
@@ -253,7 +267,12 @@ def _channels(m: _Message) -> tuple[set[NotifyChannel], set[NotifyChannel]]:
     for i, word in enumerate(m.words):
         found = {ch for ch, pattern in _CHANNELS if pattern.fullmatch(word)}
         after = m.words[i + 1 : i + 4]
-        if "не" in m.words[max(0, i - 2) : i] or "нет" in after or "не" in after[:1]:
+        # «в телеграме я не сижу», «смс я плохо вижу»: put aside, not chosen
+        aside = after[:1] and (
+            after[0] in _PUT_ASIDE
+            or (after[0] in _PERSONAL and after[1:2] and after[1] in _PUT_ASIDE)
+        )
+        if "не" in m.words[max(0, i - 2) : i] or "нет" in after or aside:
             refused |= found
         else:
             named |= found
@@ -284,8 +303,12 @@ def _help(m: _Message) -> Meaning | None:
         return None
     if m.has(_SERVICE) and (m.question or m.has(_HOW)):
         return Meaning("help")
-    # «а что сюда можно писать?»
-    if "что" in m.lemmas and m.has(_WRITE) and len(m.words) <= 6 and not m.has(_ELSEWHERE):
+    # «а что сюда можно писать?», «дочка, а что сюда писать надо, я не понимаю»
+    short = len(m.words) <= 6 or m.has(_HERE)
+    if "что" in m.lemmas and m.has(_WRITE) and short and not m.has(_ELSEWHERE):
+        return Meaning("help")
+    # «что умеет этот номер?», «что вы умеете?»
+    if "что" in m.lemmas and m.has(_CAN, _THIS_SERVICE):
         return Meaning("help")
     if m.has(_ELSEWHERE):
         return None  # «можно ли передавать показания через Госуслуги?»: not our service
@@ -358,8 +381,10 @@ def _status(m: _Message) -> Meaning | None:
     if not m.has(_APPEAL, _PROGRESS) or m.has(_NEGATION) or m.has(_COMPLAINT - {"жалоба"}):
         return None
     own = m.has(_OWN) or m.has(_PROGRESS - _WEAK_PROGRESS) or m.tickets or m.numbers
-    if m.has(_FILE) or m.has(_WAITING) or not own:
-        return None  # «как подать заявку», «жду ответа на обращение месяц»
+    if (m.lemmas & _FILE) - m.done or m.has(_WAITING) or not own:
+        # «как подать заявку», «жду ответа на обращение месяц»; but «заявка, которую я
+        # подавала в понедельник» is one of one's own
+        return None
     if m.numbers + m.tickets > 1:
         return None
     return Meaning("status")  # the ticket is the one number, if any
@@ -371,6 +396,15 @@ def _balance(m: _Message) -> Meaning | None:
     if m.has(_PAID):
         return None  # «оплатила 3100, а у вас долг висит»: a payment not credited
     if m.question or m.has(_HOW_MUCH):
+        return Meaning("balance")
+    return None
+
+
+def _money_left(m: _Message) -> Meaning | None:
+    # «сколько денег на счету осталось», «сколько у меня осталось на счёте»
+    if m.numbers or m.has(_DISPUTE) or m.has(_NEGATION) or m.has(_MONEY_MOVED):
+        return None
+    if m.has(frozenset({"сколько"}), _LEFT_ON_ACCOUNT) and m.lemmas & {"счет", "остаться"}:
         return Meaning("balance")
     return None
 
@@ -428,9 +462,27 @@ _FRAMES: Final[list[tuple[Callable[[_Message], Meaning | None], frozenset[str] |
     (_help, frozenset()),
     (_balance, _OWED),  # «есть ли переплата?» asks the balance, not a refund
     (_amount_due, frozenset()),
+    (_money_left, frozenset({"счет"})),
     (_sum_due, frozenset({"сумма", "оплата"})),
     (_yes_no, None),
 ]
+
+
+# «я не знаю, сколько у нас долгу», «рассмотрели мою жалобу или нет»: an indirect
+# question, not a negation of what is asked.
+_INDIRECT: Final = re.compile(
+    r"(?:^| )(?:не (?:знаю|знаем|понимаю|понимаем|помню|помним|разберусь|пойму)"
+    r"|или (?:нет|не))(?= |$)"
+)
+
+
+def _indirect(words: tuple[str, ...]) -> tuple[bool, tuple[str, ...]]:
+    """Whether the words hold an indirect question, and the words without it."""
+    joined = " ".join(words)
+    plain = _INDIRECT.sub("", joined)
+    if plain == joined:
+        return False, words
+    return True, tuple(plain.split())
 
 
 def command_by_meaning(tokens: list[Token], skip: int = -1) -> Meaning | None:
@@ -449,9 +501,13 @@ def _decide(
     words: tuple[str, ...], numbers: int, tickets: int, qmark: bool, dated: bool
 ) -> Meaning | None:
     # Pure in its arguments, so cached: a gateway sees the same wordings again and again.
+    asked, words = _indirect(words)
     found_lemmas = lemmas(words)
-    question = qmark or bool(found_lemmas & _QUESTION)
-    m = _Message(words, found_lemmas, numbers, tickets, question, dated)
+    question = qmark or asked or bool(found_lemmas & _QUESTION)
+    done = lemmas(w for w in words if past_tense(w)) - lemmas(
+        w for w in words if not past_tense(w)
+    )
+    m = _Message(words, found_lemmas, numbers, tickets, question, dated, done)
     for frame, topic in _FRAMES:
         found = frame(m)
         if found is None:
