@@ -285,16 +285,29 @@ _INFINITIVE: Final = re.compile(r"[a-z]{3}(?:a|i|y)t$")
 # Latin words the command wordings know as they are (English, or a brand written in
 # Latin): never read as translit («no» is not «но», «email» not «емаил»).
 LATIN_KEPT: Final = frozenset(
-    {"yes", "y", "no", "ok", "okay", "please", "balance", "offices", "email", "mail", "gmail"}
+    {
+        "yes",
+        "y",
+        "no",
+        "ok",
+        "okay",
+        "please",
+        "balance",
+        "offices",
+        "email",
+        "mail",
+        "gmail",
+        "max",
+    }
 )
 _TRANSLIT_LONGEST: Final = 20
 # Translit loses what Latin has no letter for: the soft sign («bolshe», «obrashalas»),
-# щ written as «sh» («soobshenii»), э as «e» («etot»), й as «i» («novostei»). When
+# щ written as «sh» («soobshenii»), э as «e» («etot»), й as «i» («novostei», «pozhaluista»). When
 # the letter-for-letter reading is no dictionary word, these are put back, one kind of
 # repair at a time and together, and the first dictionary word wins.
 _SOFT_END: Final = re.compile(r"(?<=[лтсдзнрмвпч])$")
 _SOFT_INSIDE: Final = re.compile(r"(?<=л)(?=[бвгджзклмнпрстфхцчшщ])")
-_FINAL_I: Final = re.compile(r"(?<=[аеоуыя])и$")
+_VOWEL_I: Final = re.compile(r"(?<=[аеоуыяю])и(?=[бвгджзклмнпрстфхцчшщ]|$)")
 
 
 def _translit_repairs(word: str) -> list[str]:
@@ -304,7 +317,7 @@ def _translit_repairs(word: str) -> list[str]:
         lambda w: "э" + w[1:] if w.startswith("е") else w,
         lambda w: _SOFT_INSIDE.sub("ь", w),
         lambda w: _SOFT_END.sub("ь", w),
-        lambda w: _FINAL_I.sub("й", w),
+        lambda w: _VOWEL_I.sub("й", w),
     ):
         variants += [v for v in map(repair, variants) if v not in variants]
     return variants

@@ -11,6 +11,7 @@ message then goes on to the appeal rules, the readings, or a person.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ _CHANNELS: Final[list[tuple[NotifyChannel, re.Pattern[str]]]] = [
     ("sms", re.compile(r"смс\w*|sms\w*|эсэмэс\w*|смски|смсок|смсками")),
 ]
 _PUT_ASIDE: Final = _set("не плохо неудобно")
-_PERSONAL: Final = _set("я мы мне нам там")
+_PERSONAL: Final = _set("я мы мне нам там у меня нас")
 _COURTESY: Final = _set("пожалуйста пжл плиз в на по мне а можно хочу через спасибо")
 _NOTICE_KINDS: Final = _set(
     "отключение отключить авария задолженность долг оплата квитанция счет напоминание показание"
@@ -268,10 +269,9 @@ def _channels(m: _Message) -> tuple[set[NotifyChannel], set[NotifyChannel]]:
         found = {ch for ch, pattern in _CHANNELS if pattern.fullmatch(word)}
         after = m.words[i + 1 : i + 4]
         # «в телеграме я не сижу», «смс я плохо вижу»: put aside, not chosen
-        aside = after[:1] and (
-            after[0] in _PUT_ASIDE
-            or (after[0] in _PERSONAL and after[1:2] and after[1] in _PUT_ASIDE)
-        )
+        # («телеграм у меня не работает»: past the words about oneself)
+        said = list(itertools.dropwhile(_PERSONAL.__contains__, after))
+        aside = bool(said) and said[0] in _PUT_ASIDE
         if "не" in m.words[max(0, i - 2) : i] or "нет" in after or aside:
             refused |= found
         else:

@@ -509,6 +509,65 @@ CASES = [
     # a ticket number with a topic
     ("что с моей заявкой №618 по перерасчету?", "status#618"),
     ("как продвигается мое обращение 4512 по поводу счетчика", "status#4512"),
+    # Paraphrases of blind_round6's misses (written by the developer after the fixes,
+    # so not blind; the batch's own texts are in the held-out gate).
+    # Translit: whole Latin words are read as Russian, with what translit loses (the
+    # soft sign, щ as «sh», й as «i») put back when the plain reading is no word.
+    ("chto mozhno syuda pisat", "help"),
+    ("chto umeet etot bot", "help"),
+    ("da pravilno", "yes"),
+    ("DA VSE PRAVILNO", "yes"),
+    ("net nepravilno", "no"),
+    ("NET, OSHIBKA", "no"),
+    ("net ne verno", "no"),
+    ("pokazaniya takie zhe", "unchanged"),
+    ("POKAZANIYA NE IZMENILIS", "unchanged"),
+    ("bolshe ne prisylaite soobshenii", "stop"),
+    ("ne nado mne bolshe sms", "stop"),
+    ("balans pozhaluista", "balance"),
+    ("skolko ya dolzhen", "balance"),
+    ("Vse verno, spasibo", "yes"),
+    ("ne prisylaite mne nichego", "stop"),
+    # Help asked indirectly: «не знаю», «не пойму» ask; «сюда», «тут» name this service.
+    ("vnuchek, a kak tut pokazaniya otpravlyat, ya ne znayu", "help"),
+    ("а что мне сюда отправлять, подскажите, я в первый раз", "help"),
+    ("сынок, что тут писать надо, не пойму никак", "help"),
+    ("не знаю, как передать показания", "help"),
+    ("что вы умеете?", "help"),
+    ("что может этот номер", "help"),
+    # Once broke: a fear of a wrong reading is no wrong reading to correct.
+    ("я боюсь неправильно передать показания, объясните как", "help"),
+    # Balance: «не знаю, сколько …» asks; money left on the account is the balance.
+    ("я не знаю сколько у меня долга, подскажите", "balance"),
+    ("не помню, сколько у нас задолженности", "balance"),
+    ("сколько денег осталось на счёте?", "balance"),
+    ("сколько у меня на лицевом счету денег осталось", "balance"),
+    # Status by date or topic (no number), or by a state word; «или нет» asks, and a
+    # filing verb in the past tense names one's own appeal.
+    ("рассмотрели моё обращение или нет? писал 3.11", "status"),
+    ("что там с моей жалобой на контролёра, которую я на прошлой неделе оставляла?", "status"),
+    ("заявка 5120 исполнена?", "status#5120"),
+    ("обращение 3301 обработано?", "status#3301"),
+    ("скажите, выполнена ли моя заявка на замену счетчика", "status"),
+    # unchanged with its reason in the past tense
+    ("никто не жил, показания те же", "unchanged"),
+    ("в доме никого не было, цифры те же что и в прошлом месяце", "unchanged"),
+    # notify: the other channel put aside without «не» before it
+    ("хочу чтобы уведомления приходили в макс, смс я не читаю", "notify:max"),
+    ("присылайте на почту, в телеграме меня нет", "notify:email"),
+    ("пишите в телеграм, смс мне неудобно читать", "notify:telegram"),
+    ("хочу получать квитанции по смс, в максе я не сижу", "notify:sms"),
+    ("телеграм у меня не работает, пишите смс", "notify:sms"),
+    ("хочу перейти в макс, там удобнее", "notify:max"),
+    # Appeals around the same words
+    ("не знаю, почему такой большой долг", "appeal:billing"),
+    ("я подавала заявку на перерасчет, а ответа нет уже месяц", "appeal:service_complaint"),
+    ("оплатила, а долг как был так и есть", "appeal:payment"),
+    ("сколько можно ждать ответа на мою жалобу", "appeal:service_complaint"),
+    ("net sveta", "appeal:outage"),
+    ("da kogda uzhe dadut svet", "appeal:outage"),
+    ("sveta net tretii den", "appeal:outage"),
+    ("schetchik sgorel", "appeal:meter"),
 ]
 
 
@@ -547,6 +606,11 @@ def test_balance_keeps_the_account_and_never_takes_the_phone(
         # a yes/no word inside a complaint
         "нет света второй день",
         "да когда уже дадут свет",
+        # money moved off the account is no balance question
+        "сколько денег списали со счёта, объясните",
+        # a channel complained about, none chosen
+        "v telegrame ne prihodyat uvedomleniya",
+        "ne znayu",
     ],
 )
 def test_frames_give_way(text: str) -> None:
