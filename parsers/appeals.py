@@ -359,11 +359,15 @@ def _letters(word: str) -> str:
     return "".join(out)
 
 
+# -л, -ла, -ло, -ли, -лся, -лась, …: the endings of the past tense of almost every verb
+_PAST_ENDING: Final = re.compile(r"^[а-я]+л(?:[аои]?с[ья]|[аои])?$")
+
+
 @lru_cache(maxsize=50_000)
 def past_tense(word: str) -> bool:
     """Whether a lower-case word is most likely a verb in the past tense («подавала»)."""
-    if not _WORD.fullmatch(word) or word in _SELF or len(word) > _LONGEST_WORD:
-        return False
+    if not _PAST_ENDING.search(word) or len(word) > _LONGEST_WORD:
+        return False  # (the ending first: the dictionary is asked only when it may be)
     tag = _morph().parse(word)[0].tag
     return tag.POS == "VERB" and "past" in tag
 
