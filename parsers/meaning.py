@@ -43,6 +43,7 @@ class _Message:
     # Lemmas of verbs written only in the past tense («которую я подавала»): something
     # done already, not asked for.
     done: frozenset[str] = frozenset()
+    zoned: bool = False  # names a zone («т1», «ночь») with no number
 
     def has(self, *groups: frozenset[str]) -> bool:
         return all(self.lemmas & g for g in groups)
@@ -89,6 +90,7 @@ _CHANNELS: Final[list[tuple[NotifyChannel, re.Pattern[str]]]] = [
     ("email", re.compile("email@")),
     ("sms", re.compile(r"смс\w*|sms\w*|эсэмэс\w*|смски|смсок|смсками")),
 ]
+_LONGEST_CHANNEL_WORD: Final = 20
 _PUT_ASIDE: Final = _set("не плохо неудобно")
 _PERSONAL: Final = _set("я мы мне нам там у меня нас")
 _COURTESY: Final = _set("пожалуйста пжл плиз в на по мне а можно хочу через спасибо")
@@ -126,6 +128,9 @@ _FAILURE: Final = _set(
 _WRITE: Final = _set("писать написать отправлять присылать")
 _HERE: Final = _set("сюда здесь тут")
 _CAN: Final = _set("уметь мочь")
+_MEANS: Final = _set("такой значит значить означать обозначать")
+_TARIFF: Final = _set("тариф зона многотарифный двухтарифный трехтарифный")
+_WORKS: Final = _set("работать устроить пользоваться")
 _THIS_SERVICE: Final = _set("бот номер чат сервис вы")
 _HOW: Final = _set("как какой каков куда формат образ правильно где когда число срок")
 
@@ -218,12 +223,15 @@ _LETTERS: Final = re.compile(r"[^\W\d_]+")
 _NUMBER_KINDS: Final = frozenset({"num", "ambig", "fragment", "meter_num", "unit"})
 
 
-def _scan(tokens: list[Token], skip: int) -> tuple[list[str], list[str], list[str], bool, bool]:
-    """Words, numbers, tickets, whether a «?» is there, whether a date is."""
+def _scan(
+    tokens: list[Token], skip: int
+) -> tuple[list[str], list[str], list[str], bool, bool, bool]:
+    """Words, numbers, tickets, whether a «?» is there, whether a date is, whether a
+    zone label is."""
     words: list[str] = []
     numbers: list[str] = []
     tickets: list[str] = []
-    question = dated = False
+    question = dated = zoned = False
     for i, tok in enumerate(tokens):
         if i == skip or tok.kind == "account":
             continue
@@ -233,6 +241,8 @@ def _scan(tokens: list[Token], skip: int) -> tuple[list[str], list[str], list[st
             question = True
         elif tok.kind == "date":
             dated = True
+        elif tok.kind == "zone":
+            zoned = True
         elif tok.kind == "link" and "@" in tok.text:
             words.append(_ADDRESS)  # «на почту petrova72@mail.ru»: the channel named
         elif tok.kind in _NUMBER_KINDS:
@@ -244,7 +254,7 @@ def _scan(tokens: list[Token], skip: int) -> tuple[list[str], list[str], list[st
             words += _LETTERS.findall(tok.text)
             if tok.value is not None:
                 numbers.append(tok.value)
-    return words, [n for n in numbers if n], tickets, question, dated
+    return words, [n for n in numbers if n], tickets, question, dated, zoned
 
 
 def _operator(m: _Message) -> Meaning | None:
@@ -266,6 +276,8 @@ def _channels(m: _Message) -> tuple[set[NotifyChannel], set[NotifyChannel]]:
     named: set[NotifyChannel] = set()
     refused: set[NotifyChannel] = set()
     for i, word in enumerate(m.words):
+        if len(word) > _LONGEST_CHANNEL_WORD:
+            continue  # «смсааа…»: a run of letters names no channel
         found = {ch for ch, pattern in _CHANNELS if pattern.fullmatch(word)}
         after = m.words[i + 1 : i + 4]
         # «в телеграме я не сижу», «смс я плохо вижу»: put aside, not chosen
@@ -309,6 +321,12 @@ def _help(m: _Message) -> Meaning | None:
         return Meaning("help")
     # «что умеет этот номер?», «что вы умеете?»
     if "что" in m.lemmas and m.has(_CAN, _THIS_SERVICE):
+        return Meaning("help")
+    # «что такое т1 и т2?», «что значит день и ночь в показаниях?»
+    if "что" in m.lemmas and m.has(_MEANS) and (m.zoned or m.has(_TARIFF)):
+        return Meaning("help") if "почему" not in m.lemmas else None
+    # «как у вас тут всё работает?», «как тут всё устроено?»
+    if "как" in m.lemmas and m.has(_HERE, _WORKS) and not m.has(_NEGATION):
         return Meaning("help")
     if m.has(_ELSEWHERE):
         return None  # «можно ли передавать показания через Госуслуги?»: not our service
@@ -429,8 +447,10 @@ def _amount_due(m: _Message) -> Meaning | None:
 
 def _yes_no(m: _Message) -> Meaning | None:
     asked = m.has(_ASKING) and len(m.words) > 2
-    if m.numbers or not m.words or len(m.words) > 8 or asked:
-        return None  # «нет, ну это нормально, что счёт 5000?» asks something else
+    if m.numbers or not m.words or len(m.words) > 8 or asked or "или" in m.words:
+        # «нет, ну это нормально, что счёт 5000?» asks something else; «да или нет?»
+        # offers the choice back
+        return None
     words = m.words
     denied = any(a == "не" and b in _YES for a, b in zip(words, words[1:], strict=False))
     # «не верно», «не надо»; but «не пришла квитанция» is a complaint
@@ -476,21 +496,26 @@ _INDIRECT: Final = re.compile(
 )
 
 
+_INDIRECT_LEAVES: Final = 2
+
+
 def _indirect(words: tuple[str, ...]) -> tuple[bool, tuple[str, ...]]:
     """Whether the words hold an indirect question, and the words without it."""
     joined = " ".join(words)
     plain = _INDIRECT.sub("", joined)
-    if plain == joined:
-        return False, words
+    if plain == joined or len(plain.split()) < _INDIRECT_LEAVES:
+        return False, words  # «да или нет?» asks nothing of us
     return True, tuple(plain.split())
 
 
 def command_by_meaning(tokens: list[Token], skip: int = -1) -> Meaning | None:
     """The command a message asks for in its own words; `skip` is the account token."""
-    words, numbers, tickets, question, dated = _scan(tokens, skip)
+    words, numbers, tickets, question, dated, zoned = _scan(tokens, skip)
     if not words:
         return None
-    found = _decide(tuple(words), len(numbers), len(tickets), question, dated)
+    found = _decide(
+        tuple(words), len(numbers), len(tickets), qmark=question, dated=dated, zoned=zoned
+    )
     if found is not None and found.command == "status" and (tickets or numbers):
         return Meaning("status", ticket=(tickets or numbers)[0])
     return found
@@ -498,7 +523,7 @@ def command_by_meaning(tokens: list[Token], skip: int = -1) -> Meaning | None:
 
 @lru_cache(maxsize=50_000)
 def _decide(
-    words: tuple[str, ...], numbers: int, tickets: int, qmark: bool, dated: bool
+    words: tuple[str, ...], numbers: int, tickets: int, *, qmark: bool, dated: bool, zoned: bool
 ) -> Meaning | None:
     # Pure in its arguments, so cached: a gateway sees the same wordings again and again.
     asked, words = _indirect(words)
@@ -507,7 +532,7 @@ def _decide(
     done = lemmas(w for w in words if past_tense(w)) - lemmas(
         w for w in words if not past_tense(w)
     )
-    m = _Message(words, found_lemmas, numbers, tickets, question, dated, done)
+    m = _Message(words, found_lemmas, numbers, tickets, question, dated, done, zoned)
     for frame, topic in _FRAMES:
         found = frame(m)
         if found is None:
