@@ -113,7 +113,7 @@ _STOP_WORDS: Final = _set(
 
 # help: how to use the service.
 _SERVICE: Final = _set("пользоваться формат бот сервис команда инструкция чат-бот функция")
-_READINGS: Final = _set("показание показатель")
+_READINGS: Final = _set("показание показатель цифра")
 _SEND_READINGS: Final = _set(
     "передать передавать отправить отправлять подать подавать сдать сдавать прислать "
     "присылать писать написать вводить ввести указывать указать скинуть скидывать "
@@ -125,7 +125,7 @@ _FAILURE: Final = _set(
     "мочь получаться получиться принимать принять работать проходить пройти отправляться "
     "уходить выходить"
 )
-_WRITE: Final = _set("писать написать отправлять присылать")
+_WRITE: Final = _set("писать написать отправлять присылать нажимать нажать вводить набирать")
 _HERE: Final = _set("сюда здесь тут")
 _CAN: Final = _set("уметь мочь")
 _MEANS: Final = _set("такой значит значить означать обозначать")
@@ -164,6 +164,7 @@ _FEED: Final = _set(
 _START: Final = _set("подписать подписаться возобновить включить вернуть подключить восстановить")
 _SUBSCRIBING: Final = _set("подписать подписаться отписать отписаться")
 _AGAIN: Final = _set("снова опять обратно заново вновь")
+_CEASE: Final = _set("перестать хватить прекратить")
 
 # status: an appeal of one's own and how it goes.
 _APPEAL: Final = _set("обращение заявка жалоба заявление тикет запрос")
@@ -173,7 +174,7 @@ _FILE: Final = _set(
 )
 _WAITING: Final = _set("ждать долго сколько")
 # unchanged: the readings are as last time
-_SAME: Final = _set("такой тот те")
+_SAME: Final = _set("такой тот те то")
 _CHANGED: Final = _set("измениться поменяться меняться изменяться изменить поменять менять")
 _PREVIOUS: Final = _set("прошлый предыдущий прежний")
 _PERIOD: Final = _set("месяц раз")
@@ -187,7 +188,7 @@ _WEAK_PROGRESS: Final = _set("что как решить решение отве
 _PROGRESS: Final = _set(
     "статус что как ответ рассмотреть рассматривать решить решение продвигаться этап "
     "состояние готовый результат известно новое новость стадия ответить выполнить исполнить "
-    "обработать"
+    "обработать движение подвижка"
 )
 
 # balance: how much is owed.
@@ -202,6 +203,7 @@ _LEFT_ON_ACCOUNT: Final = _set("деньга деньги средство ос�
 _MONEY_MOVED: Final = _set(
     "оплатить заплатить платить перевести списать снять вернуть зачислить поступить уйти"
 )
+_RAN_UP: Final = _set("должный набежать накопиться накапать натикать")
 _DISPUTE: Final = _set(
     "почему откуда зачем ошибка ошибочный неправильный неверный большой огромный завысить "
     "завышенный взяться непонятный перерасчет вернуть возврат возвратить зачесть перенести"
@@ -363,6 +365,10 @@ def _start_stop(m: _Message) -> Meaning | None:
     if m.numbers:
         return None
     subscription = m.has(_FEED) or m.has(_SUBSCRIBING)
+    # «перестаньте мне писать»: asked to stop writing (not «перестали писать», told)
+    ceased = m.has(_CEASE, _SEND) and not m.done & _CEASE and m.lemmas & {"я", "мне", "меня"}
+    if ceased and not m.has(_START):
+        return Meaning("stop")
     if not subscription:
         return None
     if not m.has(_FEED) and not m.has(_AGAIN | {"передумать", "случайно"}):
@@ -399,6 +405,8 @@ def _status(m: _Message) -> Meaning | None:
     if not m.has(_APPEAL, _PROGRESS) or m.has(_NEGATION) or m.has(_COMPLAINT - {"жалоба"}):
         return None
     own = m.has(_OWN) or m.has(_PROGRESS - _WEAK_PROGRESS) or m.tickets or m.numbers
+    # «писала жалобу на прошлой неделе, ответ будет?»: filed already, so one's own
+    own = own or bool(m.done & (_FILE | {"писать"}))
     if (m.lemmas & _FILE) - m.done or m.has(_WAITING) or not own:
         # «как подать заявку», «жду ответа на обращение месяц»; but «заявка, которую я
         # подавала в понедельник» is one of one's own
@@ -440,7 +448,8 @@ def _amount_due(m: _Message) -> Meaning | None:
     # «сколько мне надо заплатить в этом месяце?»
     if m.numbers or m.has(_DISPUTE) or m.has(_NEGATION):
         return None
-    if m.has(frozenset({"сколько"}), _PAY | {"должный"}):
+    # «сколько там набежало за свет?»
+    if m.has(frozenset({"сколько"}), _PAY | _RAN_UP):
         return Meaning("balance")
     return None
 
@@ -481,7 +490,7 @@ _FRAMES: Final[list[tuple[Callable[[_Message], Meaning | None], frozenset[str] |
     (_offices, frozenset()),
     (_help, frozenset()),
     (_balance, _OWED),  # «есть ли переплата?» asks the balance, not a refund
-    (_amount_due, frozenset()),
+    (_amount_due, frozenset({"свет", "электричество", "электроэнергия"})),
     (_money_left, frozenset({"счет"})),
     (_sum_due, frozenset({"сумма", "оплата"})),
     (_yes_no, None),
