@@ -26,6 +26,7 @@ from handlers.common import (
     AWAIT_READINGS,
     CHOOSE_ACCOUNT,
     CHOOSE_METER,
+    CODE_CHANNELS,
     CONFIRM_READINGS,
     LINK_CODE,
     LINK_OFFER,
@@ -141,7 +142,7 @@ class Handlers:
         if intent.account:
             return await self.readings.account_alone(ctx, intent.account)
         phone = phone_in_text(text)
-        if phone is not None and tg:
+        if phone is not None and ctx.channel in CODE_CHANNELS:
             return await self.identity.request_code(ctx, phone)
         if ctx.media:
             return Outcome.say(texts.MEDIA)

@@ -46,6 +46,12 @@ class Registry(Protocol):
 
     async def phone_on_account(self, phone: str, account: str) -> bool: ...
 
+    async def accounts_for_email(self, email: str) -> list[str]:
+        """The account numbers an e-mail address (any case) is registered on, ascending."""
+        ...
+
+    async def email_on_account(self, email: str, account: str) -> bool: ...
+
 
 class Contacts(Protocol):
     """People on channels, one per (channel, address). An SMS contact's phone is its

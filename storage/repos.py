@@ -86,6 +86,20 @@ class RegistryRepo:
         )
         return row is not None
 
+    async def accounts_for_email(self, email: str) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT account FROM account_emails WHERE email = ? ORDER BY account",
+            (email.lower(),),
+        )
+        return [r["account"] for r in rows]
+
+    async def email_on_account(self, email: str, account: str) -> bool:
+        row = await self.db.fetchone(
+            "SELECT 1 FROM account_emails WHERE email = ? AND account = ?",
+            (email.lower(), account),
+        )
+        return row is not None
+
     async def count_accounts(self) -> int:
         return int(await self.db.fetchval("SELECT count(*) FROM accounts"))
 
