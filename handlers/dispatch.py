@@ -36,6 +36,7 @@ from handlers.common import (
     state,
 )
 from handlers.identity import IdentityUseCase
+from handlers.notify import NotifyUseCase
 from handlers.offices import OfficesUseCase
 from handlers.quality.surveys import handle_survey_answer
 from handlers.readings import ReadingsUseCase
@@ -70,6 +71,7 @@ class Handlers:
         self.identity = IdentityUseCase(store, config)
         self.appeals = AppealsUseCase(store, config)
         self.offices = OfficesUseCase(store, config)
+        self.notify = NotifyUseCase(store, config)
 
     async def handle(self, ctx: Context, intent: Intent) -> Outcome:
         """Answer one inbound message; every message gets at least one reply."""
@@ -228,6 +230,8 @@ class Handlers:
             return await self.appeals.status(ctx, intent)
         if command == "offices":
             return await self.offices.answer(ctx)
+        if command == "notify":
+            return await self.notify.choose(ctx, intent)
         if command == "unchanged":
             await self._drop_held(ctx)
             return await self.readings.unchanged(ctx, intent)

@@ -358,3 +358,20 @@ class Outbox(Protocol):
         """Quiet hours: queued messages of `min_priority` or worse due before `until` wait
         until then (deferred); returns how many."""
         ...
+
+
+class NoticeChannels(Protocol):
+    """The channel each person (phone) chose for notices, and where a person can be
+    reached on a channel (docs/interfaces.md §14)."""
+
+    async def choose(
+        self, phones: Iterable[str], channel: str, address: str | None, at: datetime
+    ) -> None: ...
+
+    async def chosen(self, phone: str) -> tuple[str, str] | None: ...
+
+    async def phones_for_email(self, email: str) -> list[str]: ...
+
+    async def registry_email(self, phones: Iterable[str]) -> str | None: ...
+
+    async def messenger_address(self, channel: str, phones: Iterable[str]) -> str | None: ...

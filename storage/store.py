@@ -12,12 +12,14 @@ from types import TracebackType
 from typing import Self
 
 from storage.db import Database
+from storage.notice_channels import NoticeChannelRepo
 from storage.outbox import OutboxRepo
 from storage.ports import (
     Appeals,
     Contacts,
     ConversationStates,
     Journal,
+    NoticeChannels,
     Outages,
     Outbox,
     Readings,
@@ -45,6 +47,7 @@ class Store:
     appeals: Appeals
     outages: Outages
     outbox: Outbox
+    notices: NoticeChannels
 
     @classmethod
     def over(cls, db: Database) -> Store:
@@ -59,6 +62,7 @@ class Store:
             appeals=AppealRepo(db),
             outages=OutageRepo(db),
             outbox=OutboxRepo(db),
+            notices=NoticeChannelRepo(db),
         )
 
     @classmethod
