@@ -233,9 +233,12 @@ def mask_email(address: str | None) -> str:
 
 
 def mask_phone(phone: str | None) -> str:
-    """Mask a phone number for logs: `+79121234567` → `+7912***4567` (design.md)."""
+    """Mask a phone number for logs: `+79121234567` → `+7912***4567` (design.md). An
+    e-mail address (the address of an e-mail conversation) is masked as one."""
     if not phone:
         return "-"
+    if "@" in phone:
+        return mask_email(phone)
     if len(phone) <= 7:
         return "***"
     return f"{phone[:5]}***{phone[-4:]}"

@@ -97,6 +97,9 @@ class EmailChannel:
 
     async def start(self, on_inbound: OnInbound, on_report: OnReport) -> None:
         self._on_inbound = on_inbound
+        # aiosmtpd logs every SMTP command, addresses included, at INFO: personal data
+        # stays out of our logs (design.md, Personal data); its warnings still show.
+        logging.getLogger("mail.log").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
         loop = asyncio.get_running_loop()
         s = self.settings
         domain = s.address.rpartition("@")[2] or "localhost"

@@ -13,6 +13,7 @@ import io
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from bot.app import Gateway
 from bot.cli_appeals import cmd_answer
 from bot.settings import load_settings
 from mail_gateway.channel import EmailChannel
+from notifications.campaigns import OutageRequest
 from storage.export import export_readings
 from storage.registry import import_customers
 from tests.mail_gateway.relay import RelaySink, body, smtp_send
@@ -46,7 +48,9 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Gateway, RelaySink, int]]
             "[smpp]\nport = 0\n[api]\nport = 0\n"
             f'[email]\nenabled = true\naddress = "{OURS}"\nlisten_port = 0\n'
             f'smtp_host = "127.0.0.1"\nsmtp_port = {relay.port}\nsmtp_starttls = false\n'
-            f'authserv_id = "{AUTHSERV}"\nanswers_per_hour = 4\nrate = 100\n',
+            f'authserv_id = "{AUTHSERV}"\nanswers_per_hour = 4\nrate = 100\n'
+            # No quiet hours: the notices below go whenever the test runs.
+            '[notifications]\nquiet_hours = "00:00-00:00"\n',
             encoding="utf-8",
         )
         async with Gateway(load_settings(cfg)) as gw:
@@ -253,3 +257,41 @@ async def test_healthz_names_the_channel(world: tuple[Gateway, RelaySink, int]) 
     ok, health = await gw.health()
     assert ok, health
     assert "email" in health["channels"]
+
+
+async def test_notices_follow_the_persons_choice(
+    world: tuple[Gateway, RelaySink, int],
+) -> None:
+    gw, relay, _ = world
+    assert gw.notifications is not None
+    assert gw.simulator is not None
+    vouched = f"{AUTHSERV}; dmarc=pass header.from=mail.ru"
+    chose = body(await converse(world, mail("Уведомления по почте, пожалуйста",
+                                            Authentication_Results=vouched)))
+    assert "на почту i***@mail.ru" in chose, chose
+    # An outage at Ivan's house: his notice by e-mail (the full text), the neighbour's by SMS.
+    now = datetime.now(UTC)
+    outage = OutageRequest("Сыктывкар", "авария на линии", now, now + timedelta(hours=6),
+                           street="Коммунистическая", houses="10")
+    report = await gw.notifications.outage(outage, yes=True)
+    assert report.as_json()["by_channel"]["email"] == 1
+    await relay.wait_for(lambda: any("авария на линии" in body(m) for m in relay.to(IVAN)))
+    [notice] = [m for m in relay.to(IVAN) if "авария на линии" in body(m)]
+    assert notice["In-Reply-To"] is None
+    assert notice["Auto-Submitted"] == "auto-generated"
+    [neighbour] = await gw.simulator.wait_messages("+79042001122", 1, within=10)
+    assert "авария на линии" in neighbour
+    # A debt warning: by SMS always (the legal notice), and a copy by e-mail.
+    debts = b"account;amount;restriction_date\n1234567890;1234,56;2026-12-25\n"
+    await gw.notifications.import_debts(debts, name="debts.csv")
+    [sms] = await gw.simulator.wait_messages("+79121234567", 1, within=10)
+    assert "Задолженность по ЛС 1234567890" in sms
+    await relay.wait_for(lambda: any("Задолженность" in body(m) for m in relay.to(IVAN)))
+    # The relay refuses the address for good: the next notice comes by SMS instead.
+    relay.refuse.append("550 5.1.1 No such user")
+    outage = OutageRequest("Сыктывкар", "повреждение кабеля", now, now + timedelta(hours=6),
+                           street="Коммунистическая", houses="10")
+    await gw.notifications.outage(outage, yes=True)
+    texts = await gw.simulator.wait_messages("+79121234567", 2, within=15)
+    assert "повреждение кабеля" in texts[-1]
+    assert not any("повреждение кабеля" in body(m) for m in relay.received)

@@ -322,3 +322,25 @@ async def test_relay_password_is_never_logged(
     assert caplog.records
     assert secret not in caplog.text
     assert secret not in repr(settings)
+
+
+async def test_addresses_are_masked_in_logs(
+    chan: tuple[EmailChannel, Journal], caplog: pytest.LogCaptureFixture
+) -> None:
+    channel, _ = chan
+    caplog.set_level(logging.INFO)
+    await smtp_send(channel.port, _mail(From="ivan.petrov@mail.ru"),
+                    mail_from="ivan.petrov@mail.ru", to=[OURS])
+    assert "i***@mail.ru" in caplog.text
+    assert "ivan.petrov" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [("ivan.petrov@mail.ru", "i***@mail.ru"), ("+79121234567", "+7912***4567"),
+     ("", "-"), ("no-at-sign", "no-at***sign")],
+)
+def test_mask_phone_masks_addresses_too(value: str, masked: str) -> None:
+    from bot.core import mask_phone
+
+    assert mask_phone(value) == masked
