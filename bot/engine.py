@@ -159,8 +159,10 @@ class ConversationEngine:
         key = ConversationKey(inbound.channel.value, inbound.address)
         # 3. per-conversation lock
         async with self._lock(key), self.store.db.transaction():
-            # 4. load state
+            # 4. load state (and note that the contact wrote: notices go to the
+            # messenger a person wrote from last)
             state = await self.store.state.get(key, inbound.received_at)
+            await self.store.contacts.seen(contact.id, inbound.received_at)
             ctx = self._context(entry_id, inbound, contact, key, state)
             # 5. parse
             intent = self.parse(inbound.text)

@@ -23,7 +23,7 @@ from typing import Any
 
 from storage.address import house_in_spec, settlement_key, street_key
 from storage.db import Database, from_db, from_db_opt, to_db, utcnow
-from storage.routing import Person, route, route_sql
+from storage.routing import Person, messengers, route, route_sql
 
 # The payload of a row whose text is the campaign's template for the row's channel.
 TEMPLATE_PAYLOAD = '{"tpl":1}'
@@ -155,10 +155,19 @@ def _campaign(row: Any) -> Campaign:
     )
 
 
-_TELEGRAM_OF = (
-    "(SELECT c.address FROM contacts c WHERE c.channel = 'telegram' AND c.phone = p.phone"
-    " AND c.verified_by IS NOT NULL AND c.blocked = 0 ORDER BY c.id LIMIT 1)"
-)
+def _messenger_of(channels: tuple[str, ...]) -> str:
+    """SQL: the id of the person's (`p.phone`) linked, unblocked contact on one of
+    `channels` (a fixed set of names) that wrote last; NULL when there is none."""
+    if not channels:
+        return "NULL"
+    names = ", ".join(repr(c) for c in channels)
+    return (
+        f"(SELECT c.id FROM contacts c WHERE c.channel IN ({names}) AND c.phone = p.phone"
+        " AND c.verified_by IS NOT NULL AND c.blocked = 0"
+        " ORDER BY coalesce(c.last_inbound_at, '') DESC, c.id LIMIT 1)"
+    )
+
+
 _NOT_OPTED_OUT = (
     "NOT EXISTS (SELECT 1 FROM contacts o WHERE o.phone = p.phone AND o.opted_out = 1)"
 )
@@ -308,13 +317,15 @@ class CampaignRepo:
 
     def _routed(self, audience: Audience, routing: Routing) -> tuple[str, dict[str, Any]]:
         people, params = self._people(audience)
-        telegram = _TELEGRAM_OF if routing.telegram else "NULL"
+        messenger = _messenger_of(messengers(routing.running, telegram=routing.telegram))
         where = _NOT_OPTED_OUT if routing.respect_opt_out else "1"
-        channel, address = route_sql(routing.running, "tg")
+        channel, address = route_sql(routing.running)
         sql = (
             f"WITH {people}, chosen AS (SELECT p.phone AS phone, p.account AS account,"
-            f" {telegram} AS tg, nc.channel AS nc_channel, nc.address AS nc_address"
-            f" FROM people p LEFT JOIN notice_channels nc ON nc.phone = p.phone"
+            " m.channel AS m_channel, m.address AS m_address,"
+            " nc.channel AS nc_channel, nc.address AS nc_address"
+            f" FROM people p LEFT JOIN contacts m ON m.id = {messenger}"
+            " LEFT JOIN notice_channels nc ON nc.phone = p.phone"
             f" WHERE {where}),"
             f" routed AS (SELECT phone, account, {channel} AS ch, {address} AS addr"
             f" FROM chosen)"
@@ -424,7 +435,9 @@ class CampaignRepo:
         accounts = [m.account for m in messages]
         phones = await self._phones(accounts)
         everyone = {p for a in accounts for p in phones.get(a, ())}
-        telegram = await self._telegram(everyone if routing.telegram else set())
+        linked = await self._messengers(
+            everyone, messengers(routing.running, telegram=routing.telegram)
+        )
         chosen = await self._chosen(everyone)
         now = utcnow()
         rows: list[tuple[Any, ...]] = []
@@ -440,8 +453,7 @@ class CampaignRepo:
             for phone in numbers:
                 if (message.account, phone) in skip:
                     continue
-                tg = telegram.get(phone)
-                person = Person(phone, chosen.get(phone), ("telegram", tg) if tg else None)
+                person = Person(phone, chosen.get(phone), linked.get(phone))
                 targets = route(person, routing.running, required=routing.required)
                 for index, (channel, address) in enumerate(targets):
                     sms = channel == "sms"
@@ -485,18 +497,24 @@ class CampaignRepo:
                 found.setdefault(r["account"], []).append(r["phone"])
         return {k: tuple(v) for k, v in found.items()}
 
-    async def _telegram(self, phones: set[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+    async def _messengers(
+        self, phones: set[str], channels: tuple[str, ...]
+    ) -> dict[str, tuple[str, str]]:
+        """Per phone, the linked, unblocked messenger contact that wrote last."""
+        found: dict[str, tuple[str, str]] = {}
+        if not channels:
+            return found
         for chunk in _chunks(sorted(phones), 500):
             marks = ",".join("?" * len(chunk))
+            names = ",".join("?" * len(channels))
             rows = await self.db.fetchall(
-                "SELECT phone, address FROM contacts WHERE channel = 'telegram'"
+                f"SELECT phone, channel, address FROM contacts WHERE channel IN ({names})"
                 f" AND verified_by IS NOT NULL AND blocked = 0 AND phone IN ({marks})"
-                " ORDER BY id",
-                chunk,
+                " ORDER BY coalesce(last_inbound_at, '') DESC, id",
+                [*channels, *chunk],
             )
             for r in rows:
-                found.setdefault(r["phone"], r["address"])
+                found.setdefault(r["phone"], (r["channel"], r["address"]))
         return found
 
     async def _chosen(self, phones: set[str]) -> dict[str, tuple[str, str]]:

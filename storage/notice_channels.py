@@ -67,7 +67,8 @@ class NoticeChannelRepo:
         marks = ",".join("?" * len(wanted))
         row = await self.db.fetchone(
             "SELECT address FROM contacts WHERE channel = ? AND verified_by IS NOT NULL"
-            f" AND blocked = 0 AND phone IN ({marks}) ORDER BY id DESC LIMIT 1",
+            f" AND blocked = 0 AND phone IN ({marks})"
+            " ORDER BY coalesce(last_inbound_at, '') DESC, id DESC LIMIT 1",
             [channel, *wanted],
         )
         return None if row is None else str(row["address"])

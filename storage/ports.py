@@ -75,6 +75,10 @@ class Contacts(Protocol):
         on creation, an existing contact is returned as it is."""
         ...
 
+    async def seen(self, contact_id: int, at: datetime) -> None:
+        """The contact wrote to us at `at` (notices go to the messenger written from last)."""
+        ...
+
     async def verify_phone(self, contact_id: int, phone: str, verified_by: str) -> None: ...
 
     async def unlink(self, contact_id: int) -> None:

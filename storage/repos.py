@@ -153,6 +153,11 @@ class ContactRepo:
         assert contact is not None
         return contact
 
+    async def seen(self, contact_id: int, at: datetime) -> None:
+        await self.db.execute(
+            "UPDATE contacts SET last_inbound_at = ? WHERE id = ?", (to_db(at), contact_id)
+        )
+
     async def verify_phone(self, contact_id: int, phone: str, verified_by: str) -> None:
         await self.db.execute(
             "UPDATE contacts SET phone = ?, verified_by = ?, verified_at = ? WHERE id = ?",

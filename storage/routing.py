@@ -7,7 +7,8 @@ messenger they are linked on (Telegram); else SMS. Notices the law requires by S
 restriction) go by SMS always, and also to the chosen channel. A channel that fails for
 good falls back to SMS in the sender.
 
-A new channel (MAX) extends `CHOOSABLE` and, once it links people, `_messenger` below.
+A new channel (MAX) is in `CHOOSABLE` and `MESSENGERS` already: it takes part once it
+runs (`running`) and its contacts are linked to phones.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from dataclasses import dataclass
 SMS = "sms"
 # Channels a person may choose besides SMS (the `notice_channels.channel` values).
 CHOOSABLE = ("telegram", "max", "email")
+# Channels a person links to their phone and writes from: without a choice, notices go
+# to the one they wrote from last.
+MESSENGERS = ("telegram", "max")
 
 Target = tuple[str, str]  # (channel, address)
 
@@ -48,19 +52,24 @@ def route(person: Person, running: frozenset[str], *, required: bool = False) ->
     return [sms]
 
 
-def route_sql(running: frozenset[str], messenger: str) -> tuple[str, str]:
+def messengers(running: frozenset[str], *, telegram: bool) -> tuple[str, ...]:
+    """The messenger channels notices may go to: Telegram when the routing allows it
+    (`telegram`), others while they run."""
+    return tuple(m for m in MESSENGERS if (telegram if m == "telegram" else m in running))
+
+
+def route_sql(running: frozenset[str]) -> tuple[str, str]:
     """`route` (not `required`) as SQL over a row with `phone`, the chosen `nc_channel`
-    and `nc_address` (NULL: no choice), and `messenger`, an SQL expression for the
-    address of the person's linked messenger contact (NULL: none), on the channel
-    `telegram`. Returns the (channel, address) expressions."""
+    and `nc_address` (NULL: no choice), and the person's messenger contact `m_channel`,
+    `m_address` (NULL: none). Returns the (channel, address) expressions."""
     names = sorted(c for c in running if c in CHOOSABLE)  # a fixed set: safe to inline
     chosen = f"nc_channel IN ({', '.join(repr(n) for n in names)})" if names else "0 = 1"
     channel = (
         f"CASE WHEN {chosen} THEN nc_channel WHEN nc_channel = '{SMS}' THEN '{SMS}'"
-        f" WHEN {messenger} IS NOT NULL THEN 'telegram' ELSE '{SMS}' END"
+        f" WHEN m_channel IS NOT NULL THEN m_channel ELSE '{SMS}' END"
     )
     address = (
         f"CASE WHEN {chosen} THEN nc_address WHEN nc_channel = '{SMS}' THEN phone"
-        f" ELSE coalesce({messenger}, phone) END"
+        f" ELSE coalesce(m_address, phone) END"
     )
     return channel, address

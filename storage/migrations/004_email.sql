@@ -23,3 +23,7 @@ CREATE TABLE notice_channels (
 -- channel the person chose: not a recipient of its own, no evidence, no SMS fallback
 -- (the SMS row is the notice). Campaign counts and lists skip copies.
 ALTER TABLE outbox ADD COLUMN copy INTEGER NOT NULL DEFAULT 0;
+
+-- When the contact last wrote to us: without a chosen channel, notices go to the
+-- messenger the person wrote from last (docs/interfaces.md §14).
+ALTER TABLE contacts ADD COLUMN last_inbound_at TEXT;

@@ -149,3 +149,46 @@ async def test_invoice_goes_to_the_chosen_channel_only(tmp_path: Path) -> None:
         rows = await db.fetchall("SELECT phone, channel, address, copy FROM outbox")
         assert {(r["phone"], r["channel"], r["address"]) for r in rows} == _expected(ALL)
         assert not any(r["copy"] for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("running", "written_last", "target"),
+    [
+        (frozenset({"telegram", "max"}), None, ("max", "702")),
+        (frozenset({"telegram"}), None, ("telegram", "701")),
+        # the first Telegram user writes again: now it is the last
+        (frozenset({"telegram", "max"}), "701", ("telegram", "701")),
+        (frozenset({"telegram", "max"}), "703", ("telegram", "703")),
+    ],
+)
+async def test_the_messenger_written_from_last(
+    tmp_path: Path, running: frozenset[str], written_last: str | None, target: Target
+) -> None:
+    from storage.repos import ContactRepo
+
+    async with Database(tmp_path / "g.db") as db:
+        now = to_db(NOW)
+        await db.execute("INSERT INTO accounts (number, settlement, settlement_key, updated_at)"
+                         " VALUES ('1', 'Ухта', 'ухта', ?)", (now,))
+        await db.execute("INSERT INTO account_phones (account, phone) VALUES ('1', ?)", (P,))
+        contacts = ContactRepo(db)
+        for channel, address, hour in (("telegram", "701", 8), ("max", "702", 9),
+                                       ("telegram", "703", None)):
+            contact = await contacts.resolve(channel, address, phone=P, verified_by="code")
+            if hour is not None:
+                await contacts.seen(contact.id, NOW.replace(hour=hour))
+        if written_last is not None:
+            again = await contacts.get("telegram", written_last)
+            assert again is not None
+            await contacts.seen(again.id, NOW.replace(hour=11))
+        repo = CampaignRepo(db)
+        routing = Routing(telegram=True, running=running)
+        outage = await repo.create("outage", "o", {})
+        await repo.enqueue_audience(outage, AreaAudience("Ухта"), routing, priority=10)
+        invoice = await repo.create("invoice", "i", {})
+        await repo.enqueue_billing(invoice, [BillingMessage("1", "s", "f")], routing,
+                                   priority=20, status="queued", not_before=NOW)
+        rows = await db.fetchall("SELECT campaign_id, channel, address FROM outbox")
+        assert {(r["campaign_id"], r["channel"], r["address"]) for r in rows} == {
+            (outage, *target), (invoice, *target)}
+        assert await NoticeChannelRepo(db).messenger_address(target[0], [P]) == target[1]
