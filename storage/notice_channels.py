@@ -46,10 +46,9 @@ class NoticeChannelRepo:
 
     async def registry_email(self, phones: Iterable[str]) -> str | None:
         """An e-mail address the registry has on the accounts of these phones."""
-        wanted = sorted(set(phones))
+        wanted, marks = _placeholders(phones)
         if not wanted:
             return None
-        marks = ",".join("?" * len(wanted))
         row = await self.db.fetchone(
             "SELECT ae.email FROM account_phones ap"
             " JOIN account_emails ae ON ae.account = ap.account"
@@ -61,10 +60,9 @@ class NoticeChannelRepo:
     async def messenger_address(self, channel: str, phones: Iterable[str]) -> str | None:
         """The address of a verified, unblocked contact on `channel` with one of these
         phones (the one that wrote last)."""
-        wanted = sorted(set(phones))
+        wanted, marks = _placeholders(phones)
         if not wanted:
             return None
-        marks = ",".join("?" * len(wanted))
         row = await self.db.fetchone(
             "SELECT address FROM contacts WHERE channel = ? AND verified_by IS NOT NULL"
             f" AND blocked = 0 AND phone IN ({marks})"
@@ -72,3 +70,9 @@ class NoticeChannelRepo:
             [channel, *wanted],
         )
         return None if row is None else str(row["address"])
+
+
+def _placeholders(phones: Iterable[str]) -> tuple[list[str], str]:
+    """The distinct phones, sorted, and their `?` list for an SQL `IN (…)`."""
+    wanted = sorted(set(phones))
+    return wanted, ",".join("?" * len(wanted))
