@@ -1,7 +1,7 @@
 """The admin HTTP API (contracts.md §11) on aiohttp.
 
-Every route under `/api/` needs `Authorization: Bearer <[api] token>`. With an empty
-token the API listens on loopback only (checked at start-up by the CLI) and accepts
+Every route under `/api/`, and `/metrics`, needs `Authorization: Bearer <[api] token>`.
+With an empty token the API listens on loopback only (checked at start-up by the CLI) and accepts
 requests without a token, saying so in the log. `/healthz` needs no token.
 """
 
@@ -32,7 +32,7 @@ def json_error(status: int, message: str) -> web.Response:
 def _auth_middleware(token: str) -> Any:
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/api/") and token:
+        if (request.path.startswith("/api/") or request.path == "/metrics") and token:
             header = request.headers.get("Authorization", "")
             scheme, _, given = header.partition(" ")
             if scheme.lower() != "bearer":  # the scheme is case-insensitive (RFC 9110 §11.1)
@@ -48,6 +48,20 @@ def _auth_middleware(token: str) -> Any:
 async def healthz(request: web.Request) -> web.Response:
     ok, body = await request.app[GATEWAY_KEY].health()
     return web.json_response(body, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format, under the bearer token (docs/interfaces.md §13)."""
+    from bot.metrics import CONTENT_TYPE
+
+    try:
+        body = await request.app[GATEWAY_KEY].metrics_text()
+    except Exception:  # the store is down: say so, as /healthz does, not a bare 500
+        log.exception("metrics: cannot read the store")
+        return json_error(503, "the store cannot be read; see /healthz")
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response
 
 
 async def dev_sms(request: web.Request) -> web.Response:
@@ -87,6 +101,7 @@ class AdminApi:
         self.app = web.Application(middlewares=[_auth_middleware(token)], client_max_size=64 << 20)
         self.app[GATEWAY_KEY] = gateway
         self.app.router.add_get("/healthz", healthz)
+        self.app.router.add_get("/metrics", metrics)
         self.app.router.add_post("/api/dev/sms", dev_sms)
         self._add_extensions()
         self._runner: web.AppRunner | None = None

@@ -31,7 +31,7 @@ class NotifyUseCase:
         if ctx.contact.is_verified and ctx.contact.phone:
             return [ctx.contact.phone]
         if ctx.contact.email:
-            return await self.store.notices.phones_for_email(ctx.contact.email)
+            return await self.store.notice_channels.phones_for_email(ctx.contact.email)
         return []
 
     async def choose(self, ctx: Context, intent: Intent) -> Outcome:
@@ -39,7 +39,7 @@ class NotifyUseCase:
         phones = await self._phones(ctx)
         if not phones:
             return Outcome.say(texts.NOTIFY_WHO, state=None)
-        notices = self.store.notices
+        notices = self.store.notice_channels
         address: str | None = None
         if channel == "sms":
             address = None

@@ -7,14 +7,17 @@ three give the same answers (contracts.md §8, §10, §11).
 
 Kinds, priorities and routes (design.md «Notifications»):
 
-| kind | priority | quiet hours | route | opt-out |
+| kind | priority | quiet hours | route | «СТОП» |
 |---|---|---|---|---|
-| outage, unplanned | urgent | go at once | Telegram if linked, else SMS | ignored |
-| outage, planned | bulk | deferred | Telegram if linked, else SMS | ignored |
-| restored | urgent | go at once | the outage's people, rerouted | ignored |
-| invoice | bulk | deferred | Telegram if linked, else SMS | ignored |
+| outage, unplanned | urgent | go at once | Telegram if linked, else SMS | ignored (safety) |
+| outage, planned | bulk | deferred | Telegram if linked, else SMS | respected |
+| restored | urgent | go at once | the outage's people, rerouted | ignored (safety) |
+| invoice | bulk | deferred | Telegram if linked, else SMS | respected |
 | debt | bulk | deferred | SMS always (receipts are evidence) | ignored (required by law) |
 | reminder | bulk | deferred | Telegram if linked, else SMS | respected |
+
+The «СТОП» column is `storage.notices.NOTICE_KINDS`, the one table every audience and
+the sender read (`Notifications._routing`).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from storage.csvfile import (
     parse_invoice,
 )
 from storage.db import utcnow
+from storage.notices import respects_opt_out
 from storage.outbox import PRIORITY_BULK, PRIORITY_URGENT
 from storage.store import Store
 
@@ -84,6 +88,12 @@ class NoticeConfig:
     window_first_day: int = 18
     window_last_day: int = 25
     reminder_hour: int = 10
+    # The name signed under SMS notices (`[service] sms_signature`); empty: `company`.
+    sms_signature: str = ""
+
+    @property
+    def signature(self) -> str:
+        return self.sms_signature or self.company
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NoticeConfig:
@@ -103,6 +113,7 @@ class NoticeConfig:
             window_first_day=settings.readings.window_first_day,
             window_last_day=settings.readings.window_last_day,
             reminder_hour=n.reminder_hour,
+            sms_signature=settings.service.sms_signature,
         )
 
 
@@ -256,11 +267,14 @@ class Notifications:
     ) -> Notifications:
         return cls(store, NoticeConfig.from_settings(settings), wake=wake)
 
-    def _routing(self, *, required: bool = False, respect_opt_out: bool = False) -> Routing:
-        """`required`: a notice the law requires by SMS (storage.routing)."""
+    def _routing(
+        self, kind: str, params: dict[str, Any] | None = None, *, required: bool = False
+    ) -> Routing:
+        """How a campaign of `kind` reaches people; «СТОП» per `storage.notices`;
+        `required`: a notice the law requires by SMS (storage.routing)."""
         return Routing(
             telegram=not required and self.config.telegram,
-            respect_opt_out=respect_opt_out,
+            respect_opt_out=respects_opt_out(kind, params),
             running=self.config.running,
             required=required,
         )
@@ -273,15 +287,18 @@ class Notifications:
     # -- outages -------------------------------------------------------------------------
 
     def outage_text(self, req: OutageRequest) -> str:
-        """The full notice (Telegram, and SMS when it fits `SMS_OUTAGE_PARTS`)."""
-        return self._outage_notice(req, req.reason.strip(), self._where(req))
+        """The full notice (Telegram), signed with the company's name."""
+        return self._outage_notice(
+            req, req.reason.strip(), self._where(req), self.config.company
+        )
 
     def outage_sms_text(self, req: OutageRequest) -> str:
         """The notice cut to `SMS_OUTAGE_PARTS` parts: a long reason, then a long house
         list, end in «…». Written at night in a storm, a reason can run long; thousands
         of 4-part SMS would cost twice the two the notice is meant to fit in."""
+        signature = self.config.signature
         return _fit_sms(
-            lambda reason, where: self._outage_notice(req, reason, where),
+            lambda reason, where: self._outage_notice(req, reason, where, signature),
             req.reason.strip(), self._where(req),
         )
 
@@ -289,7 +306,9 @@ class Notifications:
     def _where(req: OutageRequest) -> str:
         return templates.area(req.settlement, req.street, req.houses)
 
-    def _outage_notice(self, req: OutageRequest, reason: str, where: str) -> str:
+    def _outage_notice(
+        self, req: OutageRequest, reason: str, where: str, signature: str
+    ) -> str:
         return templates.outage_notice(
             planned=req.planned,
             where=where,
@@ -297,7 +316,7 @@ class Notifications:
             start=req.start,
             until=req.until,
             tz=self.config.tz,
-            company=self.config.company,
+            company=signature,
         )
 
     async def outage(
@@ -313,7 +332,7 @@ class Notifications:
         if req.until <= req.start:
             raise OutageError("until: must be after start")
         audience = AreaAudience(req.settlement, req.street, req.houses)
-        routing = self._routing()
+        routing = self._routing("outage", {"planned": req.planned})
         full, text = self.outage_text(req), self.outage_sms_text(req)
         counts = await self.campaigns.count(audience, routing)
         preview = BroadcastReport(
@@ -377,22 +396,20 @@ class Notifications:
         called_off = outage.status == "cancelled" or (
             outage.restored_campaign_id is None and outage.planned and now < outage.start_at
         )
-        company = self.config.company
-        if called_off:
-            start = outage.start_at.astimezone(self.config.tz).strftime("%d.%m %H:%M")
+        start = outage.start_at.astimezone(self.config.tz).strftime("%d.%m %H:%M")
 
-            def render(_reason: str, area: str) -> str:
+        def render(signature: str, area: str) -> str:
+            if called_off:
                 return templates.planned_called_off_notice(
-                    where=area, start=start, company=company
+                    where=area, start=start, company=signature
                 )
-        else:
-
-            def render(_reason: str, area: str) -> str:
-                return templates.restored_notice(where=area, company=company)
+            return templates.restored_notice(where=area, company=signature)
 
         # Like the outage notice: Telegram gets it all, the SMS fits two parts (a long
         # house list made every «restored» SMS three).
-        text, sms_text = render("", where), _fit_sms(render, "", where)
+        signature = self.config.signature
+        text = render(self.config.company, where)
+        sms_text = _fit_sms(lambda _reason, area: render(signature, area), "", where)
         area = AreaAudience(outage.settlement, outage.street, outage.houses)
         accounts = await self.campaigns.accounts_in(area)
         if outage.restored_campaign_id is not None:
@@ -422,7 +439,8 @@ class Notifications:
             )
             await self.store.outages.set_campaign(outage.id, campaign, restored=True)
             await self.campaigns.enqueue_audience(
-                campaign, audience, self._routing(), priority=PRIORITY_URGENT, not_before=now
+                campaign, audience, self._routing("restored"), priority=PRIORITY_URGENT,
+                not_before=now,
             )
             await self.campaigns.finish_building(campaign)
         self.wake()
@@ -446,15 +464,18 @@ class Notifications:
         """Each file becomes one invoice campaign (contracts.md §10)."""
 
         def message(row: InvoiceRow) -> BillingMessage:
-            text = templates.invoice_notice(
-                account=row.account, period=row.period, amount=row.amount,
-                due=row.due_date, company=self.config.company,
-            )
-            return BillingMessage(row.account, text, text)
+            def text(signature: str) -> str:
+                return templates.invoice_notice(
+                    account=row.account, period=row.period, amount=row.amount,
+                    due=row.due_date, company=signature,
+                )
+
+            return BillingMessage(row.account, text(self.config.signature),
+                                  text(self.config.company))
 
         return await self._import(
             source, name=name, kind="invoice", columns=INVOICE_COLUMNS, parse=parse_invoice,
-            message=message, routing=self._routing(),
+            message=message, routing=self._routing("invoice"),
         )
 
     async def import_debts(self, source: Source, name: str = "") -> ImportReport:
@@ -463,15 +484,20 @@ class Notifications:
         each row keeps its sent and delivered times as evidence."""
 
         def message(row: DebtRow) -> BillingMessage:
-            text = templates.debt_notice(
+            # SMS: the legally required content in two parts; messengers: in full.
+            sms = templates.debt_notice_sms(
+                account=row.account, amount=row.amount, restriction=row.restriction_date,
+                signature=self.config.signature,
+            )
+            full = templates.debt_notice(
                 account=row.account, amount=row.amount, restriction=row.restriction_date,
                 company=self.config.company,
             )
-            return BillingMessage(row.account, text, text)
+            return BillingMessage(row.account, sms, full)
 
         return await self._import(
             source, name=name, kind="debt", columns=DEBT_COLUMNS, parse=parse_debt,
-            message=message, routing=self._routing(required=True),
+            message=message, routing=self._routing("debt", required=True),
         )
 
     async def _import(
@@ -567,19 +593,23 @@ class Notifications:
         period = f"{local:%Y-%m}"
         if await self.campaigns.find("reminder", period) is not None:
             return None
-        text = templates.reminder_notice(
-            first_day=self.config.window_first_day, last_day=self.config.window_last_day,
-            company=self.config.company,
-        )
+        def text(signature: str) -> str:
+            return templates.reminder_notice(
+                first_day=self.config.window_first_day, last_day=self.config.window_last_day,
+                company=signature,
+            )
+
         status, not_before = self._bulk_timing(moment)
         async with self.store.db.transaction():
             if await self.campaigns.find("reminder", period) is not None:
                 return None
             campaign = await self.campaigns.create(
-                "reminder", period, {"templates": {"sms": text, "telegram": text}}
+                "reminder", period,
+                {"templates": {"sms": text(self.config.signature),
+                               "telegram": text(self.config.company)}},
             )
             await self.campaigns.enqueue_audience(
-                campaign, SubscriberAudience(), self._routing(respect_opt_out=True),
+                campaign, SubscriberAudience(), self._routing("reminder"),
                 priority=PRIORITY_BULK, status=status, not_before=not_before,
                 key_prefix=f"reminder:{period}:",
             )

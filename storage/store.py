@@ -20,6 +20,7 @@ from storage.ports import (
     ConversationStates,
     Journal,
     NoticeChannels,
+    OpsStats,
     Outages,
     Outbox,
     Readings,
@@ -34,6 +35,7 @@ from storage.repos import (
     RegistryRepo,
     StateRepo,
 )
+from storage.stats import SqliteOpsStats
 
 
 @dataclass
@@ -47,7 +49,8 @@ class Store:
     appeals: Appeals
     outages: Outages
     outbox: Outbox
-    notices: NoticeChannels
+    notice_channels: NoticeChannels
+    stats: OpsStats
 
     @classmethod
     def over(cls, db: Database) -> Store:
@@ -62,7 +65,8 @@ class Store:
             appeals=AppealRepo(db),
             outages=OutageRepo(db),
             outbox=OutboxRepo(db),
-            notices=NoticeChannelRepo(db),
+            notice_channels=NoticeChannelRepo(db),
+            stats=SqliteOpsStats(db),
         )
 
     @classmethod

