@@ -68,6 +68,19 @@ def reply_subject(subject: str, default: str = DEFAULT_SUBJECT) -> str:
     return f"Re: {base}" if base else default
 
 
+NOTICE_SUBJECT = 78
+
+
+def notice_subject(text: str) -> str:
+    """A notice's subject: its first sentence, cut on a word to fit one line."""
+    first = " ".join(text.strip().split("\n", 1)[0].split())
+    sentence = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0].rstrip(".")
+    if len(sentence) <= NOTICE_SUBJECT:
+        return sentence
+    cut = sentence[: NOTICE_SUBJECT - 1].rsplit(" ", 1)[0].rstrip(",;:—- ")
+    return f"{cut}…"
+
+
 def new_message_id(address: str) -> str:
     """A Message-ID on our own domain (the part of `address` after @)."""
     domain = address.rpartition("@")[2] or "localhost"
@@ -100,7 +113,7 @@ def compose(
         msg["References"] = " ".join([*refs[-(MAX_REFERENCES - 1):], thread.message_id])
         msg["Auto-Submitted"] = "auto-replied"
     else:
-        msg["Subject"] = subject or company or DEFAULT_SUBJECT
+        msg["Subject"] = subject or notice_subject(text) or company or DEFAULT_SUBJECT
         msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(text, charset="utf-8")
     return msg

@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mail_gateway.compose import MAX_REFERENCES, Thread, compose, new_message_id, reply_subject
+from mail_gateway.compose import (
+    MAX_REFERENCES,
+    Thread,
+    compose,
+    new_message_id,
+    notice_subject,
+    reply_subject,
+)
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
@@ -67,10 +74,28 @@ def test_notice_without_thread_is_auto_generated() -> None:
                   company="ЭнергоСбыт")
     assert msg["In-Reply-To"] is None
     assert msg["Auto-Submitted"] == "auto-generated"
-    assert msg["Subject"] == "ЭнергоСбыт"
+    assert msg["Subject"] == "Отключение"
 
 
 def test_message_ids_are_on_our_domain_and_unique() -> None:
     ids = {new_message_id("info@retailer.example") for _ in range(50)}
     assert len(ids) == 50
     assert all(i.startswith("<") and i.endswith("@retailer.example>") for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("text", "subject"),
+    [
+        ("Плановое отключение 5 декабря с 10:00 до 14:00. Ремонт линии.",
+         "Плановое отключение 5 декабря с 10:00 до 14:00"),
+        ("Задолженность по ЛС 1234567890: 1 234,56 руб. Если не оплатить в течение 20 дней"
+         " со дня доставки этого уведомления, подача электроэнергии может быть ограничена",
+         "Задолженность по ЛС 1234567890: 1 234,56 руб"),
+        ("Свет дали!\nСпасибо за терпение.", "Свет дали!"),
+        ("Очень " * 30, "Очень " * 11 + "Очень…"),
+        ("", ""),
+    ],
+)
+def test_notice_subject(text: str, subject: str) -> None:
+    assert notice_subject(text) == subject
+    assert len(notice_subject(text)) <= 78
