@@ -56,3 +56,20 @@ def test_password_from_the_environment(
     assert email.smtp_password.get_secret_value() == "relay-secret"
     assert email.address == "info@retailer.example"
     assert "relay-secret" not in repr(email)
+
+
+def test_banner_names_the_email_channel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from bot.cli import _print_banner
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(ON + "listen_port = 0\n", encoding="utf-8")
+    settings = load_settings(cfg)
+    channel = SimpleNamespace(port=40025)  # the port the OS gave for listen_port = 0
+    _print_banner(SimpleNamespace(settings=settings, api=None, channels={"email": channel}))
+    out = capsys.readouterr().out
+    assert ("e-mail       info@retailer.example: SMTP in on 127.0.0.1:40025,"
+            " out via relay.retailer.example:25") in out
