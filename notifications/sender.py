@@ -330,13 +330,13 @@ class OutboxSender:
             if await self._fallback_to_sms(item, outbound):
                 return
         elif (
-            not error.retryable
+            (not error.retryable or item.attempts >= self.max_attempts)
             and error.kind is not SendErrorKind.EXPIRED
             and item.phone is not None
             and await self._fallback_to_sms(item, outbound)
         ):
             # A notice the chosen channel refused for good (a bad e-mail address, a
-            # rejected mail) goes by SMS (docs/interfaces.md §14).
+            # rejected mail) or failed on every try goes by SMS (docs/interfaces.md §14).
             return
         if error.retryable:
             detail = error.detail or error.kind.value
