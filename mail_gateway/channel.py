@@ -136,15 +136,16 @@ class EmailChannel:
         read = read_mail(
             raw, mail_from=mail_from, our_address=s.address, authserv_id=s.authserv_id
         )
-        if isinstance(read, Unreadable) and read.sender is None:
-            log.warning("email: refused mail %s: %s", read.message_id, read.reason)
-            return f"554 5.6.0 Message not accepted: {read.reason}"
-        if isinstance(read, Mail) and read.auto is not None:
+        if read.auto is not None:
+            # Accepted (the relay must not bounce a bounce) and never answered.
             log.info(
                 "email: %s from %s is automatic (%s); not answered",
                 read.message_id, mask_email(read.sender), read.auto,
             )
             return "250 2.0.0 OK"
+        if isinstance(read, Unreadable) and read.sender is None:
+            log.warning("email: refused mail %s: %s", read.message_id, read.reason)
+            return f"554 5.6.0 Message not accepted: {read.reason}"
         inbound = _inbound(read)
         assert self._on_inbound is not None
         try:

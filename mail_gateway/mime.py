@@ -48,6 +48,7 @@ class Unreadable:
     reason: str
     sender: str | None
     message_id: str
+    auto: str | None = None  # as in `Mail`: an automatic mail is never answered
 
 
 def read_mail(
@@ -59,15 +60,18 @@ def read_mail(
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
     except Exception as exc:  # the parser is lenient; this is the last resort
-        return Unreadable(f"not a MIME message: {type(exc).__name__}", None, digest)
+        auto = "bounce (empty return path)" if not mail_from.strip("<> ") else None
+        return Unreadable(f"not a MIME message: {type(exc).__name__}", None, digest, auto)
     message_id = _message_id(msg) or digest
+    auto = auto_reason(msg, mail_from, our_address)
     sender = from_address(msg)
     if sender is None:
-        return Unreadable("no readable From address", None, message_id)
+        return Unreadable("no readable From address", None, message_id, auto)
     try:
         text, attachments = body_text(msg)
     except Exception as exc:  # a broken part: say so, do not guess
-        return Unreadable(f"broken MIME body: {type(exc).__name__}", sender, message_id)
+        reason = f"broken MIME body: {type(exc).__name__}"
+        return Unreadable(reason, sender, message_id, auto)
     subject = _header(msg, "Subject")
     text = strip_quoted(text[:MAX_TEXT])
     if not text.strip() and subject and not _is_reply_subject(subject):
@@ -80,7 +84,7 @@ def read_mail(
         references=_references(msg),
         text=text,
         attachments=attachments,
-        auto=auto_reason(msg, mail_from, our_address),
+        auto=auto,
         authenticated=dmarc_pass(msg, authserv_id, sender),
     )
 

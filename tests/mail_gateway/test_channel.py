@@ -177,6 +177,24 @@ async def test_mail_without_a_sender_is_refused_clearly(
     assert journal.entries == []
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # a bounce without a From header
+        b"Subject: Undelivered\r\nMessage-ID: <b1@x>\r\n\r\nno From header\r\n",
+        # a bounce whose body cannot be read
+        (b"From: MAILER-DAEMON@mx.mail.ru\r\nMessage-ID: <b2@x>\r\n"
+         b"Content-Type: multipart/report; boundary=zz\r\n\r\n--zz\r\n"),
+    ],
+)
+async def test_an_unreadable_bounce_is_accepted_and_never_answered(
+    chan: tuple[EmailChannel, Journal], raw: bytes
+) -> None:
+    channel, journal = chan
+    assert await smtp_send(channel.port, raw, mail_from="", to=[OURS]) == {}
+    assert journal.entries == []
+
+
 async def test_unreadable_body_is_journaled_for_an_answer(
     chan: tuple[EmailChannel, Journal],
 ) -> None:

@@ -277,3 +277,19 @@ def test_any_header_text_gives_a_value(text: str) -> None:
            + "\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + text).encode(
         "utf-8", "surrogatepass")
     assert isinstance(_read(raw), Mail | Unreadable)
+
+
+@pytest.mark.parametrize(
+    ("raw", "mail_from", "auto"),
+    [
+        (b"Subject: x\r\n\r\nno From", "", "bounce (empty return path)"),
+        (b"Subject: x\r\n\r\nno From", "ivan@mail.ru", None),
+        (b"From: a@b.ru\r\nAuto-Submitted: auto-replied\r\n\r\n", "a@b.ru",
+         "Auto-Submitted: auto-replied"),
+    ],
+)
+def test_unreadable_mail_still_says_whether_it_is_automatic(
+    raw: bytes, mail_from: str, auto: str | None
+) -> None:
+    read = _read(raw, mail_from)
+    assert read.auto == auto
