@@ -112,6 +112,9 @@ class Progress:
     kind: str
     recipients: int
     counts: dict[str, int] = field(default_factory=dict)
+    # Recipients who may have got the notice twice after a crash (a part re-sent after
+    # its first submit went unanswered); not one of the states, not in their sum.
+    possible_duplicates: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -119,6 +122,7 @@ class Progress:
             "kind": self.kind,
             "recipients": self.recipients,
             **{state: self.counts.get(state, 0) for state in STATES},
+            "possible_duplicates": self.possible_duplicates,
         }
 
     @property
@@ -586,13 +590,25 @@ class CampaignRepo:
             " 0) AS failed,"
             " coalesce(sum(status = 'deferred'), 0) AS deferred,"
             " coalesce(sum(status = 'cancelled' OR (status = 'expired' AND sent_at IS NULL)),"
-            " 0) AS cancelled"
+            " 0) AS cancelled,"
+            " coalesce(sum(possible_duplicate), 0) AS possible_duplicates"
             " FROM outbox WHERE campaign_id = ? AND copy = 0",
             (campaign_id,),
         )
         assert row is not None
         counts = {state: int(row[state]) for state in STATES}
-        return Progress(campaign_id, campaign.kind, int(row["recipients"]), counts)
+        return Progress(
+            campaign_id, campaign.kind, int(row["recipients"]), counts,
+            int(row["possible_duplicates"]),
+        )
+
+    async def unfinished(self) -> list[int]:
+        """Campaigns with messages still queued or being sent."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT campaign_id FROM outbox WHERE status IN ('queued', 'sending')"
+            " AND campaign_id IS NOT NULL ORDER BY campaign_id"
+        )
+        return [int(r["campaign_id"]) for r in rows]
 
     async def stop_unsent(
         self, campaign_id: int, now: datetime, *, status: str, reason: str

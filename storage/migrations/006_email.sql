@@ -1,4 +1,4 @@
--- 005: the e-mail channel (docs/interfaces.md §14). The registry's e-mail addresses of an
+-- 006: the e-mail channel (docs/interfaces.md §14). The registry's e-mail addresses of an
 -- account (the optional `emails` column of the customer file), lower case. An e-mail
 -- sender is linked to the account only when its address is here and the company relay
 -- vouches for it (dmarc=pass); the check is made per message, so nothing else is stored.
