@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.core import Channel, ChannelName, Outbound
+from bot.core import Channel, ChannelName, Outbound, reply_route
 from storage.outbox import PRIORITY_REPLY, NewMessage
 from storage.store import Store
 
@@ -31,13 +31,17 @@ class OutboxAnswers:
         *,
         channel: str,
         address: str,
-        source: str | None,
+        reference: str | None,
         text: str,
         key: str,
         account: str | None = None,
     ) -> int:
         name = ChannelName(channel)
-        outbound = Outbound(channel=name, address=address, text=text, source=source)
+        outbound = Outbound(
+            channel=name, address=address, text=text,
+            # An SMS from the number written to, an e-mail in the customer's thread.
+            **reply_route(name, reference),
+        )
         return await self.store.outbox.enqueue(
             NewMessage(
                 channel=name.value,

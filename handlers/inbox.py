@@ -89,12 +89,15 @@ class AnswerOutbox(Protocol):
         *,
         channel: str,
         address: str,
-        source: str | None,
+        reference: str | None,
         text: str,
         key: str,
         account: str | None = None,
     ) -> int:
-        """Queue one answer; returns the outbox id (0 when `key` was queued already)."""
+        """Queue one answer; returns the outbox id (0 when `key` was queued already).
+        `reference` is what the customer's message was addressed by (`Inbound.to`, an
+        appeal's `reply_source`): an SMS answer comes from that number, an e-mail answer
+        keeps that thread."""
         ...
 
     def wake(self) -> None:
@@ -391,7 +394,7 @@ async def _send(
     outbox_id = await out.enqueue_answer(
         channel=thread.channel,
         address=thread.address,
-        source=thread.reply_source if thread.channel == "sms" else None,
+        reference=thread.reply_source,
         text=text,
         key=f"inbox-answer:{message_id}",
         account=account,
@@ -689,7 +692,7 @@ async def _answer_other(
     outbox_id = await out.enqueue_answer(
         channel=appeal.channel,
         address=appeal.address,
-        source=appeal.reply_source if appeal.channel == "sms" else None,
+        reference=appeal.reply_source,
         text=texts.APPEAL_ANSWER.format(id=appeal.id, text=clean),
         key=f"appeal-answer:{appeal.id}:{len(await store.appeals.answers(appeal.id))}",
         account=appeal.account,

@@ -13,6 +13,7 @@ from typing import Self
 
 from storage.db import Database
 from storage.inbox import AuditRepo, InboxRepo
+from storage.notice_channels import NoticeChannelRepo
 from storage.outbox import OutboxRepo
 from storage.ports import (
     Appeals,
@@ -21,6 +22,7 @@ from storage.ports import (
     ConversationStates,
     Inbox,
     Journal,
+    NoticeChannels,
     OpsStats,
     Outages,
     Outbox,
@@ -50,6 +52,7 @@ class Store:
     appeals: Appeals
     outages: Outages
     outbox: Outbox
+    notice_channels: NoticeChannels
     stats: OpsStats
     inbox: Inbox
     audit: Audit
@@ -67,6 +70,7 @@ class Store:
             appeals=AppealRepo(db),
             outages=OutageRepo(db),
             outbox=OutboxRepo(db),
+            notice_channels=NoticeChannelRepo(db),
             stats=SqliteOpsStats(db),
             inbox=InboxRepo(db),
             audit=AuditRepo(db),
