@@ -91,6 +91,8 @@ async def run_staff_command(service: Notifications, command: StaffCommand) -> st
             accounts=report.accounts, recipients=report.recipients, sms=report.sms,
             telegram=report.telegram, parts=report.sms_parts, sample=report.sample,
         )
+        if report.empty:
+            return f"{preview}\n{templates.STAFF_EMPTY_AUDIENCE}"
         if report.needs_confirmation:
             confirm = command.text.strip().replace("/outage", "/outage!", 1)
             return f"{preview}\n{templates.staff_confirm(confirm)}"

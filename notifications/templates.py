@@ -67,6 +67,24 @@ def planned_called_off_notice(*, where: str, start: str, company: str) -> str:
     return f"Плановое отключение {start}: {where} отменено, свет отключать не будут. {company}"
 
 
+def outage_called_off_notice(*, where: str, company: str) -> str:
+    """An unplanned outage announced by mistake or averted: called off."""
+    return f"Отключение света: {where} отменено, свет не отключаем. {company}"
+
+
+def outage_extended_notice(
+    *, planned: bool, where: str, reason: str, until: datetime, tz: ZoneInfo, company: str
+) -> str:
+    """The repair runs late: those already told hear the new restoration time."""
+    end = f"{until.astimezone(tz):%d.%m %H:%M}"
+    if planned:
+        return (
+            f"Плановое отключение света продлено до {end}: {where}. "
+            f"Причина: {reason}. {company}"
+        )
+    return f"Нет света: {where}. Восстановим позже: до {end}. Причина: {reason}. {company}"
+
+
 def invoice_notice(
     *, account: str, period: str, amount: Decimal, due: date, company: str
 ) -> str:
@@ -117,6 +135,12 @@ STAFF_HELP = (
     "Команды сотрудника:\n/outage … — оповестить об отключении (без аргументов — формат)\n"
     "/restored N — свет дали по отключению N\n/cancel N — остановить рассылку N\n"
     "/campaign N — ход рассылки N"
+)
+
+
+STAFF_EMPTY_AUDIENCE = (
+    "По этому адресу нет ни одного получателя: проверьте написание населённого пункта "
+    "и улицы. Отключение не записано, рассылки нет."
 )
 
 
