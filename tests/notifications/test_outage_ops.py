@@ -178,3 +178,22 @@ async def test_extend_tells_those_told_and_moves_the_validity(
     body = listed[0].as_json(MSK)
     assert set(body) >= {"campaign", "kind", "recipients", "queued", "title", "created_at"}
     assert await notes.extend_outage(999, later) is None
+
+
+@pytest.mark.parametrize(
+    ("reason", "houses"),
+    [
+        ("авария " * 7_000, "1-3"),  # 50 000 characters: 8 s of fitting before
+        ("ремонт", ",".join(str(n) for n in range(100_000))),  # froze the service 14 min
+        ("р" * 50_000, "д" * 50_000),  # no word boundary anywhere
+    ],
+)
+def test_sms_fitting_is_bounded_for_any_length(store: Store, reason: str, houses: str) -> None:
+    """The fitting cuts in one step to what two parts can hold, then a bounded number
+    of rounds (the CLI and the API refuse such input; the fitting alone still copes)."""
+    from notifications.smsparts import sms_parts
+
+    text = service(store).outage_sms_text(outage(reason=reason, houses=houses))
+    assert sms_parts(text) <= 2
+    assert "…" in text
+    assert len(text) < 2 * 153
