@@ -336,14 +336,14 @@ def test_response_models_match_what_the_use_cases_print() -> None:
 
 
 @pytest.mark.parametrize(
-    ("phone", "timeout", "shown"),
+    ("phone", "wait", "shown"),
     [
         ("not a phone", 5.0, "from: not a phone number"),
         ("+79121234567", 60.0, "timeout: Input should be less than or equal to 30"),
     ],
 )
 async def test_sms_send_shows_the_api_error(
-    gateway: Gateway, capsys: pytest.CaptureFixture[str], phone: str, timeout: float,
+    gateway: Gateway, capsys: pytest.CaptureFixture[str], phone: str, wait: float,
     shown: str,
 ) -> None:
     """`gateway sms send` said only «HTTP 400»; the API's words say what to fix."""
@@ -355,6 +355,6 @@ async def test_sms_send_shows_the_api_error(
     settings = gateway.settings.model_copy(
         update={"api": gateway.settings.api.model_copy(update={"port": gateway.api.port})}
     )
-    args = Namespace(phone=phone, to=None, text=["день", "4521"], timeout=timeout)
+    args = Namespace(phone=phone, to=None, text=["день", "4521"], timeout=wait)
     assert await cmd_sms_send(args, settings) == 2
     assert shown in capsys.readouterr().err
