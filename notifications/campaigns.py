@@ -253,7 +253,11 @@ class OutageError(ValueError):
 
 
 class OutageStateError(OutageError):
-    """The outage cannot do that in its state (already restored or cancelled)."""
+    """The outage cannot do that in its state (`status`: restored or cancelled)."""
+
+    def __init__(self, outage_id: int, status: str) -> None:
+        super().__init__(f"outage: {outage_id} is already {status}", "outage")
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,7 +478,7 @@ class Notifications:
         if outage is None:
             return None
         if outage.status != "active":
-            raise OutageStateError(f"outage: {outage_id} is already {outage.status}")
+            raise OutageStateError(outage_id, outage.status)
         return await self._close(outage, called_off=True)
 
     async def _close(self, outage: Outage, *, called_off: bool) -> BroadcastReport:
@@ -553,7 +557,7 @@ class Notifications:
         if outage is None:
             return None
         if outage.status != "active":
-            raise OutageStateError(f"outage: {outage_id} is already {outage.status}")
+            raise OutageStateError(outage_id, outage.status)
         now = self.clock()
         if until <= outage.start_at:
             raise OutageError("until: must be after the outage's start")

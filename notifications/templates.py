@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from notifications.russian import counted
 
 
 def money(amount: Decimal) -> str:
@@ -133,9 +136,45 @@ STAFF_OUTAGE_USAGE = (
 )
 STAFF_HELP = (
     "Команды сотрудника:\n/outage … — оповестить об отключении (без аргументов — формат)\n"
-    "/restored N — свет дали по отключению N\n/cancel N — остановить рассылку N\n"
-    "/campaign N — ход рассылки N"
+    "/restored N — свет дали по отключению N\n"
+    "/calloff N — отключение N отменено (сообщить тем, кого предупредили)\n"
+    "/extend N ДД.ММ.ГГГГ ЧЧ:ММ — отключение N продлено (сообщить новое время)\n"
+    "/outages — идущие и плановые отключения\n"
+    "/cancel N — остановить рассылку N\n/campaign N — ход рассылки N"
 )
+STAFF_EXTEND_USAGE = "Формат: /extend N ДД.ММ.ГГГГ ЧЧ:ММ (новое время восстановления)"
+
+
+def staff_outages(rows: list[dict[str, Any]]) -> str:
+    """The active outages, one a line («№3 Сыктывкар, Комарова 1-15 до 26.11 18:00»)."""
+    if not rows:
+        return "Идущих и плановых отключений нет."
+    lines = [f"{counted(len(rows), 'отключение')}:"]
+    for row in rows:
+        where = area(row["settlement"], row["street"], row["houses"])
+        planned = ", плановое" if row["planned"] else ""
+        lines.append(f"№{row['outage']} {where}: {row['start']} — {row['until']}{planned}")
+    return "\n".join(lines)
+
+
+def staff_outage_changed(
+    outage: int, campaign: int, *, recipients: int, text: str, extended: bool
+) -> str:
+    what = "продлено" if extended else "отменено"
+    told = counted(recipients, "получатель")
+    return f"Отключение №{outage} {what}, рассылка №{campaign}: {told}.\nТекст: {text}"
+
+
+_REFUSED = {
+    "restored": "оно уже закрыто: свет дали",
+    "cancelled": "оно уже отменено",
+    "until": "новое время должно быть позже начала и ещё не наступить",
+}
+
+
+def staff_outage_refused(outage: int, why: str) -> str:
+    """`why`: the outage's state (restored, cancelled) or `until` (a bad new time)."""
+    return f"Отключение №{outage}: не сделано, {_REFUSED.get(why, why)}."
 
 
 STAFF_EMPTY_AUDIENCE = (
@@ -183,9 +222,9 @@ def staff_progress(campaign: int, counts: dict[str, int]) -> str:
         "failed": "не доставлено", "deferred": "отложено", "cancelled": "отменено",
     }
     body = ", ".join(f"{names[k]} {counts[k]}" for k in names)
-    return f"Рассылка №{campaign} ({counts['recipients']} получателей): {body}."
+    return f"Рассылка №{campaign} ({counted(counts['recipients'], 'получатель')}): {body}."
 
 
 STAFF_NOT_FOUND = "Не найдено: {what} №{number}."
-STAFF_BAD_TIME = "Не понял время «{text}»: нужно ГГГГ-ММ-ДД ЧЧ:ММ."
+STAFF_BAD_TIME = "Не понял время «{text}»: нужно ДД.ММ.ГГГГ ЧЧ:ММ или ГГГГ-ММ-ДД ЧЧ:ММ."
 STAFF_BAD_WINDOW = "Конец отключения должен быть позже начала."
