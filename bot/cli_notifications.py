@@ -29,6 +29,7 @@ import asyncio
 import csv
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
@@ -339,14 +340,17 @@ async def cmd_outage_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def cmd_outage_cancel(args: argparse.Namespace, settings: Settings) -> int:
+async def _change_outage(
+    args: argparse.Namespace, settings: Settings, change: Callable[[Any], Awaitable[Any]]
+) -> Any:
+    """`change(service)` on outage `args.outage_id`: its report, or the exit status once
+    the refusal is printed (no such outage, already ended, a bad time)."""
     from notifications.campaigns import OutageError
-    from notifications.russian import counted
 
     store, service = await _service(settings)
     async with store:
         try:
-            report = await service.cancel_outage(args.outage_id)
+            report = await change(service)
         except OutageError as exc:
             return _outage_failed(exc)
     if report is None:
@@ -355,6 +359,17 @@ async def cmd_outage_cancel(args: argparse.Namespace, settings: Settings) -> int
     if args.json:
         _print_json(report.as_json())
         return 0
+    return report
+
+
+async def cmd_outage_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    from notifications.russian import counted
+
+    report = await _change_outage(
+        args, settings, lambda service: service.cancel_outage(args.outage_id)
+    )
+    if isinstance(report, int):
+        return report
     told = counted(report.recipients, "получатель")
     print(f"отключение №{args.outage_id} отменено; сообщение об отмене: {told} "
           f"(рассылка №{report.campaign})")
@@ -362,7 +377,7 @@ async def cmd_outage_cancel(args: argparse.Namespace, settings: Settings) -> int
 
 
 async def cmd_outage_extend(args: argparse.Namespace, settings: Settings) -> int:
-    from notifications.campaigns import OutageError, local_time, parse_local_time
+    from notifications.campaigns import local_time, parse_local_time
     from notifications.russian import counted
 
     tz = settings.service.tz
@@ -371,18 +386,11 @@ async def cmd_outage_extend(args: argparse.Namespace, settings: Settings) -> int
     except ValueError as exc:
         print(f"gateway: --until: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    store, service = await _service(settings)
-    async with store:
-        try:
-            report = await service.extend_outage(args.outage_id, until)
-        except OutageError as exc:
-            return _outage_failed(exc)
-    if report is None:
-        print(f"gateway: отключения №{args.outage_id} нет", file=sys.stderr)
-        return EXIT_MISSING
-    if args.json:
-        _print_json(report.as_json())
-        return 0
+    report = await _change_outage(
+        args, settings, lambda service: service.extend_outage(args.outage_id, until)
+    )
+    if isinstance(report, int):
+        return report
     told = counted(report.recipients, "получатель")
     print(f"отключение №{args.outage_id} продлено до {local_time(until, tz)}; новое время "
           f"сообщено: {told} (рассылка №{report.campaign})")

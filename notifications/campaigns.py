@@ -19,6 +19,7 @@ Kinds, priorities and routes (design.md «Notifications»):
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
@@ -684,7 +685,8 @@ class Notifications:
             name = Path(source).name
         # The same file twice (a re-run command, a re-sent upload) would notify everyone
         # twice: the idempotency key is per campaign. A file is known by its content.
-        digest = _digest(source)
+        # Hashing a 64 MB upload is CPU work: a worker thread, not the event loop.
+        digest = await asyncio.to_thread(_digest, source)
         if digest is not None:
             earlier = await self.campaigns.find_import(kind, digest)
             if earlier is not None:
