@@ -126,6 +126,8 @@ BAD = [
     ("POST", "/api/outages/1/extend", b"{}", 400, "until"),
     ("POST", "/api/outages/1/extend", b'{"until": "2030-11-27 10:00"}', 404, None),
     ("GET", "/api/outages?active=maybe", None, 400, "active"),
+    ("GET", "/api/no-such-route", None, 404, None),
+    ("DELETE", "/api/outages", None, 405, None),
     ("POST", "/api/outages", b"{" + b" " * (1 << 20) + b"}", 413, None),  # JSON over 1 MB
 ]
 
@@ -153,6 +155,8 @@ async def test_bad_requests_get_a_clear_error_never_a_500(
         (b"\x00\x00\x00", 400),
         (b"", 400),
         (b"account;period;amount;due_date\n" + b"1;" * 70_000 + b"\n", 200),
+        # a data field over the csv module's limit: that row rejected, the file read
+        (b"account;period;amount;due_date\n" + b"x" * 140_000 + b"\n", 200),
     ],
 )
 async def test_bad_billing_files(gateway: Gateway, csv: bytes, status: int) -> None:

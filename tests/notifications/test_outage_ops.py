@@ -4,6 +4,7 @@ SQLite store, the real sender over fake channels."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -197,3 +198,30 @@ def test_sms_fitting_is_bounded_for_any_length(store: Store, reason: str, houses
     assert sms_parts(text) <= 2
     assert "…" in text
     assert len(text) < 2 * 153
+
+
+async def test_a_large_area_is_matched_off_the_loop_and_without_sql_functions(
+    store: Store,
+) -> None:
+    """More distinct houses than the loop keeps (2 000) are matched in a worker thread;
+    the SQL names the matched houses, so nothing is registered in the database."""
+    rows = [
+        (f"3{n:09d}", "Иванов И.", "Ухта", "Октябрьская", f"{n}", "ухта", "октябрьская",
+         f"{n}", "0", "2030-01-01T00:00:00+00:00")
+        for n in range(1, 2501)
+    ]
+    await store.db.executemany(
+        "INSERT INTO accounts (number, holder, settlement, street, house, settlement_key,"
+        " street_key, house_key, balance, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    await store.db.executemany(
+        "INSERT INTO account_phones (account, phone) VALUES (?, ?)",
+        [(r[0], f"+7913{n:07d}") for n, r in enumerate(rows, start=1)],
+    )
+    notes = service(store)
+    wanted = outage(settlement="Ухта", street="ул. Октябрьская", houses="1-1000, 2001-2100,7")
+    report = await notes.outage(wanted, dry_run=True)
+    assert (report.accounts, report.recipients) == (1100, 1100)
+    every = await notes.outage(replace(wanted, houses="все"), dry_run=True)
+    assert every.recipients == 2500
