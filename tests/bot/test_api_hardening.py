@@ -20,7 +20,13 @@ from pydantic import BaseModel
 
 from bot.app import Gateway
 from bot.settings import load_settings
-from notifications.api import BroadcastOut, CampaignsOut, OutagesOut, ProgressOut
+from notifications.api import (
+    BroadcastOut,
+    CampaignsOut,
+    ImportOut,
+    OutagesOut,
+    ProgressOut,
+)
 
 TOKEN = "t0ken-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -163,6 +169,26 @@ async def test_bad_billing_files(gateway: Gateway, csv: bytes, status: int) -> N
     got, body = await _call(gateway, "POST", "/api/campaigns/invoices", raw=csv,
                             content_type="text/csv")
     assert got == status, body
+    if status == 200:
+        assert ImportOut.model_validate(body).accepted == 0
+    assert await _healthy(gateway)
+
+
+async def test_a_streamed_body_is_cut_off_past_the_limit(gateway: Gateway) -> None:
+    """Without a declared length (chunked), the body is read only up to the limit."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"settlement": "'
+        for _ in range(40):  # 40 × 64 KiB = 2.5 MB, over the 1 MB JSON limit
+            yield b"x" * (1 << 16)
+        yield b'"}'
+
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(_base(gateway) + "/api/outages", data=chunks(), headers=AUTH) as resp,
+    ):
+        assert resp.status == 413
+        assert "larger than" in (await resp.json())["error"]
     assert await _healthy(gateway)
 
 
