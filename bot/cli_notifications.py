@@ -42,6 +42,7 @@ EXIT_USAGE = 2
 EXIT_REFUSED = 3
 
 _TIMES = '"YYYY-MM-DD HH:MM" or "DD.MM.YYYY HH:MM"'
+_TIMES_RU = "ДД.ММ.ГГГГ ЧЧ:ММ или ГГГГ-ММ-ДД ЧЧ:ММ"
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -147,15 +148,24 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False), flush=True)
 
 
+def _time(text: str, option: str, tz: Any) -> datetime | None:
+    """A local time from the command line, or None once the error is printed."""
+    from notifications.campaigns import parse_local_time
+
+    try:
+        return parse_local_time(text, tz)
+    except ValueError:
+        print(f"gateway: {option}: не понял время «{text[:40]}»: нужно {_TIMES_RU}",
+              file=sys.stderr)
+        return None
+
+
 async def cmd_broadcast_outage(args: argparse.Namespace, settings: Settings) -> int:
-    from notifications.campaigns import OutageError, OutageRequest, parse_local_time
+    from notifications.campaigns import OutageError, OutageRequest
 
     tz = settings.service.tz
-    try:
-        start = parse_local_time(args.start, tz)
-        until = parse_local_time(args.until, tz)
-    except ValueError as exc:
-        print(f"gateway: --start/--until: {exc}", file=sys.stderr)
+    start, until = _time(args.start, "--start", tz), _time(args.until, "--until", tz)
+    if start is None or until is None:
         return EXIT_USAGE
     request = OutageRequest(
         settlement=args.settlement, street=args.street, houses=args.houses,
@@ -197,7 +207,7 @@ async def cmd_broadcast_outage(args: argparse.Namespace, settings: Settings) -> 
                     return EXIT_REFUSED
                 report = await service.outage(request, yes=True, allow_empty=args.allow_empty)
         except OutageError as exc:
-            print(f"gateway: {exc}", file=sys.stderr)
+            print(f"gateway: {exc.russian}", file=sys.stderr)
             return EXIT_USAGE
         if until <= datetime.now(tz):
             # The notice's validity ends with the outage: it was dropped, never sent.
@@ -297,10 +307,10 @@ async def cmd_outage_restored(args: argparse.Namespace, settings: Settings) -> i
     return 0
 
 
-def _outage_failed(exc: Exception) -> int:
+def _outage_failed(exc: Any) -> int:
     from notifications.campaigns import OutageStateError
 
-    print(f"gateway: {exc}", file=sys.stderr)
+    print(f"gateway: {exc.russian}", file=sys.stderr)
     return EXIT_REFUSED if isinstance(exc, OutageStateError) else EXIT_USAGE
 
 
@@ -377,14 +387,12 @@ async def cmd_outage_cancel(args: argparse.Namespace, settings: Settings) -> int
 
 
 async def cmd_outage_extend(args: argparse.Namespace, settings: Settings) -> int:
-    from notifications.campaigns import local_time, parse_local_time
+    from notifications.campaigns import local_time
     from notifications.russian import counted
 
     tz = settings.service.tz
-    try:
-        until = parse_local_time(args.until, tz)
-    except ValueError as exc:
-        print(f"gateway: --until: {exc}", file=sys.stderr)
+    until = _time(args.until, "--until", tz)
+    if until is None:
         return EXIT_USAGE
     report = await _change_outage(
         args, settings, lambda service: service.extend_outage(args.outage_id, until)
@@ -416,22 +424,27 @@ async def cmd_campaigns_list(args: argparse.Namespace, settings: Settings) -> in
     from rich.table import Table
 
     table = Table(title=counted(len(rows), "рассылка"))
-    for name in ("№", "вид", "создана", "получатели", "доставлено", "отправлено",
-                 "в очереди", "отложено", "ошибки", "отменено", "что"):
+    for name in ("№", "вид", "создана", "получатели", "ход", "что"):
         table.add_column(name)
     for row in rows:
+        states = ", ".join(
+            f"{label} {row[state]}" for state, label in _STATES.items() if row[state]
+        )
         table.add_row(
             str(row["campaign"]), _KINDS.get(row["kind"], row["kind"]), row["created_at"],
-            str(row["recipients"]), str(row["delivered"]), str(row["sent"]),
-            str(row["queued"]), str(row["deferred"]), str(row["failed"]),
-            str(row["cancelled"]), row["title"],
+            str(row["recipients"]), states or "—", row["title"],
         )
     Console().print(table)
     return 0
 
 
+_STATES = {
+    "delivered": "доставлено", "sent": "отправлено", "queued": "в очереди",
+    "deferred": "отложено", "failed": "ошибки", "cancelled": "отменено",
+}
 _KINDS = {
-    "invoice": "счета", "debt": "долги", "outage": "отключение", "restored": "свет дали",
+    "invoice": "счета", "debt": "долги", "outage": "отключение",
+    "restored": "свет дали / отмена",
     "reminder": "напоминание", "survey": "опрос", "answer": "ответ",
 }
 

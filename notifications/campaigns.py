@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from bot.settings import Settings
 from notifications import templates
 from notifications.quiet import QuietHours
+from notifications.russian import counted
 from notifications.smsparts import sms_parts
 from storage.address import every_house
 from storage.campaigns import (
@@ -245,11 +246,13 @@ class ImportReport:
 
 
 class OutageError(ValueError):
-    """The outage request is wrong (the message says what to fix). `field` names the
-    request field at fault, when one is."""
+    """The outage request is wrong. The message says what to fix in English (the API's
+    language, for the developers who integrate); `russian` says it to staff (the CLI,
+    Telegram, the workspace); `field` names the request field at fault."""
 
-    def __init__(self, message: str, field: str = "") -> None:
+    def __init__(self, message: str, russian: str, field: str = "") -> None:
         super().__init__(message)
+        self.russian = russian
         self.field = field or message.partition(":")[0].strip()
 
 
@@ -257,8 +260,19 @@ class OutageStateError(OutageError):
     """The outage cannot do that in its state (`status`: restored or cancelled)."""
 
     def __init__(self, outage_id: int, status: str) -> None:
-        super().__init__(f"outage: {outage_id} is already {status}", "outage")
+        ended = "уже отменено" if status == "cancelled" else "уже закрыто: свет дали"
+        super().__init__(
+            f"outage: {outage_id} is already {status}", f"отключение №{outage_id} {ended}",
+            "outage",
+        )
         self.status = status
+
+
+_UNTIL_BEFORE_START = "конец отключения должен быть позже начала"
+_FIELDS_RU = {
+    "settlement": "населённый пункт", "street": "улица", "houses": "список домов",
+    "reason": "причина",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,13 +327,17 @@ def check_outage_request(req: OutageRequest) -> OutageRequest:
         ("reason", req.reason, MAX_REASON),
     ):
         if len(value) > limit:
-            raise OutageError(f"{name}: at most {limit} characters (got {len(value)})")
+            raise OutageError(
+                f"{name}: at most {limit} characters (got {len(value)})",
+                f"{_FIELDS_RU[name]}: не больше {counted(limit, 'символ')} "
+                f"(сейчас {len(value)})",
+            )
     if not req.settlement.strip():
-        raise OutageError("settlement: required")
+        raise OutageError("settlement: required", "укажите населённый пункт")
     if not req.reason.strip():
-        raise OutageError("reason: required")
+        raise OutageError("reason: required", "укажите причину отключения")
     if req.until <= req.start:
-        raise OutageError("until: must be after start")
+        raise OutageError("until: must be after start", _UNTIL_BEFORE_START)
     if every_house(req.houses) and req.houses:
         req = replace(req, houses="")
     return req
@@ -561,9 +579,9 @@ class Notifications:
             raise OutageStateError(outage_id, outage.status)
         now = self.clock()
         if until <= outage.start_at:
-            raise OutageError("until: must be after the outage's start")
+            raise OutageError("until: must be after the outage's start", _UNTIL_BEFORE_START)
         if until <= now:
-            raise OutageError("until: already past")
+            raise OutageError("until: already past", "новое время восстановления уже прошло")
         req = OutageRequest(
             settlement=outage.settlement, street=outage.street, houses=outage.houses,
             reason=outage.reason, start=outage.start_at, until=until, planned=outage.planned,

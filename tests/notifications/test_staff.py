@@ -131,7 +131,7 @@ async def test_staff_outages_extend_and_call_off(store: Store) -> None:
     assert reply is not None
     assert reply.startswith("Отключение №1 отменено, рассылка №3: 0 получателей."), reply
     reply = await staff_reply(notes, "/calloff 1", 7, [7])
-    assert reply == "Отключение №1: не сделано, оно уже отменено."
+    assert reply == "Отключение №1: не сделано (отключение №1 уже отменено)."
     assert await staff_reply(notes, "/calloff 9", 7, [7]) == "Не найдено: отключение №9."
     progress = await staff_reply(notes, "/campaign 1", 7, [7])
     assert progress is not None
