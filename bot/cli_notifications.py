@@ -80,6 +80,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_outage_restored)
     p = what.add_parser("list", parents=[common], help="outages, newest first")
     p.add_argument("--active", action="store_true", help="only not restored or cancelled")
+    p.add_argument("--limit", type=_limit, default=100, help="at most N, newest first")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_outage_list)
     p = what.add_parser(
@@ -107,6 +108,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     what = campaigns.add_subparsers(dest="campaigns", metavar="ACTION")
     what.required = True
     p = what.add_parser("list", parents=[common], help="campaigns, newest first")
+    p.add_argument("--limit", type=_limit, default=100, help="at most N, newest first")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_campaigns_list)
     p = what.add_parser("show", parents=[common], help="a campaign's progress")
@@ -117,6 +119,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="list accounts and phones without a delivery receipt (CSV)",
     )
     p.set_defaults(func=cmd_campaigns_show)
+
+
+def _limit(text: str) -> int:
+    if not (text.isdigit() and 1 <= int(text) <= 10_000):
+        raise argparse.ArgumentTypeError("a whole number from 1 to 10000")
+    return int(text)
 
 
 def import_subcommands(sub: Any, common: argparse.ArgumentParser) -> Any:
@@ -323,7 +331,7 @@ async def cmd_outage_list(args: argparse.Namespace, settings: Settings) -> int:
     tz = settings.service.tz
     store, service = await _service(settings)
     async with store:
-        views = await service.outages(active_only=args.active)
+        views = await service.outages(active_only=args.active, limit=args.limit)
     rows = [v.as_json(tz) for v in views]
     if args.json:
         _print_json({"outages": rows})
@@ -412,7 +420,7 @@ async def cmd_campaigns_list(args: argparse.Namespace, settings: Settings) -> in
     tz = settings.service.tz
     store, service = await _service(settings)
     async with store:
-        found = await service.campaign_list()
+        found = await service.campaign_list(limit=args.limit)
     rows = [c.as_json(tz) for c in found]
     if args.json:
         _print_json({"campaigns": rows})

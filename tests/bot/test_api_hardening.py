@@ -132,6 +132,9 @@ BAD = [
     ("POST", "/api/outages/1/extend", b"{}", 400, "until"),
     ("POST", "/api/outages/1/extend", b'{"until": "2030-11-27 10:00"}', 404, None),
     ("GET", "/api/outages?active=maybe", None, 400, "active"),
+    ("GET", "/api/outages?limit=0", None, 400, "limit"),
+    ("GET", "/api/campaigns?limit=99999999999999999999", None, 400, "limit"),
+    ("GET", "/api/campaigns?limit=-1", None, 400, "limit"),
     ("GET", "/api/no-such-route", None, 404, None),
     ("DELETE", "/api/outages", None, 405, None),
     ("POST", "/api/outages", b"{" + b" " * (1 << 20) + b"}", 413, None),  # JSON over 1 MB
@@ -314,6 +317,8 @@ async def test_outage_operations_over_the_api(gateway: Gateway) -> None:
     assert listed[0].until == "2030-11-27 02:00"
     status, body = await _call(gateway, "GET", "/api/outages?active=1")
     assert [o.outage for o in OutagesOut.model_validate(body).outages] == [told.outage]
+    status, body = await _call(gateway, "GET", "/api/outages?limit=1")
+    assert [o.outage for o in OutagesOut.model_validate(body).outages] == [told.outage]
     status, body = await _call(gateway, "GET", "/api/campaigns")
     campaigns = CampaignsOut.model_validate(body).campaigns
     # newest first: the «called off» notice, the new time, the two outage notices
@@ -350,6 +355,9 @@ async def test_openapi_describes_every_route(gateway: Gateway) -> None:
         "$ref": "#/components/schemas/OutageIn"
     }
     assert {"200", "400", "401", "409", "413"} <= set(post["responses"])
+    listing = document["paths"]["/api/outages"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {"active", "limit"}
+    assert document["info"]["version"] != "0"
 
 
 def test_response_models_match_what_the_use_cases_print() -> None:

@@ -201,6 +201,9 @@ def test_outage_list_extend_cancel_and_campaigns_list(tmp_path: Path) -> None:
     campaigns = json.loads(gateway(config, "campaigns", "list", "--json").stdout)
     kinds = [(c["campaign"], c["kind"]) for c in campaigns["campaigns"]]
     assert kinds == [(4, "restored"), (3, "outage"), (2, "outage"), (1, "outage")]
+    newest = json.loads(gateway(config, "campaigns", "list", "--limit", "1", "--json").stdout)
+    assert [c["campaign"] for c in newest["campaigns"]] == [4]
+    assert gateway(config, "outage", "list", "--limit", "0").returncode == 2
     table = gateway(config, "campaigns", "list")
     assert "4 рассылки" in table.stdout
 
