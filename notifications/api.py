@@ -266,7 +266,11 @@ def _report(report: BroadcastReport | None, outage: int) -> web.Response:
 
 async def post_restored(request: web.Request) -> web.Response:
     outage = path_id(request, "outage")
-    return _report(await _service(request).restored(outage), outage)
+    try:
+        report = await _service(request).restored(outage)
+    except OutageError as exc:
+        raise _outage_error(exc) from None
+    return _report(report, outage)
 
 
 async def post_called_off(request: web.Request) -> web.Response:

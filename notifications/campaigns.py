@@ -486,7 +486,14 @@ class Notifications:
             outage.restored_campaign_id is None and outage.planned
             and self.clock() < outage.start_at
         )
-        return await self._close(outage, called_off=called_off)
+        try:
+            return await self._close(outage, called_off=called_off)
+        except OutageStateError:
+            # Another request closed it meanwhile: the report of that «restored».
+            again = await self.store.outages.get(outage_id)
+            if again is None or again.restored_campaign_id is None:
+                raise
+            return await self._close(again, called_off=again.status == "cancelled")
 
     async def cancel_outage(self, outage_id: int) -> BroadcastReport | None:
         """The outage is called off (contracts.md §8 `outage cancel`): it ends, its
@@ -535,6 +542,7 @@ class Notifications:
             else area
         )
         async with self.store.db.transaction():
+            await self._still_active(outage.id)
             if called_off:
                 await self.store.outages.cancel(outage.id, now)
             else:
@@ -557,6 +565,12 @@ class Notifications:
             await self.campaigns.finish_building(campaign)
         self.wake()
         return await self._report(campaign, outage.id, accounts, sms_text)
+
+    async def _still_active(self, outage_id: int) -> None:
+        """Raise OutageStateError when another request ended the outage meanwhile."""
+        fresh = await self.store.outages.get(outage_id)
+        if fresh is not None and fresh.status != "active":
+            raise OutageStateError(outage_id, fresh.status)
 
     async def _notices(self, outage: Outage) -> list[int]:
         """The outage's notice campaigns: the first, then one per extension."""
@@ -596,7 +610,6 @@ class Notifications:
 
         full, sms_text = render(req.reason, where), _fit_sms(render, req.reason, where)
         first = {"sms": self.outage_sms_text(req), "telegram": self.outage_text(req)}
-        notices = await self._notices(outage)
         area = AreaAudience(outage.settlement, outage.street, outage.houses)
         accounts = await self.campaigns.accounts_in(area)
         priority = PRIORITY_BULK if outage.planned else PRIORITY_URGENT
@@ -604,6 +617,10 @@ class Notifications:
             self._bulk_timing(now) if outage.planned else ("queued", now)
         )
         async with self.store.db.transaction():
+            # Read again in the transaction: an outage cancelled meanwhile is not
+            # extended, and two extensions at once both stay on the list.
+            await self._still_active(outage.id)
+            notices = await self._notices(outage)
             await self.store.outages.extend(outage.id, until)
             # Who has not been told yet hears the outage once, with the new time.
             for notice in notices:

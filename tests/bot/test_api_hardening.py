@@ -287,6 +287,32 @@ async def test_concurrent_broadcasts_all_succeed(gateway: Gateway) -> None:
     assert len(OutagesOut.model_validate(listed).outages) == 20
 
 
+async def test_concurrent_restore_cancel_extend_of_one_outage(gateway: Gateway) -> None:
+    """Staff in the workspace, the CLI and Telegram act on one outage at once: each
+    request is answered 200 or 409, never 500, and the outage ends once."""
+    status, body = await _call(gateway, "POST", "/api/outages", body=OUTAGE)
+    assert status == 200, body
+    outage = body["outage"]
+    calls = [
+        ("POST", f"/api/outages/{outage}/{action}", {"until": "27.11.2030 02:00"}
+         if action == "extend" else None)
+        for action in ("extend", "restored", "cancel") * 5
+    ]
+    answers = await asyncio.gather(
+        *(_call(gateway, method, path, body=body) for method, path, body in calls)
+    )
+    assert {status for status, _ in answers} <= {200, 409}, answers
+    assert gateway.store is not None
+    ended = await gateway.store.outages.get(outage)
+    assert ended is not None
+    assert ended.status in {"restored", "cancelled"}
+    closing = await gateway.store.db.fetchval(
+        "SELECT count(*) FROM campaigns WHERE kind = 'restored'"
+    )
+    assert closing == 1
+    assert await _healthy(gateway)
+
+
 async def test_outage_operations_over_the_api(gateway: Gateway) -> None:
     status, body = await _call(gateway, "POST", "/api/outages",
                                body={**OUTAGE, "street": "Комарва"})
