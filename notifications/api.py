@@ -173,7 +173,8 @@ def add_routes(app: web.Application) -> None:
     limit = {"limit": (int_schema(*_LIMIT), "at most this many, newest first")}
     for op, handler in (
         (Operation("POST", "/api/outages", "record an outage and notify the area",
-                   body=OutageIn, response=BroadcastOut, errors=refused), post_outage),
+                   body=OutageIn, response=BroadcastOut, errors=refused,
+                   error_models={409: BroadcastOut}), post_outage),
         (Operation("GET", "/api/outages", "outages, newest first", response=OutagesOut,
                    query={**limit, "active": (FLAG_SCHEMA, "only those not restored or "
                                               "cancelled (planned ones not begun included)")}),
