@@ -295,9 +295,12 @@ async def cmd_broadcast_cancel(args: argparse.Namespace, settings: Settings) -> 
     async with store:
         stopped = await service.cancel(args.campaign)
     if stopped is None:
-        print(f"gateway: no campaign {args.campaign}", file=sys.stderr)
-        return 1
-    print(f"campaign {args.campaign}: cancelled, {stopped} unsent messages stopped")
+        print(f"gateway: рассылки №{args.campaign} нет", file=sys.stderr)
+        return EXIT_MISSING
+    from notifications.russian import counted
+
+    print(f"рассылка №{args.campaign} остановлена, не отправлено: "
+          f"{counted(stopped, 'сообщение')}")
     return 0
 
 
@@ -494,7 +497,7 @@ async def cmd_campaigns_show(args: argparse.Namespace, settings: Settings) -> in
     async with store:
         progress = await service.progress(args.campaign)
         if progress is None:
-            print(f"gateway: no campaign {args.campaign}", file=sys.stderr)
+            print(f"gateway: рассылки №{args.campaign} нет", file=sys.stderr)
             return 1
         if args.undelivered:
             out = csv.writer(sys.stdout, lineterminator="\n")
@@ -508,6 +511,11 @@ async def cmd_campaigns_show(args: argparse.Namespace, settings: Settings) -> in
     if args.json:
         _print_json(progress.as_json())
         return 0
-    for key, value in progress.as_json().items():
-        print(f"{key:>10}  {value}")
+    body = progress.as_json()
+    print(f"рассылка №{body['campaign']} ({_KINDS.get(body['kind'], body['kind'])})")
+    print(f"{'получатели':>12}  {body['recipients']}")
+    for state, label in _STATES.items():
+        print(f"{label:>12}  {body[state]}")
+    if "possible_duplicates" in body:
+        print(f"{'возможно дважды':>12}  {body['possible_duplicates']}")
     return 0

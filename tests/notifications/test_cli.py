@@ -90,7 +90,12 @@ def test_broadcast_outage_json_confirmation_restore_and_show(tmp_path: Path) -> 
 
     cancel = gateway(config, "broadcast", "cancel", "2")
     assert cancel.returncode == 0
-    assert "5 unsent" in cancel.stdout
+    assert cancel.stdout == "рассылка №2 остановлена, не отправлено: 5 сообщений\n"
+    show = gateway(config, "campaigns", "show", "2")
+    assert show.stdout.splitlines()[:3] == [
+        "рассылка №2 (свет дали / отмена)", "  получатели  5", "  доставлено  0"
+    ]
+    assert "    отменено  5" in show.stdout
     assert gateway(config, "outage", "restored", "9").returncode == 1
 
 
