@@ -170,6 +170,7 @@ def _time(text: str, option: str, tz: Any) -> datetime | None:
 
 async def cmd_broadcast_outage(args: argparse.Namespace, settings: Settings) -> int:
     from notifications.campaigns import OutageError, OutageRequest
+    from notifications.russian import counted
 
     tz = settings.service.tz
     start, until = _time(args.start, "--start", tz), _time(args.until, "--until", tz)
@@ -201,17 +202,19 @@ async def cmd_broadcast_outage(args: argparse.Namespace, settings: Settings) -> 
                     if args.json:
                         _print_json(report.as_json())
                     print(
-                        f"gateway: {report.recipients} recipients is more than "
-                        f"[notifications] confirm_above = {limit}; add --yes",
+                        f"gateway: {counted(report.recipients, 'получатель')} — больше "
+                        f"порога [notifications] confirm_above = {limit}; чтобы отправить, "
+                        "добавьте --yes",
                         file=sys.stderr,
                     )
                     return EXIT_REFUSED
                 _print_report(report, dry_run=True)
                 answer = await asyncio.get_running_loop().run_in_executor(
-                    None, input, f"Send to {report.recipients} recipients? [y/N] "
+                    None, input,
+                    f"Отправить: {counted(report.recipients, 'получатель')}? [д/Н] ",
                 )
                 if answer.strip().lower() not in {"y", "yes", "д", "да"}:
-                    print("not sent", file=sys.stderr)
+                    print("не отправлено", file=sys.stderr)
                     return EXIT_REFUSED
                 report = await service.outage(request, yes=True, allow_empty=args.allow_empty)
         except OutageError as exc:
@@ -220,8 +223,8 @@ async def cmd_broadcast_outage(args: argparse.Namespace, settings: Settings) -> 
         if until <= datetime.now(tz):
             # The notice's validity ends with the outage: it was dropped, never sent.
             print(
-                "gateway: warning: --until is already past; an outage notice is not sent "
-                "after the power is back",
+                "gateway: внимание: время --until уже прошло; извещение об отключении "
+                "после восстановления света не отправляется",
                 file=sys.stderr,
             )
         if report.accounts == 0:
@@ -309,7 +312,7 @@ async def cmd_outage_restored(args: argparse.Namespace, settings: Settings) -> i
     async with store:
         report = await service.restored(args.outage_id)
     if report is None:
-        print(f"gateway: no outage {args.outage_id}", file=sys.stderr)
+        print(f"gateway: отключения №{args.outage_id} нет", file=sys.stderr)
         return 1
     if args.json:
         _print_json(report.as_json())

@@ -220,6 +220,6 @@ def test_broadcast_outage_already_over_warns(tmp_path: Path) -> None:
     past = [w.replace("2030-", "2020-") for w in OUTAGE]
     proc = gateway(config, *past, "--dry-run")
     assert proc.returncode == 0, proc.stderr
-    assert "--until is already past" in proc.stderr
+    assert "время --until уже прошло" in proc.stderr
     proc = gateway(config, *OUTAGE, "--dry-run")
-    assert "already past" not in proc.stderr
+    assert "уже прошло" not in proc.stderr
