@@ -11,13 +11,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Channel, ChannelName, Outbound
 from bot.engine import ConversationEngine, Parse
-from bot.settings import Settings, SmppSettings
+from bot.metrics import InstrumentedChannel, Metrics, Snapshot
+from bot.settings import Settings, SettingsError, SmppSettings
 from handlers.base import Context, HandlerConfig, Outcome
 from handlers.dispatch import Handlers
 from notifications.campaigns import Notifications
@@ -51,6 +52,9 @@ def handler_config(settings: Settings) -> HandlerConfig:
         code_ttl_minutes=i.code_ttl_minutes,
         code_tries=i.code_tries,
         failed_attempts_per_hour=i.failed_attempts_per_hour,
+        unlinked_readings_per_hour=i.unlinked_readings_per_hour,
+        unlinked_accounts_per_day=i.unlinked_accounts_per_day,
+        unlinked_per_account_per_day=i.unlinked_per_account_per_day,
         offices_file=str(a.offices_file) if a.offices_file else None,
     )
 
@@ -65,6 +69,15 @@ def make_parse(settings: Settings) -> Parse:
         return parse(text, account_digits=digits)
 
     return _parse
+
+
+def _listen_error(section: str, host: str, port: int, exc: OSError) -> str:
+    """A server socket that cannot listen, named by the settings key that moves it."""
+    reason = exc.strerror or str(exc)
+    return (
+        f"{section}.port: cannot listen on {host}:{port}: {reason} (another process "
+        f"uses it? set [{section}] port, or GATEWAY__{section.upper()}__PORT)"
+    )
 
 
 class StaffAwareHandlers:
@@ -113,6 +126,8 @@ class Gateway:
         self.notifications: Notifications | None = None
         self.reminders: ReminderScheduler | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        # Its own registry per gateway: two gateways in one process never mix counts.
+        self.metrics = Metrics(settings.instance)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -138,13 +153,16 @@ class Gateway:
             make_parse(s),
             phone_region=s.service.phone_region,
             wake_sender=self.sender.wake,
+            metrics=self.metrics,
         )
         if s.smpp.enabled and s.smpp.simulator:
             await self._start_simulator()
         for channel in [*self._build_channels(), *self._extra]:
-            await channel.start(self.engine.accept, self.sender.on_report)
+            # Receipts feed the receipt lag; the sender sends through a wrapper that
+            # counts and times each send (bot/metrics.py).
+            await channel.start(self.engine.accept, self.metrics.on_report(self.sender.on_report))
             self.channels[channel.name.value] = channel
-            self.sender.channels[channel.name.value] = channel
+            self.sender.channels[channel.name.value] = InstrumentedChannel(channel, self.metrics)
             self._up(f"channel {channel.name.value}", "")
         await self.engine.recover()
         self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
@@ -165,7 +183,10 @@ class Gateway:
             from bot.api import AdminApi
 
             self.api = AdminApi(self)
-            await self.api.start()
+            try:
+                await self.api.start()
+            except OSError as exc:
+                raise SettingsError(_listen_error("api", s.api.host, s.api.port, exc)) from exc
             self._up("admin API", f"http://{s.api.host}:{self.api.port}")
 
     def _build_channels(self) -> list[Channel]:
@@ -202,7 +223,10 @@ class Gateway:
             host=s.host, port=s.port, system_id=s.system_id,
             password=s.password.get_secret_value(), default_to=s.source_addr,
         )
-        await self.simulator.start()
+        try:
+            await self.simulator.start()
+        except OSError as exc:
+            raise SettingsError(_listen_error("smpp", s.host, s.port, exc)) from exc
         if s.port == 0:  # tests: an ephemeral port, which the channel must then use
             self._smpp = s.model_copy(update={"port": self.simulator.port})
         log.warning("SMSC SIMULATOR: development SMSC on %s:%s, no real SMS is sent",
@@ -293,6 +317,36 @@ class Gateway:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    # -- metrics -----------------------------------------------------------------------
+
+    async def metrics_text(self) -> bytes:
+        """`GET /metrics`: the Prometheus exposition with the state read from the store
+        now (docs/interfaces.md §13)."""
+        assert self.store is not None
+        stats = self.store.stats
+        windows: dict[str, int] = {}
+        sms = self.channels.get(ChannelName.SMS.value)
+        session = getattr(sms, "session", None)
+        if session is not None:
+            bind = f"{session.system_id}@{session.host}:{session.port}"
+            windows[bind] = int(session.window_in_use)
+        snapshot = Snapshot(
+            outbox_depth=await stats.outbox_depth(),
+            appeals_overdue=await stats.appeals_overdue(datetime.now(UTC)),
+            inbox_open=await self._inbox_open(),
+            smpp_windows=windows,
+        )
+        return self.metrics.render(snapshot)
+
+    async def _inbox_open(self) -> int | None:
+        """`gateway_inbox_open`: the inbox store's `count_open()`; None (the family is
+        not exported) while the store has no inbox repository."""
+        inbox = getattr(self.store, "inbox", None)
+        count = getattr(inbox, "count_open", None)
+        if count is None:
+            return None
+        return int(await count())
+
     # -- health ------------------------------------------------------------------------
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
@@ -305,6 +359,7 @@ class Gateway:
         body: dict[str, Any] = {
             "status": "ok" if not down else "down",
             "down": down,
+            "instance": self.settings.instance,
             "channels": sorted(self.channels),
             "mode": {
                 "simulator": self.settings.smpp.enabled and self.settings.smpp.simulator,

@@ -29,6 +29,7 @@ from contextlib import suppress
 from typing import Any, Protocol
 
 from bot.core import Button, ChannelName, Inbound, Outbound, mask_phone, normalize_phone
+from bot.metrics import Metrics
 from handlers.base import KEEP, Context, Outcome, Reply, SharedPhone
 from parsers.intent import Intent
 from storage.models import Contact, ConversationKey
@@ -60,8 +61,10 @@ class ConversationEngine:
         *,
         phone_region: str = "RU",
         wake_sender: Callable[[], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.handlers = handlers
         self.parse = parse
         self.phone_region = phone_region
@@ -91,6 +94,8 @@ class ConversationEngine:
                 mask_phone(inbound.address),
             )
             return False
+        if self.metrics is not None:
+            self.metrics.inbound(inbound.channel.value)
         if not self._closing:
             self._spawn(entry_id, inbound)
         return True
@@ -155,6 +160,8 @@ class ConversationEngine:
             ctx = self._context(entry_id, inbound, contact, key, state)
             # 5. parse
             intent = self.parse(inbound.text)
+            if self.metrics is not None:
+                self.metrics.parsed(intent.intent)
             # 6. handler
             outcome = await self.handlers.handle(ctx, intent)
             # 7. save state

@@ -77,6 +77,7 @@ class ReadingRecord:
     sender: str
     received_at: datetime
     status: str
+    linked: bool = True  # sent by a contact linked to the account
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,23 @@ class NewReading:
     sender: str
     received_at: datetime
     status: Literal["accepted", "pending"] = "accepted"
+    inbound_id: int | None = None
+    linked: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class UnlinkedSubmission:
+    """Readings sent for an account by a sender not linked to it (design.md
+    «Identification»): what the probing limits count and what staff check."""
+
+    channel: str
+    address: str
+    sender: str
+    account: str
+    text: str
+    outcome: Literal["accepted", "held", "limited"]
+    reason: str
+    received_at: datetime
     inbound_id: int | None = None
 
 

@@ -18,6 +18,7 @@ from storage.ports import (
     Contacts,
     ConversationStates,
     Journal,
+    OpsStats,
     Outages,
     Outbox,
     Readings,
@@ -32,6 +33,7 @@ from storage.repos import (
     RegistryRepo,
     StateRepo,
 )
+from storage.stats import SqliteOpsStats
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Store:
     appeals: Appeals
     outages: Outages
     outbox: Outbox
+    stats: OpsStats
 
     @classmethod
     def over(cls, db: Database) -> Store:
@@ -59,6 +62,7 @@ class Store:
             appeals=AppealRepo(db),
             outages=OutageRepo(db),
             outbox=OutboxRepo(db),
+            stats=SqliteOpsStats(db),
         )
 
     @classmethod
