@@ -119,6 +119,7 @@ async def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
     from bot.core import ChannelName, Outbound
     from handlers.appeals import answer_appeal
+    from notifications.wake import LocalWake
     from storage.outbox import PRIORITY_URGENT, NewMessage
     from storage.store import Store
 
@@ -155,5 +156,6 @@ async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
                 idempotency_key=f"appeal-answer:{appeal.id}:{digest}",
             )
         )
+    LocalWake(settings.storage.path).notify()  # the running service sends it at once
     print(f"appeal {appeal.id}: answered; the reply to {channel.value} is queued")
     return 0
