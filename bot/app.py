@@ -216,6 +216,10 @@ class Gateway:
             from bot.telegram import TelegramChannel
 
             channels.append(TelegramChannel(s.telegram))
+        if s.email.enabled:
+            from mail_gateway.channel import EmailChannel
+
+            channels.append(EmailChannel(s.email, company=s.service.company))
         return channels
 
     def _fragments_path(self) -> Path:

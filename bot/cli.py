@@ -116,6 +116,11 @@ def _print_banner(gateway: Any) -> None:
         lines.append(f"  Telegram     {s.telegram.mode} via {s.telegram.api_base}")
     else:
         lines.append("  Telegram     off (set GATEWAY__TELEGRAM__TOKEN and [telegram] enabled)")
+    if s.email.enabled:
+        email = gateway.channels.get("email")
+        port = getattr(email, "port", s.email.listen_port)
+        lines.append(f"  e-mail       {s.email.address}: SMTP in on {s.email.listen_host}:{port},"
+                     f" out via {s.email.smtp_host}:{s.email.smtp_port}")
     if gateway.api is not None:
         lines.append(f"  admin API    http://{s.api.host}:{gateway.api.port}  (GET /healthz)")
         lines.append(f"  metrics      http://{s.api.host}:{gateway.api.port}/metrics"

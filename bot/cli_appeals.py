@@ -117,7 +117,7 @@ async def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.core import ChannelName, Outbound
+    from bot.core import ChannelName, Outbound, reply_route
     from handlers.appeals import answer_appeal
     from notifications.wake import LocalWake
     from storage.outbox import PRIORITY_URGENT, NewMessage
@@ -141,8 +141,9 @@ async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
             channel=channel,
             address=reply.to.address,
             text=reply.text,
-            # Answers come from the number the customer wrote to (design.md, Numbers).
-            source=appeal.reply_source if channel is ChannelName.SMS else None,
+            # Answers come from the number the customer wrote to (design.md, Numbers),
+            # and an e-mail answer keeps the customer's thread.
+            **reply_route(channel, appeal.reply_source),
         )
         await store.outbox.enqueue(
             NewMessage(

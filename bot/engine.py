@@ -26,9 +26,18 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import replace
 from typing import Any, Protocol
 
-from bot.core import Button, ChannelName, Inbound, Outbound, mask_phone, normalize_phone
+from bot.core import (
+    Button,
+    ChannelName,
+    Inbound,
+    Outbound,
+    mask_phone,
+    normalize_phone,
+    reply_route,
+)
 from bot.metrics import Metrics
 from handlers.base import KEEP, Context, Outcome, Reply, SharedPhone
 from parsers.intent import Intent
@@ -155,8 +164,10 @@ class ConversationEngine:
         key = ConversationKey(inbound.channel.value, inbound.address)
         # 3. per-conversation lock
         async with self._lock(key), self.store.db.transaction():
-            # 4. load state
+            # 4. load state (and note that the contact wrote: notices go to the
+            # messenger a person wrote from last)
             state = await self.store.state.get(key, inbound.received_at)
+            await self.store.contacts.seen(contact.id, inbound.received_at)
             ctx = self._context(entry_id, inbound, contact, key, state)
             # 5. parse
             intent = self.parse(inbound.text)
@@ -195,6 +206,12 @@ class ConversationEngine:
                 return await contacts.resolve(
                     inbound.channel.value, inbound.address, phone=user.phone, verified_by="console"
                 )
+        if inbound.channel is ChannelName.EMAIL and inbound.meta.get("authenticated") == "dmarc":
+            # The company relay vouches for the From address of this very message (the
+            # e-mail channel read its Authentication-Results): the address may see the
+            # accounts it is registered on. Per message, never stored.
+            contact = await contacts.resolve(inbound.channel.value, inbound.address)
+            return replace(contact, email=inbound.address)
         return await contacts.resolve(inbound.channel.value, inbound.address)
 
     def _context(
@@ -242,20 +259,21 @@ class ConversationEngine:
             )
 
     def outbound_for(self, inbound: Inbound, reply: Reply) -> Outbound:
+        route: dict[str, str | None] = {}
         if reply.to is not None:
             channel = ChannelName(reply.to.channel)
             address = reply.to.address
-            source = None
         else:
             channel = inbound.channel
             address = inbound.address
-            # Replies come from the number the customer wrote to (design.md, Numbers).
-            source = inbound.to if channel is ChannelName.SMS else None
+            # Replies come from the number the customer wrote to (design.md, Numbers),
+            # and an e-mail reply keeps the customer's thread.
+            route = reply_route(channel, inbound.to)
         return Outbound(
             channel=channel,
             address=address,
             text=reply.text,
-            source=source,
+            **route,
             buttons=tuple(
                 tuple(Button(text=label, data=data) for label, data in row)
                 for row in reply.choices

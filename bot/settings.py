@@ -231,6 +231,43 @@ class ApiSettings(_Section):
             return False
 
 
+class EmailSettings(_Section):
+    """The e-mail channel (docs/interfaces.md §14): inbound SMTP from the company mail
+    server, outbound through the company relay."""
+
+    enabled: bool = False
+    address: str = ""  # ours, e.g. info@retailer.example; the only accepted recipient
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(2525, ge=0, le=65535)  # 0: ephemeral (tests)
+    smtp_host: str = ""
+    smtp_port: int = Field(25, ge=0, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")  # environment only
+    smtp_starttls: bool = True
+    smtp_timeout: float = Field(30, gt=0)
+    # The relay whose Authentication-Results header counts (RFC 8601 authserv-id).
+    authserv_id: str = ""
+    max_mb: float = Field(10, gt=0, le=100)  # larger mails get SMTP 552
+    rate: float = Field(5, gt=0)  # mails per second to the relay
+    answers_per_hour: int = Field(10, ge=1)  # mails to one address per hour (floods, loops)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and (value.count("@") != 1 or "." not in value.rpartition("@")[2]):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.enabled and not self.address:
+            raise ValueError("address is required when the e-mail channel is enabled")
+        if self.enabled and not self.smtp_host:
+            raise ValueError("smtp_host (the company relay) is required when enabled")
+        return self
+
+
 class _TomlSource(PydanticBaseSettingsSource):
     def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
         super().__init__(settings_cls)
@@ -263,6 +300,7 @@ class Settings(BaseSettings):
     appeals: AppealsSettings = Field(default_factory=AppealsSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
 
     @property
     def instance(self) -> str:
@@ -364,6 +402,12 @@ def load_settings(path: str | Path | None = None, *, use_default_file: bool = Tr
             raise SettingsError(f"{config}: not valid TOML: {exc}") from exc
         except OSError as exc:
             raise SettingsError(f"{config}: cannot read: {exc.strerror}") from exc
+    if isinstance(data.get("email"), dict) and "smtp_password" in data["email"]:
+        # A relay password in a file ends up in backups and repositories.
+        raise SettingsError(
+            f"{config}: email.smtp_password must come from the environment "
+            "(GATEWAY__EMAIL__SMTP_PASSWORD), not the file"
+        )
     try:
         settings = Settings(**data)
     except ValidationError as exc:

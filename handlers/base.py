@@ -68,9 +68,12 @@ class Context:
 
     @property
     def sender_label(self) -> str:
-        """How the export names the sender: E.164 for SMS, `telegram:<id>` for Telegram."""
-        if self.key.channel == "telegram":
-            return f"telegram:{self.key.address}"
+        """How the export names the sender: E.164 for SMS, `telegram:<id>` for Telegram,
+        `max:<id>` for MAX, the address for e-mail (docs/interfaces.md §4, §14)."""
+        if self.key.channel in ("telegram", "max"):
+            return f"{self.key.channel}:{self.key.address}"
+        if self.key.channel == "email":
+            return self.key.address
         if self.contact.phone:
             return self.contact.phone
         return f"{self.key.channel}:{self.key.address}"

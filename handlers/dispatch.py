@@ -26,6 +26,7 @@ from handlers.common import (
     AWAIT_READINGS,
     CHOOSE_ACCOUNT,
     CHOOSE_METER,
+    CODE_CHANNELS,
     CONFIRM_READINGS,
     LINK_CODE,
     LINK_OFFER,
@@ -35,6 +36,7 @@ from handlers.common import (
     state,
 )
 from handlers.identity import IdentityUseCase
+from handlers.notify import NotifyUseCase
 from handlers.offices import OfficesUseCase
 from handlers.quality.surveys import handle_survey_answer
 from handlers.readings import ReadingsUseCase
@@ -69,6 +71,7 @@ class Handlers:
         self.identity = IdentityUseCase(store, config)
         self.appeals = AppealsUseCase(store, config)
         self.offices = OfficesUseCase(store, config)
+        self.notify = NotifyUseCase(store, config)
 
     async def handle(self, ctx: Context, intent: Intent) -> Outcome:
         """Answer one inbound message; every message gets at least one reply."""
@@ -141,7 +144,7 @@ class Handlers:
         if intent.account:
             return await self.readings.account_alone(ctx, intent.account)
         phone = phone_in_text(text)
-        if phone is not None and tg:
+        if phone is not None and ctx.channel in CODE_CHANNELS:
             return await self.identity.request_code(ctx, phone)
         if ctx.media:
             return Outcome.say(texts.MEDIA)
@@ -227,6 +230,8 @@ class Handlers:
             return await self.appeals.status(ctx, intent)
         if command == "offices":
             return await self.offices.answer(ctx)
+        if command == "notify":
+            return await self.notify.choose(ctx, intent)
         if command == "unchanged":
             await self._drop_held(ctx)
             return await self.readings.unchanged(ctx, intent)

@@ -57,6 +57,9 @@ class Contact:
     blocked: bool
     opted_out: bool
     display_name: str | None = None
+    # An e-mail address our relay vouches for in the message being handled (dmarc=pass).
+    # Set per message by the engine, never stored: the next mail may be forged.
+    email: str | None = None
 
     @property
     def is_verified(self) -> bool:

@@ -47,6 +47,12 @@ class Registry(Protocol):
 
     async def phone_on_account(self, phone: str, account: str) -> bool: ...
 
+    async def accounts_for_email(self, email: str) -> list[str]:
+        """The account numbers an e-mail address (any case) is registered on, ascending."""
+        ...
+
+    async def email_on_account(self, email: str, account: str) -> bool: ...
+
 
 class Contacts(Protocol):
     """People on channels, one per (channel, address). An SMS contact's phone is its
@@ -68,6 +74,10 @@ class Contacts(Protocol):
     ) -> Contact:
         """Get the contact, creating it if new; the phone (and `verified_by`) is only set
         on creation, an existing contact is returned as it is."""
+        ...
+
+    async def seen(self, contact_id: int, at: datetime) -> None:
+        """The contact wrote to us at `at` (notices go to the messenger written from last)."""
         ...
 
     async def verify_phone(self, contact_id: int, phone: str, verified_by: str) -> None: ...
@@ -422,6 +432,21 @@ class Outbox(Protocol):
         ...
 
 
+class NoticeChannels(Protocol):
+    """The channel each person (phone) chose for notices, and where a person can be
+    reached on a channel (docs/interfaces.md §14)."""
+
+    async def choose(
+        self, phones: Iterable[str], channel: str, address: str | None, at: datetime
+    ) -> None: ...
+
+    async def chosen(self, phone: str) -> tuple[str, str] | None: ...
+
+    async def phones_for_email(self, email: str) -> list[str]: ...
+
+    async def registry_email(self, phones: Iterable[str]) -> str | None: ...
+
+    async def messenger_address(self, channel: str, phones: Iterable[str]) -> str | None: ...
 class OpsStats(Protocol):
     """Aggregates read when `/metrics` is scraped (docs/interfaces.md §13)."""
 

@@ -87,6 +87,20 @@ class RegistryRepo:
         )
         return row is not None
 
+    async def accounts_for_email(self, email: str) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT account FROM account_emails WHERE email = ? ORDER BY account",
+            (email.lower(),),
+        )
+        return [r["account"] for r in rows]
+
+    async def email_on_account(self, email: str, account: str) -> bool:
+        row = await self.db.fetchone(
+            "SELECT 1 FROM account_emails WHERE email = ? AND account = ?",
+            (email.lower(), account),
+        )
+        return row is not None
+
     async def count_accounts(self) -> int:
         return int(await self.db.fetchval("SELECT count(*) FROM accounts"))
 
@@ -139,6 +153,11 @@ class ContactRepo:
         contact = await self.get(channel, address)
         assert contact is not None
         return contact
+
+    async def seen(self, contact_id: int, at: datetime) -> None:
+        await self.db.execute(
+            "UPDATE contacts SET last_inbound_at = ? WHERE id = ?", (to_db(at), contact_id)
+        )
 
     async def verify_phone(self, contact_id: int, phone: str, verified_by: str) -> None:
         await self.db.execute(

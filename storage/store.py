@@ -12,12 +12,14 @@ from types import TracebackType
 from typing import Self
 
 from storage.db import Database
+from storage.notice_channels import NoticeChannelRepo
 from storage.outbox import OutboxRepo
 from storage.ports import (
     Appeals,
     Contacts,
     ConversationStates,
     Journal,
+    NoticeChannels,
     OpsStats,
     Outages,
     Outbox,
@@ -47,6 +49,7 @@ class Store:
     appeals: Appeals
     outages: Outages
     outbox: Outbox
+    notice_channels: NoticeChannels
     stats: OpsStats
 
     @classmethod
@@ -62,6 +65,7 @@ class Store:
             appeals=AppealRepo(db),
             outages=OutageRepo(db),
             outbox=OutboxRepo(db),
+            notice_channels=NoticeChannelRepo(db),
             stats=SqliteOpsStats(db),
         )
 
