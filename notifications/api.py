@@ -91,6 +91,7 @@ class ExtendIn(RequestModel):
 class ByChannel(BaseModel):
     sms: int
     telegram: int
+    email: int | None = Field(None, description="present when e-mail notices go out")
 
 
 class BroadcastOut(BaseModel):
