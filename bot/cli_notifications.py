@@ -178,7 +178,7 @@ def _time(text: str, option: str, tz: Any) -> datetime | None:
 
 async def cmd_broadcast_outage(args: argparse.Namespace, settings: Settings) -> int:
     from notifications.campaigns import OutageError, OutageRequest
-    from notifications.russian import counted
+    from parsers.counted import counted
 
     tz = settings.service.tz
     start, until = _time(args.start, "--start", tz), _time(args.until, "--until", tz)
@@ -259,7 +259,7 @@ def _print_report(report: Any, *, dry_run: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from notifications.russian import counted
+    from parsers.counted import counted
 
     table = Table(show_header=False, box=None)
     if report.campaign is not None:
@@ -308,7 +308,7 @@ async def cmd_broadcast_cancel(args: argparse.Namespace, settings: Settings) -> 
     if stopped is None:
         print(f"gateway: рассылки №{args.campaign} нет", file=sys.stderr)
         return EXIT_MISSING
-    from notifications.russian import counted
+    from parsers.counted import counted
 
     print(f"рассылка №{args.campaign} остановлена, не отправлено: "
           f"{counted(stopped, 'сообщение')}")
@@ -340,7 +340,7 @@ _STATUS = {"active": "идёт", "restored": "восстановлено", "canc
 
 
 async def cmd_outage_list(args: argparse.Namespace, settings: Settings) -> int:
-    from notifications.russian import counted
+    from parsers.counted import counted
 
     tz = settings.service.tz
     store, service = await _service(settings)
@@ -395,7 +395,7 @@ async def _change_outage(
 
 
 async def cmd_outage_cancel(args: argparse.Namespace, settings: Settings) -> int:
-    from notifications.russian import counted
+    from parsers.counted import counted
 
     report = await _change_outage(
         args, settings, lambda service: service.cancel_outage(args.outage_id)
@@ -410,7 +410,7 @@ async def cmd_outage_cancel(args: argparse.Namespace, settings: Settings) -> int
 
 async def cmd_outage_extend(args: argparse.Namespace, settings: Settings) -> int:
     from notifications.campaigns import local_time
-    from notifications.russian import counted
+    from parsers.counted import counted
 
     tz = settings.service.tz
     until = _time(args.until, "--until", tz)
@@ -429,7 +429,7 @@ async def cmd_outage_extend(args: argparse.Namespace, settings: Settings) -> int
 
 
 async def cmd_campaigns_list(args: argparse.Namespace, settings: Settings) -> int:
-    from notifications.russian import counted
+    from parsers.counted import counted
 
     tz = settings.service.tz
     store, service = await _service(settings)

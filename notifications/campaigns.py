@@ -37,8 +37,8 @@ from zoneinfo import ZoneInfo
 from bot.settings import Settings
 from notifications import templates
 from notifications.quiet import QuietHours
-from notifications.russian import counted
 from notifications.smsparts import sms_parts
+from parsers.counted import counted
 from storage.address import every_house
 from storage.campaigns import (
     AreaAudience,

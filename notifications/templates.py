@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from notifications.russian import counted
 from notifications.smsparts import sms_parts
 from parsers.counted import counted
 
