@@ -60,6 +60,7 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.telegram.token.get_secret_value(),
         settings.telegram.webhook_secret.get_secret_value(),
         settings.api.token.get_secret_value(),
+        settings.staff.session_secret.get_secret_value(),
     ]
 
 
@@ -258,6 +259,7 @@ def register_extensions(sub: Any, common: argparse.ArgumentParser) -> None:
         "bot.cli_appeals",
         "bot.cli_notifications",
         "bot.cli_reports",
+        "bot.cli_staff",
     ):
         try:
             module = __import__(module_name, fromlist=["register"])

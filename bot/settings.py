@@ -214,6 +214,13 @@ class ApiSettings(_Section):
             return False
 
 
+class StaffSettings(_Section):
+    # Keys the encrypted session cookies of the web workspace (staff/); from the
+    # environment (GATEWAY__STAFF__SESSION_SECRET), the same on every instance. Empty: a
+    # per-process key, sessions end with the process (one instance only).
+    session_secret: SecretStr = SecretStr("")
+
+
 class _TomlSource(PydanticBaseSettingsSource):
     def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
         super().__init__(settings_cls)
@@ -246,6 +253,7 @@ class Settings(BaseSettings):
     appeals: AppealsSettings = Field(default_factory=AppealsSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    staff: StaffSettings = Field(default_factory=StaffSettings)
 
     # Set by load_settings: the file the settings came from (None: defaults only).
     _source_file: Path | None = None

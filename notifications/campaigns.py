@@ -348,6 +348,14 @@ class Notifications:
             by_channel.get("telegram", 0), preview.sms_parts, text,
         )
 
+    async def outage_addresses(
+        self, req: OutageRequest, limit: int = 200
+    ) -> list[tuple[str, str, str, int]]:
+        """The houses an outage's area matches: (settlement, street, house, accounts)."""
+        return await self.campaigns.area_addresses(
+            AreaAudience(req.settlement, req.street, req.houses), limit
+        )
+
     async def restored(self, outage_id: int) -> BroadcastReport | None:
         """Close the outage, drop its notices not sent yet, and tell the same people the
         power is back. Again on a closed outage: the report of the first «restored»."""

@@ -22,6 +22,7 @@ from storage.ports import (
     Outbox,
     Readings,
     Registry,
+    StaffAccounts,
 )
 from storage.repos import (
     AppealRepo,
@@ -32,6 +33,7 @@ from storage.repos import (
     RegistryRepo,
     StateRepo,
 )
+from storage.staff import StaffRepo
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Store:
     appeals: Appeals
     outages: Outages
     outbox: Outbox
+    staff: StaffAccounts
 
     @classmethod
     def over(cls, db: Database) -> Store:
@@ -59,6 +62,7 @@ class Store:
             appeals=AppealRepo(db),
             outages=OutageRepo(db),
             outbox=OutboxRepo(db),
+            staff=StaffRepo(db),
         )
 
     @classmethod

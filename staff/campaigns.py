@@ -1,0 +1,108 @@
+"""Campaign pages: progress with a bar chart, refreshed while messages are on their way;
+the undelivered list as CSV (for paper notices); cancel (supervisors). The same use
+cases as `gateway campaigns show` and `gateway broadcast cancel`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from staff.outages import notifications
+from staff.web import PREFIX, audit, render, supervisor_only
+from storage.campaigns import Progress
+
+# (state, label, colour) in the order a message goes through them.
+STATES = (
+    ("queued", "в очереди", "#8a8f98"),
+    ("deferred", "отложено", "#b7791f"),
+    ("sent", "отправлено", "#3182ce"),
+    ("delivered", "доставлено", "#2f855a"),
+    ("failed", "не доставлено", "#c53030"),
+    ("cancelled", "отменено", "#4a5568"),
+)
+REFRESH_SECONDS = 5
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/campaigns", campaigns_page)
+    app.router.add_get(r"/campaigns/{campaign:\d+}", campaign_page)
+    app.router.add_get(r"/campaigns/{campaign:\d+}/undelivered.csv", undelivered_csv)
+    app.router.add_post(r"/campaigns/{campaign:\d+}/cancel", campaign_cancel)
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    state: str
+    label: str
+    colour: str
+    count: int
+    y: int
+    width: float
+
+
+def bars(progress: Progress, width: int = 300, row: int = 24) -> list[Bar]:
+    """Horizontal bars of the states, scaled to the recipients (pure: the template
+    draws them as inline SVG)."""
+    total = max(progress.recipients, 1)
+    return [
+        Bar(state, label, colour, progress.counts.get(state, 0), i * row,
+            round(width * progress.counts.get(state, 0) / total, 1))
+        for i, (state, label, colour) in enumerate(STATES)
+    ]
+
+
+async def campaigns_page(request: web.Request) -> web.StreamResponse:
+    number = request.query.get("n", "").strip()
+    if number.isdigit():
+        raise web.HTTPSeeOther(f"{PREFIX}/campaigns/{int(number)}")
+    return await render(request, "campaigns.html", {
+        "title": "Рассылки", "error": "Номер рассылки — число." if number else "",
+    })
+
+
+async def campaign_page(request: web.Request) -> web.StreamResponse:
+    campaign = int(request.match_info["campaign"])
+    progress = await notifications(request).progress(campaign)
+    if progress is None:
+        return await render(request, "campaigns.html", {
+            "title": "Рассылки", "error": f"Рассылки № {campaign} нет.",
+        }, status=404)
+    return await render(request, "campaign.html", {
+        "title": f"Рассылка № {campaign}", "progress": progress, "bars": bars(progress),
+        "refresh": 0 if progress.done else REFRESH_SECONDS,
+        "undelivered": sum(progress.counts.get(s, 0) for s in ("queued", "deferred", "sent",
+                                                                "failed", "cancelled")),
+    })
+
+
+async def undelivered_csv(request: web.Request) -> web.StreamResponse:
+    campaign = int(request.match_info["campaign"])
+    service = notifications(request)
+    if await service.progress(campaign) is None:
+        raise web.HTTPNotFound(text=f"Рассылки № {campaign} нет")
+    buffer = io.StringIO()
+    out = csv.writer(buffer, lineterminator="\n")
+    out.writerow(["account", "phone", "channel", "status", "sent_at", "error"])
+    async for row in service.undelivered(campaign):
+        out.writerow([row.account, row.phone, row.channel, row.status,
+                      row.sent_at.isoformat() if row.sent_at else "", row.error])
+    audit(request, "campaign undelivered csv", f"campaign {campaign}")
+    return web.Response(
+        body=buffer.getvalue().encode("utf-8-sig"),  # the BOM: Excel reads it as UTF-8
+        content_type="text/csv", charset="utf-8",
+        headers={"Content-Disposition":
+                 f'attachment; filename="campaign-{campaign}-undelivered.csv"'},
+    )
+
+
+@supervisor_only
+async def campaign_cancel(request: web.Request) -> web.StreamResponse:
+    campaign = int(request.match_info["campaign"])
+    stopped = await notifications(request).cancel(campaign)
+    if stopped is None:
+        raise web.HTTPNotFound(text=f"Рассылки № {campaign} нет")
+    audit(request, "campaign cancel", f"campaign {campaign} ({stopped} unsent stopped)")
+    raise web.HTTPSeeOther(f"{PREFIX}/campaigns/{campaign}")

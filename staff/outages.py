@@ -1,0 +1,162 @@
+"""Outage pages: the broadcast form, its audience preview, sending, the list of active
+outages with «восстановлено». The same use cases as `gateway broadcast outage` and
+`gateway outage restored` (`notifications.campaigns.Notifications`).
+
+The preview is the dry run: nothing is recorded until the person, having seen the
+houses, the recipients per channel, the SMS parts and the text, presses «Отправить». The
+confirmation of §8 (`confirm_above`) is that press: the preview showed the count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from notifications.campaigns import Notifications, OutageError, OutageRequest, parse_local_time
+from staff.web import PREFIX, audit, gateway_of, local_time, render
+from storage.db import utcnow
+
+REASON_MAX = 500
+HOUSES_MAX = 2000
+FIELDS = ("settlement", "street", "houses", "reason", "start", "until")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/outages", outages_page)
+    app.router.add_post("/outages/preview", outage_preview)
+    app.router.add_post("/outages/edit", outage_edit)
+    app.router.add_post("/outages", outage_send)
+    app.router.add_post(r"/outages/{outage:\d+}/restored", outage_restored)
+
+
+def notifications(request: web.Request) -> Notifications:
+    gateway = gateway_of(request)
+    if gateway.store is None:
+        raise web.HTTPServiceUnavailable(text="Хранилище недоступно")
+    sender = gateway.sender
+    return Notifications.from_settings(
+        gateway.store, gateway.settings, wake=sender.wake if sender is not None else None
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OutageForm:
+    """The form as typed (shown back on an error) and, when valid, the request."""
+
+    values: dict[str, str]
+    request: OutageRequest | None
+    error: str
+
+
+_LABELS = {
+    "settlement": "Населённый пункт", "street": "Улица", "houses": "Дома",
+    "reason": "Причина", "start": "Начало", "until": "Окончание",
+}
+
+
+def read_form(form: Any, service: Notifications) -> OutageForm:
+    values = {name: str(form.get(name, "")).strip() for name in FIELDS}
+    values["planned"] = "1" if form.get("planned") else ""
+    for name in ("settlement", "reason", "start", "until"):
+        if not values[name]:
+            return OutageForm(values, None, f"{_LABELS[name]}: обязательное поле.")
+    if len(values["reason"]) > REASON_MAX:
+        return OutageForm(values, None, f"Причина: не длиннее {REASON_MAX} символов.")
+    if len(values["houses"]) > HOUSES_MAX:
+        return OutageForm(values, None, f"Дома: не длиннее {HOUSES_MAX} символов.")
+    tz = service.config.tz
+    times = {}
+    for name in ("start", "until"):
+        # <input type="datetime-local"> sends «2026-11-26T10:00»; typed by hand, a space.
+        try:
+            times[name] = parse_local_time(values[name].replace("T", " "), tz)
+        except ValueError:
+            return OutageForm(
+                values, None, f"{_LABELS[name]}: время в виде «2026-11-26 10:00»."
+            )
+    if times["until"] <= times["start"]:
+        return OutageForm(values, None, "Окончание должно быть позже начала.")
+    request = OutageRequest(
+        settlement=values["settlement"], street=values["street"], houses=values["houses"],
+        reason=values["reason"], start=times["start"], until=times["until"],
+        planned=bool(values["planned"]),
+    )
+    return OutageForm(values, request, "")
+
+
+async def _page(
+    request: web.Request, values: dict[str, str] | None = None, error: str = "",
+    status: int = 200,
+) -> web.Response:
+    gateway = gateway_of(request)
+    if gateway.store is None:
+        raise web.HTTPServiceUnavailable(text="Хранилище недоступно")
+    active = await gateway.store.outages.active(utcnow())
+    rows = [
+        {"id": o.id, "where": ", ".join(p for p in (o.settlement, o.street, o.houses) if p),
+         "reason": o.reason, "start": local_time(o.start_at, request),
+         "until": local_time(o.until_at, request), "planned": o.planned,
+         "campaign": o.campaign_id}
+        for o in active
+    ]
+    return await render(request, "outages.html", {
+        "title": "Отключения", "outages": rows, "form": values or {}, "error": error,
+    }, status=status)
+
+
+async def outages_page(request: web.Request) -> web.StreamResponse:
+    return await _page(request)
+
+
+async def outage_preview(request: web.Request) -> web.StreamResponse:
+    service = notifications(request)
+    form = read_form(await request.post(), service)
+    if form.request is None:
+        return await _page(request, form.values, form.error, status=400)
+    try:
+        report = await service.outage(form.request, dry_run=True)
+    except OutageError as exc:
+        return await _page(request, form.values, str(exc), status=400)
+    houses = await service.outage_addresses(form.request)
+    return await render(request, "outage_preview.html", {
+        "title": "Проверка рассылки", "form": form.values, "report": report,
+        "houses": houses, "full_text": service.outage_text(form.request),
+        "start": local_time(form.request.start, request),
+        "until": local_time(form.request.until, request),
+    })
+
+
+async def outage_edit(request: web.Request) -> web.StreamResponse:
+    """Back from the preview to the form, filled in as it was."""
+    form = await request.post()
+    values = {name: str(form.get(name, "")) for name in (*FIELDS, "planned")}
+    return await _page(request, values)
+
+
+async def outage_send(request: web.Request) -> web.StreamResponse:
+    service = notifications(request)
+    form = read_form(await request.post(), service)
+    if form.request is None:
+        return await _page(request, form.values, form.error, status=400)
+    try:
+        # The person saw the preview with its count: that is the confirmation.
+        report = await service.outage(form.request, yes=True)
+    except OutageError as exc:
+        return await _page(request, form.values, str(exc), status=400)
+    audit(request, "outage broadcast", f"outage {report.outage} campaign {report.campaign}")
+    if report.campaign is None:
+        raise web.HTTPSeeOther(f"{PREFIX}/outages")
+    raise web.HTTPSeeOther(f"{PREFIX}/campaigns/{report.campaign}")
+
+
+async def outage_restored(request: web.Request) -> web.StreamResponse:
+    outage = int(request.match_info["outage"])
+    report = await notifications(request).restored(outage)
+    if report is None:
+        raise web.HTTPNotFound(text=f"Нет отключения {outage}")
+    audit(request, "outage restored", f"outage {outage} campaign {report.campaign}")
+    if report.campaign is None:
+        raise web.HTTPSeeOther(f"{PREFIX}/outages")
+    raise web.HTTPSeeOther(f"{PREFIX}/campaigns/{report.campaign}")
