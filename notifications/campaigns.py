@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -351,10 +352,17 @@ class Notifications:
     async def outage_addresses(
         self, req: OutageRequest, limit: int = 200
     ) -> list[tuple[str, str, str, int]]:
-        """The houses an outage's area matches: (settlement, street, house, accounts)."""
-        return await self.campaigns.area_addresses(
+        """The houses an outage's area matches: (settlement, street, house, accounts),
+        houses in natural order (3, 9, 11, 21А)."""
+        found = await self.campaigns.area_addresses(
             AreaAudience(req.settlement, req.street, req.houses), limit
         )
+
+        def order(row: tuple[str, str, str, int]) -> tuple[str, str, int, str]:
+            digits = re.match(r"\d+", row[2])
+            return row[0], row[1], int(digits[0]) if digits else 0, row[2]
+
+        return sorted(found, key=order)
 
     async def restored(self, outage_id: int) -> BroadcastReport | None:
         """Close the outage, drop its notices not sent yet, and tell the same people the

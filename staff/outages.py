@@ -102,7 +102,8 @@ async def _page(
         for o in active
     ]
     return await render(request, "outages.html", {
-        "title": "Отключения", "outages": rows, "form": values or {}, "error": error,
+        "title": "Отключения", "outages": rows, "error": error,
+        "form": {name: "" for name in (*FIELDS, "planned")} | (values or {}),
     }, status=status)
 
 
