@@ -20,6 +20,7 @@ from bot.engine import ConversationEngine, Parse
 from bot.settings import Settings, SmppSettings
 from handlers.base import Context, HandlerConfig, Outcome
 from handlers.dispatch import Handlers
+from handlers.inbox import InboxIntake
 from notifications.campaigns import Notifications
 from notifications.scheduler import ReminderScheduler
 from notifications.sender import OutboxSender
@@ -36,7 +37,7 @@ log = logging.getLogger("gateway")
 
 
 def handler_config(settings: Settings) -> HandlerConfig:
-    r, a, i = settings.readings, settings.appeals, settings.identity
+    r, a, i, st = settings.readings, settings.appeals, settings.identity, settings.staff
     return HandlerConfig(
         tz=settings.service.tz,
         company=settings.service.company,
@@ -52,6 +53,9 @@ def handler_config(settings: Settings) -> HandlerConfig:
         code_tries=i.code_tries,
         failed_attempts_per_hour=i.failed_attempts_per_hour,
         offices_file=str(a.offices_file) if a.offices_file else None,
+        working_hours=st.working_window,
+        answer_within_hours=st.answer_within_hours,
+        attachment_max_mb=st.attachment_max_mb,
     )
 
 
@@ -129,8 +133,9 @@ class Gateway:
                             self.demo_loaded)
         self.sender = OutboxSender.from_settings(self.store, s)
         self.notifications = Notifications.from_settings(self.store, s, wake=self.sender.wake)
+        config = handler_config(s)
         handlers = StaffAwareHandlers(
-            Handlers(self.store, handler_config(s)), self.notifications, s.telegram.staff_ids
+            Handlers(self.store, config), self.notifications, s.telegram.staff_ids
         )
         self.engine = ConversationEngine(
             self.store,
@@ -138,6 +143,7 @@ class Gateway:
             make_parse(s),
             phone_region=s.service.phone_region,
             wake_sender=self.sender.wake,
+            inbox=InboxIntake(self.store, config),
         )
         if s.smpp.enabled and s.smpp.simulator:
             await self._start_simulator()

@@ -11,9 +11,13 @@ The order of steps is fixed, and each is where it is for a reason:
 4. load state: a pending confirmation or question changes what «да» or «2» mean.
 5. parse: pure, no I/O (parsers/).
 6. handler: the use case (handlers/); it returns replies, never calls a channel.
+6b. inbox: what the bot could not act on, a request for a person, or an appeal goes
+   into the contact's inbox thread, and the customer hears once when a person will
+   answer; later messages join the thread with the bot's replies (handlers/inbox.py).
+   After the handler, because only the handler knows whether it could act.
 7. save state, 8. replies into the outbox, 9. mark the journal entry processed: 4–9 run
-   in one database transaction, so a crash in between leaves nothing half-done and the
-   entry is simply processed again at the next start.
+   in one database transaction (the thread write of 6b included), so a crash in between
+   leaves nothing half-done and the entry is simply processed again at the next start.
 
 Journaling, contact resolution and waiting for the lock run concurrently across
 conversations; steps 4–9 of different conversations take turns on SQLite's single
@@ -29,7 +33,8 @@ from contextlib import suppress
 from typing import Any, Protocol
 
 from bot.core import Button, ChannelName, Inbound, Outbound, mask_phone, normalize_phone
-from handlers.base import KEEP, Context, Outcome, Reply, SharedPhone
+from handlers.base import KEEP, Context, HandlerConfig, Outcome, Reply, SharedPhone
+from handlers.inbox import InboxIntake
 from parsers.intent import Intent
 from storage.models import Contact, ConversationKey
 from storage.outbox import PRIORITY_REPLY, NewMessage
@@ -60,8 +65,10 @@ class ConversationEngine:
         *,
         phone_region: str = "RU",
         wake_sender: Callable[[], None] | None = None,
+        inbox: InboxIntake | None = None,
     ) -> None:
         self.store = store
+        self.inbox = inbox or InboxIntake(store, HandlerConfig())
         self.handlers = handlers
         self.parse = parse
         self.phone_region = phone_region
@@ -157,11 +164,15 @@ class ConversationEngine:
             intent = self.parse(inbound.text)
             # 6. handler
             outcome = await self.handlers.handle(ctx, intent)
+            # 6b. inbox
+            intake = await self.inbox.take(ctx, outcome)
+            outcome = intake.outcome
             # 7. save state
             if outcome.state is not KEEP:
                 await self.store.state.set(key, outcome.state)  # type: ignore[arg-type]
             # 8. replies into the outbox
-            await self._enqueue(entry_id, inbound, outcome)
+            ids = await self._enqueue(entry_id, inbound, outcome)
+            await self.inbox.record_replies(intake, outcome.replies, ids, inbound.received_at)
             # 9. done
             await self.store.journal.mark_processed(entry_id)
         self._wake()
@@ -218,10 +229,11 @@ class ConversationEngine:
             meta=dict(inbound.meta),
         )
 
-    async def _enqueue(self, entry_id: int, inbound: Inbound, outcome: Outcome) -> None:
+    async def _enqueue(self, entry_id: int, inbound: Inbound, outcome: Outcome) -> list[int]:
+        ids = []
         for index, reply in enumerate(outcome.replies):
             outbound = self.outbound_for(inbound, reply)
-            await self.store.outbox.enqueue(
+            outbox_id = await self.store.outbox.enqueue(
                 NewMessage(
                     channel=outbound.channel.value,
                     address=outbound.address,
@@ -233,6 +245,8 @@ class ConversationEngine:
                     phone=inbound.address if inbound.address.startswith("+") else None,
                 )
             )
+            ids.append(outbox_id)
+        return ids
 
     def outbound_for(self, inbound: Inbound, reply: Reply) -> Outbound:
         if reply.to is not None:

@@ -191,6 +191,34 @@ class AppealsSettings(_Section):
     offices_file: Path | None = None  # None: the list shipped with the project
 
 
+class StaffSettings(_Section):
+    """People behind the bot: the inbox's working hours and answer time (docs/interfaces.md
+    §12). `session_secret` signs staff web sessions; environment only, never logged."""
+
+    working_hours: str = "09:00-18:00"  # local, on working days as for appeals
+    answer_within_hours: int = Field(4, ge=1, le=200)  # working hours
+    attachment_max_mb: int = Field(10, ge=0, le=100)
+    session_secret: SecretStr = SecretStr("")
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        match = _HOURS.match(value.strip())
+        if not match or int(match[1]) > 23 or int(match[3]) > 23 or int(match[2]) > 59 \
+                or int(match[4]) > 59:
+            raise ValueError("must look like 09:00-18:00")
+        start, end = time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+        if end <= start:
+            raise ValueError("the working day must end after it starts (09:00-18:00)")
+        return value.strip()
+
+    @property
+    def working_window(self) -> tuple[time, time]:
+        match = _HOURS.match(self.working_hours)
+        assert match is not None  # validated above
+        return time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+
+
 class IdentitySettings(_Section):
     codes_per_day: int = Field(3, ge=1)
     code_ttl_minutes: int = Field(10, ge=1)
@@ -212,13 +240,6 @@ class ApiSettings(_Section):
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
-
-
-class StaffSettings(_Section):
-    # Keys the encrypted session cookies of the web workspace (staff/); from the
-    # environment (GATEWAY__STAFF__SESSION_SECRET), the same on every instance. Empty: a
-    # per-process key, sessions end with the process (one instance only).
-    session_secret: SecretStr = SecretStr("")
 
 
 class _TomlSource(PydanticBaseSettingsSource):
@@ -252,8 +273,8 @@ class Settings(BaseSettings):
     notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)
     appeals: AppealsSettings = Field(default_factory=AppealsSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
-    api: ApiSettings = Field(default_factory=ApiSettings)
     staff: StaffSettings = Field(default_factory=StaffSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     # Set by load_settings: the file the settings came from (None: defaults only).
     _source_file: Path | None = None

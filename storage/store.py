@@ -12,11 +12,14 @@ from types import TracebackType
 from typing import Self
 
 from storage.db import Database
+from storage.inbox import AuditRepo, InboxRepo
 from storage.outbox import OutboxRepo
 from storage.ports import (
     Appeals,
+    Audit,
     Contacts,
     ConversationStates,
+    Inbox,
     Journal,
     Outages,
     Outbox,
@@ -48,6 +51,8 @@ class Store:
     outages: Outages
     outbox: Outbox
     staff: StaffAccounts
+    inbox: Inbox
+    audit: Audit
 
     @classmethod
     def over(cls, db: Database) -> Store:
@@ -63,6 +68,8 @@ class Store:
             outages=OutageRepo(db),
             outbox=OutboxRepo(db),
             staff=StaffRepo(db),
+            inbox=InboxRepo(db),
+            audit=AuditRepo(db),
         )
 
     @classmethod
