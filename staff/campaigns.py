@@ -89,7 +89,7 @@ async def undelivered_csv(request: web.Request) -> web.StreamResponse:
     async for row in service.undelivered(campaign):
         out.writerow([row.account, row.phone, row.channel, row.status,
                       row.sent_at.isoformat() if row.sent_at else "", row.error])
-    audit(request, "campaign undelivered csv", f"campaign {campaign}")
+    await audit(request, "campaign.undelivered_csv", f"campaign:{campaign}")
     return web.Response(
         body=buffer.getvalue().encode("utf-8-sig"),  # the BOM: Excel reads it as UTF-8
         content_type="text/csv", charset="utf-8",
@@ -104,5 +104,5 @@ async def campaign_cancel(request: web.Request) -> web.StreamResponse:
     stopped = await notifications(request).cancel(campaign)
     if stopped is None:
         raise web.HTTPNotFound(text=f"Рассылки № {campaign} нет")
-    audit(request, "campaign cancel", f"campaign {campaign} ({stopped} unsent stopped)")
+    await audit(request, "campaign.cancel", f"campaign:{campaign}", {"stopped": stopped})
     raise web.HTTPSeeOther(f"{PREFIX}/campaigns/{campaign}")

@@ -146,7 +146,8 @@ async def outage_send(request: web.Request) -> web.StreamResponse:
         report = await service.outage(form.request, yes=True)
     except OutageError as exc:
         return await _page(request, form.values, str(exc), status=400)
-    audit(request, "outage broadcast", f"outage {report.outage} campaign {report.campaign}")
+    await audit(request, "outage.broadcast", f"outage:{report.outage}",
+                {"campaign": report.campaign, "recipients": report.recipients})
     if report.campaign is None:
         raise web.HTTPSeeOther(f"{PREFIX}/outages")
     raise web.HTTPSeeOther(f"{PREFIX}/campaigns/{report.campaign}")
@@ -157,7 +158,7 @@ async def outage_restored(request: web.Request) -> web.StreamResponse:
     report = await notifications(request).restored(outage)
     if report is None:
         raise web.HTTPNotFound(text=f"Нет отключения {outage}")
-    audit(request, "outage restored", f"outage {outage} campaign {report.campaign}")
+    await audit(request, "outage.restored", f"outage:{outage}", {"campaign": report.campaign})
     if report.campaign is None:
         raise web.HTTPSeeOther(f"{PREFIX}/outages")
     raise web.HTTPSeeOther(f"{PREFIX}/campaigns/{report.campaign}")

@@ -69,7 +69,7 @@ async def appeals_page(request: web.Request) -> web.StreamResponse:
     with tempfile.TemporaryDirectory(prefix="staff-report-") as out:
         path = await asyncio.to_thread(write_appeals_report, report, Path(out), tz)
         page = await asyncio.to_thread(_read_page, path)
-    audit(request, "report appeals", quarter.label)
+    await audit(request, "report.appeals", f"quarter:{quarter.label}")
     return web.Response(text=page, content_type="text/html")
 
 
@@ -86,5 +86,5 @@ async def survey_page(request: web.Request) -> web.StreamResponse:
     with tempfile.TemporaryDirectory(prefix="staff-survey-") as out:
         path = await asyncio.to_thread(write_survey_report, results, Path(out), tz)
         page = await asyncio.to_thread(_read_page, path)
-    audit(request, "report survey", str(survey))
+    await audit(request, "report.survey", f"survey:{survey}")
     return web.Response(text=page, content_type="text/html")

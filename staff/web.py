@@ -51,15 +51,22 @@ def account_of(request: web.Request) -> StaffAccount:
     return request[ACCOUNT]
 
 
-def audit(request: web.Request, action: str, target: str = "", *, allowed: bool = True) -> None:
-    """Who did what, when, from where: one line of the `staff.audit` logger. Targets are
-    numbers and logins, never customers' phones or names."""
+async def audit(
+    request: web.Request, action: str, subject: str = "",
+    details: dict[str, Any] | None = None, *, allowed: bool = True,
+) -> None:
+    """Who did what to which subject, when, from where: a row of the audit log (the
+    `Audit` port, shown on the audit page) and a line of the `staff.audit` logger.
+    Subjects are numbers and logins, never customers' phones or names."""
     who = request.get(ACCOUNT)
     login = who.login if who is not None else "-"
-    audit_log.info(
-        "staff %s %s %s%s from %s", login, action, target,
-        "" if allowed else " DENIED (role)", request.remote or "-",
-    )
+    if not allowed:
+        action = f"denied:{action}"
+    record = {**(details or {}), "from": request.remote or "-"}
+    store = gateway_of(request).store
+    if store is not None:
+        await store.audit.append(login, action, subject, record, utcnow())
+    audit_log.info("staff %s %s %s from %s", login, action, subject, record["from"])
 
 
 def local_time(moment: datetime | None, request: web.Request) -> str:
@@ -90,7 +97,7 @@ def supervisor_only(handler: Handler) -> Handler:
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         if account_of(request).role != "supervisor":
-            audit(request, f"{request.method} {request.path}", allowed=False)
+            await audit(request, f"{request.method} {request.path}", allowed=False)
             return await render(
                 request, "forbidden.html", {"title": "Нет доступа"}, status=403
             )
@@ -149,7 +156,8 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         session = await new_session(request)  # a fresh session: no fixation
         session["login"] = result.account.login
         csrf_token(session)
-        audit_log.info("staff %s login from %s", result.account.login, address)
+        request[ACCOUNT] = result.account
+        await audit(request, "staff.login", f"staff:{result.account.login}")
         raise web.HTTPSeeOther(next_path)
     messages = {
         LoginOutcome.WRONG: ("Неверный логин или пароль.", 200),
@@ -167,14 +175,14 @@ async def login_post(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    audit(request, "logout")
+    await audit(request, "staff.logout", f"staff:{account_of(request).login}")
     session = await get_session(request)
     session.invalidate()
     raise web.HTTPSeeOther(f"{PREFIX}/login")
 
 
 async def home(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPSeeOther(f"{PREFIX}/outages")
+    raise web.HTTPSeeOther(f"{PREFIX}/inbox")
 
 
 @supervisor_only
@@ -196,13 +204,13 @@ async def account_disable(request: web.Request) -> web.StreamResponse:
     assert store is not None
     login = request.match_info["login"]
     if await store.staff.disable(login, utcnow()):
-        audit(request, "staff disable", login)
+        await audit(request, "staff.disable", f"staff:{login}")
     raise web.HTTPSeeOther(f"{PREFIX}/accounts")
 
 
 def staff_app(gateway: Gateway) -> web.Application:
     """The workspace application; `bot.api` mounts it with `add_subapp("/staff", …)`."""
-    from staff import campaigns, outages, reports
+    from staff import campaigns, inbox, outages, reports
 
     app = web.Application()
     app[GATEWAY] = gateway
@@ -225,6 +233,7 @@ def staff_app(gateway: Gateway) -> web.Application:
     app.router.add_post("/logout", logout)
     app.router.add_get("/accounts", accounts_page)
     app.router.add_post(r"/accounts/{login}/disable", account_disable)
+    inbox.add_routes(app)
     outages.add_routes(app)
     campaigns.add_routes(app)
     reports.add_routes(app)
