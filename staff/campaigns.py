@@ -24,6 +24,10 @@ STATES = (
     ("cancelled", "отменено", "#4a5568"),
 )
 REFRESH_SECONDS = 5
+KIND_LABELS = {
+    "outage": "отключение", "restored": "свет дали", "invoice": "счета", "debt": "долги",
+    "reminder": "напоминание о показаниях", "survey": "опрос", "answer": "ответ",
+}
 
 
 def add_routes(app: web.Application) -> None:
@@ -72,6 +76,7 @@ async def campaign_page(request: web.Request) -> web.StreamResponse:
         }, status=404)
     return await render(request, "campaign.html", {
         "title": f"Рассылка № {campaign}", "progress": progress, "bars": bars(progress),
+        "kind": KIND_LABELS.get(progress.kind, progress.kind),
         "refresh": 0 if progress.done else REFRESH_SECONDS,
         "undelivered": sum(progress.counts.get(s, 0) for s in ("queued", "deferred", "sent",
                                                                 "failed", "cancelled")),

@@ -34,6 +34,8 @@ COMMAND_LABELS = {
     "status": "статус обращения", "offices": "офисы", "yes": "да", "no": "нет",
     "unchanged": "показания прежние", "operator": "позвать человека",
 }
+MEDIA_LABELS = {"photo": "фото", "document": "документ", "voice": "голосовое",
+                "video": "видео", "audio": "аудио", "sticker": "стикер"}
 SOON = timedelta(hours=1)
 _SHIPPED_ANSWERS = Path(__file__).parent / "data" / "answers.toml"
 
@@ -162,7 +164,7 @@ async def _thread(
         "error": error, "draft": draft, "parts": parts,
         "answers": answer_templates(settings.staff.answer_templates_file),
         "categories": CATEGORY_LABELS, "commands": COMMAND_LABELS,
-        "is_sms": view.thread.channel == "sms",
+        "is_sms": view.thread.channel == "sms", "media": MEDIA_LABELS,
     }, status=status)
 
 

@@ -158,14 +158,14 @@ async def test_an_outage_is_broadcast_after_its_preview_and_the_campaign_shows_p
     assert await page.locator("svg.chart rect").count() == 6
     # a live page: refreshed until everything is sent
     for _ in range(100):
-        done = await page.inner_text("#state-delivered")
-        sent = await page.inner_text("#state-sent")
-        if int(done) + int(sent) == 7:
+        done = await page.text_content("#state-delivered")
+        sent = await page.text_content("#state-sent")
+        if int(done or 0) + int(sent or 0) == 7:
             break
         await page.wait_for_timeout(200)
         await page.reload()
-    assert int(await page.inner_text("#state-delivered")) + int(
-        await page.inner_text("#state-sent")
+    assert int(await page.text_content("#state-delivered") or 0) + int(
+        await page.text_content("#state-sent") or 0
     ) == 7
 
 
