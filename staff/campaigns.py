@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from staff.outages import notifications
-from staff.web import PREFIX, audit, render, supervisor_only
+from staff.web import PREFIX, audit, local_time, render, supervisor_only
 from storage.campaigns import Progress
 
 # (state, label, colour) in the order a message goes through them.
@@ -58,22 +58,35 @@ def bars(progress: Progress, width: int = 300, row: int = 24) -> list[Bar]:
     ]
 
 
+async def _list(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+    """Campaigns newest first with their progress (`gateway campaigns list`)."""
+    rows = [
+        {"id": c.campaign.id, "kind": KIND_LABELS.get(c.campaign.kind, c.campaign.kind),
+         "title": c.campaign.title, "created": local_time(c.campaign.created_at, request),
+         "recipients": c.progress.recipients,
+         "delivered": c.progress.counts.get("delivered", 0),
+         "failed": c.progress.counts.get("failed", 0),
+         "waiting": c.progress.counts.get("queued", 0) + c.progress.counts.get("deferred", 0),
+         "cancelled": c.campaign.status == "cancelled"}
+        for c in await notifications(request).campaign_list(limit=100)
+    ]
+    return await render(request, "campaigns.html", {
+        "title": "Рассылки", "error": error, "campaigns": rows,
+    }, status=status)
+
+
 async def campaigns_page(request: web.Request) -> web.StreamResponse:
     number = request.query.get("n", "").strip()
     if number.isdigit():
         raise web.HTTPSeeOther(f"{PREFIX}/campaigns/{int(number)}")
-    return await render(request, "campaigns.html", {
-        "title": "Рассылки", "error": "Номер рассылки — число." if number else "",
-    })
+    return await _list(request, "Номер рассылки — число." if number else "")
 
 
 async def campaign_page(request: web.Request) -> web.StreamResponse:
     campaign = int(request.match_info["campaign"])
     progress = await notifications(request).progress(campaign)
     if progress is None:
-        return await render(request, "campaigns.html", {
-            "title": "Рассылки", "error": f"Рассылки № {campaign} нет.",
-        }, status=404)
+        return await _list(request, f"Рассылки № {campaign} нет.", status=404)
     return await render(request, "campaign.html", {
         "title": f"Рассылка № {campaign}", "progress": progress, "bars": bars(progress),
         "kind": KIND_LABELS.get(progress.kind, progress.kind),

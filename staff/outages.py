@@ -14,8 +14,15 @@ from typing import Any
 
 from aiohttp import web
 
-from notifications.campaigns import Notifications, OutageError, OutageRequest, parse_local_time
-from staff.web import PREFIX, audit, gateway_of, local_time, render
+from notifications.campaigns import (
+    BroadcastReport,
+    Notifications,
+    OutageError,
+    OutageRequest,
+    OutageStateError,
+    parse_local_time,
+)
+from staff.web import PREFIX, audit, gateway_of, local_time, render, supervisor_only
 from storage.db import utcnow
 
 REASON_MAX = 500
@@ -29,6 +36,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/outages/edit", outage_edit)
     app.router.add_post("/outages", outage_send)
     app.router.add_post(r"/outages/{outage:\d+}/restored", outage_restored)
+    app.router.add_post(r"/outages/{outage:\d+}/extend", outage_extend)
+    app.router.add_post(r"/outages/{outage:\d+}/cancel", outage_cancel)
 
 
 def notifications(request: web.Request) -> Notifications:
@@ -88,21 +97,21 @@ def read_form(form: Any, service: Notifications) -> OutageForm:
 
 async def _page(
     request: web.Request, values: dict[str, str] | None = None, error: str = "",
-    status: int = 200,
+    status: int = 200, list_error: str = "",
 ) -> web.Response:
-    gateway = gateway_of(request)
-    if gateway.store is None:
-        raise web.HTTPServiceUnavailable(text="Хранилище недоступно")
-    active = await gateway.store.outages.active(utcnow())
+    """The outages not over yet (active and planned), newest first, and the form;
+    `error` belongs to the form, `list_error` to an action on a listed outage."""
+    now, tz = utcnow(), gateway_of(request).settings.service.tz
     rows = [
         {"id": o.id, "where": ", ".join(p for p in (o.settlement, o.street, o.houses) if p),
          "reason": o.reason, "start": local_time(o.start_at, request),
          "until": local_time(o.until_at, request), "planned": o.planned,
-         "campaign": o.campaign_id}
-        for o in active
+         "begun": o.start_at <= now, "campaign": o.campaign_id,
+         "until_value": f"{o.until_at.astimezone(tz):%Y-%m-%d %H:%M}"}
+        for o in (v.outage for v in await notifications(request).outages(active_only=True))
     ]
     return await render(request, "outages.html", {
-        "title": "Отключения", "outages": rows, "error": error,
+        "title": "Отключения", "outages": rows, "error": error, "list_error": list_error,
         "form": {name: "" for name in (*FIELDS, "planned")} | (values or {}),
     }, status=status)
 
@@ -146,6 +155,9 @@ async def outage_send(request: web.Request) -> web.StreamResponse:
         report = await service.outage(form.request, yes=True)
     except OutageError as exc:
         return await _page(request, form.values, str(exc), status=400)
+    if report.empty:
+        return await _page(request, form.values, "Ни один дом не подошёл: рассылка не "
+                           "создана. Проверьте адрес.", status=409)
     await audit(request, "outage.broadcast", f"outage:{report.outage}",
                 {"campaign": report.campaign, "recipients": report.recipients})
     if report.campaign is None:
@@ -154,11 +166,60 @@ async def outage_send(request: web.Request) -> web.StreamResponse:
 
 
 async def outage_restored(request: web.Request) -> web.StreamResponse:
+    """«восстановлено»: the outage closes and the same people hear the power is back."""
     outage = int(request.match_info["outage"])
     report = await notifications(request).restored(outage)
+    return await _after(request, report, outage, "outage.restored")
+
+
+async def _after(request: web.Request, report: BroadcastReport | None, outage: int,
+                 action: str) -> web.StreamResponse:
     if report is None:
-        raise web.HTTPNotFound(text=f"Нет отключения {outage}")
-    await audit(request, "outage.restored", f"outage:{outage}", {"campaign": report.campaign})
+        raise web.HTTPNotFound(text=f"Нет отключения № {outage}")
+    await audit(request, action, f"outage:{outage}", {"campaign": report.campaign})
     if report.campaign is None:
         raise web.HTTPSeeOther(f"{PREFIX}/outages")
     raise web.HTTPSeeOther(f"{PREFIX}/campaigns/{report.campaign}")
+
+
+_STATES = {"restored": "уже восстановлено", "cancelled": "уже отменено"}
+
+
+def _state_error(outage: int, exc: OutageStateError) -> str:
+    return f"№ {outage} {_STATES.get(exc.status, exc.status)}."
+
+
+async def outage_extend(request: web.Request) -> web.StreamResponse:
+    """«продлить до…»: those already told get the new time."""
+    outage = int(request.match_info["outage"])
+    service = notifications(request)
+    raw = str((await request.post()).get("until", "")).strip().replace("T", " ")
+    try:
+        until = parse_local_time(raw, service.config.tz)
+    except ValueError:
+        return await _page(request, list_error=f"№ {outage}: новое время в виде «2026-11-26 "
+                           "18:00».", status=400)
+    try:
+        report = await service.extend_outage(outage, until)
+    except OutageStateError as exc:
+        return await _page(request, list_error=_state_error(outage, exc), status=409)
+    except OutageError as exc:
+        return await _page(request, list_error=f"№ {outage}: {_time_error(str(exc))}", status=400)
+    return await _after(request, report, outage, "outage.extend")
+
+
+def _time_error(message: str) -> str:
+    if "past" in message or "after" in message:
+        return "новое время должно быть позже начала и ещё не наступить."
+    return message
+
+
+@supervisor_only
+async def outage_cancel(request: web.Request) -> web.StreamResponse:
+    """«отменить» (called off): those already told hear it is called off."""
+    outage = int(request.match_info["outage"])
+    try:
+        report = await notifications(request).cancel_outage(outage)
+    except OutageStateError as exc:
+        return await _page(request, list_error=_state_error(outage, exc), status=409)
+    return await _after(request, report, outage, "outage.cancel")

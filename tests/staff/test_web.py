@@ -9,6 +9,7 @@ import logging
 import re
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -26,7 +27,8 @@ OUTAGE = {
 
 
 def _times(hours: int = 4) -> dict[str, str]:
-    start = utcnow().astimezone() + timedelta(minutes=1)
+    """Start a minute from now, as staff type it: local time of `[service] timezone`."""
+    start = utcnow().astimezone(ZoneInfo("Europe/Moscow")) + timedelta(minutes=1)
     return {"start": f"{start:%Y-%m-%d %H:%M}",
             "until": f"{start + timedelta(hours=hours):%Y-%m-%d %H:%M}"}
 
@@ -322,3 +324,49 @@ async def test_without_a_session_secret_it_works_and_warns(
         status, page, url = await client.login("olga")
         assert url.endswith("/staff/inbox")
     assert "session_secret is empty" in caplog.text
+
+
+async def test_outage_list_extend_and_cancel_by_role(
+    gateway: Gateway, client: StaffClient
+) -> None:
+    assert gateway.store is not None
+    times = _times(hours=4)
+    await client.login("olga")
+    await client.post("/outages", {**OUTAGE, **times, "planned": "1"})
+    _, page = await client.get("/outages")
+    assert "ещё не началось" in page
+    assert "плановое" in page
+    assert "/staff/outages/1/cancel" not in page  # an operator is not offered it
+    status, page, _ = await client.post("/outages/1/extend", {"until": "послезавтра"})
+    assert status == 400
+    assert "№ 1: новое время в виде" in page
+    later = (utcnow().astimezone(gateway.settings.service.tz) + timedelta(hours=8))
+    status, page, url = await client.post("/outages/1/extend",
+                                          {"until": f"{later:%Y-%m-%dT%H:%M}"})
+    assert url.endswith("/staff/campaigns/2")
+    outage = await gateway.store.outages.get(1)
+    assert outage is not None
+    assert f"{outage.until_at.astimezone(gateway.settings.service.tz):%H:%M}" == f"{later:%H:%M}"
+    status, _, _ = await client.post("/outages/1/cancel")
+    assert status == 403
+    outage = await gateway.store.outages.get(1)
+    assert outage is not None
+    assert outage.status == "active"
+    await client.post("/logout")
+    await client.login("sveta")
+    _, page = await client.get("/outages")
+    assert "/staff/outages/1/cancel" in page
+    status, page, url = await client.post("/outages/1/cancel")
+    outage = await gateway.store.outages.get(1)
+    assert outage is not None
+    assert outage.status == "cancelled"
+    _, page = await client.get("/outages")
+    assert "Сейчас отключений нет." in page
+    status, page, _ = await client.post("/outages/1/extend", {"until": times["until"]})
+    assert status == 409
+    assert "№ 1 уже отменено." in page
+    _, page = await client.get("/campaigns")
+    assert [int(n) for n in re.findall(r'href="/staff/campaigns/(\d+)"', page)] == sorted(
+        {int(n) for n in re.findall(r'href="/staff/campaigns/(\d+)"', page)}, reverse=True
+    )
+    assert "отключение" in page
