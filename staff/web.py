@@ -24,6 +24,7 @@ from aiohttp import web
 from aiohttp_session import get_session, new_session
 from aiohttp_session import setup as setup_session
 
+from notifications.russian import counted
 from staff.accounts import LoginOutcome, authenticate
 from staff.security import CSRF_FIELD, cookie_storage, csrf_ok, csrf_token
 from storage.db import utcnow
@@ -227,6 +228,7 @@ def staff_app(gateway: Gateway) -> web.Application:
         undefined=jinja2.StrictUndefined,
     )
     env.globals["static"] = f"{PREFIX}/static"
+    env.filters["counted"] = counted  # «2 получателя»: a count agreed by pymorphy3
     app.router.add_get("/", home)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_post)

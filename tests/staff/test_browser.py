@@ -152,7 +152,7 @@ async def test_an_outage_is_broadcast_after_its_preview_and_the_campaign_shows_p
     assert "21А" in await page.inner_text("table")
     assert gateway.store is not None
     assert await gateway.store.db.fetchval("SELECT count(*) FROM outages") == 0
-    await page.click("button:has-text('Отправить 7 получателям')")
+    await page.click("button:has-text('Отправить (7 получателей)')")
     await page.wait_for_selector("h1:has-text('Рассылка № 1')")
     assert await page.inner_text("#recipients") == "7"
     assert await page.locator("svg.chart rect").count() == 6

@@ -243,7 +243,7 @@ async def test_no_house_matched_disables_sending(client: StaffClient) -> None:
         "/outages/preview", {**OUTAGE, "street": "Несуществующая", **_times()}
     )
     assert "Ни один дом не подошёл" in page
-    assert "disabled>Отправить 0 получателям" in page
+    assert "disabled>Отправить (0 получателей)" in page
 
 
 async def test_text_typed_as_html_is_shown_as_text(client: StaffClient) -> None:
@@ -370,3 +370,19 @@ async def test_outage_list_extend_and_cancel_by_role(
         {int(n) for n in re.findall(r'href="/staff/campaigns/(\d+)"', page)}, reverse=True
     )
     assert "отключение" in page
+
+
+@pytest.mark.parametrize(
+    ("houses", "button"),
+    [
+        ("3", "Отправить (2 получателя)"),  # one account with two phones
+        ("21А", "Отправить (1 получатель)"),
+        ("1-25", "Отправить (7 получателей)"),
+    ],
+)
+async def test_the_send_button_agrees_with_the_count(
+    client: StaffClient, houses: str, button: str
+) -> None:
+    await client.login("olga")
+    _, page, _ = await client.post("/outages/preview", {**OUTAGE, "houses": houses, **_times()})
+    assert f">{button}</button>" in page
