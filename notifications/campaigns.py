@@ -460,7 +460,8 @@ class Notifications:
         self, req: OutageRequest, limit: int = 200
     ) -> list[tuple[str, str, str, int]]:
         """The houses an outage's area matches: (settlement, street, house, accounts),
-        houses in natural order (3, 9, 11, 21А)."""
+        houses in natural order (3, 9, 11, 21А). Raises OutageError as `outage` does."""
+        req = check_outage_request(req)  # «все» is every house, limits as everywhere
         found = await self.campaigns.area_addresses(
             AreaAudience(req.settlement, req.street, req.houses), limit
         )

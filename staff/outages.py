@@ -15,6 +15,9 @@ from typing import Any
 from aiohttp import web
 
 from notifications.campaigns import (
+    MAX_HOUSES,
+    MAX_PLACE,
+    MAX_REASON,
     BroadcastReport,
     Notifications,
     OutageError,
@@ -25,8 +28,6 @@ from notifications.campaigns import (
 from staff.web import PREFIX, audit, gateway_of, local_time, render, supervisor_only
 from storage.db import utcnow
 
-REASON_MAX = 500
-HOUSES_MAX = 2000
 FIELDS = ("settlement", "street", "houses", "reason", "start", "until")
 
 
@@ -71,10 +72,10 @@ def read_form(form: Any, service: Notifications) -> OutageForm:
     for name in ("settlement", "reason", "start", "until"):
         if not values[name]:
             return OutageForm(values, None, f"{_LABELS[name]}: обязательное поле.")
-    if len(values["reason"]) > REASON_MAX:
-        return OutageForm(values, None, f"Причина: не длиннее {REASON_MAX} символов.")
-    if len(values["houses"]) > HOUSES_MAX:
-        return OutageForm(values, None, f"Дома: не длиннее {HOUSES_MAX} символов.")
+    for name, limit in (("reason", MAX_REASON), ("houses", MAX_HOUSES),
+                        ("settlement", MAX_PLACE), ("street", MAX_PLACE)):
+        if len(values[name]) > limit:
+            return OutageForm(values, None, f"{_LABELS[name]}: не длиннее {limit} символов.")
     tz = service.config.tz
     times = {}
     for name in ("start", "until"):
@@ -120,15 +121,32 @@ async def outages_page(request: web.Request) -> web.StreamResponse:
     return await _page(request)
 
 
-async def outage_preview(request: web.Request) -> web.StreamResponse:
+async def _submitted(
+    request: web.Request, *, dry_run: bool
+) -> tuple[Notifications, OutageForm, BroadcastReport] | web.Response:
+    """The posted form run through the use case: a dry run for the preview, the broadcast
+    itself after it; an invalid form comes back as the page with its error."""
     service = notifications(request)
     form = read_form(await request.post(), service)
     if form.request is None:
         return await _page(request, form.values, form.error, status=400)
     try:
-        report = await service.outage(form.request, dry_run=True)
+        # Sending follows the preview, which showed the count: that is the confirmation.
+        report = await service.outage(form.request, dry_run=dry_run, yes=True)
     except OutageError as exc:
         return await _page(request, form.values, str(exc), status=400)
+    if report.empty and not dry_run:
+        return await _page(request, form.values, "Ни один дом не подошёл: рассылка не "
+                           "создана. Проверьте адрес.", status=409)
+    return service, form, report
+
+
+async def outage_preview(request: web.Request) -> web.StreamResponse:
+    done = await _submitted(request, dry_run=True)
+    if isinstance(done, web.Response):
+        return done
+    service, form, report = done
+    assert form.request is not None
     houses = await service.outage_addresses(form.request)
     return await render(request, "outage_preview.html", {
         "title": "Проверка рассылки", "form": form.values, "report": report,
@@ -146,18 +164,10 @@ async def outage_edit(request: web.Request) -> web.StreamResponse:
 
 
 async def outage_send(request: web.Request) -> web.StreamResponse:
-    service = notifications(request)
-    form = read_form(await request.post(), service)
-    if form.request is None:
-        return await _page(request, form.values, form.error, status=400)
-    try:
-        # The person saw the preview with its count: that is the confirmation.
-        report = await service.outage(form.request, yes=True)
-    except OutageError as exc:
-        return await _page(request, form.values, str(exc), status=400)
-    if report.empty:
-        return await _page(request, form.values, "Ни один дом не подошёл: рассылка не "
-                           "создана. Проверьте адрес.", status=409)
+    done = await _submitted(request, dry_run=False)
+    if isinstance(done, web.Response):
+        return done
+    _, _, report = done
     await audit(request, "outage.broadcast", f"outage:{report.outage}",
                 {"campaign": report.campaign, "recipients": report.recipients})
     if report.campaign is None:

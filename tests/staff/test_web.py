@@ -386,3 +386,10 @@ async def test_the_send_button_agrees_with_the_count(
     await client.login("olga")
     _, page, _ = await client.post("/outages/preview", {**OUTAGE, "houses": houses, **_times()})
     assert f">{button}</button>" in page
+
+
+async def test_every_house_of_a_street(client: StaffClient) -> None:
+    await client.login("olga")
+    _, page, _ = await client.post("/outages/preview", {**OUTAGE, "houses": "все", **_times()})
+    houses = re.findall(r"<td>ул. Комарова</td><td>([^<]+)</td>", page)
+    assert houses == ["3", "9", "11", "17", "21А", "25"]
