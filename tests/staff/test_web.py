@@ -393,3 +393,35 @@ async def test_every_house_of_a_street(client: StaffClient) -> None:
     _, page, _ = await client.post("/outages/preview", {**OUTAGE, "houses": "все", **_times()})
     houses = re.findall(r"<td>ул. Комарова</td><td>([^<]+)</td>", page)
     assert houses == ["3", "9", "11", "17", "21А", "25"]
+
+
+@pytest.mark.parametrize("path", ["/login", "/static/staff.css"])
+async def test_security_headers(gateway: Gateway, http: aiohttp.ClientSession, path: str) -> None:
+    async with http.get(base_url(gateway) + path) as resp:
+        assert resp.status == 200
+        assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_reports_pages(gateway: Gateway, client: StaffClient) -> None:
+    assert gateway.simulator is not None
+    await gateway.simulator.inject_and_wait(
+        "+79121234567", None, "Прошу сделать перерасчёт, начислили по нормативу", timeout=10,
+        quiet=0.3,
+    )
+    await client.login("olga")
+    _, page = await client.get("/reports")
+    quarter = re.search(r'<option value="(\d{4}Q\d)" >', page)
+    assert quarter
+    current = quarter[1]
+    status, page = await client.get(f"/reports/appeals?quarter={current}")
+    assert status == 200
+    assert "<html" in page
+    assert current in page
+    status, page = await client.get("/reports/appeals?quarter=2026Q9")
+    assert status == 400
+    assert "Квартал в виде 2026Q4." in page
+    status, _ = await client.get("/reports/surveys/42")
+    assert status == 404
