@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bot.core import Channel, ChannelName, Outbound
 from bot.engine import ConversationEngine, Parse
 from bot.settings import Settings, SmppSettings
+from bot.staff_inbox import inbox_command
 from handlers.base import Context, HandlerConfig, Outcome
 from handlers.dispatch import Handlers
 from handlers.inbox import InboxIntake
@@ -85,6 +86,11 @@ class StaffAwareHandlers:
         if ctx.channel == ChannelName.TELEGRAM.value and self.staff_ids and ctx.text:
             user_id = int(ctx.key.address) if ctx.key.address.isdigit() else None
             answer = await staff_reply(self.service, ctx.text, user_id, self.staff_ids)
+            if answer is None and user_id in self.staff_ids:
+                # /inbox, /reply N, /close N (bot/staff_inbox.py)
+                answer = await inbox_command(
+                    self.handlers.store, self.handlers.config, ctx.text, user_id, now=ctx.now
+                )
             if answer is not None:
                 return Outcome.say(answer)
         return await self.handlers.handle(ctx, intent)

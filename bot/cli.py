@@ -280,6 +280,7 @@ def register_extensions(sub: Any, common: argparse.ArgumentParser) -> None:
         "bot.cli_registry",
         "bot.cli_sms",
         "bot.cli_appeals",
+        "bot.cli_inbox",
         "bot.cli_notifications",
         "bot.cli_reports",
         "bot.cli_staff",

@@ -48,6 +48,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--include-console", action="store_true", help="also readings typed in `gateway chat`"
     )
     p.set_defaults(func=cmd_export_readings)
+    from bot.cli_inbox import add_export
+
+    add_export(what, common)  # `export labelled`: messages people labelled (the inbox)
 
 
 def _period(text: str) -> str:

@@ -160,6 +160,16 @@ class ReadingsSettings(_Section):
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
+def hours_window(text: str) -> tuple[time, time] | None:
+    """«21:00-09:00» → (21:00, 09:00); None when it is not such a range of local times."""
+    match = _HOURS.match(text.strip())
+    if not match or int(match[1]) > 23 or int(match[3]) > 23:
+        return None
+    if int(match[2]) > 59 or int(match[4]) > 59:
+        return None
+    return time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+
+
 class NotificationsSettings(_Section):
     quiet_hours: str = "21:00-09:00"
     confirm_above: int = Field(1000, ge=0)
@@ -173,16 +183,15 @@ class NotificationsSettings(_Section):
     @field_validator("quiet_hours")
     @classmethod
     def _quiet(cls, value: str) -> str:
-        match = _HOURS.match(value.strip())
-        if not match or int(match[1]) > 23 or int(match[3]) > 23:
+        if hours_window(value) is None:
             raise ValueError("must look like 21:00-09:00")
         return value.strip()
 
     @property
     def quiet_window(self) -> tuple[time, time]:
-        match = _HOURS.match(self.quiet_hours)
-        assert match is not None  # validated above
-        return time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+        window = hours_window(self.quiet_hours)
+        assert window is not None  # validated above
+        return window
 
 
 class AppealsSettings(_Section):
@@ -206,20 +215,18 @@ class StaffSettings(_Section):
     @field_validator("working_hours")
     @classmethod
     def _hours(cls, value: str) -> str:
-        match = _HOURS.match(value.strip())
-        if not match or int(match[1]) > 23 or int(match[3]) > 23 or int(match[2]) > 59 \
-                or int(match[4]) > 59:
+        window = hours_window(value)
+        if window is None:
             raise ValueError("must look like 09:00-18:00")
-        start, end = time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
-        if end <= start:
+        if window[1] <= window[0]:
             raise ValueError("the working day must end after it starts (09:00-18:00)")
         return value.strip()
 
     @property
     def working_window(self) -> tuple[time, time]:
-        match = _HOURS.match(self.working_hours)
-        assert match is not None  # validated above
-        return time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+        window = hours_window(self.working_hours)
+        assert window is not None  # validated above
+        return window
 
 
 class IdentitySettings(_Section):

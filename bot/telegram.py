@@ -31,7 +31,7 @@ import traceback
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -145,6 +145,29 @@ def _phone(raw: str) -> str:
     return f"+{digits}" if digits else raw
 
 
+def _file_meta(message: Message) -> dict[str, str]:
+    """What staff need to see an attachment in the inbox (docs/interfaces.md §12): the
+    Bot API file id (to fetch it), and its name, type and size where Telegram gives them.
+    A photo comes in several sizes: the largest is the one to show."""
+    found: Any = None
+    if message.photo:
+        found = message.photo[-1]
+    else:
+        # A sticker is no attachment: staff see that one came («sticker»), nothing more.
+        for name in ("document", "voice", "audio", "video", "video_note"):
+            found = getattr(message, name, None)
+            if found is not None:
+                break
+    if found is None:
+        return {}
+    meta = {"file_id": str(found.file_id)}
+    for key in ("file_name", "mime_type", "file_size"):
+        value = getattr(found, key, None)
+        if value is not None:
+            meta[key] = str(value)
+    return meta
+
+
 def _message_inbound(
     message: Message, external_id: str, meta: dict[str, str], when: datetime | None
 ) -> Inbound:
@@ -163,10 +186,12 @@ def _message_inbound(
     elif message.caption:
         text = message.caption
         meta["caption"] = "1"
+        meta.update(_file_meta(message))
     else:
         # Sticker, voice, photo without caption...: the engine answers «send text».
         kind = message.content_type  # a str-valued Enum, whose str() is "ContentType.X"
         meta["media"] = kind.value if isinstance(kind, enum.Enum) else str(kind)
+        meta.update(_file_meta(message))
     return Inbound(
         channel=ChannelName.TELEGRAM,
         address=str(message.chat.id),

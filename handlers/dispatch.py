@@ -60,8 +60,18 @@ LONG_TEXT = 1000
 # Asking for a person in the simplest words (the parser's `operator` command reads more).
 OPERATOR_WORDS = frozenset({"оператор", "оператора", "позовите оператора", "позовите человека",
                             "человек", "специалист", "/operator"})
+# A thumbs-up after the bot's answer is thanks, not a question for a person.
+THANKS_EMOJI = frozenset("👍👌🙏❤♥😊🙂☺😀😃😄👏✅💪🤝")
+_EMOJI_JOINERS = frozenset("\ufe0f\u200d\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff")
 UNRECOGNISED = InboxNote("unrecognised")
 HANDOVER = InboxNote("handover")
+
+
+def _thanks_emoji(text: str) -> bool:
+    """Only emoji of thanks or approval («👍», «🙏🏻»); any other emoji-only text («😡»,
+    «❓») goes to a person."""
+    marks = [ch for ch in text if not ch.isspace() and ch not in _EMOJI_JOINERS]
+    return bool(marks) and all(ch in THANKS_EMOJI for ch in marks)
 
 
 def _words(text: str) -> str:
@@ -158,7 +168,7 @@ class Handlers:
             return Outcome.say(texts.MEDIA, inbox=UNRECOGNISED)
         if len(text) > LONG_TEXT:
             return Outcome.say(texts.TOO_LONG_TEXT, inbox=UNRECOGNISED)
-        if words in THANKS or _THANKED.search(words):
+        if words in THANKS or _THANKED.search(words) or _thanks_emoji(text):
             return Outcome.say(texts.COURTESY)
         if words in GREETINGS:
             return Outcome.say(texts.GREETING)

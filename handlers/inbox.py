@@ -33,9 +33,11 @@ from handlers.appeal_rules import due_at as appeal_due_at
 from handlers.base import Context, HandlerConfig, Outcome, Reply
 from handlers.common import fmt_moment
 from handlers.inbox_rules import working_due
+from handlers.readings import ReadingsUseCase
+from parsers import parse
 from parsers.intent import APPEAL_CATEGORIES, Intent
 from storage.inbox import THREAD_KINDS, THREAD_STATES, InboxMessage, InboxThread, NewInboxMessage
-from storage.models import Account, Appeal, Contact
+from storage.models import Account, Appeal, Contact, ConversationKey
 from storage.store import Store
 
 # The customer's word once per thread (docs/interfaces.md §12).
@@ -55,7 +57,8 @@ LABEL_FIELDS = frozenset(
 
 
 class InboxError(ValueError):
-    """Bad input to a staff use case; `field` names the input at fault."""
+    """Bad input to a staff use case; `field` names the input at fault. The message is
+    for staff (Russian): the CLI, the Telegram commands and a CRM show it as it is."""
 
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message)
@@ -218,10 +221,10 @@ class InboxIntake:
         """What the channel said about a photo, document or voice message: its kind, and
         where the channel gave them its file id, name, size and type. Staff see that an
         attachment came and what it is; one over `[staff] attachment_max_mb` is marked."""
-        if not ctx.media:
-            return None
         meta = ctx.meta
-        found: dict[str, Any] = {"kind": ctx.media}
+        if not ctx.media and not meta.get("file_id"):
+            return None
+        found: dict[str, Any] = {"kind": ctx.media or "file"}
         for key in ("file_id", "file_name", "mime_type"):
             if meta.get(key):
                 found[key] = meta[key]
@@ -261,11 +264,11 @@ async def list_items(
     """Inbox items, most urgent first (overdue, then by due time, then by arrival),
     filtered by state, channel, kind and the linked appeal's category."""
     if state is not None and state not in THREAD_STATES:
-        raise InboxError(f"state must be one of {', '.join(THREAD_STATES)}", "state")
+        raise InboxError(f"состояние — одно из: {', '.join(THREAD_STATES)}", "state")
     if kind is not None and kind not in THREAD_KINDS:
-        raise InboxError(f"kind must be one of {', '.join(THREAD_KINDS)}", "kind")
+        raise InboxError(f"вид — один из: {', '.join(THREAD_KINDS)}", "kind")
     if category is not None and category not in APPEAL_CATEGORIES:
-        raise InboxError(f"category must be one of {', '.join(APPEAL_CATEGORIES)}", "category")
+        raise InboxError(f"тема — одна из: {', '.join(APPEAL_CATEGORIES)}", "category")
     return await store.inbox.items(
         _now(now), state=state, channel=channel, kind=kind, category=category, limit=limit
     )
@@ -309,42 +312,31 @@ async def reply(
     appeal is answered too (kept in its history). Raises NotFound, InboxError."""
     clean = text.strip()
     if not clean:
-        raise InboxError("the answer is empty", "text")
+        raise InboxError("ответ пустой", "text")
     if len(clean) > MAX_ANSWER:
-        raise InboxError(f"the answer is longer than {MAX_ANSWER} characters", "text")
+        raise InboxError(f"ответ длиннее {MAX_ANSWER} знаков", "text")
     moment = _now(now)
     async with store.db.transaction():
         thread = await store.inbox.get(thread_id)
         if thread is None:
             raise NotFound(f"inbox item {thread_id} not found")
         if thread.state == "closed":
-            raise InboxError("the item is closed", "id")
+            raise InboxError("входящее закрыто", "id")
         if after is not None:
             later = await store.inbox.answers_after(thread_id, after)
             if later:
                 raise AlreadyAnswered(later[-1].author, later[-1].id)
-        message_id = await store.inbox.add_message(
-            thread_id,
-            NewInboxMessage(direction="out", author=actor, text=clean, at=moment),
-        )
         account = None
         if thread.appeal_id is not None:
             appeal = await store.appeals.answer(thread.appeal_id, clean, actor, moment)
             account = appeal.account if appeal is not None else None
-        outbox_id = await out.enqueue_answer(
-            channel=thread.channel,
-            address=thread.address,
-            # Answers come from the number the customer wrote to (docs/architecture.md).
-            source=thread.reply_source if thread.channel == "sms" else None,
-            text=(
-                texts.APPEAL_ANSWER.format(id=thread.appeal_id, text=clean)
-                if thread.appeal_id is not None
-                else clean
-            ),
-            key=f"inbox-answer:{message_id}",
-            account=account,
+        message_id, outbox_id = await _send(
+            store, out, thread,
+            texts.APPEAL_ANSWER.format(id=thread.appeal_id, text=clean)
+            if thread.appeal_id is not None
+            else clean,
+            shown=clean, actor=actor, at=moment, account=account,
         )
-        await store.inbox.link_outbox(message_id, outbox_id)
         await store.inbox.mark_answered(thread_id, actor, moment)
         await store.audit.append(
             actor, "inbox.reply", f"inbox:{thread_id}",
@@ -354,18 +346,47 @@ async def reply(
     return outbox_id
 
 
+async def _send(
+    store: Store,
+    out: AnswerOutbox,
+    thread: InboxThread,
+    text: str,
+    *,
+    actor: str,
+    at: datetime,
+    account: str | None = None,
+    shown: str | None = None,
+) -> tuple[int, int]:
+    """A person's message to the customer: kept in the thread (as `shown`, by default
+    the text sent) and queued on the thread's channel, an SMS from the number the
+    customer wrote to (docs/architecture.md, Numbers). Returns (message id, outbox id)."""
+    message_id = await store.inbox.add_message(
+        thread.id, NewInboxMessage(direction="out", author=actor, text=shown or text, at=at)
+    )
+    outbox_id = await out.enqueue_answer(
+        channel=thread.channel,
+        address=thread.address,
+        source=thread.reply_source if thread.channel == "sms" else None,
+        text=text,
+        key=f"inbox-answer:{message_id}",
+        account=account,
+    )
+    await store.inbox.link_outbox(message_id, outbox_id)
+    return message_id, outbox_id
+
+
 def validate_label(label: dict[str, Any], text: str) -> dict[str, Any]:
     """A person's label as the §5 fields (docs/interfaces.md §5), checked by the same
     model the parser returns. Raises InboxError naming the bad field."""
     unknown = sorted(set(label) - LABEL_FIELDS)
     if unknown:
-        raise InboxError(f"unknown label field {unknown[0]!r}", f"label.{unknown[0]}")
+        raise InboxError(f"неизвестное поле разметки {unknown[0]!r}", f"label.{unknown[0]}")
     try:
         intent = Intent.model_validate({**label, "text": text})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InboxError(f"label: {first['msg']}", f"label.{where}") from None
+        raise InboxError(f"разметка: {first['msg']}", f"label.{where}") from None
     dumped = intent.model_dump(mode="json", exclude={"text", "error"})
     return {k: v for k, v in dumped.items() if k in LABEL_FIELDS}
 
@@ -390,7 +411,7 @@ async def close(
             first = await _first_unhandled(store, thread)
             checked = validate_label(label, first.text if first else thread.text)
         if not await store.inbox.close(thread_id, actor, moment, checked):
-            raise InboxError("the item is closed already", "id")
+            raise InboxError("входящее уже закрыто", "id")
         await store.audit.append(
             actor, "inbox.close", f"inbox:{thread_id}", {"label": checked}, moment
         )
@@ -412,16 +433,16 @@ async def to_appeal(
     """Register the item's first unhandled message as an appeal of the category a person
     chose; the customer is told its number and due time. Raises NotFound, InboxError."""
     if category not in APPEAL_CATEGORIES:
-        raise InboxError(f"category must be one of {', '.join(APPEAL_CATEGORIES)}", "category")
+        raise InboxError(f"тема — одна из: {', '.join(APPEAL_CATEGORIES)}", "category")
     moment = _now(now)
     async with store.db.transaction():
         thread = await store.inbox.get(thread_id)
         if thread is None:
             raise NotFound(f"inbox item {thread_id} not found")
         if thread.appeal_id is not None:
-            raise InboxError(f"the item is appeal №{thread.appeal_id} already", "id")
+            raise InboxError(f"входящее уже оформлено как обращение №{thread.appeal_id}", "id")
         if thread.state == "closed":
-            raise InboxError("the item is closed", "id")
+            raise InboxError("входящее закрыто", "id")
         first = await _first_unhandled(store, thread)
         view = await get_thread(store, thread_id)
         account = view.accounts[0].number if len(view.accounts) == 1 else None
@@ -442,24 +463,74 @@ async def to_appeal(
         )
         await store.inbox.link_appeal(thread_id, appeal.id, due)
         notice = APPEAL_FROM_INBOX.format(id=appeal.id, due=fmt_moment(due, config.tz))
-        message_id = await store.inbox.add_message(
-            thread_id, NewInboxMessage(direction="out", author=actor, text=notice, at=moment)
+        _, outbox_id = await _send(
+            store, out, thread, notice, actor=actor, at=moment, account=account
         )
-        outbox_id = await out.enqueue_answer(
-            channel=thread.channel,
-            address=thread.address,
-            source=thread.reply_source if thread.channel == "sms" else None,
-            text=notice,
-            key=f"inbox-answer:{message_id}",
-            account=account,
-        )
-        await store.inbox.link_outbox(message_id, outbox_id)
         await store.audit.append(
             actor, "inbox.to_appeal", f"inbox:{thread_id}",
             {"appeal": appeal.id, "category": category}, moment,
         )
     out.wake()
     return appeal
+
+
+# How the readings use case begins a confirmation of saved values.
+_ACCEPTED_PREFIX = texts.ACCEPTED.split("{", 1)[0]
+
+
+async def enter_reading(
+    store: Store,
+    out: AnswerOutbox,
+    config: HandlerConfig,
+    thread_id: int,
+    text: str,
+    *,
+    actor: str,
+    now: datetime | None = None,
+) -> str:
+    """A reading a person types for the customer (read from a photo, heard on a call):
+    `text` as the customer would write it («ЛС 1234567890 день 4521 ночь 1876»), read by
+    the same parser and checked by the same rules as the bot's readings. It is stored as
+    the customer's, from the item's first unhandled message (its channel, sender and
+    time, hence its period), with `entered_by` = `actor`; the customer gets the bot's
+    confirmation. Returns that confirmation. What the rules refuse, or would hold for
+    the customer's ДА, is refused with the bot's words (InboxError, field `text`) and
+    nothing is stored. Raises NotFound, InboxError."""
+    clean = text.strip()
+    intent = parse(clean, account_digits=config.account_digits)
+    if intent.intent != "readings":
+        raise InboxError("в тексте нет показаний (пример: «ЛС 1234567890 4521»)", "text")
+    moment = _now(now)
+    async with store.db.transaction():
+        thread = await store.inbox.get(thread_id)
+        if thread is None:
+            raise NotFound(f"inbox item {thread_id} not found")
+        contact = await store.contacts.by_id(thread.contact_id)
+        assert contact is not None  # a thread's contact is never deleted
+        first = await _first_unhandled(store, thread)
+        ctx = Context(
+            key=ConversationKey(thread.channel, thread.address),
+            contact=contact,
+            text=clean,
+            now=first.at if first is not None else moment,
+            to=thread.reply_source,
+            inbound_id=first.inbound_id if first is not None else None,
+            meta={"entered_by": actor},
+        )
+        outcome = await ReadingsUseCase(store, config).submit(ctx, intent)
+        said = " ".join(r.text for r in outcome.replies)
+        if outcome.state is not None or not said.startswith(_ACCEPTED_PREFIX):
+            # Held for a ДА the customer was never asked, or refused: undo, say why.
+            raise InboxError(said or "показания не приняты", "text")
+        _, outbox_id = await _send(
+            store, out, thread, said, actor=actor, at=moment, account=intent.account
+        )
+        await store.audit.append(
+            actor, "inbox.reading", f"inbox:{thread_id}",
+            {"text": clean, "outbox": outbox_id}, moment,
+        )
+    out.wake()
+    return said
 
 
 async def answer_appeal_through_inbox(
@@ -473,12 +544,17 @@ async def answer_appeal_through_inbox(
 ) -> tuple[Appeal, int]:
     """`gateway appeals answer`: the answer goes into the appeal's inbox thread (opened
     for appeals from before the inbox) and to the customer. Returns the appeal answered
-    and the outbox id. Raises NotFound, InboxError."""
+    and the outbox id; the latest answer given again is not sent twice (outbox id 0).
+    Raises NotFound, InboxError."""
     moment = _now(now)
     async with store.db.transaction():
         appeal = await store.appeals.get(appeal_id)
         if appeal is None:
             raise NotFound(f"appeal {appeal_id} not found")
+        history = await store.appeals.answers(appeal_id)
+        if history and history[-1][0] == text.strip():
+            # The same answer again (a command run twice): sent once.
+            return appeal, 0
         thread = await store.inbox.for_appeal(appeal_id)
         if thread is None or thread.state == "closed":
             live = await store.inbox.live_for(appeal.contact_id)
@@ -508,7 +584,7 @@ async def _answer_other(
     own, as before the inbox."""
     clean = text.strip()
     if not clean:
-        raise InboxError("the answer is empty", "text")
+        raise InboxError("ответ пустой", "text")
     await store.appeals.answer(appeal.id, clean, actor, at)
     outbox_id = await out.enqueue_answer(
         channel=appeal.channel,
@@ -538,5 +614,5 @@ def staff_actor(login: str | None) -> str:
         return "api"
     name = login.strip()
     if not re.fullmatch(r"[\w.@-]{1,64}", name):
-        raise InboxError("staff must be a login (letters, digits, . _ - @)", "staff")
+        raise InboxError("staff — логин сотрудника (буквы, цифры, . _ - @)", "staff")
     return name

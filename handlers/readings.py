@@ -440,6 +440,8 @@ class ReadingsUseCase:
                     received_at=ctx.now,
                     status="pending" if held else "accepted",
                     inbound_id=ctx.inbound_id,
+                    # A person typing it for the customer (handlers/inbox.py)
+                    entered_by=ctx.meta.get("entered_by"),
                 )
                 for p in plan
             ]

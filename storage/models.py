@@ -77,6 +77,7 @@ class ReadingRecord:
     sender: str
     received_at: datetime
     status: str
+    entered_by: str | None = None  # a staff login when a person typed it for the customer
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,7 @@ class NewReading:
     received_at: datetime
     status: Literal["accepted", "pending"] = "accepted"
     inbound_id: int | None = None
+    entered_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -248,6 +248,7 @@ class ReadingRepo:
             sender=row["sender"],
             received_at=from_db(row["received_at"]),
             status=row["status"],
+            entered_by=row["entered_by"],
         )
 
     async def current(
@@ -299,11 +300,12 @@ class ReadingRepo:
                 ids.append(
                     await self.db.execute(
                         "INSERT INTO readings (account, meter_serial, zone, value, period,"
-                        " channel, sender, received_at, status, inbound_id)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " channel, sender, received_at, status, inbound_id, entered_by)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             r.account, r.meter_serial, r.zone, str(r.value), r.period,
                             r.channel, r.sender, to_db(r.received_at), r.status, r.inbound_id,
+                            r.entered_by,
                         ),
                     )
                 )

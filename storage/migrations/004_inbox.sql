@@ -76,3 +76,7 @@ CREATE INDEX appeal_answers_appeal ON appeal_answers (appeal_id, id);
 INSERT INTO appeal_answers (appeal_id, text, answered_by, at)
     SELECT id, answer, COALESCE(answered_by, ''), COALESCE(answered_at, created_at)
     FROM appeals WHERE answer IS NOT NULL;
+
+-- A reading a person typed for the customer (from a photo, a call): who typed it. The
+-- reading keeps the customer's channel and sender; the export adds "entered_by".
+ALTER TABLE readings ADD COLUMN entered_by TEXT;

@@ -17,7 +17,10 @@ CASES = [
     ("help in Telegram", "tg:3", "помощь", ["пик 1200 ночь 900 полупик 2300", "с 18 по 25"]),
     # what the bot cannot act on goes to a person, and the customer hears by when
     ("unknown text", P1, "ывапролд", ["передано специалисту, ответ — до", "ЛС 1234567890 4521"]),
-    ("emoji only", P1, "👍", ["передано специалисту"]),
+    ("emoji only", P1, "😡", ["передано специалисту"]),
+    # a thumbs-up is thanks: no work for a person
+    ("thumbs up", P1, "👍", ["Пожалуйста"]),
+    ("thanks emoji with a skin tone", P1, "🙏🏻 ❤️", ["Пожалуйста"]),
     # a bare greeting or thanks is no appeal, and answering «Не понял» was rude
     ("greeting", STRANGER, "привет", ["Здравствуйте", "ЛС 1234567890 4521"]),
     ("thanks", P1, "Спасибо!", ["Пожалуйста"]),

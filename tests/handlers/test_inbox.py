@@ -70,7 +70,7 @@ async def test_unrecognised_sms_becomes_an_item_and_later_messages_join_it(
         pytest.param("позовите оператора", None, "handover", id="a request for a person"),
         pytest.param("оператор", None, "handover", id="the simplest wording"),
         pytest.param("", "photo", "unrecognised", id="media only"),
-        pytest.param("👍🙂", None, "unrecognised", id="emoji only"),
+        pytest.param("😡❓", None, "unrecognised", id="emoji only"),
         pytest.param("ж" * 5000, None, "unrecognised", id="a 5 000-character message"),
         pytest.param("<script>alert('x')</script><b>", None, "unrecognised",
                      id="HTML in a text, stored as is"),
@@ -354,3 +354,41 @@ def test_staff_actor() -> None:
     assert inbox.staff_actor(" anna ") == "anna"
     with pytest.raises(inbox.InboxError):
         inbox.staff_actor("anna; DROP")
+
+
+async def test_a_person_enters_a_reading_for_the_customer(
+    talk: Conversation, store: Store
+) -> None:
+    import io
+
+    from storage.export import export_readings
+
+    await talk.send("tg:77", "", media="photo")  # a photo of the meter
+    view = await _only_thread(store)
+    out = OutboxAnswers(store)
+    later = IN_WINDOW + timedelta(hours=2)
+    # the same rules as the bot's: a value below the last one is refused, nothing stored
+    with pytest.raises(inbox.InboxError) as raised:
+        await inbox.enter_reading(store, out, HandlerConfig(), view.thread.id,
+                                  "ЛС 1234567890 4000", actor="anna", now=later)
+    assert raised.value.field == "text"
+    with pytest.raises(inbox.InboxError):
+        await inbox.enter_reading(store, out, HandlerConfig(), view.thread.id, "привет",
+                                  actor="anna", now=later)
+    said = await inbox.enter_reading(store, out, HandlerConfig(), view.thread.id,
+                                     "ЛС 1234567890 4550", actor="anna", now=later)
+    assert said.startswith("Приняты показания ЛС 1234567890")
+    assert (await talk.new_for("telegram", "77"))[-1] == said
+    buffer = io.StringIO()
+    await export_readings(store.db, out=buffer, tz=HandlerConfig().tz)
+    [row] = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    # the customer's channel, sender and time; who typed it
+    assert (row["channel"], row["sender"], row["value"], row["entered_by"]) == (
+        "telegram", "telegram:77", "4550", "anna"
+    )
+    assert row["received_at"] == "2026-11-20T10:00:00+03:00"
+    csv_out = io.StringIO()
+    await export_readings(store.db, out=csv_out, tz=HandlerConfig().tz, fmt="csv")
+    assert "entered_by" not in csv_out.getvalue()  # the CSV keeps the contract's columns
+    [audit] = await store.audit.recent(f"inbox:{view.thread.id}")
+    assert (audit.actor, audit.action) == ("anna", "inbox.reading")
