@@ -73,7 +73,7 @@ def setup_logging(settings: Settings, *, quiet: bool = False) -> None:
     level = logging.WARNING if quiet else getattr(logging, settings.service.log_level.upper(), 20)
     root.setLevel(level)
     # aiohttp/aiogram log request URLs at DEBUG, and Telegram's URLs carry the token.
-    for noisy in ("aiohttp.access", "aiogram.event", "aiosqlite"):
+    for noisy in ("aiohttp.access", "aiogram.event", "aiosqlite", "pymorphy3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

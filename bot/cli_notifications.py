@@ -42,6 +42,7 @@ EXIT_USAGE = 2
 EXIT_REFUSED = 3
 
 _TIMES = '"YYYY-MM-DD HH:MM" or "DD.MM.YYYY HH:MM"'
+_TIMES_RU = "ДД.ММ.ГГГГ ЧЧ:ММ или ГГГГ-ММ-ДД ЧЧ:ММ"
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -79,6 +80,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_outage_restored)
     p = what.add_parser("list", parents=[common], help="outages, newest first")
     p.add_argument("--active", action="store_true", help="only not restored or cancelled")
+    p.add_argument("--limit", type=_limit, default=100, help="at most N, newest first")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_outage_list)
     p = what.add_parser(
@@ -106,6 +108,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     what = campaigns.add_subparsers(dest="campaigns", metavar="ACTION")
     what.required = True
     p = what.add_parser("list", parents=[common], help="campaigns, newest first")
+    p.add_argument("--limit", type=_limit, default=100, help="at most N, newest first")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_campaigns_list)
     p = what.add_parser("show", parents=[common], help="a campaign's progress")
@@ -116,6 +119,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="list accounts and phones without a delivery receipt (CSV)",
     )
     p.set_defaults(func=cmd_campaigns_show)
+
+
+def _limit(text: str) -> int:
+    if not (text.isdigit() and 1 <= int(text) <= 10_000):
+        raise argparse.ArgumentTypeError("a whole number from 1 to 10000")
+    return int(text)
 
 
 def import_subcommands(sub: Any, common: argparse.ArgumentParser) -> Any:
@@ -147,15 +156,24 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False), flush=True)
 
 
+def _time(text: str, option: str, tz: Any) -> datetime | None:
+    """A local time from the command line, or None once the error is printed."""
+    from notifications.campaigns import parse_local_time
+
+    try:
+        return parse_local_time(text, tz)
+    except ValueError:
+        print(f"gateway: {option}: не понял время «{text[:40]}»: нужно {_TIMES_RU}",
+              file=sys.stderr)
+        return None
+
+
 async def cmd_broadcast_outage(args: argparse.Namespace, settings: Settings) -> int:
-    from notifications.campaigns import OutageError, OutageRequest, parse_local_time
+    from notifications.campaigns import OutageError, OutageRequest
 
     tz = settings.service.tz
-    try:
-        start = parse_local_time(args.start, tz)
-        until = parse_local_time(args.until, tz)
-    except ValueError as exc:
-        print(f"gateway: --start/--until: {exc}", file=sys.stderr)
+    start, until = _time(args.start, "--start", tz), _time(args.until, "--until", tz)
+    if start is None or until is None:
         return EXIT_USAGE
     request = OutageRequest(
         settlement=args.settlement, street=args.street, houses=args.houses,
@@ -197,7 +215,7 @@ async def cmd_broadcast_outage(args: argparse.Namespace, settings: Settings) -> 
                     return EXIT_REFUSED
                 report = await service.outage(request, yes=True, allow_empty=args.allow_empty)
         except OutageError as exc:
-            print(f"gateway: {exc}", file=sys.stderr)
+            print(f"gateway: {exc.russian}", file=sys.stderr)
             return EXIT_USAGE
         if until <= datetime.now(tz):
             # The notice's validity ends with the outage: it was dropped, never sent.
@@ -297,10 +315,10 @@ async def cmd_outage_restored(args: argparse.Namespace, settings: Settings) -> i
     return 0
 
 
-def _outage_failed(exc: Exception) -> int:
+def _outage_failed(exc: Any) -> int:
     from notifications.campaigns import OutageStateError
 
-    print(f"gateway: {exc}", file=sys.stderr)
+    print(f"gateway: {exc.russian}", file=sys.stderr)
     return EXIT_REFUSED if isinstance(exc, OutageStateError) else EXIT_USAGE
 
 
@@ -313,7 +331,7 @@ async def cmd_outage_list(args: argparse.Namespace, settings: Settings) -> int:
     tz = settings.service.tz
     store, service = await _service(settings)
     async with store:
-        views = await service.outages(active_only=args.active)
+        views = await service.outages(active_only=args.active, limit=args.limit)
     rows = [v.as_json(tz) for v in views]
     if args.json:
         _print_json({"outages": rows})
@@ -377,14 +395,12 @@ async def cmd_outage_cancel(args: argparse.Namespace, settings: Settings) -> int
 
 
 async def cmd_outage_extend(args: argparse.Namespace, settings: Settings) -> int:
-    from notifications.campaigns import local_time, parse_local_time
+    from notifications.campaigns import local_time
     from notifications.russian import counted
 
     tz = settings.service.tz
-    try:
-        until = parse_local_time(args.until, tz)
-    except ValueError as exc:
-        print(f"gateway: --until: {exc}", file=sys.stderr)
+    until = _time(args.until, "--until", tz)
+    if until is None:
         return EXIT_USAGE
     report = await _change_outage(
         args, settings, lambda service: service.extend_outage(args.outage_id, until)
@@ -404,7 +420,7 @@ async def cmd_campaigns_list(args: argparse.Namespace, settings: Settings) -> in
     tz = settings.service.tz
     store, service = await _service(settings)
     async with store:
-        found = await service.campaign_list()
+        found = await service.campaign_list(limit=args.limit)
     rows = [c.as_json(tz) for c in found]
     if args.json:
         _print_json({"campaigns": rows})
@@ -416,22 +432,27 @@ async def cmd_campaigns_list(args: argparse.Namespace, settings: Settings) -> in
     from rich.table import Table
 
     table = Table(title=counted(len(rows), "рассылка"))
-    for name in ("№", "вид", "создана", "получатели", "доставлено", "отправлено",
-                 "в очереди", "отложено", "ошибки", "отменено", "что"):
+    for name in ("№", "вид", "создана", "получатели", "ход", "что"):
         table.add_column(name)
     for row in rows:
+        states = ", ".join(
+            f"{label} {row[state]}" for state, label in _STATES.items() if row[state]
+        )
         table.add_row(
             str(row["campaign"]), _KINDS.get(row["kind"], row["kind"]), row["created_at"],
-            str(row["recipients"]), str(row["delivered"]), str(row["sent"]),
-            str(row["queued"]), str(row["deferred"]), str(row["failed"]),
-            str(row["cancelled"]), row["title"],
+            str(row["recipients"]), states or "—", row["title"],
         )
     Console().print(table)
     return 0
 
 
+_STATES = {
+    "delivered": "доставлено", "sent": "отправлено", "queued": "в очереди",
+    "deferred": "отложено", "failed": "ошибки", "cancelled": "отменено",
+}
 _KINDS = {
-    "invoice": "счета", "debt": "долги", "outage": "отключение", "restored": "свет дали",
+    "invoice": "счета", "debt": "долги", "outage": "отключение",
+    "restored": "свет дали / отмена",
     "reminder": "напоминание", "survey": "опрос", "answer": "ответ",
 }
 

@@ -145,6 +145,33 @@ def path_id(request: web.Request, name: str) -> int:
     return value
 
 
+def query_flag(request: web.Request, name: str) -> bool:
+    """`?name=true|false` (also 1/0, yes/no; absent: false), or 400 naming it."""
+    value = request.query.get(name, "false").strip().lower()
+    if value in {"1", "true", "yes"}:
+        return True
+    if value in {"0", "false", "no", ""}:
+        return False
+    raise ApiError(400, f"{name}: true or false", name)
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """`?name=N` within `low` … `high` (absent: `default`), or 400 naming it."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9 and low <= int(raw) <= high):
+        raise ApiError(400, f"{name}: a whole number from {low} to {high}", name)
+    return int(raw)
+
+
+FLAG_SCHEMA: dict[str, Any] = {"type": "boolean", "default": False}
+
+
+def int_schema(default: int, low: int, high: int) -> dict[str, Any]:
+    return {"type": "integer", "default": default, "minimum": low, "maximum": high}
+
+
 def finite(value: float) -> float:
     """NaN and infinities are not numbers a client can mean (`"timeout": NaN` waited
     forever)."""
@@ -204,6 +231,8 @@ class Operation:
     errors: dict[int, str] = field(default_factory=dict)
     auth: bool = True
     description: str = ""
+    # query parameters: name → (JSON schema, description)
+    query: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
 
 
 OPERATIONS: web.AppKey[list[Operation]] = web.AppKey("operations", list)
@@ -246,6 +275,11 @@ def openapi(app: web.Application, *, title: str, version: str) -> dict[str, Any]
             {"name": name, "in": "path", "required": True,
              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
             for name in _path_names(op.path)
+        ]
+        params += [
+            {"name": name, "in": "query", "required": False, "schema": schema,
+             "description": text}
+            for name, (schema, text) in op.query.items()
         ]
         if params:
             entry["parameters"] = params

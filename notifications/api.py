@@ -31,12 +31,16 @@ from pydantic import BaseModel, Field, StrictBool
 from bot.api import GATEWAY_KEY
 from bot.httpapi import (
     CSV_LIMIT,
+    FLAG_SCHEMA,
     ApiError,
     Operation,
     RequestModel,
     Text,
     add_route,
+    int_schema,
     path_id,
+    query_flag,
+    query_int,
     read_body,
     read_model,
 )
@@ -53,6 +57,9 @@ from notifications.campaigns import (
     parse_local_time,
 )
 from storage.csvfile import CsvFileError
+
+# ?limit=: default, least, most
+_LIMIT = (100, 1, 1000)
 
 # -- models ---------------------------------------------------------------------------
 
@@ -163,11 +170,14 @@ def add_routes(app: web.Application) -> None:
     not_found = {404: "no such outage"}
     refused = {409: "refused: more than confirm_above without yes, or nobody without "
                     "allow_empty (the body is the §8 object with error; nothing recorded)"}
+    limit = {"limit": (int_schema(*_LIMIT), "at most this many, newest first")}
     for op, handler in (
         (Operation("POST", "/api/outages", "record an outage and notify the area",
                    body=OutageIn, response=BroadcastOut, errors=refused), post_outage),
-        (Operation("GET", "/api/outages", "outages, newest first (?active=true: not "
-                   "restored or cancelled)", response=OutagesOut), get_outages),
+        (Operation("GET", "/api/outages", "outages, newest first", response=OutagesOut,
+                   query={**limit, "active": (FLAG_SCHEMA, "only those not restored or "
+                                              "cancelled (planned ones not begun included)")}),
+         get_outages),
         (Operation("POST", "/api/outages/{outage}/restored", "power is back: close the "
                    "outage, tell the same people", response=BroadcastOut, errors=not_found),
          post_restored),
@@ -179,7 +189,7 @@ def add_routes(app: web.Application) -> None:
                    response=BroadcastOut,
                    errors={**not_found, 409: "already restored or cancelled"}), post_extend),
         (Operation("GET", "/api/campaigns", "campaigns, newest first, with progress",
-                   response=CampaignsOut), get_campaigns),
+                   response=CampaignsOut, query=limit), get_campaigns),
         (Operation("POST", "/api/campaigns/invoices", "invoice notices from a billing CSV "
                    "file (the body)", response=ImportOut, body_type="text/csv"), post_invoices),
         (Operation("POST", "/api/campaigns/debts", "debt warnings from a billing CSV file "
@@ -256,7 +266,11 @@ def _report(report: BroadcastReport | None, outage: int) -> web.Response:
 
 async def post_restored(request: web.Request) -> web.Response:
     outage = path_id(request, "outage")
-    return _report(await _service(request).restored(outage), outage)
+    try:
+        report = await _service(request).restored(outage)
+    except OutageError as exc:
+        raise _outage_error(exc) from None
+    return _report(report, outage)
 
 
 async def post_called_off(request: web.Request) -> web.Response:
@@ -283,18 +297,11 @@ async def post_extend(request: web.Request) -> web.Response:
     return _report(report, outage)
 
 
-def _flag(request: web.Request, name: str) -> bool:
-    value = request.query.get(name, "false").strip().lower()
-    if value in {"1", "true", "yes"}:
-        return True
-    if value in {"0", "false", "no", ""}:
-        return False
-    raise ApiError(400, f"{name}: true or false", name)
-
-
 async def get_outages(request: web.Request) -> web.Response:
     service = _service(request)
-    views = await service.outages(active_only=_flag(request, "active"))
+    views = await service.outages(
+        active_only=query_flag(request, "active"), limit=query_int(request, "limit", *_LIMIT)
+    )
     tz = service.config.tz
     return web.json_response({"outages": [v.as_json(tz) for v in views]})
 
@@ -302,7 +309,7 @@ async def get_outages(request: web.Request) -> web.Response:
 async def get_campaigns(request: web.Request) -> web.Response:
     service = _service(request)
     tz = service.config.tz
-    found = await service.campaign_list()
+    found = await service.campaign_list(limit=query_int(request, "limit", *_LIMIT))
     return web.json_response({"campaigns": [c.as_json(tz) for c in found]})
 
 

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from bot.settings import Settings
 from notifications import templates
 from notifications.quiet import QuietHours
+from notifications.russian import counted
 from notifications.smsparts import sms_parts
 from storage.address import every_house
 from storage.campaigns import (
@@ -245,11 +246,13 @@ class ImportReport:
 
 
 class OutageError(ValueError):
-    """The outage request is wrong (the message says what to fix). `field` names the
-    request field at fault, when one is."""
+    """The outage request is wrong. The message says what to fix in English (the API's
+    language, for the developers who integrate); `russian` says it to staff (the CLI,
+    Telegram, the workspace); `field` names the request field at fault."""
 
-    def __init__(self, message: str, field: str = "") -> None:
+    def __init__(self, message: str, russian: str, field: str = "") -> None:
         super().__init__(message)
+        self.russian = russian
         self.field = field or message.partition(":")[0].strip()
 
 
@@ -257,8 +260,19 @@ class OutageStateError(OutageError):
     """The outage cannot do that in its state (`status`: restored or cancelled)."""
 
     def __init__(self, outage_id: int, status: str) -> None:
-        super().__init__(f"outage: {outage_id} is already {status}", "outage")
+        ended = "уже отменено" if status == "cancelled" else "уже закрыто: свет дали"
+        super().__init__(
+            f"outage: {outage_id} is already {status}", f"отключение №{outage_id} {ended}",
+            "outage",
+        )
         self.status = status
+
+
+_UNTIL_BEFORE_START = "конец отключения должен быть позже начала"
+_FIELDS_RU = {
+    "settlement": "населённый пункт", "street": "улица", "houses": "список домов",
+    "reason": "причина",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,13 +327,17 @@ def check_outage_request(req: OutageRequest) -> OutageRequest:
         ("reason", req.reason, MAX_REASON),
     ):
         if len(value) > limit:
-            raise OutageError(f"{name}: at most {limit} characters (got {len(value)})")
+            raise OutageError(
+                f"{name}: at most {limit} characters (got {len(value)})",
+                f"{_FIELDS_RU[name]}: не больше {counted(limit, 'символ')} "
+                f"(сейчас {len(value)})",
+            )
     if not req.settlement.strip():
-        raise OutageError("settlement: required")
+        raise OutageError("settlement: required", "укажите населённый пункт")
     if not req.reason.strip():
-        raise OutageError("reason: required")
+        raise OutageError("reason: required", "укажите причину отключения")
     if req.until <= req.start:
-        raise OutageError("until: must be after start")
+        raise OutageError("until: must be after start", _UNTIL_BEFORE_START)
     if every_house(req.houses) and req.houses:
         req = replace(req, houses="")
     return req
@@ -484,7 +502,14 @@ class Notifications:
             outage.restored_campaign_id is None and outage.planned
             and self.clock() < outage.start_at
         )
-        return await self._close(outage, called_off=called_off)
+        try:
+            return await self._close(outage, called_off=called_off)
+        except OutageStateError:
+            # Another request closed it meanwhile: the report of that «restored».
+            again = await self.store.outages.get(outage_id)
+            if again is None or again.restored_campaign_id is None:
+                raise
+            return await self._close(again, called_off=again.status == "cancelled")
 
     async def cancel_outage(self, outage_id: int) -> BroadcastReport | None:
         """The outage is called off (contracts.md §8 `outage cancel`): it ends, its
@@ -533,6 +558,7 @@ class Notifications:
             else area
         )
         async with self.store.db.transaction():
+            await self._still_active(outage.id)
             if called_off:
                 await self.store.outages.cancel(outage.id, now)
             else:
@@ -556,6 +582,12 @@ class Notifications:
         self.wake()
         return await self._report(campaign, outage.id, accounts, sms_text)
 
+    async def _still_active(self, outage_id: int) -> None:
+        """Raise OutageStateError when another request ended the outage meanwhile."""
+        fresh = await self.store.outages.get(outage_id)
+        if fresh is not None and fresh.status != "active":
+            raise OutageStateError(outage_id, fresh.status)
+
     async def _notices(self, outage: Outage) -> list[int]:
         """The outage's notice campaigns: the first, then one per extension."""
         if outage.campaign_id is None:
@@ -577,9 +609,9 @@ class Notifications:
             raise OutageStateError(outage_id, outage.status)
         now = self.clock()
         if until <= outage.start_at:
-            raise OutageError("until: must be after the outage's start")
+            raise OutageError("until: must be after the outage's start", _UNTIL_BEFORE_START)
         if until <= now:
-            raise OutageError("until: already past")
+            raise OutageError("until: already past", "новое время восстановления уже прошло")
         req = OutageRequest(
             settlement=outage.settlement, street=outage.street, houses=outage.houses,
             reason=outage.reason, start=outage.start_at, until=until, planned=outage.planned,
@@ -594,7 +626,6 @@ class Notifications:
 
         full, sms_text = render(req.reason, where), _fit_sms(render, req.reason, where)
         first = {"sms": self.outage_sms_text(req), "telegram": self.outage_text(req)}
-        notices = await self._notices(outage)
         area = AreaAudience(outage.settlement, outage.street, outage.houses)
         accounts = await self.campaigns.accounts_in(area)
         priority = PRIORITY_BULK if outage.planned else PRIORITY_URGENT
@@ -602,6 +633,10 @@ class Notifications:
             self._bulk_timing(now) if outage.planned else ("queued", now)
         )
         async with self.store.db.transaction():
+            # Read again in the transaction: an outage cancelled meanwhile is not
+            # extended, and two extensions at once both stay on the list.
+            await self._still_active(outage.id)
+            notices = await self._notices(outage)
             await self.store.outages.extend(outage.id, until)
             # Who has not been told yet hears the outage once, with the new time.
             for notice in notices:

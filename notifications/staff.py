@@ -28,7 +28,6 @@ from notifications.campaigns import (
     Notifications,
     OutageError,
     OutageRequest,
-    OutageStateError,
     parse_local_time,
 )
 
@@ -112,7 +111,7 @@ async def run_staff_command(service: Notifications, command: StaffCommand) -> st
         except OutageError as exc:
             if "until" in str(exc):
                 return templates.STAFF_BAD_WINDOW
-            return f"{templates.STAFF_OUTAGE_USAGE}\n({exc})"
+            return f"{templates.STAFF_OUTAGE_USAGE}\n({exc.russian})"
         preview = templates.staff_preview(
             accounts=report.accounts, recipients=report.recipients, sms=report.sms,
             telegram=report.telegram, parts=report.sms_parts, sample=report.sample,
@@ -144,10 +143,8 @@ async def run_staff_command(service: Notifications, command: StaffCommand) -> st
                 changed = await service.extend_outage(command.number, command.until)
             else:
                 changed = await service.cancel_outage(command.number)
-        except OutageStateError as exc:
-            return templates.staff_outage_refused(command.number, exc.status)
-        except OutageError:
-            return templates.staff_outage_refused(command.number, "until")
+        except OutageError as exc:
+            return templates.staff_outage_refused(command.number, exc.russian)
         if changed is None or changed.campaign is None:
             return templates.STAFF_NOT_FOUND.format(what="отключение", number=command.number)
         return templates.staff_outage_changed(

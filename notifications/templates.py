@@ -165,16 +165,8 @@ def staff_outage_changed(
     return f"Отключение №{outage} {what}, рассылка №{campaign}: {told}.\nТекст: {text}"
 
 
-_REFUSED = {
-    "restored": "оно уже закрыто: свет дали",
-    "cancelled": "оно уже отменено",
-    "until": "новое время должно быть позже начала и ещё не наступить",
-}
-
-
 def staff_outage_refused(outage: int, why: str) -> str:
-    """`why`: the outage's state (restored, cancelled) or `until` (a bad new time)."""
-    return f"Отключение №{outage}: не сделано, {_REFUSED.get(why, why)}."
+    return f"Отключение №{outage}: не сделано ({why})."
 
 
 STAFF_EMPTY_AUDIENCE = (

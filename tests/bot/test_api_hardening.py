@@ -20,7 +20,13 @@ from pydantic import BaseModel
 
 from bot.app import Gateway
 from bot.settings import load_settings
-from notifications.api import BroadcastOut, CampaignsOut, OutagesOut, ProgressOut
+from notifications.api import (
+    BroadcastOut,
+    CampaignsOut,
+    ImportOut,
+    OutagesOut,
+    ProgressOut,
+)
 
 TOKEN = "t0ken-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -126,6 +132,9 @@ BAD = [
     ("POST", "/api/outages/1/extend", b"{}", 400, "until"),
     ("POST", "/api/outages/1/extend", b'{"until": "2030-11-27 10:00"}', 404, None),
     ("GET", "/api/outages?active=maybe", None, 400, "active"),
+    ("GET", "/api/outages?limit=0", None, 400, "limit"),
+    ("GET", "/api/campaigns?limit=99999999999999999999", None, 400, "limit"),
+    ("GET", "/api/campaigns?limit=-1", None, 400, "limit"),
     ("GET", "/api/no-such-route", None, 404, None),
     ("DELETE", "/api/outages", None, 405, None),
     ("POST", "/api/outages", b"{" + b" " * (1 << 20) + b"}", 413, None),  # JSON over 1 MB
@@ -163,6 +172,26 @@ async def test_bad_billing_files(gateway: Gateway, csv: bytes, status: int) -> N
     got, body = await _call(gateway, "POST", "/api/campaigns/invoices", raw=csv,
                             content_type="text/csv")
     assert got == status, body
+    if status == 200:
+        assert ImportOut.model_validate(body).accepted == 0
+    assert await _healthy(gateway)
+
+
+async def test_a_streamed_body_is_cut_off_past_the_limit(gateway: Gateway) -> None:
+    """Without a declared length (chunked), the body is read only up to the limit."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"settlement": "'
+        for _ in range(40):  # 40 × 64 KiB = 2.5 MB, over the 1 MB JSON limit
+            yield b"x" * (1 << 16)
+        yield b'"}'
+
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(_base(gateway) + "/api/outages", data=chunks(), headers=AUTH) as resp,
+    ):
+        assert resp.status == 413
+        assert "larger than" in (await resp.json())["error"]
     assert await _healthy(gateway)
 
 
@@ -258,6 +287,32 @@ async def test_concurrent_broadcasts_all_succeed(gateway: Gateway) -> None:
     assert len(OutagesOut.model_validate(listed).outages) == 20
 
 
+async def test_concurrent_restore_cancel_extend_of_one_outage(gateway: Gateway) -> None:
+    """Staff in the workspace, the CLI and Telegram act on one outage at once: each
+    request is answered 200 or 409, never 500, and the outage ends once."""
+    status, body = await _call(gateway, "POST", "/api/outages", body=OUTAGE)
+    assert status == 200, body
+    outage = body["outage"]
+    calls = [
+        ("POST", f"/api/outages/{outage}/{action}", {"until": "27.11.2030 02:00"}
+         if action == "extend" else None)
+        for action in ("extend", "restored", "cancel") * 5
+    ]
+    answers = await asyncio.gather(
+        *(_call(gateway, method, path, body=body) for method, path, body in calls)
+    )
+    assert {status for status, _ in answers} <= {200, 409}, answers
+    assert gateway.store is not None
+    ended = await gateway.store.outages.get(outage)
+    assert ended is not None
+    assert ended.status in {"restored", "cancelled"}
+    closing = await gateway.store.db.fetchval(
+        "SELECT count(*) FROM campaigns WHERE kind = 'restored'"
+    )
+    assert closing == 1
+    assert await _healthy(gateway)
+
+
 async def test_outage_operations_over_the_api(gateway: Gateway) -> None:
     status, body = await _call(gateway, "POST", "/api/outages",
                                body={**OUTAGE, "street": "Комарва"})
@@ -287,6 +342,8 @@ async def test_outage_operations_over_the_api(gateway: Gateway) -> None:
     ]
     assert listed[0].until == "2030-11-27 02:00"
     status, body = await _call(gateway, "GET", "/api/outages?active=1")
+    assert [o.outage for o in OutagesOut.model_validate(body).outages] == [told.outage]
+    status, body = await _call(gateway, "GET", "/api/outages?limit=1")
     assert [o.outage for o in OutagesOut.model_validate(body).outages] == [told.outage]
     status, body = await _call(gateway, "GET", "/api/campaigns")
     campaigns = CampaignsOut.model_validate(body).campaigns
@@ -324,6 +381,9 @@ async def test_openapi_describes_every_route(gateway: Gateway) -> None:
         "$ref": "#/components/schemas/OutageIn"
     }
     assert {"200", "400", "401", "409", "413"} <= set(post["responses"])
+    listing = document["paths"]["/api/outages"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {"active", "limit"}
+    assert document["info"]["version"] != "0"
 
 
 def test_response_models_match_what_the_use_cases_print() -> None:

@@ -182,13 +182,13 @@ def test_outage_list_extend_cancel_and_campaigns_list(tmp_path: Path) -> None:
     assert "продлено до 2030-11-27 02:00" in extended.stdout
     assert "0 получателей" in extended.stdout  # nothing was sent yet: nobody to re-tell
     bad = gateway(config, "outage", "extend", "1", "--until", "когда починим")
-    assert (bad.returncode, "DD.MM.YYYY HH:MM" in bad.stderr) == (2, True)
+    assert (bad.returncode, "ДД.ММ.ГГГГ ЧЧ:ММ" in bad.stderr) == (2, True)
     cancelled = gateway(config, "outage", "cancel", "2")
     assert cancelled.returncode == 0, cancelled.stderr
     assert cancelled.stdout.startswith("отключение №2 отменено")
     again = gateway(config, "outage", "cancel", "2")
     assert again.returncode == 3
-    assert "already cancelled" in again.stderr
+    assert "отключение №2 уже отменено" in again.stderr
     assert gateway(config, "outage", "cancel", "9").returncode == 1
     assert gateway(config, "outage", "extend", "2", "--until", "2030-11-27 10:00"
                    ).returncode == 3
@@ -201,6 +201,9 @@ def test_outage_list_extend_cancel_and_campaigns_list(tmp_path: Path) -> None:
     campaigns = json.loads(gateway(config, "campaigns", "list", "--json").stdout)
     kinds = [(c["campaign"], c["kind"]) for c in campaigns["campaigns"]]
     assert kinds == [(4, "restored"), (3, "outage"), (2, "outage"), (1, "outage")]
+    newest = json.loads(gateway(config, "campaigns", "list", "--limit", "1", "--json").stdout)
+    assert [c["campaign"] for c in newest["campaigns"]] == [4]
+    assert gateway(config, "outage", "list", "--limit", "0").returncode == 2
     table = gateway(config, "campaigns", "list")
     assert "4 рассылки" in table.stdout
 

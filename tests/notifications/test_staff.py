@@ -131,8 +131,16 @@ async def test_staff_outages_extend_and_call_off(store: Store) -> None:
     assert reply is not None
     assert reply.startswith("Отключение №1 отменено, рассылка №3: 0 получателей."), reply
     reply = await staff_reply(notes, "/calloff 1", 7, [7])
-    assert reply == "Отключение №1: не сделано, оно уже отменено."
+    assert reply == "Отключение №1: не сделано (отключение №1 уже отменено)."
     assert await staff_reply(notes, "/calloff 9", 7, [7]) == "Не найдено: отключение №9."
     progress = await staff_reply(notes, "/campaign 1", 7, [7])
     assert progress is not None
     assert progress.startswith("Рассылка №1 (2 получателя):"), progress  # was «2 получателей»
+
+
+async def test_staff_outage_to_nobody_records_nothing(store: Store) -> None:
+    await add_account(store, "1000000001", ["+79120000001"], house="1")
+    reply = await staff_reply(service(store), OUTAGE.replace("Комарова", "Комарва"), 7, [7])
+    assert reply is not None
+    assert reply.endswith(templates.STAFF_EMPTY_AUDIENCE)
+    assert await store.db.fetchval("SELECT count(*) FROM outages") == 0
