@@ -46,6 +46,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(r"/inbox/{item:\d+}/reply", thread_reply)
     app.router.add_post(r"/inbox/{item:\d+}/close", thread_close)
     app.router.add_post(r"/inbox/{item:\d+}/appeal", thread_appeal)
+    app.router.add_post(r"/inbox/{item:\d+}/reading", thread_reading)
     app.router.add_get("/audit", audit_page)
 
 
@@ -136,7 +137,7 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
 
 async def _thread(
     request: web.Request, *, error: str = "", draft: str = "", status: int = 200,
-    parts: str = "",
+    parts: str = "", reading: str = "",
 ) -> web.Response:
     store = _store(request)
     item = int(request.match_info["item"])
@@ -161,7 +162,7 @@ async def _thread(
         "thread": view.thread, "messages": messages, "accounts": accounts,
         "phone": view.phone, "address": view.thread.address,
         "last_id": max((m.id for m in view.messages), default=0),
-        "error": error, "draft": draft, "parts": parts,
+        "error": error, "draft": draft, "parts": parts, "reading": reading,
         "answers": answer_templates(settings.staff.answer_templates_file),
         "categories": CATEGORY_LABELS, "commands": COMMAND_LABELS,
         "is_sms": view.thread.channel == "sms", "media": MEDIA_LABELS,
@@ -286,6 +287,27 @@ async def thread_appeal(request: web.Request) -> web.StreamResponse:
     except inbox.NotFound:
         raise web.HTTPNotFound(text=f"Обращения в очереди № {item} нет") from None
     raise web.HTTPSeeOther(f"{PREFIX}/inbox/{item}")
+
+
+async def thread_reading(request: web.Request) -> web.StreamResponse:
+    """A reading typed for the customer (from a photo, a call): the bot's parser and
+    rules decide; what they refuse is shown with the bot's words and nothing is kept."""
+    from bot.app import handler_config
+
+    text = str((await request.post()).get("reading", ""))
+    item = int(request.match_info["item"])
+    try:
+        said = await inbox.enter_reading(
+            _store(request), _answers(request), handler_config(gateway_of(request).settings),
+            item, text, actor=account_of(request).login,
+        )
+    except inbox.InboxError as exc:
+        return await _thread(request, error=f"Показания не приняты: {exc}",
+                             reading=text, status=400)
+    except inbox.NotFound:
+        raise web.HTTPNotFound(text=f"Обращения в очереди № {item} нет") from None
+    del said  # the customer got it; the conversation shows it
+    raise web.HTTPSeeOther(f"{PREFIX}/inbox/{item}?reading=1")
 
 
 @supervisor_only

@@ -206,3 +206,36 @@ def test_answer_templates_shipped_and_a_broken_file(tmp_path: object) -> None:
     broken.write_text("[[answer]\n", encoding="utf-8")
     assert answer_templates(broken) == []
     assert answer_templates(Path(str(tmp_path)) / "missing.toml") == []
+
+
+@pytest.mark.parametrize(
+    ("reading", "status", "shown"),
+    [
+        # the bot's rules decide, and their words are shown
+        ("ЛС 1234567890 день 100 ночь 50", 400, "меньше предыдущего (4390)"),
+        ("привет", 400, "в тексте нет показаний"),
+        ("ЛС 1234567890 день 4521 ночь 1876", 200, "Приняты показания ЛС 1234567890"),
+    ],
+)
+async def test_a_reading_typed_for_the_customer(
+    gateway: Gateway, client: StaffClient, reading: str, status: int, shown: str
+) -> None:
+    assert gateway.store is not None
+    told = await _unrecognised(gateway, "ывапролд")
+    await client.login("olga")
+    item = await _item_id(client)
+    await client.get(f"/inbox/{item}")
+    got, page, _ = await client.post(f"/inbox/{item}/reading", {"reading": reading})
+    assert got == status
+    assert shown in page
+    accepted = await gateway.store.db.fetchall(
+        "SELECT value FROM readings WHERE status = 'accepted' ORDER BY zone"
+    )
+    if status == 200:
+        assert [r["value"] for r in accepted] == ["4521", "1876"]
+        assert gateway.simulator is not None
+        sent = await gateway.simulator.wait_messages(PHONE, len(told) + 1, within=10)
+        assert sent[-1].startswith("Приняты показания ЛС 1234567890")
+    else:
+        assert accepted == []
+        assert f'value="{reading}"' in page  # typed text kept for correction
