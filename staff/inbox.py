@@ -204,22 +204,10 @@ async def thread_reply(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"{PREFIX}/inbox/{item}?sent=1")
 
 
-_ERRORS = {
-    "the answer is empty": "Ответ пустой.",
-    "the item is closed": "Обращение закрыто: ответить нельзя.",
-    "the item is closed already": "Обращение уже закрыто.",
-}
-
-
 def _russian(exc: inbox.InboxError) -> str:
-    message = str(exc)
-    if message in _ERRORS:
-        return _ERRORS[message]
-    if message.startswith("the answer is longer"):
-        return f"Ответ длиннее {inbox.MAX_ANSWER} символов."
-    if "appeal №" in message:
-        return "Это обращение уже зарегистрировано."
-    return f"Не получилось: {message}"
+    """The use case's own words (Russian, for staff), as a sentence."""
+    message = str(exc).strip()
+    return (message[:1].upper() + message[1:]).rstrip(".") + "."
 
 
 def label_of(form: Any) -> dict[str, Any] | str:
@@ -302,8 +290,10 @@ async def thread_reading(request: web.Request) -> web.StreamResponse:
             item, text, actor=account_of(request).login,
         )
     except inbox.InboxError as exc:
-        return await _thread(request, error=f"Показания не приняты: {exc}",
-                             reading=text, status=400)
+        words = str(exc)
+        if not words.lower().startswith("показания не приняты"):
+            words = f"Показания не приняты: {words}"
+        return await _thread(request, error=words, reading=text, status=400)
     except inbox.NotFound:
         raise web.HTTPNotFound(text=f"Обращения в очереди № {item} нет") from None
     del said  # the customer got it; the conversation shows it
