@@ -1,5 +1,6 @@
 """Staff answers into the outbox: the `handlers.inbox.AnswerOutbox` port over the
-channel envelopes of `bot.core` (handlers know no channels).
+channel envelopes of `bot.core` (handlers know no channels); and `ChannelFiles`, the
+inbox's `AttachmentSource` over the running channels.
 
 The API, the CLI (`gateway appeals answer`, `gateway inbox reply`) and the staff web
 workspace hand this to the inbox use cases.
@@ -7,11 +8,15 @@ workspace hand this to the inbox use cases.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from bot.core import ChannelName, Outbound
+from bot.core import Channel, ChannelName, Outbound
 from storage.outbox import PRIORITY_REPLY, NewMessage
 from storage.store import Store
+
+log = logging.getLogger(__name__)
 
 
 class OutboxAnswers:
@@ -47,3 +52,26 @@ class OutboxAnswers:
 
     def wake(self) -> None:
         self._wake()
+
+
+class ChannelFiles:
+    """Attachments' bytes from the channel they came through (the inbox's
+    `AttachmentSource`): Telegram by the file id the adapter recorded."""
+
+    def __init__(self, channels: Mapping[str, Channel]) -> None:
+        self.channels = channels
+
+    async def fetch(
+        self, channel: str, attachment: dict[str, Any], max_bytes: int
+    ) -> bytes | None:
+        adapter = self.channels.get(channel)
+        download = getattr(adapter, "download", None)
+        file_id = attachment.get("file_id")
+        if download is None or not file_id:
+            return None
+        try:
+            data: bytes | None = await download(str(file_id), max_bytes)
+        except Exception:  # an expired id, a network error: staff are told it is gone
+            log.warning("inbox: could not fetch an attachment from %s", channel, exc_info=True)
+            return None
+        return data

@@ -8,6 +8,7 @@ workspace do:
     POST /api/inbox/{id}/close            {"label"?, "staff"?}
     POST /api/inbox/{id}/appeal           {"category", "staff"?} → {"appeal": N}
     POST /api/inbox/{id}/reading          {"text", "staff"?} → {"reply": "Приняты …"}
+    GET  /api/inbox/{id}/attachments/{m}  the file a customer sent with message m
 
 Bad input is 400 `{"error", "field"}`, an unknown item 404, a reply after someone else's
 answer 409 `{"error": "already answered", "by": …}`; never 500 for what a client sends.
@@ -27,7 +28,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.answers import OutboxAnswers
+from bot.answers import ChannelFiles, OutboxAnswers
 from handlers import inbox
 from storage.inbox import InboxMessage, InboxThread
 from storage.store import Store
@@ -260,6 +261,34 @@ async def _reading(a: _Action) -> dict[str, Any]:
     return {"reply": said}
 
 
+async def get_attachment(request: web.Request) -> web.StreamResponse:
+    from bot.app import handler_config
+
+    gateway = _gateway(request)
+    assert gateway.store is not None
+    item_id = _item_id(request)
+    raw = request.match_info["message"]
+    if item_id is None or not raw.isdigit() or len(raw) > 18:
+        return _bad("id must be a number", "id" if item_id is None else "message")
+    try:
+        meta, data = await inbox.attachment(
+            gateway.store, ChannelFiles(gateway.channels), handler_config(gateway.settings),
+            item_id, int(raw),
+        )
+    except inbox.NotFound as exc:
+        return web.json_response({"error": str(exc)}, status=404)
+    except inbox.InboxError as exc:
+        return web.json_response({"error": str(exc)}, status=410)
+    kind = str(meta.get("mime_type") or ("image/jpeg" if meta.get("kind") == "photo"
+                                         else "application/octet-stream"))
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if not kind.startswith("image/") or "svg" in kind:
+        # Downloaded, never rendered in place: a customer's HTML or SVG file must not run
+        # in a staff browser.
+        headers["Content-Disposition"] = "attachment"
+    return web.Response(body=data, content_type=kind, headers=headers)
+
+
 def _answers(gateway: Gateway) -> OutboxAnswers:
     assert gateway.store is not None
     sender = gateway.sender
@@ -270,6 +299,7 @@ def add_routes(app: web.Application) -> None:
     """Mount the inbox routes on the admin API's application."""
     app.router.add_get("/api/inbox", list_inbox)
     app.router.add_get("/api/inbox/{id}", show_item)
+    app.router.add_get("/api/inbox/{id}/attachments/{message}", get_attachment)
     app.router.add_post("/api/inbox/{id}/reply", _action(ReplyBody, _reply))
     app.router.add_post("/api/inbox/{id}/close", _action(CloseBody, _close))
     app.router.add_post("/api/inbox/{id}/appeal", _action(AppealBody, _appeal))

@@ -185,7 +185,7 @@ async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
             print(f"gateway: обращение №{args.id} не найдено", file=sys.stderr)
             return EXIT_NOT_FOUND
         except InboxError as exc:
-            print(f"gateway: {exc}", file=sys.stderr)
+            print(f"gateway: {exc.staff}", file=sys.stderr)
             return EXIT_USAGE
     if not outbox_id:
         print(f"Обращение №{appeal.id}: этот ответ уже отправлен, повторно не отправляется")

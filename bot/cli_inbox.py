@@ -153,7 +153,7 @@ async def cmd_reply(args: argparse.Namespace, settings: Settings) -> int:
             print(f"gateway: уже ответил(а) {exc.by}; ответ не отправлен", file=sys.stderr)
             return EXIT_CONFLICT
         except InboxError as exc:
-            print(f"gateway: {exc}", file=sys.stderr)
+            print(f"gateway: {exc.staff}", file=sys.stderr)
             return EXIT_USAGE
     print(f"Входящее №{args.id}: ответ поставлен в очередь (№{outbox_id} в очереди отправки)")
     return 0
@@ -180,7 +180,7 @@ async def cmd_close(args: argparse.Namespace, settings: Settings) -> int:
             print(f"gateway: входящее №{args.id} не найдено", file=sys.stderr)
             return EXIT_NOT_FOUND
         except InboxError as exc:
-            print(f"gateway: {exc.field}: {exc}", file=sys.stderr)
+            print(f"gateway: {exc.field}: {exc.staff}", file=sys.stderr)
             return EXIT_USAGE
     print(f"Входящее №{args.id} закрыто" + (" с разметкой" if label else ""))
     return 0

@@ -2,8 +2,9 @@
 
 The order of steps is fixed, and each is where it is for a reason:
 
-1. errors: the outermost step, so that any failure below still gets the customer a
-   polite apology and a logged error, and the message is marked processed (no loop).
+1. errors: the outermost step, so that any failure below is logged, the message goes
+   to a person (the customer hears by when; an apology if even that fails), and it is
+   marked processed (no loop).
 2. resolve the contact: before the lock, since the key needs nothing else; an SMS
    sender's phone is proven by the network, a Telegram user's only once verified.
 3. per-conversation lock: two quick messages of one person are handled in order, while
@@ -33,7 +34,7 @@ from contextlib import suppress
 from typing import Any, Protocol
 
 from bot.core import Button, ChannelName, Inbound, Outbound, mask_phone, normalize_phone
-from handlers.base import KEEP, Context, HandlerConfig, Outcome, Reply, SharedPhone
+from handlers.base import KEEP, Context, HandlerConfig, InboxNote, Outcome, Reply, SharedPhone
 from handlers.inbox import InboxIntake
 from parsers.intent import Intent
 from storage.models import Contact, ConversationKey
@@ -277,12 +278,28 @@ class ConversationEngine:
         )
 
     async def _apologise(self, entry_id: int, inbound: Inbound) -> None:
+        """A message the bot failed on goes to a person (the customer hears by when);
+        when even that cannot be written, the customer gets an apology."""
         try:
             async with self.store.db.transaction():
-                await self._enqueue(entry_id, inbound, Outcome((Reply(APOLOGY),), KEEP))
+                contact = await self._resolve(inbound)
+                key = ConversationKey(inbound.channel.value, inbound.address)
+                ctx = self._context(entry_id, inbound, contact, key, None)
+                failed = Outcome((Reply(APOLOGY),), KEEP, InboxNote("unrecognised"))
+                intake = await self.inbox.take(ctx, failed)
+                ids = await self._enqueue(entry_id, inbound, intake.outcome)
+                await self.inbox.record_replies(
+                    intake, intake.outcome.replies, ids, inbound.received_at
+                )
                 await self.store.journal.mark_processed(entry_id, error="handler failed")
         except Exception:
-            log.exception("engine: could not even apologise for inbound %d", entry_id)
+            log.exception("engine: could not hand inbound %d over to a person", entry_id)
+            try:
+                async with self.store.db.transaction():
+                    await self._enqueue(entry_id, inbound, Outcome((Reply(APOLOGY),), KEEP))
+                    await self.store.journal.mark_processed(entry_id, error="handler failed")
+            except Exception:
+                log.exception("engine: could not even apologise for inbound %d", entry_id)
         self._wake()
 
     # -- locks -------------------------------------------------------------------------

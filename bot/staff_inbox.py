@@ -66,5 +66,5 @@ async def inbox_command(
     except inbox.NotFound:
         return f"Входящее №{number} не найдено."
     except inbox.InboxError as exc:
-        return f"Не сделано: {exc}"
+        return f"Не сделано: {exc.staff}"
     return f"Входящее №{number} закрыто."

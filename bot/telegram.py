@@ -661,6 +661,19 @@ class TelegramChannel:
                 del self._chat_locks[chat_key]
         return web.Response(status=200)
 
+    # ------------------------------------------------------------------ files
+
+    async def download(self, file_id: str, max_bytes: int) -> bytes | None:
+        """A file a customer sent (an inbox attachment), or None when it is larger than
+        `max_bytes`. Raises TelegramAPIError (a wrong or expired id) or a network error."""
+        file = await self._bot.get_file(file_id)
+        if file.file_path is None or (file.file_size or 0) > max_bytes:
+            return None
+        data = await self._bot.download_file(file.file_path)
+        assert data is not None  # no destination given: aiogram returns a BytesIO
+        content = data.read(max_bytes + 1)
+        return None if len(content) > max_bytes else content
+
     # ------------------------------------------------------------------ outbound
 
     async def send(self, outbound: Outbound) -> SendResult:

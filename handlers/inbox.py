@@ -57,12 +57,14 @@ LABEL_FIELDS = frozenset(
 
 
 class InboxError(ValueError):
-    """Bad input to a staff use case; `field` names the input at fault. The message is
-    for staff (Russian): the CLI, the Telegram commands and a CRM show it as it is."""
+    """Bad input to a staff use case; `field` names the input at fault. `str()` is the
+    message for a program (the API's `error`); `staff` says it in Russian for a person
+    (the CLI, the Telegram commands, the web pages)."""
 
-    def __init__(self, message: str, field: str) -> None:
+    def __init__(self, message: str, field: str, staff: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self.staff = staff or message
 
 
 class NotFound(LookupError):
@@ -97,6 +99,17 @@ class AnswerOutbox(Protocol):
 
     def wake(self) -> None:
         """Tell the sender there is work (after the transaction commits)."""
+        ...
+
+
+class AttachmentSource(Protocol):
+    """Where an attachment's bytes come from when they are not kept yet: its channel
+    (Telegram keeps a file behind its file id; `bot.answers.ChannelFiles`)."""
+
+    async def fetch(
+        self, channel: str, attachment: dict[str, Any], max_bytes: int
+    ) -> bytes | None:
+        """The file, or None when the channel cannot give it or it is over `max_bytes`."""
         ...
 
 
@@ -264,11 +277,20 @@ async def list_items(
     """Inbox items, most urgent first (overdue, then by due time, then by arrival),
     filtered by state, channel, kind and the linked appeal's category."""
     if state is not None and state not in THREAD_STATES:
-        raise InboxError(f"состояние — одно из: {', '.join(THREAD_STATES)}", "state")
+        raise InboxError(
+            f"state must be one of {', '.join(THREAD_STATES)}", "state",
+            f"состояние — одно из: {', '.join(THREAD_STATES)}",
+        )
     if kind is not None and kind not in THREAD_KINDS:
-        raise InboxError(f"вид — один из: {', '.join(THREAD_KINDS)}", "kind")
+        raise InboxError(
+            f"kind must be one of {', '.join(THREAD_KINDS)}", "kind",
+            f"вид — один из: {', '.join(THREAD_KINDS)}",
+        )
     if category is not None and category not in APPEAL_CATEGORIES:
-        raise InboxError(f"тема — одна из: {', '.join(APPEAL_CATEGORIES)}", "category")
+        raise InboxError(
+            f"category must be one of {', '.join(APPEAL_CATEGORIES)}", "category",
+            f"тема — одна из: {', '.join(APPEAL_CATEGORIES)}",
+        )
     return await store.inbox.items(
         _now(now), state=state, channel=channel, kind=kind, category=category, limit=limit
     )
@@ -312,16 +334,19 @@ async def reply(
     appeal is answered too (kept in its history). Raises NotFound, InboxError."""
     clean = text.strip()
     if not clean:
-        raise InboxError("ответ пустой", "text")
+        raise InboxError("the answer is empty", "text", "ответ пустой")
     if len(clean) > MAX_ANSWER:
-        raise InboxError(f"ответ длиннее {MAX_ANSWER} знаков", "text")
+        raise InboxError(
+            f"the answer is longer than {MAX_ANSWER} characters", "text",
+            f"ответ длиннее {MAX_ANSWER} знаков",
+        )
     moment = _now(now)
     async with store.db.transaction():
         thread = await store.inbox.get(thread_id)
         if thread is None:
             raise NotFound(f"inbox item {thread_id} not found")
         if thread.state == "closed":
-            raise InboxError("входящее закрыто", "id")
+            raise InboxError("the item is closed", "id", "входящее закрыто")
         if after is not None:
             later = await store.inbox.answers_after(thread_id, after)
             if later:
@@ -375,18 +400,59 @@ async def _send(
     return message_id, outbox_id
 
 
+async def attachment(
+    store: Store,
+    source: AttachmentSource,
+    config: HandlerConfig,
+    thread_id: int,
+    message_id: int,
+) -> tuple[dict[str, Any], bytes]:
+    """A customer's attachment for staff to see: its description and bytes, fetched from
+    the channel the first time and kept (up to `[staff] attachment_max_mb`). Raises
+    NotFound (no such message or attachment in the item), InboxError (over the size
+    limit, or the channel no longer gives it)."""
+    thread = await store.inbox.get(thread_id)
+    if thread is None or message_id not in {m.id for m in await store.inbox.messages(thread_id)}:
+        raise NotFound(f"message {message_id} of inbox item {thread_id} not found")
+    found = await store.inbox.attachment(message_id)
+    if found is None:
+        raise NotFound(f"message {message_id} has no attachment")
+    meta, data = found
+    if data is not None:
+        return meta, data
+    limit = config.attachment_max_mb * 1024 * 1024
+    if meta.get("too_large"):
+        raise InboxError(
+            f"the attachment is over {config.attachment_max_mb} MB and not kept", "id",
+            f"вложение больше {config.attachment_max_mb} МБ и не хранится",
+        )
+    fetched = await source.fetch(thread.channel, meta, limit)
+    if fetched is None:
+        raise InboxError(
+            f"the attachment is gone or over {config.attachment_max_mb} MB", "id",
+            f"вложение недоступно или больше {config.attachment_max_mb} МБ",
+        )
+    await store.inbox.keep_attachment(message_id, fetched)
+    return meta, fetched
+
+
 def validate_label(label: dict[str, Any], text: str) -> dict[str, Any]:
     """A person's label as the §5 fields (docs/interfaces.md §5), checked by the same
     model the parser returns. Raises InboxError naming the bad field."""
     unknown = sorted(set(label) - LABEL_FIELDS)
     if unknown:
-        raise InboxError(f"неизвестное поле разметки {unknown[0]!r}", f"label.{unknown[0]}")
+        raise InboxError(
+            f"unknown label field {unknown[0]!r}", f"label.{unknown[0]}",
+            f"неизвестное поле разметки {unknown[0]!r}",
+        )
     try:
         intent = Intent.model_validate({**label, "text": text})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InboxError(f"разметка: {first['msg']}", f"label.{where}") from None
+        raise InboxError(
+            f"label: {first['msg']}", f"label.{where}", f"разметка ({where}): {first['msg']}"
+        ) from None
     dumped = intent.model_dump(mode="json", exclude={"text", "error"})
     return {k: v for k, v in dumped.items() if k in LABEL_FIELDS}
 
@@ -411,7 +477,7 @@ async def close(
             first = await _first_unhandled(store, thread)
             checked = validate_label(label, first.text if first else thread.text)
         if not await store.inbox.close(thread_id, actor, moment, checked):
-            raise InboxError("входящее уже закрыто", "id")
+            raise InboxError("the item is closed already", "id", "входящее уже закрыто")
         await store.audit.append(
             actor, "inbox.close", f"inbox:{thread_id}", {"label": checked}, moment
         )
@@ -433,16 +499,22 @@ async def to_appeal(
     """Register the item's first unhandled message as an appeal of the category a person
     chose; the customer is told its number and due time. Raises NotFound, InboxError."""
     if category not in APPEAL_CATEGORIES:
-        raise InboxError(f"тема — одна из: {', '.join(APPEAL_CATEGORIES)}", "category")
+        raise InboxError(
+            f"category must be one of {', '.join(APPEAL_CATEGORIES)}", "category",
+            f"тема — одна из: {', '.join(APPEAL_CATEGORIES)}",
+        )
     moment = _now(now)
     async with store.db.transaction():
         thread = await store.inbox.get(thread_id)
         if thread is None:
             raise NotFound(f"inbox item {thread_id} not found")
         if thread.appeal_id is not None:
-            raise InboxError(f"входящее уже оформлено как обращение №{thread.appeal_id}", "id")
+            raise InboxError(
+                f"the item is appeal №{thread.appeal_id} already", "id",
+                f"входящее уже оформлено как обращение №{thread.appeal_id}",
+            )
         if thread.state == "closed":
-            raise InboxError("входящее закрыто", "id")
+            raise InboxError("the item is closed", "id", "входящее закрыто")
         first = await _first_unhandled(store, thread)
         view = await get_thread(store, thread_id)
         account = view.accounts[0].number if len(view.accounts) == 1 else None
@@ -499,7 +571,10 @@ async def enter_reading(
     clean = text.strip()
     intent = parse(clean, account_digits=config.account_digits)
     if intent.intent != "readings":
-        raise InboxError("в тексте нет показаний (пример: «ЛС 1234567890 4521»)", "text")
+        raise InboxError(
+            "no readings in the text (e.g. «ЛС 1234567890 4521»)", "text",
+            "в тексте нет показаний (пример: «ЛС 1234567890 4521»)",
+        )
     moment = _now(now)
     async with store.db.transaction():
         thread = await store.inbox.get(thread_id)
@@ -521,6 +596,7 @@ async def enter_reading(
         said = " ".join(r.text for r in outcome.replies)
         if outcome.state is not None or not said.startswith(_ACCEPTED_PREFIX):
             # Held for a ДА the customer was never asked, or refused: undo, say why.
+            # The bot's own words (Russian) serve the API and staff alike.
             raise InboxError(said or "показания не приняты", "text")
         _, outbox_id = await _send(
             store, out, thread, said, actor=actor, at=moment, account=intent.account
@@ -584,7 +660,7 @@ async def _answer_other(
     own, as before the inbox."""
     clean = text.strip()
     if not clean:
-        raise InboxError("ответ пустой", "text")
+        raise InboxError("the answer is empty", "text", "ответ пустой")
     await store.appeals.answer(appeal.id, clean, actor, at)
     outbox_id = await out.enqueue_answer(
         channel=appeal.channel,
@@ -614,5 +690,8 @@ def staff_actor(login: str | None) -> str:
         return "api"
     name = login.strip()
     if not re.fullmatch(r"[\w.@-]{1,64}", name):
-        raise InboxError("staff — логин сотрудника (буквы, цифры, . _ - @)", "staff")
+        raise InboxError(
+            "staff must be a login (letters, digits, . _ - @)", "staff",
+            "staff — логин сотрудника (буквы, цифры, . _ - @)",
+        )
     return name

@@ -307,6 +307,12 @@ class InboxRepo:
         data = row["attachment_data"]
         return json.loads(row["attachment"]), None if data is None else bytes(data)
 
+    async def keep_attachment(self, message_id: int, data: bytes) -> None:
+        """Keep the bytes of a message's attachment (fetched from its channel)."""
+        await self.db.execute(
+            "UPDATE inbox_messages SET attachment_data = ? WHERE id = ?", (data, message_id)
+        )
+
     async def items(
         self,
         now: datetime,
@@ -317,7 +323,8 @@ class InboxRepo:
         category: str | None = None,
         limit: int = 200,
     ) -> list[InboxThread]:
-        """Threads, most urgent first: overdue, then by due time, then by arrival."""
+        """Threads, most urgent first: overdue (open past its due time), then by due
+        time, then by arrival."""
         where, params = [], []
         for column, value in (
             ("t.state", state), ("t.channel", channel), ("t.kind", kind), ("a.category", category)
@@ -328,7 +335,7 @@ class InboxRepo:
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = await self.db.fetchall(
             f"{_SELECT}{clause} ORDER BY"
-            " CASE WHEN t.due_at IS NOT NULL AND t.due_at < ? THEN 0 ELSE 1 END,"
+            " CASE WHEN t.state = 'open' AND t.due_at < ? THEN 0 ELSE 1 END,"
             " CASE WHEN t.due_at IS NULL THEN 1 ELSE 0 END, t.due_at, t.received_at, t.id"
             " LIMIT ?",
             (*params, to_db(now), limit),

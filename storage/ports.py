@@ -481,6 +481,10 @@ class Inbox(Protocol):
         """An attachment's description and bytes (None: it was over the size limit)."""
         ...
 
+    async def keep_attachment(self, message_id: int, data: bytes) -> None:
+        """Keep the bytes of a message's attachment (fetched from its channel)."""
+        ...
+
     async def items(
         self,
         now: datetime,

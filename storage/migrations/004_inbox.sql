@@ -45,7 +45,9 @@ CREATE TABLE inbox_messages (
     inbound_id   INTEGER REFERENCES inbound (id),
     outbox_id    INTEGER REFERENCES outbox (id),
     attachment   TEXT,                          -- JSON: kind, file name, size, mime type
-    attachment_data BLOB                        -- the file itself, up to [staff] attachment_max_mb
+    -- The file itself, up to [staff] attachment_max_mb, kept once staff first open it.
+    -- The one type that differs on PostgreSQL: BYTEA there (the driver passes bytes).
+    attachment_data BLOB
 );
 CREATE INDEX inbox_messages_thread ON inbox_messages (thread_id, id);
 -- Processing one inbound message again after a crash adds nothing.
@@ -76,6 +78,22 @@ CREATE INDEX appeal_answers_appeal ON appeal_answers (appeal_id, id);
 INSERT INTO appeal_answers (appeal_id, text, answered_by, at)
     SELECT id, answer, COALESCE(answered_by, ''), COALESCE(answered_at, created_at)
     FROM appeals WHERE answer IS NOT NULL;
+
+-- Appeals still open when the inbox arrives are inbox items too: one thread per contact,
+-- for its newest open appeal (the others are answered through `gateway appeals answer`,
+-- which opens their thread then).
+INSERT INTO inbox_threads (contact_id, channel, address, reply_source, kind, state, due_at,
+                           appeal_id, acknowledged_at, text, received_at, created_at)
+    SELECT a.contact_id, a.channel, a.address, a.reply_source, 'appeal', 'open', a.due_at,
+           a.id, a.created_at, a.text, a.created_at, a.created_at
+    FROM appeals a
+    WHERE a.status = 'open'
+      AND a.id = (SELECT MAX(b.id) FROM appeals b
+                  WHERE b.contact_id = a.contact_id AND b.status = 'open');
+INSERT INTO inbox_messages (thread_id, direction, author, text, at, handled)
+    SELECT id, 'in', 'customer', text, received_at, 0 FROM inbox_threads;
+UPDATE inbox_threads SET first_message_id =
+    (SELECT MIN(m.id) FROM inbox_messages m WHERE m.thread_id = inbox_threads.id);
 
 -- A reading a person typed for the customer (from a photo, a call): who typed it. The
 -- reading keeps the customer's channel and sender; the export adds "entered_by".

@@ -51,6 +51,13 @@ async def call(
         return resp.status, await resp.json()
 
 
+async def fetch(gw: Gateway, path: str) -> tuple[int, str, bytes]:
+    assert gw.api is not None
+    url = f"http://127.0.0.1:{gw.api.port}{path}"
+    async with aiohttp.ClientSession() as http, http.get(url, headers=AUTH) as resp:
+        return resp.status, resp.content_type, await resp.read()
+
+
 async def sms(gw: Gateway, text: str) -> list[str]:
     assert gw.simulator is not None
     return await gw.simulator.inject_and_wait(PHONE, "7555", text, timeout=10, quiet=0.3)
@@ -226,6 +233,18 @@ async def test_over_telegram_a_person_answers_and_the_reply_joins_the_item(
             assert thread["messages"][0]["attachment"] == {
                 "kind": "photo", "file_id": "AgACAgIAAxk"
             }
+            # Staff see the photo: fetched from Telegram the first time, then kept.
+            photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+            tg.files["AgACAgIAAxk"] = photo
+            where = f"/api/inbox/{item['id']}/attachments/{thread['messages'][0]['id']}"
+            assert await fetch(gw, where) == (200, "image/jpeg", photo)
+            del tg.files["AgACAgIAAxk"]
+            assert await fetch(gw, where) == (200, "image/jpeg", photo)
+            bot_reply = thread["messages"][1]["id"]
+            got, _ = await call(gw, "GET", f"/api/inbox/{item['id']}/attachments/{bot_reply}")
+            assert got == 404
+            got, _ = await call(gw, "GET", f"/api/inbox/{item['id'] + 1}/attachments/1")
+            assert got == 404
             got, _ = await call(gw, "POST", f"/api/inbox/{item['id']}/reply",
                                 {"text": "Фото получили, показания приняты."})
             assert got == 200
@@ -286,3 +305,25 @@ async def test_staff_answer_from_telegram(tmp_path: Path) -> None:
             assert gw.store is not None
             actors = {e.actor for e in await gw.store.audit.recent("inbox:1")}
             assert actors == {f"telegram:{staff}"}
+
+
+async def test_an_attachment_over_the_limit_is_not_kept(tmp_path: Path) -> None:
+    async with FakeTelegram() as tg:
+        settings = _settings(
+            tmp_path,
+            f'[telegram]\nenabled = true\napi_base = "{tg.base_url}"\n'
+            "[staff]\nattachment_max_mb = 1\n",
+        )
+        settings.telegram.token = type(settings.telegram.token)(TOKEN)
+        tg.files["AgACAgIAAxk"] = b"x" * (1024 * 1024 + 1)
+        async with Gateway(settings) as gw:
+            tg.push_update(photo_update(USER))
+            await tg.wait_until(lambda: len(_texts_to(tg, USER)) >= 1)
+            _, body = await call(gw, "GET", "/api/inbox")
+            item = body["items"][0]["id"]
+            _, thread = await call(gw, "GET", f"/api/inbox/{item}")
+            got, answer = await call(
+                gw, "GET", f"/api/inbox/{item}/attachments/{thread['messages'][0]['id']}"
+            )
+            assert got == 410
+            assert "over 1 MB" in answer["error"]

@@ -182,6 +182,9 @@ async def test_bad_answers_are_refused_and_nothing_is_sent(
     with pytest.raises(inbox.InboxError) as raised:
         await inbox.reply(store, OutboxAnswers(store), view.thread.id, text, actor="anna")
     assert raised.value.field == field
+    # the message for a program, and the same said in Russian for staff
+    assert str(raised.value).startswith("the answer is")
+    assert raised.value.staff.startswith("ответ")
     assert await talk.new_for("sms", P1) == []
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from storage.db import migrations, to_db
 from storage.inbox import NewInboxMessage
 from storage.store import Store
 
@@ -114,10 +116,15 @@ async def test_items_most_urgent_first_and_filters(store: Store) -> None:
     assert order == [late, also_late, soon, later, no_due]
     assert [t.id for t in await store.inbox.items(now, channel="telegram")] == [later]
     assert [t.id for t in await store.inbox.items(now, kind="appeal")] == [no_due]
+    # an answered item past its due time is no longer overdue: it sorts by due time
+    await store.inbox.mark_answered(late, "anna", now)
+    assert [t.id for t in await store.inbox.items(now)] == [
+        also_late, late, soon, later, no_due
+    ]
     await store.inbox.close(soon, "anna", now, {"intent": "unknown"})
     assert soon not in [t.id for t in await store.inbox.items(now, state="open")]
     assert [t.id for t in await store.inbox.items(now, state="closed")] == [soon]
-    assert await store.inbox.count_open() == 4
+    assert await store.inbox.count_open() == 3
 
 
 async def test_link_appeal_keeps_the_sooner_due_time(store: Store) -> None:
@@ -191,3 +198,32 @@ async def test_appeal_answers_are_kept_as_a_history(store: Store) -> None:
     ]
     assert await store.appeals.answer(999, "x", "anna", T0) is None
     assert await store.appeals.answers(999) == []
+
+
+async def test_open_appeals_become_inbox_items_on_upgrade(tmp_path: Path) -> None:
+    """A database made before the inbox (schema 3) with open appeals: after the
+    upgrade each contact's newest open appeal is an item, with its message."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        for version, _, sql in migrations()[:3]:
+            conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+        at = to_db(T0)
+        conn.executescript(
+            "INSERT INTO contacts (id, channel, address, phone, created_at) VALUES"
+            f" (1, 'sms', '+79120000001', '+79120000001', '{at}'),"
+            f" (2, 'telegram', '42', NULL, '{at}');"
+            "INSERT INTO appeals (id, contact_id, channel, address, category, text, status,"
+            " created_at, due_at) VALUES"
+            f" (1, 1, 'sms', '+79120000001', 'billing', 'старое', 'open', '{at}', '{at}'),"
+            f" (2, 1, 'sms', '+79120000001', 'meter', 'новое', 'open', '{at}', '{at}'),"
+            f" (3, 2, 'telegram', '42', 'other', 'отвечено', 'answered', '{at}', '{at}');"
+        )
+    async with await Store.open(path) as store:
+        items = await store.inbox.items(T0)
+        assert [(t.contact_id, t.appeal_id, t.kind, t.state, t.text) for t in items] == [
+            (1, 2, "appeal", "open", "новое")
+        ]
+        [message] = await store.inbox.messages(items[0].id)
+        assert (message.text, message.handled, items[0].first_message_id) == (
+            "новое", False, message.id
+        )
