@@ -170,6 +170,7 @@ def _time(text: str, option: str, tz: Any) -> datetime | None:
 
 async def cmd_broadcast_outage(args: argparse.Namespace, settings: Settings) -> int:
     from notifications.campaigns import OutageError, OutageRequest
+    from notifications.russian import counted
 
     tz = settings.service.tz
     start, until = _time(args.start, "--start", tz), _time(args.until, "--until", tz)
@@ -201,17 +202,19 @@ async def cmd_broadcast_outage(args: argparse.Namespace, settings: Settings) -> 
                     if args.json:
                         _print_json(report.as_json())
                     print(
-                        f"gateway: {report.recipients} recipients is more than "
-                        f"[notifications] confirm_above = {limit}; add --yes",
+                        f"gateway: {counted(report.recipients, 'получатель')} — больше "
+                        f"порога [notifications] confirm_above = {limit}; чтобы отправить, "
+                        "добавьте --yes",
                         file=sys.stderr,
                     )
                     return EXIT_REFUSED
                 _print_report(report, dry_run=True)
                 answer = await asyncio.get_running_loop().run_in_executor(
-                    None, input, f"Send to {report.recipients} recipients? [y/N] "
+                    None, input,
+                    f"Отправить: {counted(report.recipients, 'получатель')}? [д/Н] ",
                 )
                 if answer.strip().lower() not in {"y", "yes", "д", "да"}:
-                    print("not sent", file=sys.stderr)
+                    print("не отправлено", file=sys.stderr)
                     return EXIT_REFUSED
                 report = await service.outage(request, yes=True, allow_empty=args.allow_empty)
         except OutageError as exc:
@@ -220,8 +223,8 @@ async def cmd_broadcast_outage(args: argparse.Namespace, settings: Settings) -> 
         if until <= datetime.now(tz):
             # The notice's validity ends with the outage: it was dropped, never sent.
             print(
-                "gateway: warning: --until is already past; an outage notice is not sent "
-                "after the power is back",
+                "gateway: внимание: время --until уже прошло; извещение об отключении "
+                "после восстановления света не отправляется",
                 file=sys.stderr,
             )
         if report.accounts == 0:
@@ -295,9 +298,12 @@ async def cmd_broadcast_cancel(args: argparse.Namespace, settings: Settings) -> 
     async with store:
         stopped = await service.cancel(args.campaign)
     if stopped is None:
-        print(f"gateway: no campaign {args.campaign}", file=sys.stderr)
-        return 1
-    print(f"campaign {args.campaign}: cancelled, {stopped} unsent messages stopped")
+        print(f"gateway: рассылки №{args.campaign} нет", file=sys.stderr)
+        return EXIT_MISSING
+    from notifications.russian import counted
+
+    print(f"рассылка №{args.campaign} остановлена, не отправлено: "
+          f"{counted(stopped, 'сообщение')}")
     return 0
 
 
@@ -306,7 +312,7 @@ async def cmd_outage_restored(args: argparse.Namespace, settings: Settings) -> i
     async with store:
         report = await service.restored(args.outage_id)
     if report is None:
-        print(f"gateway: no outage {args.outage_id}", file=sys.stderr)
+        print(f"gateway: отключения №{args.outage_id} нет", file=sys.stderr)
         return 1
     if args.json:
         _print_json(report.as_json())
@@ -494,7 +500,7 @@ async def cmd_campaigns_show(args: argparse.Namespace, settings: Settings) -> in
     async with store:
         progress = await service.progress(args.campaign)
         if progress is None:
-            print(f"gateway: no campaign {args.campaign}", file=sys.stderr)
+            print(f"gateway: рассылки №{args.campaign} нет", file=sys.stderr)
             return 1
         if args.undelivered:
             out = csv.writer(sys.stdout, lineterminator="\n")
@@ -508,6 +514,11 @@ async def cmd_campaigns_show(args: argparse.Namespace, settings: Settings) -> in
     if args.json:
         _print_json(progress.as_json())
         return 0
-    for key, value in progress.as_json().items():
-        print(f"{key:>10}  {value}")
+    body = progress.as_json()
+    print(f"рассылка №{body['campaign']} ({_KINDS.get(body['kind'], body['kind'])})")
+    print(f"{'получатели':>12}  {body['recipients']}")
+    for state, label in _STATES.items():
+        print(f"{label:>12}  {body[state]}")
+    if "possible_duplicates" in body:
+        print(f"{'возможно дважды':>12}  {body['possible_duplicates']}")
     return 0

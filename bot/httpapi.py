@@ -233,6 +233,8 @@ class Operation:
     description: str = ""
     # query parameters: name → (JSON schema, description)
     query: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
+    # error answers whose body is not just ErrorOut (a refused broadcast: the audience)
+    error_models: dict[int, type[BaseModel]] = field(default_factory=dict)
 
 
 OPERATIONS: web.AppKey[list[Operation]] = web.AppKey("operations", list)
@@ -258,6 +260,7 @@ def openapi(app: web.Application, *, title: str, version: str) -> dict[str, Any]
     models: set[type[BaseModel]] = {ErrorOut}
     for op in operations:
         models.update(m for m in (op.body, op.response) if m is not None)
+        models.update(op.error_models.values())
     ordered = sorted(models, key=lambda m: m.__name__)
     keys: list[tuple[type[BaseModel], Literal["validation"]]] = [
         (m, "validation") for m in ordered
@@ -306,9 +309,10 @@ def openapi(app: web.Application, *, title: str, version: str) -> dict[str, Any]
         if op.body is not None or op.body_type == "text/csv":
             codes.setdefault(413, _STANDARD_ERRORS[413])
         for code, text in sorted(codes.items()):
+            model = op.error_models.get(code, ErrorOut)
             responses[str(code)] = {
                 "description": text,
-                "content": {"application/json": {"schema": refs[ErrorOut]}},
+                "content": {"application/json": {"schema": refs[model]}},
             }
         entry["responses"] = responses
         if op.auth:

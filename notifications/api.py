@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Awaitable
+from datetime import datetime
 from typing import Literal
 
 from aiohttp import web
@@ -173,7 +175,8 @@ def add_routes(app: web.Application) -> None:
     limit = {"limit": (int_schema(*_LIMIT), "at most this many, newest first")}
     for op, handler in (
         (Operation("POST", "/api/outages", "record an outage and notify the area",
-                   body=OutageIn, response=BroadcastOut, errors=refused), post_outage),
+                   body=OutageIn, response=BroadcastOut, errors=refused,
+                   error_models={409: BroadcastOut}), post_outage),
         (Operation("GET", "/api/outages", "outages, newest first", response=OutagesOut,
                    query={**limit, "active": (FLAG_SCHEMA, "only those not restored or "
                                               "cancelled (planned ones not begun included)")}),
@@ -225,15 +228,7 @@ def _outage_error(exc: OutageError) -> ApiError:
 async def post_outage(request: web.Request) -> web.Response:
     data = await read_model(request, OutageIn)
     service = _service(request)
-    tz = service.config.tz
-    try:
-        start = parse_local_time(data.start, tz)
-    except ValueError as exc:
-        raise ApiError(400, f"start: {exc}", "start") from None
-    try:
-        until = parse_local_time(data.until, tz)
-    except ValueError as exc:
-        raise ApiError(400, f"until: {exc}", "until") from None
+    start, until = _local(service, data.start, "start"), _local(service, data.until, "until")
     outage = OutageRequest(
         settlement=data.settlement, street=data.street, houses=data.houses,
         reason=data.reason, start=start, until=until, planned=data.planned,
@@ -258,43 +253,41 @@ async def post_outage(request: web.Request) -> web.Response:
     return web.json_response(report.as_json())
 
 
-def _report(report: BroadcastReport | None, outage: int) -> web.Response:
+async def _changed(change: Awaitable[BroadcastReport | None], outage: int) -> web.Response:
+    """The §8 object of a restore, cancel or extend; 404 for no such outage, 409 when it
+    has ended already."""
+    try:
+        report = await change
+    except OutageError as exc:
+        raise _outage_error(exc) from None
     if report is None:
         raise ApiError(404, f"no outage {outage}")
     return web.json_response(report.as_json())
 
 
+def _local(service: Notifications, text: str, field: str) -> datetime:
+    try:
+        return parse_local_time(text, service.config.tz)
+    except ValueError as exc:
+        raise ApiError(400, f"{field}: {exc}", field) from None
+
+
 async def post_restored(request: web.Request) -> web.Response:
     outage = path_id(request, "outage")
-    try:
-        report = await _service(request).restored(outage)
-    except OutageError as exc:
-        raise _outage_error(exc) from None
-    return _report(report, outage)
+    return await _changed(_service(request).restored(outage), outage)
 
 
 async def post_called_off(request: web.Request) -> web.Response:
     outage = path_id(request, "outage")
-    try:
-        report = await _service(request).cancel_outage(outage)
-    except OutageError as exc:
-        raise _outage_error(exc) from None
-    return _report(report, outage)
+    return await _changed(_service(request).cancel_outage(outage), outage)
 
 
 async def post_extend(request: web.Request) -> web.Response:
     outage = path_id(request, "outage")
     data = await read_model(request, ExtendIn)
     service = _service(request)
-    try:
-        until = parse_local_time(data.until, service.config.tz)
-    except ValueError as exc:
-        raise ApiError(400, f"until: {exc}", "until") from None
-    try:
-        report = await service.extend_outage(outage, until)
-    except OutageError as exc:
-        raise _outage_error(exc) from None
-    return _report(report, outage)
+    until = _local(service, data.until, "until")
+    return await _changed(service.extend_outage(outage, until), outage)
 
 
 async def get_outages(request: web.Request) -> web.Response:

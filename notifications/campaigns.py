@@ -73,7 +73,7 @@ _MIN_CLIPPED = 12
 # can never fit and is cut to this before the fitting loop starts.
 _FIT_BOUND = SMS_OUTAGE_PARTS * 153
 
-# Bounds of what staff may send (contracts.md §11): a reason ≤ 500 characters, a house
+# Bounds of what staff may send (docs/interfaces.md §11): a reason ≤ 500 characters, a house
 # list ≤ 2 000; a settlement or street name longer than 200 is no name.
 MAX_REASON = 500
 MAX_HOUSES = 2000
@@ -277,7 +277,7 @@ _FIELDS_RU = {
 
 @dataclass(frozen=True, slots=True)
 class OutageView:
-    """An outage as the list shows it (contracts.md §8 `outage list`)."""
+    """An outage as the list shows it (docs/interfaces.md §8 `outage list`)."""
 
     outage: Outage
 
@@ -512,7 +512,7 @@ class Notifications:
             return await self._close(again, called_off=again.status == "cancelled")
 
     async def cancel_outage(self, outage_id: int) -> BroadcastReport | None:
-        """The outage is called off (contracts.md §8 `outage cancel`): it ends, its
+        """The outage is called off (docs/interfaces.md §8 `outage cancel`): it ends, its
         notices not sent yet are dropped, those already told hear it is called off, and
         «нет света» from the area is no longer answered with it. None if unknown;
         OutageStateError when it is already restored or cancelled."""
@@ -597,7 +597,7 @@ class Notifications:
         return [outage.campaign_id, *(int(e) for e in extensions)]
 
     async def extend_outage(self, outage_id: int, until: datetime) -> BroadcastReport | None:
-        """The repair runs late (contracts.md §8 `outage extend`): the outage's expected
+        """The repair runs late (docs/interfaces.md §8 `outage extend`): the outage's expected
         end moves to `until`; those already told get the new time (a new campaign of
         kind `outage`); notices not sent yet carry the new time and stay valid until it.
         None if unknown; OutageError for a time not after the start or already past,
@@ -667,7 +667,7 @@ class Notifications:
         return await self._report(campaign, outage.id, accounts, sms_text)
 
     async def outages(self, *, active_only: bool = False, limit: int = 200) -> list[OutageView]:
-        """Outages, newest first (contracts.md §8 `outage list`); `active_only`: not
+        """Outages, newest first (docs/interfaces.md §8 `outage list`); `active_only`: not
         restored or cancelled, planned ones not begun included."""
         found = await self.store.outages.recent(active_only=active_only, limit=limit)
         return [OutageView(o) for o in found]
@@ -852,7 +852,7 @@ class Notifications:
         return self.campaigns.undelivered(campaign_id)
 
 
-# «03.12.2026 18:00», as people in Russia write a date (contracts.md §8)
+# «03.12.2026 18:00», as people in Russia write a date (docs/interfaces.md §8)
 _RUSSIAN_TIME = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})[ T]+(\d{1,2}):(\d{2})")
 TIME_FORMATS = "YYYY-MM-DD HH:MM or DD.MM.YYYY HH:MM"
 

@@ -66,7 +66,7 @@ def _house_base(key: str) -> str:
     return match[1] + match[2] if match else key
 
 
-# «все», «всё», «все дома»: staff mean the whole street (contracts.md §8)
+# «все», «всё», «все дома»: staff mean the whole street (docs/interfaces.md §8)
 _EVERY_HOUSE = frozenset({"все", "всё", "все дома", "всё дома", "весь", "вся улица"})
 
 
@@ -76,7 +76,7 @@ def every_house(spec: str) -> bool:
 
 
 class HouseSpec:
-    """A house list as staff write it (contracts.md §8), «1-15,17,21А», parsed once and
+    """A house list as staff write it (docs/interfaces.md §8), «1-15,17,21А», parsed once and
     matched against any number of houses (parsing it per house made a long list
     against a large street quadratic). An empty list or «все» means every house.
 

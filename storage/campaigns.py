@@ -261,7 +261,7 @@ class CampaignRepo:
         return None if row is None else _campaign(row)
 
     async def recent(self, limit: int = 100) -> list[tuple[Campaign, Progress]]:
-        """The newest campaigns first, each with its progress (contracts.md §10)."""
+        """The newest campaigns first, each with its progress (docs/interfaces.md §10)."""
         rows = await self.db.fetchall(
             "SELECT * FROM campaigns ORDER BY id DESC LIMIT ?", (limit,)
         )

@@ -381,6 +381,9 @@ async def test_openapi_describes_every_route(gateway: Gateway) -> None:
         "$ref": "#/components/schemas/OutageIn"
     }
     assert {"200", "400", "401", "409", "413"} <= set(post["responses"])
+    assert post["responses"]["409"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/BroadcastOut"
+    }
     listing = document["paths"]["/api/outages"]["get"]
     assert {p["name"] for p in listing["parameters"]} == {"active", "limit"}
     assert document["info"]["version"] != "0"

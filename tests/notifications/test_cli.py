@@ -90,7 +90,12 @@ def test_broadcast_outage_json_confirmation_restore_and_show(tmp_path: Path) -> 
 
     cancel = gateway(config, "broadcast", "cancel", "2")
     assert cancel.returncode == 0
-    assert "5 unsent" in cancel.stdout
+    assert cancel.stdout == "рассылка №2 остановлена, не отправлено: 5 сообщений\n"
+    show = gateway(config, "campaigns", "show", "2")
+    assert show.stdout.splitlines()[:3] == [
+        "рассылка №2 (свет дали / отмена)", "  получатели  5", "  доставлено  0"
+    ]
+    assert "    отменено  5" in show.stdout
     assert gateway(config, "outage", "restored", "9").returncode == 1
 
 
@@ -215,6 +220,6 @@ def test_broadcast_outage_already_over_warns(tmp_path: Path) -> None:
     past = [w.replace("2030-", "2020-") for w in OUTAGE]
     proc = gateway(config, *past, "--dry-run")
     assert proc.returncode == 0, proc.stderr
-    assert "--until is already past" in proc.stderr
+    assert "время --until уже прошло" in proc.stderr
     proc = gateway(config, *OUTAGE, "--dry-run")
-    assert "already past" not in proc.stderr
+    assert "уже прошло" not in proc.stderr

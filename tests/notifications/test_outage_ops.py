@@ -1,4 +1,4 @@
-"""Outage operations (contracts.md §8): list, cancel (called off), extend, campaigns
+"""Outage operations (docs/interfaces.md §8): list, cancel (called off), extend, campaigns
 list, empty broadcasts refused, «все» houses, both time formats, bounded inputs. Real
 SQLite store, the real sender over fake channels."""
 
