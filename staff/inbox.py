@@ -205,8 +205,8 @@ async def thread_reply(request: web.Request) -> web.StreamResponse:
 
 
 def _russian(exc: inbox.InboxError) -> str:
-    """The use case's own words (Russian, for staff), as a sentence."""
-    message = str(exc).strip()
+    """The use case's words for a person (Russian), as a sentence."""
+    message = exc.staff.strip()
     return (message[:1].upper() + message[1:]).rstrip(".") + "."
 
 
@@ -290,7 +290,7 @@ async def thread_reading(request: web.Request) -> web.StreamResponse:
             item, text, actor=account_of(request).login,
         )
     except inbox.InboxError as exc:
-        words = str(exc)
+        words = exc.staff
         if not words.lower().startswith("показания не приняты"):
             words = f"Показания не приняты: {words}"
         return await _thread(request, error=words, reading=text, status=400)
