@@ -153,7 +153,7 @@ async def _thread(
     ]
     accounts = [
         {"number": a.number, "holder": a.holder, "address": a.address,
-         "balance": f"{a.balance:.2f}".replace(".", ",")}
+         "balance": balance_text(a.balance)}
         for a in view.accounts
     ]
     settings = gateway_of(request).settings
@@ -171,6 +171,16 @@ async def _thread(
 
 async def thread_page(request: web.Request) -> web.StreamResponse:
     return await _thread(request)
+
+
+def balance_text(balance: Decimal) -> str:
+    """The registry's balance as staff say it (positive: owed, negative: credit)."""
+    amount = f"{abs(balance):.2f}".replace(".", ",")
+    if balance > 0:
+        return f"долг {amount} ₽"
+    if balance < 0:
+        return f"переплата {amount} ₽"
+    return "долга нет"
 
 
 def _parts_note(text: str) -> str:

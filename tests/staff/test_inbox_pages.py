@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import aiohttp
 import pytest
 
 from bot.app import Gateway
-from staff.inbox import answer_templates, label_of, urgency
+from staff.inbox import answer_templates, balance_text, label_of, urgency
 from tests.staff.conftest import StaffClient
 
 PHONE = "+79121234567"  # the demo registry's ЛС 1234567890, Иванов
@@ -239,3 +240,11 @@ async def test_a_reading_typed_for_the_customer(
     else:
         assert accepted == []
         assert f'value="{reading}"' in page  # typed text kept for correction
+
+
+@pytest.mark.parametrize(
+    ("balance", "text"),
+    [("1234.56", "долг 1234,56 ₽"), ("-1000", "переплата 1000,00 ₽"), ("0", "долга нет")],
+)
+def test_balance_as_staff_say_it(balance: str, text: str) -> None:
+    assert balance_text(Decimal(balance)) == text
