@@ -280,6 +280,11 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": str(exc)}, status=404)
     except inbox.InboxError as exc:
         return web.json_response({"error": str(exc)}, status=410)
+    return attachment_response(meta, data)
+
+
+def attachment_response(meta: dict[str, Any], data: bytes) -> web.Response:
+    """A customer's attachment as an HTTP answer (the API and the staff pages)."""
     kind = str(meta.get("mime_type") or ("image/jpeg" if meta.get("kind") == "photo"
                                          else "application/octet-stream"))
     headers = {"X-Content-Type-Options": "nosniff"}

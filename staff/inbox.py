@@ -47,6 +47,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(r"/inbox/{item:\d+}/close", thread_close)
     app.router.add_post(r"/inbox/{item:\d+}/appeal", thread_appeal)
     app.router.add_post(r"/inbox/{item:\d+}/reading", thread_reading)
+    app.router.add_get(r"/inbox/{item:\d+}/attachments/{message:\d+}", thread_attachment)
     app.router.add_get("/audit", audit_page)
 
 
@@ -308,6 +309,26 @@ async def thread_reading(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text=f"Обращения в очереди № {item} нет") from None
     del said  # the customer got it; the conversation shows it
     raise web.HTTPSeeOther(f"{PREFIX}/inbox/{item}?reading=1")
+
+
+async def thread_attachment(request: web.Request) -> web.StreamResponse:
+    """A customer's photo or file, fetched from its channel the first time and kept."""
+    from bot.answers import ChannelFiles
+    from bot.api_inbox import attachment_response
+    from bot.app import handler_config
+
+    gateway = gateway_of(request)
+    item, message = int(request.match_info["item"]), int(request.match_info["message"])
+    try:
+        meta, data = await inbox.attachment(
+            _store(request), ChannelFiles(gateway.channels), handler_config(gateway.settings),
+            item, message,
+        )
+    except inbox.NotFound:
+        raise web.HTTPNotFound(text="Вложения нет.") from None
+    except inbox.InboxError as exc:
+        raise web.HTTPGone(text=_russian(exc)) from None
+    return attachment_response(meta, data)
 
 
 @supervisor_only

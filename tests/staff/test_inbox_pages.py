@@ -13,6 +13,8 @@ import pytest
 
 from bot.app import Gateway
 from staff.inbox import answer_templates, balance_text, label_of, urgency
+from storage.db import utcnow
+from storage.inbox import NewInboxMessage
 from tests.staff.conftest import StaffClient
 
 PHONE = "+79121234567"  # the demo registry's ЛС 1234567890, Иванов
@@ -248,3 +250,48 @@ async def test_a_reading_typed_for_the_customer(
 )
 def test_balance_as_staff_say_it(balance: str, text: str) -> None:
     assert balance_text(Decimal(balance)) == text
+
+
+async def test_attachments_are_linked_and_served_safely(
+    gateway: Gateway, client: StaffClient
+) -> None:
+    """A photo is shown in place; an HTML file is only downloaded (it must not run in a
+    staff browser); one over the size limit is gone. The bytes are kept as the channel
+    gave them (here stored directly, as the Telegram adapter's fetch would)."""
+    assert gateway.store is not None
+    await _unrecognised(gateway, "ывапролд")
+    await client.login("olga")
+    item = await _item_id(client)
+    store = gateway.store
+    ids = []
+    for meta, data in (
+        ({"kind": "photo", "file_id": "f1", "size": 3}, b"\xff\xd8\xff"),
+        ({"kind": "document", "file_id": "f2", "file_name": "x.html",
+          "mime_type": "text/html", "size": 20}, b"<script>alert(1)</script>"),
+        ({"kind": "document", "file_id": "f3", "size": 99 << 20, "too_large": True}, None),
+    ):
+        message = await store.inbox.add_message(item, NewInboxMessage(
+            direction="in", author="customer", text="", at=utcnow(), handled=False,
+            attachment=meta,
+        ))
+        if data is not None:
+            await store.inbox.keep_attachment(message, data)
+        ids.append(message)
+    _, page = await client.get(f"/inbox/{item}")
+    assert f'href="/staff/inbox/{item}/attachments/{ids[0]}">вложение</a> (фото)' in page
+    assert "x.html" in page
+    assert "больше допустимого размера" in page
+    async with client.http.get(f"{client.base}/inbox/{item}/attachments/{ids[0]}") as resp:
+        assert (resp.status, resp.content_type) == (200, "image/jpeg")
+        assert "Content-Disposition" not in resp.headers
+        assert await resp.read() == b"\xff\xd8\xff"
+    async with client.http.get(f"{client.base}/inbox/{item}/attachments/{ids[1]}") as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Disposition"] == "attachment"
+    async with client.http.get(f"{client.base}/inbox/{item}/attachments/{ids[2]}") as resp:
+        assert resp.status == 410
+        assert "больше" in await resp.text()
+    first = re.search(r'id="m(\d+)"', page)
+    assert first
+    async with client.http.get(f"{client.base}/inbox/{item}/attachments/{first[1]}") as resp:
+        assert resp.status == 404  # a message without an attachment
