@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # Loggers that log request URLs at DEBUG (Telegram's carry the token) or chatter.
-_NOISY = ("aiohttp.access", "aiogram.event", "aiosqlite")
+_NOISY = ("aiohttp.access", "aiogram.event", "aiosqlite", "pymorphy3")
 
 
 def _timestamp(record: logging.LogRecord) -> str:

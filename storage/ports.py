@@ -320,6 +320,16 @@ class Outages(Protocol):
         """Power is back: active → restored (other states are kept)."""
         ...
 
+    async def extend(self, outage_id: int, until: datetime) -> Outage | None:
+        """The repair runs late: an active outage's expected end moves to `until`
+        (other states are kept)."""
+        ...
+
+    async def recent(self, *, active_only: bool = False, limit: int = 200) -> list[Outage]:
+        """The newest outages first; `active_only`: neither restored nor cancelled
+        (planned ones not begun included)."""
+        ...
+
 
 class Outbox(Protocol):
     """Every reply and notice, durable until its channel took it.
