@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from notifications.russian import counted
 from notifications.smsparts import sms_parts
-from parsers.counted import counted
 
 # Every SMS notice fits this many parts (design.md «Notifications»).
 SMS_NOTICE_PARTS = 2
