@@ -1,7 +1,7 @@
 """The admin HTTP API (contracts.md §11) on aiohttp.
 
-Every route under `/api/` needs `Authorization: Bearer <[api] token>`. With an empty
-token the API listens on loopback only (checked at start-up by the CLI) and accepts
+Every route under `/api/`, and `/metrics`, needs `Authorization: Bearer <[api] token>`.
+With an empty token the API listens on loopback only (checked at start-up by the CLI) and accepts
 requests without a token, saying so in the log. `/healthz` needs no token.
 """
 
@@ -47,7 +47,7 @@ SHUTDOWN_SECONDS = 2.0
 def _auth_middleware(token: str) -> Any:
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/api/") and token:
+        if (request.path.startswith("/api/") or request.path == "/metrics") and token:
             header = request.headers.get("Authorization", "")
             scheme, _, given = header.partition(" ")
             if scheme.lower() != "bearer":  # the scheme is case-insensitive (RFC 9110 §11.1)
@@ -73,6 +73,20 @@ class HealthOut(BaseModel):
 async def healthz(request: web.Request) -> web.Response:
     ok, body = await request.app[GATEWAY_KEY].health()
     return web.json_response(body, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format, under the bearer token (docs/interfaces.md §13)."""
+    from bot.metrics import CONTENT_TYPE
+
+    try:
+        body = await request.app[GATEWAY_KEY].metrics_text()
+    except Exception:  # the store is down: say so, as /healthz does, not a bare 500
+        log.exception("metrics: cannot read the store")
+        return json_error(503, "the store cannot be read; see /healthz")
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response
 
 
 class DevSmsIn(RequestModel):
@@ -145,6 +159,10 @@ class AdminApi:
             "GET", "/healthz", "health of the store, the sender and every channel",
             response=HealthOut, auth=False, errors={503: "a part is down (body as for 200)"},
         ), healthz)
+        add_route(self.app, Operation(
+            "GET", "/metrics", "Prometheus metrics (text format)", response_type="text/plain",
+            errors={503: "the store cannot be read"},
+        ), metrics)
         add_route(self.app, Operation(
             "POST", "/api/dev/sms", "inject an SMS through the development SMSC and wait "
             "for the replies (only while the simulator is on)",

@@ -11,13 +11,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Channel, ChannelName, Outbound
 from bot.engine import ConversationEngine, Parse
-from bot.settings import Settings, SmppSettings
+from bot.metrics import InstrumentedChannel, Metrics, Snapshot
+from bot.settings import Settings, SettingsError, SmppSettings
 from bot.staff_inbox import inbox_command
 from handlers.base import Context, HandlerConfig, Outcome
 from handlers.dispatch import Handlers
@@ -53,6 +54,9 @@ def handler_config(settings: Settings) -> HandlerConfig:
         code_ttl_minutes=i.code_ttl_minutes,
         code_tries=i.code_tries,
         failed_attempts_per_hour=i.failed_attempts_per_hour,
+        unlinked_readings_per_hour=i.unlinked_readings_per_hour,
+        unlinked_accounts_per_day=i.unlinked_accounts_per_day,
+        unlinked_per_account_per_day=i.unlinked_per_account_per_day,
         offices_file=str(a.offices_file) if a.offices_file else None,
         working_hours=st.working_window,
         answer_within_hours=st.answer_within_hours,
@@ -70,6 +74,15 @@ def make_parse(settings: Settings) -> Parse:
         return parse(text, account_digits=digits)
 
     return _parse
+
+
+def _listen_error(section: str, host: str, port: int, exc: OSError) -> str:
+    """A server socket that cannot listen, named by the settings key that moves it."""
+    reason = exc.strerror or str(exc)
+    return (
+        f"{section}.port: cannot listen on {host}:{port}: {reason} (another process "
+        f"uses it? set [{section}] port, or GATEWAY__{section.upper()}__PORT)"
+    )
 
 
 class StaffAwareHandlers:
@@ -123,6 +136,8 @@ class Gateway:
         self.notifications: Notifications | None = None
         self.reminders: ReminderScheduler | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        # Its own registry per gateway: two gateways in one process never mix counts.
+        self.metrics = Metrics(settings.instance)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -149,14 +164,17 @@ class Gateway:
             make_parse(s),
             phone_region=s.service.phone_region,
             wake_sender=self.sender.wake,
+            metrics=self.metrics,
             inbox=InboxIntake(self.store, config),
         )
         if s.smpp.enabled and s.smpp.simulator:
             await self._start_simulator()
         for channel in [*self._build_channels(), *self._extra]:
-            await channel.start(self.engine.accept, self.sender.on_report)
+            # Receipts feed the receipt lag; the sender sends through a wrapper that
+            # counts and times each send (bot/metrics.py).
+            await channel.start(self.engine.accept, self.metrics.on_report(self.sender.on_report))
             self.channels[channel.name.value] = channel
-            self.sender.channels[channel.name.value] = channel
+            self.sender.channels[channel.name.value] = InstrumentedChannel(channel, self.metrics)
             self._up(f"channel {channel.name.value}", "")
         await self.engine.recover()
         self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
@@ -177,7 +195,10 @@ class Gateway:
             from bot.api import AdminApi
 
             self.api = AdminApi(self)
-            await self.api.start()
+            try:
+                await self.api.start()
+            except OSError as exc:
+                raise SettingsError(_listen_error("api", s.api.host, s.api.port, exc)) from exc
             self._up("admin API", f"http://{s.api.host}:{self.api.port}")
 
     def _build_channels(self) -> list[Channel]:
@@ -214,7 +235,10 @@ class Gateway:
             host=s.host, port=s.port, system_id=s.system_id,
             password=s.password.get_secret_value(), default_to=s.source_addr,
         )
-        await self.simulator.start()
+        try:
+            await self.simulator.start()
+        except OSError as exc:
+            raise SettingsError(_listen_error("smpp", s.host, s.port, exc)) from exc
         if s.port == 0:  # tests: an ephemeral port, which the channel must then use
             self._smpp = s.model_copy(update={"port": self.simulator.port})
         log.warning("SMSC SIMULATOR: development SMSC on %s:%s, no real SMS is sent",
@@ -305,6 +329,32 @@ class Gateway:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    # -- metrics -----------------------------------------------------------------------
+
+    async def metrics_text(self) -> bytes:
+        """`GET /metrics`: the Prometheus exposition with the state read from the store
+        now (docs/interfaces.md §13)."""
+        assert self.store is not None
+        stats = self.store.stats
+        windows: dict[str, int] = {}
+        sms = self.channels.get(ChannelName.SMS.value)
+        session = getattr(sms, "session", None)
+        if session is not None:
+            bind = f"{session.system_id}@{session.host}:{session.port}"
+            windows[bind] = int(session.window_in_use)
+        snapshot = Snapshot(
+            outbox_depth=await stats.outbox_depth(),
+            appeals_overdue=await stats.appeals_overdue(datetime.now(UTC)),
+            inbox_open=await self._inbox_open(),
+            smpp_windows=windows,
+        )
+        return self.metrics.render(snapshot)
+
+    async def _inbox_open(self) -> int:
+        """`gateway_inbox_open`: items waiting for a person (handlers/inbox.py)."""
+        assert self.store is not None
+        return await self.store.inbox.count_open()
+
     # -- health ------------------------------------------------------------------------
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
@@ -317,6 +367,7 @@ class Gateway:
         body: dict[str, Any] = {
             "status": "ok" if not down else "down",
             "down": down,
+            "instance": self.settings.instance,
             "channels": sorted(self.channels),
             "mode": {
                 "simulator": self.settings.smpp.enabled and self.settings.smpp.simulator,

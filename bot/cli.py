@@ -21,10 +21,14 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from bot.cli_formats import EXIT_STATUSES
+from bot.logs import RedactSecrets, secrets_of, setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 from storage.db import StoreOpenError
 
 log = logging.getLogger("gateway")
+
+__all__ = ["RedactSecrets", "main", "secrets_of", "setup_logging"]
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -32,49 +36,7 @@ EXIT_USAGE = 2
 EXIT_REFUSED = 3
 
 
-# -- logging -------------------------------------------------------------------------
-
-
-class RedactSecrets(logging.Filter):
-    """Replaces secret values (passwords, tokens) in every log record."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s and len(s) >= 4]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        message = record.getMessage()
-        redacted = message
-        for secret in self.secrets:
-            redacted = redacted.replace(secret, "***")
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
-
-
-def secrets_of(settings: Settings) -> list[str]:
-    return [
-        settings.smpp.password.get_secret_value(),
-        settings.telegram.token.get_secret_value(),
-        settings.telegram.webhook_secret.get_secret_value(),
-        settings.api.token.get_secret_value(),
-        settings.staff.session_secret.get_secret_value(),
-    ]
-
-
-def setup_logging(settings: Settings, *, quiet: bool = False) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets(secrets_of(settings)))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    level = logging.WARNING if quiet else getattr(logging, settings.service.log_level.upper(), 20)
-    root.setLevel(level)
-    # aiohttp/aiogram log request URLs at DEBUG, and Telegram's URLs carry the token.
-    for noisy in ("aiohttp.access", "aiogram.event", "aiosqlite", "pymorphy3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+# -- logging: bot/logs.py (re-exported here for the callers that import it from the CLI)
 
 
 # -- commands ------------------------------------------------------------------------
@@ -156,6 +118,8 @@ def _print_banner(gateway: Any) -> None:
         lines.append("  Telegram     off (set GATEWAY__TELEGRAM__TOKEN and [telegram] enabled)")
     if gateway.api is not None:
         lines.append(f"  admin API    http://{s.api.host}:{gateway.api.port}  (GET /healthz)")
+        lines.append(f"  metrics      http://{s.api.host}:{gateway.api.port}/metrics"
+                     f"  (instance {s.instance})")
     if s.demo.enabled:
         lines.append("  DEMO DATA    on ([demo] enabled = true)")
     lines.append("Try:")
@@ -244,6 +208,10 @@ def _common() -> argparse.ArgumentParser:
         "--config", metavar="FILE", default=argparse.SUPPRESS,
         help="settings file (default: $GATEWAY_CONFIG or ./settings.toml)",
     )
+    common.add_argument(
+        "--verbose", action="store_true", default=argparse.SUPPRESS,
+        help="say on stderr which settings file and store this command uses",
+    )
     return common
 
 
@@ -252,6 +220,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     parser = argparse.ArgumentParser(
         prog="gateway", parents=[common],
         description="SMS and Telegram customer gateway for electricity retailers",
+        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -299,10 +268,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings(getattr(args, "config", None))
+        if args.command == "run":
+            settings.check_channels()
     except SettingsError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return EXIT_USAGE
     setup_logging(settings, quiet=args.command in {"parse", "chat", "export"})
+    if not getattr(args, "no_db", False):
+        from bot.cli_store import describe, reads_only, store_problem
+
+        if getattr(args, "verbose", False):
+            print(describe(settings), file=sys.stderr)
+        problem = store_problem(settings, reading=reads_only(args))
+        if problem is not None:
+            print(f"gateway: {problem}", file=sys.stderr)
+            return EXIT_USAGE
+    elif getattr(args, "verbose", False):
+        source = settings.source_file or "built-in defaults (no file)"
+        print(f"gateway: settings {source}; no store", file=sys.stderr)
     func: Command = args.func
     try:
         return asyncio.run(func(args, settings))

@@ -76,13 +76,15 @@ def moment(at: Any, tz: Any) -> str:
     return str(at.astimezone(tz).strftime("%d.%m.%Y %H:%M"))
 
 
+# How staff read an appeal's status.
+STATUS_NAMES = {"open": "в работе", "answered": "ответ отправлен", "closed": "закрыто"}
 CHANNEL_NAMES = {"sms": "SMS", "telegram": "Telegram", "console": "консоль", "max": "MAX",
                  "email": "e-mail"}
 
 
 async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from handlers.appeals import list_appeals
-    from handlers.texts import CATEGORY_NAMES, STATUS_NAMES
+    from handlers.texts import CATEGORY_NAMES
     from storage.store import Store
 
     tz = settings.service.tz
@@ -103,7 +105,7 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from handlers.appeals import show_appeal
-    from handlers.texts import CATEGORY_NAMES, STATUS_NAMES
+    from handlers.texts import CATEGORY_NAMES
     from storage.store import Store
 
     tz = settings.service.tz

@@ -35,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.cli_formats import DEBTS, EXIT_REJECTED, INVOICES, STRICT_HELP, file_help
 from bot.settings import Settings
 
 EXIT_MISSING = 1
@@ -98,10 +99,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_outage_extend)
 
     imports = import_subcommands(sub, common)
-    for kind, text in (("invoices", "invoice notices"), ("debts", "debt warnings")):
-        p = imports.add_parser(kind, parents=[common], help=f"{text} from a billing CSV file")
+    for kind, text, layout in (
+        ("invoices", "invoice notices", INVOICES), ("debts", "debt warnings", DEBTS)
+    ):
+        p = imports.add_parser(kind, parents=[common], help=f"{text} from a billing CSV file",
+                               **file_help(layout))
         p.add_argument("file", type=Path, metavar="FILE.csv")
         p.add_argument("--json", action="store_true")
+        p.add_argument("--strict", action="store_true", help=STRICT_HELP)
         p.set_defaults(func=cmd_import_billing, kind=kind)
 
     campaigns = sub.add_parser("campaigns", parents=[common], help="notice campaigns")
@@ -476,9 +481,11 @@ async def cmd_import_billing(args: argparse.Namespace, settings: Settings) -> in
         except CsvFileError as exc:
             print(f"gateway: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    # Rejected rows exit 0, or 4 with --strict (docs/interfaces.md §3, §10).
+    status = EXIT_REJECTED if args.strict and report.rejected else 0
     if args.json:
         _print_json(report.as_json())
-        return 0
+        return status
     if report.duplicate_of is not None:
         print(f"this file was imported before as campaign {report.duplicate_of}: nothing "
               "queued again (cancel that campaign first to send it to those it did not reach)")
@@ -492,7 +499,7 @@ async def cmd_import_billing(args: argparse.Namespace, settings: Settings) -> in
           f"{sent_before}")
     for rejected in report.rejected:
         print(f"  line {rejected.line}: {rejected.reason}")
-    return 0
+    return status
 
 
 async def cmd_campaigns_show(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,6 +2,7 @@
 
     gateway import customers FILE.csv [--json]
     gateway export readings [--period YYYY-MM] [--format jsonl|csv] [--include-console]
+    gateway export unlinked [--outcome held|accepted|limited] [--limit N]
 
 The work is done by `storage.registry.import_customers` and
 `storage.export.export_readings`; this module only parses arguments and prints.
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.cli_formats import CUSTOMERS, EXIT_REJECTED, STRICT_HELP, file_help
 from bot.settings import Settings
 
 EXIT_USAGE = 2
@@ -30,10 +32,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     imports = import_subcommands(sub, common)
     p = imports.add_parser(
-        "customers", parents=[common], help="the customer registry from billing (CSV)"
+        "customers", parents=[common], help="the customer registry from billing (CSV)",
+        **file_help(CUSTOMERS),
     )
     p.add_argument("file", type=Path, metavar="FILE.csv")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
     p.set_defaults(func=cmd_import_customers)
 
     export = sub.add_parser("export", parents=[common], help="data for billing")
@@ -48,6 +52,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--include-console", action="store_true", help="also readings typed in `gateway chat`"
     )
     p.set_defaults(func=cmd_export_readings)
+    p = what.add_parser(
+        "unlinked", parents=[common],
+        help="readings sent from numbers not on the account, newest first (for staff)",
+    )
+    p.add_argument("--outcome", choices=["held", "accepted", "limited"],
+                   help="only these: held for a check, accepted as unlinked, or refused")
+    p.add_argument("--limit", type=int, default=100, metavar="N", help="at most N (100)")
+    p.set_defaults(func=cmd_export_unlinked)
     from bot.cli_inbox import add_export
 
     add_export(what, common)  # `export labelled`: messages people labelled (the inbox)
@@ -92,15 +104,16 @@ async def cmd_import_customers(args: argparse.Namespace, settings: Settings) -> 
             "meters": report.meters,
             "rejected": [{"line": line, "reason": reason} for line, reason in report.rejected],
         }, ensure_ascii=False))
-        return 0
+        return EXIT_REJECTED if args.strict and report.rejected else 0
     print(f"rows read:         {report.rows}")
     print(f"accounts upserted: {report.accounts}")
     print(f"meters upserted:   {report.meters}")
     print(f"rows rejected:     {len(report.rejected)}")
     for line, reason in report.rejected:
         print(f"  line {line}: {reason}")
-    # Rejected rows are the file's problem, not the command's: exit 0 (contracts.md §3).
-    return 0
+    # Rejected rows are the file's problem, not the command's: exit 0, or 4 with --strict
+    # (docs/interfaces.md §3).
+    return EXIT_REJECTED if args.strict and report.rejected else 0
 
 
 async def _import_with_bar(db: Any, path: Path, size: int, settings: Settings) -> Any:
@@ -131,6 +144,24 @@ async def _import_with_bar(db: Any, path: Path, size: int, settings: Settings) -
         )
         bar.update(task, completed=size)
     return report
+
+
+async def cmd_export_unlinked(args: argparse.Namespace, settings: Settings) -> int:
+    """One JSON object a line: who sent what for which account, and what became of it
+    (design.md «Identification»: staff check the held ones)."""
+    from storage.db import Database
+    from storage.repos import ReadingRepo
+
+    tz = settings.service.tz
+    async with Database(settings.storage.path) as db:
+        for item in await ReadingRepo(db).unlinked(args.outcome, max(1, args.limit)):
+            print(json.dumps({
+                "received_at": item.received_at.astimezone(tz).isoformat(timespec="seconds"),
+                "channel": item.channel, "sender": item.sender, "account": item.account,
+                "outcome": item.outcome, "reason": item.reason, "text": item.text,
+            }, ensure_ascii=False))
+    sys.stdout.flush()
+    return 0
 
 
 async def cmd_export_readings(args: argparse.Namespace, settings: Settings) -> int:

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.cli_formats import SURVEY, file_help
 from bot.settings import Settings
 from parsers.counted import counted
 
@@ -48,7 +49,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     action = survey.add_subparsers(dest="survey", metavar="ACTION")
     action.required = True
 
-    p = action.add_parser("create", parents=[common], help="create a draft survey")
+    p = action.add_parser("create", parents=[common], help="create a draft survey",
+                          **file_help(SURVEY))
     p.add_argument("--file", type=Path, help="survey definition, .toml or .json")
     p.add_argument("--title")
     p.add_argument("--intro", default="", help="first line of the first message")

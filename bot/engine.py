@@ -34,6 +34,7 @@ from contextlib import suppress
 from typing import Any, Protocol
 
 from bot.core import Button, ChannelName, Inbound, Outbound, mask_phone, normalize_phone
+from bot.metrics import Metrics
 from handlers.base import KEEP, Context, HandlerConfig, InboxNote, Outcome, Reply, SharedPhone
 from handlers.inbox import InboxIntake
 from parsers.intent import Intent
@@ -66,9 +67,11 @@ class ConversationEngine:
         *,
         phone_region: str = "RU",
         wake_sender: Callable[[], None] | None = None,
+        metrics: Metrics | None = None,
         inbox: InboxIntake | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.inbox = inbox or InboxIntake(store, HandlerConfig())
         self.handlers = handlers
         self.parse = parse
@@ -99,6 +102,8 @@ class ConversationEngine:
                 mask_phone(inbound.address),
             )
             return False
+        if self.metrics is not None:
+            self.metrics.inbound(inbound.channel.value)
         if not self._closing:
             self._spawn(entry_id, inbound)
         return True
@@ -163,6 +168,8 @@ class ConversationEngine:
             ctx = self._context(entry_id, inbound, contact, key, state)
             # 5. parse
             intent = self.parse(inbound.text)
+            if self.metrics is not None:
+                self.metrics.parsed(intent.intent)
             # 6. handler
             outcome = await self.handlers.handle(ctx, intent)
             # 6b. inbox

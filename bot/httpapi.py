@@ -184,7 +184,7 @@ def finite(value: float) -> float:
 
 
 def _is_api(request: web.Request) -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    return request.path.startswith("/api/") or request.path in {"/healthz", "/metrics"}
 
 
 @web.middleware

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 import tomllib
 from datetime import time
 from pathlib import Path
@@ -50,7 +51,15 @@ class ServiceSettings(_Section):
     phone_region: str = "RU"
     # Name the customers see in greetings and notices.
     company: str = "ЭнергоСбыт"
+    # The name signed under SMS notices; every notice fits two SMS parts with up to 12
+    # characters here (docs/architecture.md). Empty: `company`.
+    sms_signature: str = Field("", max_length=12)
     log_level: str = "INFO"
+    # "text": one readable line a record; "json": one JSON object a line, for a log
+    # collector (docs/operations.md).
+    log_format: Literal["text", "json"] = "text"
+    # Names this instance in logs, /healthz and /metrics; empty: "<host name>:<[api] port>".
+    instance_id: str = ""
 
     @field_validator("phone_region")
     @classmethod
@@ -234,6 +243,12 @@ class IdentitySettings(_Section):
     code_ttl_minutes: int = Field(10, ge=1)
     code_tries: int = Field(3, ge=1)
     failed_attempts_per_hour: int = Field(5, ge=1)
+    # Readings from a number not on the account, per sender: submissions an hour,
+    # different accounts a day (the account's own contacts are never limited).
+    unlinked_readings_per_hour: int = Field(5, ge=1)
+    unlinked_accounts_per_day: int = Field(3, ge=1)
+    # ...and per account from all such senders together (its own contacts never count)
+    unlinked_per_account_per_day: int = Field(10, ge=1)
 
 
 class ApiSettings(_Section):
@@ -286,8 +301,29 @@ class Settings(BaseSettings):
     staff: StaffSettings = Field(default_factory=StaffSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
 
+    @property
+    def instance(self) -> str:
+        """`[service] instance_id`, or `host:api_port` when it is empty."""
+        return self.service.instance_id or f"{socket.gethostname()}:{self.api.port}"
+
     # Set by load_settings: the file the settings came from (None: defaults only).
     _source_file: Path | None = None
+
+    def check_channels(self) -> None:
+        """What `gateway run` needs beyond each key's own check, raised as a
+        `SettingsError` before anything starts: Telegram enabled without a token used to
+        fail only after the store and the simulator were up. (Other commands do not
+        need the token: staff run them without the service's secrets.)"""
+        if self.telegram.enabled and not self.telegram.token.get_secret_value():
+            raise SettingsError(
+                "telegram.token: required when [telegram] enabled = true "
+                "(set GATEWAY__TELEGRAM__TOKEN in the environment)"
+            )
+
+    @property
+    def source_file(self) -> Path | None:
+        """The settings file these settings were read from (None: defaults only)."""
+        return self._source_file
 
     @classmethod
     def settings_customise_sources(
@@ -327,8 +363,32 @@ def resolve_config_path(explicit: str | Path | None) -> Path | None:
     return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
 
 
+ENV_PREFIX = "GATEWAY__"
+
+
+def unknown_env_keys() -> list[str]:
+    """`GATEWAY__…` variables that name no section (`GATEWAY__SMMP__PORT`) or have no key
+    (`GATEWAY__SMPP`). An unknown key inside a known section is pydantic's to report."""
+    sections = Settings.model_fields
+    wrong = []
+    for name in os.environ:
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX):].split("__")
+        if len(parts) < 2 or parts[0].lower() not in sections or not parts[1]:
+            wrong.append(name)
+    return sorted(wrong)
+
+
 def load_settings(path: str | Path | None = None, *, use_default_file: bool = True) -> Settings:
     """Read settings; raise `SettingsError` with a message naming the bad key."""
+    wrong = unknown_env_keys()
+    if wrong:
+        raise SettingsError(
+            "unknown setting in the environment: " + ", ".join(wrong)
+            + " (expected GATEWAY__<SECTION>__<KEY>, sections: "
+            + ", ".join(Settings.model_fields) + ")"
+        )
     config = resolve_config_path(path) if use_default_file or path else None
     data: dict[str, Any] = {}
     if config is not None:

@@ -139,18 +139,16 @@ class AppealsUseCase:
         return hits[0] if len(hits) == 1 else None
 
     async def status(self, ctx: Context, intent: Intent) -> Outcome:
-        """«статус N»: details to the appeal's own contact or a contact linked to its
-        account; to anyone else only whether it is being worked on or answered."""
+        """«статус N»: to the appeal's own contact or a contact linked to its account.
+        Anyone else gets exactly the answer to a ticket that does not exist: tickets are
+        numbered in sequence, and even «in progress» would tell a prober that ticket N
+        exists (design.md «Identification»)."""
         ticket = re.sub(r"\D", "", intent.ticket or "")
         if not ticket:
             return Outcome.say(texts.STATUS_NEED_NUMBER)
         appeal = await self.store.appeals.get(int(ticket))
-        if appeal is None:
+        if appeal is None or not await self._may_see(ctx, appeal):
             return Outcome.say(texts.STATUS_NOT_FOUND.format(id=ticket))
-        if not await self._may_see(ctx, appeal):
-            return Outcome.say(
-                texts.STATUS_SHORT.format(id=appeal.id, status=texts.STATUS_NAMES[appeal.status])
-            )
         tz = self.config.tz
         category = texts.CATEGORY_NAMES.get(appeal.category, appeal.category)
         if appeal.status == "answered" and appeal.answer:

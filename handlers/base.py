@@ -133,6 +133,9 @@ class HandlerConfig:
     code_ttl_minutes: int = 10
     code_tries: int = 3
     failed_attempts_per_hour: int = 5
+    unlinked_readings_per_hour: int = 5
+    unlinked_accounts_per_day: int = 3
+    unlinked_per_account_per_day: int = 10
     offices_file: str | None = None
     # [staff]: when people answer the inbox (docs/interfaces.md §12)
     working_hours: tuple[time, time] = (time(9), time(18))

@@ -266,11 +266,10 @@ class Handlers:
 
     def help(self, ctx: Context) -> Outcome:
         """A short how-to for the channel, with reading formats."""
+        window = {"first": self.config.window_first_day, "last": self.config.window_last_day}
         if ctx.channel == "telegram":
             return Outcome.say(
-                texts.HELP_TG.format(
-                    first=self.config.window_first_day, last=self.config.window_last_day
-                ),
+                texts.HELP_TG.format(**window),
                 choices=((("Обращение", "appeal:pick"), ("Офисы", "офисы")),),
             )
-        return Outcome.say(texts.HELP)
+        return Outcome.say(texts.HELP.format(**window))

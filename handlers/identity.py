@@ -245,9 +245,12 @@ class IdentityUseCase:
         return Outcome.say(texts.SUBSCRIBED, state=None)
 
     async def stop(self, ctx: Context) -> Outcome:
-        """«СТОП»: no more reminders or surveys; legally required notices still come."""
+        """«СТОП»: no more invoices, reminders, surveys or planned-outage notices; debt,
+        restriction, unplanned-outage and power-restored notices still come
+        (`storage.notices`)."""
         await self.store.contacts.set_opted_out(ctx.contact.id, True)
-        return Outcome.say(texts.STOPPED, state=None)
+        text = texts.STOPPED_TG if ctx.channel == "telegram" else texts.STOPPED
+        return Outcome.say(text, state=None)
 
 
 def _still_held(ctx: Context) -> Any:

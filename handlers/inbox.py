@@ -565,9 +565,11 @@ async def enter_reading(
     the same parser and checked by the same rules as the bot's readings. It is stored as
     the customer's, from the item's first unhandled message (its channel, sender and
     time, hence its period), with `entered_by` = `actor`; the customer gets the bot's
-    confirmation. Returns that confirmation. What the rules refuse, or would hold for
-    the customer's ДА, is refused with the bot's words (InboxError, field `text`) and
-    nothing is stored. Raises NotFound, InboxError."""
+    confirmation (a customer not linked to the account: the same words as the bot's,
+    the reading stored as unlinked). Returns that confirmation. What the rules refuse,
+    hold for a check, or would hold for the customer's ДА, is refused (InboxError, field
+    `text`, with the bot's words or the reason) and nothing is stored. Raises NotFound,
+    InboxError."""
     clean = text.strip()
     intent = parse(clean, account_digits=config.account_digits)
     if intent.intent != "readings":
@@ -594,10 +596,15 @@ async def enter_reading(
         )
         outcome = await ReadingsUseCase(store, config).submit(ctx, intent)
         said = " ".join(r.text for r in outcome.replies)
-        if outcome.state is not None or not said.startswith(_ACCEPTED_PREFIX):
-            # Held for a ДА the customer was never asked, or refused: undo, say why.
-            # The bot's own words (Russian) serve the API and staff alike.
-            raise InboxError(said or "показания не приняты", "text")
+        if outcome.state is not None:
+            # Held for a ДА the customer was never asked: undo, and say so.
+            raise InboxError(said, "text")
+        if not said.startswith(_ACCEPTED_PREFIX):
+            taken, why = await _unlinked_outcome(store, ctx, intent.account)
+            if not taken:
+                # Refused (the bot's words to a linked customer; the recorded reason for
+                # one not linked, who is told the same whatever happened): undo.
+                raise InboxError(why or said, "text", f"показания не приняты: {why or said}")
         _, outbox_id = await _send(
             store, out, thread, said, actor=actor, at=moment, account=intent.account
         )
@@ -607,6 +614,23 @@ async def enter_reading(
         )
     out.wake()
     return said
+
+
+async def _unlinked_outcome(
+    store: Store, ctx: Context, account: str | None
+) -> tuple[bool, str | None]:
+    """Whether readings from a customer not linked to the account were taken, and why
+    not: such a customer gets one answer whatever happened (no oracle), so the
+    submission the readings use case recorded says (accepted, held or limited). (False,
+    None) when no such submission was recorded: the bot refused in its own words."""
+    if account is not None:
+        for submission in await store.readings.unlinked(limit=1):
+            if (submission.account, submission.received_at, submission.sender) == (
+                account, ctx.now, ctx.sender_label
+            ):
+                accepted = submission.outcome == "accepted"
+                return accepted, None if accepted else submission.reason or submission.outcome
+    return False, None
 
 
 async def answer_appeal_through_inbox(

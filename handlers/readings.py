@@ -10,8 +10,9 @@ instead. The pure decisions live in `handlers/readings_rules.py`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from handlers import texts
 from handlers.base import Context, HandlerConfig, Outcome, Reply
@@ -44,8 +45,16 @@ from handlers.readings_rules import (
     zones_fit,
 )
 from parsers.intent import Intent, ParsedReading, Zone
-from storage.models import Account, Meter, NewReading
+from storage.models import Account, Meter, NewReading, UnlinkedSubmission
 from storage.store import Store
+
+# An unlinked submission keeps this much of the message for staff.
+_KEPT_TEXT = 1000
+_LIMIT_REASONS = {
+    texts.UNLINKED_LIMIT_HOUR: "limit: submissions per hour",
+    texts.UNLINKED_LIMIT_DAY: "limit: accounts per day",
+    texts.UNLINKED_LIMIT_ACCOUNT: "limit: strangers per account per day",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +77,11 @@ class ReadingsUseCase:
 
     async def submit(self, ctx: Context, intent: Intent) -> Outcome:
         """Check and store the readings of one message; reply with the accepted values
-        (and consumption to a linked contact), a ДА/НЕТ question, or the refusal."""
+        (and consumption to a linked contact), a ДА/НЕТ question, or the refusal. An
+        account named by a sender not linked to it goes to `_unlinked`."""
+        named = self._named_account(ctx, intent)
+        if named is not None and not await is_linked(self.store, ctx.contact, named):
+            return await self._unlinked(ctx, intent, named)
         found = await self._account(ctx, intent, purpose="readings")
         if isinstance(found, Outcome):
             return found
@@ -96,19 +109,7 @@ class ReadingsUseCase:
             for zone in meter.zone_names:
                 if zone not in mapping.values:
                     continue
-                value = mapping.values[zone]
-                base = await self._base(meter, zone, period)
-                average = await self._average(meter, zone, period)
-                check = check_value(
-                    value,
-                    digits=meter.digits,
-                    base=base,
-                    period=period,
-                    cap_kwh=self.config.consumption_cap_kwh,
-                    average=average,
-                    average_factor=self.config.average_factor,
-                )
-                plan.append(_Planned(meter, zone, value, check, base))
+                plan.append(await self._check(meter, zone, mapping.values[zone], period))
 
         refused = [p for p in plan if p.check.verdict in REFUSED]
         if refused:
@@ -146,7 +147,11 @@ class ReadingsUseCase:
         return Outcome.say(self._compose(ctx, accepted, replaced, period), state=None)
 
     async def unchanged(self, ctx: Context, intent: Intent) -> Outcome:
-        """«показания те же»: offer the last values again and store them after ДА."""
+        """«показания те же»: offer the last values again and store them after ДА. Only
+        to a linked contact: the question names whether the account has history."""
+        named = self._named_account(ctx, intent)
+        if named is not None and not await is_linked(self.store, ctx.contact, named):
+            return Outcome.say(texts.UNCHANGED_UNLINKED.format(account=named), state=None)
         found = await self._account(ctx, intent, purpose="unchanged")
         if isinstance(found, Outcome):
             return found
@@ -203,7 +208,14 @@ class ReadingsUseCase:
         return Outcome.say(self._compose(ctx, parts, replaced, str(data["period"])), state=None)
 
     async def account_alone(self, ctx: Context, number: str) -> Outcome:
-        """An account number alone: ask for its readings and remember the account."""
+        """An account number alone: ask for its readings and remember the account. A
+        sender not linked to it gets the same answer whether it exists or not, with an
+        example that does not tell the meter's tariff type."""
+        if not await is_linked(self.store, ctx.contact, number):
+            return Outcome.say(
+                texts.ACCOUNT_ALONE.format(account=number, example=texts.UNLINKED_EXAMPLE),
+                state=state(AWAIT_READINGS, ctx.now, account=number),
+            )
         account = await self.store.registry.get_account(number)
         if account is None:
             return Outcome.say(texts.ACCOUNT_NOT_FOUND.format(account=number), state=None)
@@ -224,7 +236,95 @@ class ReadingsUseCase:
         retry = intent.model_copy(update={"account": data["account"], "readings": readings})
         return await self.submit(ctx, retry)
 
+    # -- a sender not linked to the account -------------------------------------------
+
+    async def _unlinked(self, ctx: Context, intent: Intent, number: str) -> Outcome:
+        """Readings for an account from a sender not linked to it (design.md
+        «Identification»). Nothing is compared aloud: the answer is one and the same
+        whether the account exists, the values are lower than the last, unusual, or do
+        not fit its meters, so an answer is no oracle. Values that pass every check are
+        stored as an unlinked reading (exported only while no linked contact has sent
+        one for the period); the rest are held for staff. Every submission is recorded;
+        past a limit (per sender, and per account for such senders together) it is
+        refused. The account's own contacts never come here, so nobody can lock the
+        owner out."""
+        refusal = await self._probing_limit(ctx, number)
+        outcome: Literal["accepted", "held", "limited"] = "limited"
+        reason = _LIMIT_REASONS.get(refusal or "", "")
+        if refusal is None:
+            outcome, reason = await self._take_unlinked(ctx, intent, number)
+        await self.store.readings.add_unlinked(
+            UnlinkedSubmission(
+                channel=ctx.channel, address=ctx.key.address, sender=ctx.sender_label,
+                account=number, text=ctx.text[:_KEPT_TEXT], outcome=outcome, reason=reason,
+                received_at=ctx.now, inbound_id=ctx.inbound_id,
+            )
+        )
+        if refusal is not None:
+            return Outcome.say(refusal, state=None)
+        if ctx.channel == "telegram":
+            period = texts.IN_WINDOW_TG.format(month=month_name(self._period(ctx)))
+            text = f"{texts.UNLINKED_RECEIVED_TG.format(account=number)} {period}"
+            return Outcome.say(text, state=None, request_contact=True)
+        return Outcome.say(texts.UNLINKED_RECEIVED.format(account=number), state=None)
+
+    async def _probing_limit(self, ctx: Context, number: str) -> str | None:
+        """The refusal when this sender is past a limit, else None."""
+        day = await self.store.readings.unlinked_since(
+            ctx.channel, ctx.key.address, ctx.now - timedelta(days=1)
+        )
+        hour = [account for account, at in day if at >= ctx.now - timedelta(hours=1)]
+        if len(hour) >= self.config.unlinked_readings_per_hour:
+            return texts.UNLINKED_LIMIT_HOUR
+        accounts = {account for account, _ in day}
+        if number not in accounts and len(accounts) >= self.config.unlinked_accounts_per_day:
+            return texts.UNLINKED_LIMIT_DAY
+        # Many phones probing one account: strangers only, so the owner is never limited.
+        others = await self.store.readings.unlinked_for_account_since(
+            number, ctx.now - timedelta(days=1)
+        )
+        if others >= self.config.unlinked_per_account_per_day:
+            return texts.UNLINKED_LIMIT_ACCOUNT
+        return None
+
+    async def _take_unlinked(
+        self, ctx: Context, intent: Intent, number: str
+    ) -> tuple[Literal["accepted", "held"], str]:
+        """Check the values silently; store them as an unlinked reading when every
+        check passes. Returns the outcome and, when held, why (for staff)."""
+        account = await self.store.registry.get_account(number)
+        if account is None:
+            return "held", "unknown account"
+        if not account.meters:
+            return "held", "no meters"
+        assigned = self._assign_meters(ctx, intent, account)
+        if isinstance(assigned, Outcome):
+            return "held", "meters do not fit"
+        period = self._period(ctx)
+        plan: list[_Planned] = []
+        for meter, readings in assigned:
+            mapping = map_zones(meter.zones, [(r.zone, r.value) for r in readings])
+            if mapping.problem is not None:
+                return "held", f"zones: {mapping.problem.value}"
+            for zone, value in mapping.values.items():
+                planned = await self._check(meter, zone, value, period)
+                verdict = planned.check.verdict
+                if verdict in REFUSED or verdict is Verdict.HIGH:
+                    return "held", f"value: {verdict.value}"
+                plan.append(planned)
+        await self._save(ctx, account.number, plan, period, held=False, linked=False)
+        return "accepted", ""
+
     # -- the account and the meters ----------------------------------------------------
+
+    def _named_account(self, ctx: Context, intent: Intent) -> str | None:
+        """The account the message is about when the sender named it: in the text, or
+        alone in the message before (state `await_readings`)."""
+        if intent.account:
+            return intent.account
+        if ctx.state is not None and ctx.state.kind == AWAIT_READINGS:
+            return str(ctx.state.data["account"])
+        return None
 
     async def _account(self, ctx: Context, intent: Intent, *, purpose: str) -> Account | Outcome:
         if intent.account:
@@ -330,6 +430,20 @@ class ReadingsUseCase:
     def _period(self, ctx: Context) -> str:
         return period_of(local_day(ctx.now, self.config.tz), self.config.window_last_day)
 
+    async def _check(self, meter: Meter, zone: Zone, value: Decimal, period: str) -> _Planned:
+        """One value checked against its base and the meter's average month."""
+        base = await self._base(meter, zone, period)
+        check = check_value(
+            value,
+            digits=meter.digits,
+            base=base,
+            period=period,
+            cap_kwh=self.config.consumption_cap_kwh,
+            average=await self._average(meter, zone, period),
+            average_factor=self.config.average_factor,
+        )
+        return _Planned(meter, zone, value, check, base)
+
     async def _base(self, meter: Meter, zone: Zone, period: str) -> Base | None:
         gateway = await self.store.readings.last_before(meter.account, meter.serial, zone, period)
         return choose_base(
@@ -424,7 +538,14 @@ class ReadingsUseCase:
         return texts.CONSUMPTION.format(consumption="; ".join(parts))
 
     async def _save(
-        self, ctx: Context, account: str, plan: list[_Planned], period: str, *, held: bool
+        self,
+        ctx: Context,
+        account: str,
+        plan: list[_Planned],
+        period: str,
+        *,
+        held: bool,
+        linked: bool = True,
     ) -> tuple[list[int], bool]:
         """Store the planned values: accepted, or pending until the customer's ДА."""
         return await self.store.readings.save(
@@ -440,6 +561,7 @@ class ReadingsUseCase:
                     received_at=ctx.now,
                     status="pending" if held else "accepted",
                     inbound_id=ctx.inbound_id,
+                    linked=linked,
                     # A person typing it for the customer (handlers/inbox.py)
                     entered_by=ctx.meta.get("entered_by"),
                 )

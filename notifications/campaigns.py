@@ -7,14 +7,17 @@ three give the same answers (contracts.md §8, §10, §11).
 
 Kinds, priorities and routes (design.md «Notifications»):
 
-| kind | priority | quiet hours | route | opt-out |
+| kind | priority | quiet hours | route | «СТОП» |
 |---|---|---|---|---|
-| outage, unplanned | urgent | go at once | Telegram if linked, else SMS | ignored |
-| outage, planned | bulk | deferred | Telegram if linked, else SMS | ignored |
-| restored | urgent | go at once | the outage's people, rerouted | ignored |
-| invoice | bulk | deferred | Telegram if linked, else SMS | ignored |
+| outage, unplanned | urgent | go at once | Telegram if linked, else SMS | ignored (safety) |
+| outage, planned | bulk | deferred | Telegram if linked, else SMS | respected |
+| restored | urgent | go at once | the outage's people, rerouted | ignored (safety) |
+| invoice | bulk | deferred | Telegram if linked, else SMS | respected |
 | debt | bulk | deferred | SMS always (receipts are evidence) | ignored (required by law) |
 | reminder | bulk | deferred | Telegram if linked, else SMS | respected |
+
+The «СТОП» column is `storage.notices.NOTICE_KINDS`, the one table every audience and
+the sender read (`Notifications._routing`).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from storage.csvfile import (
 )
 from storage.db import utcnow
 from storage.models import Outage
+from storage.notices import respects_opt_out
 from storage.outbox import PRIORITY_BULK, PRIORITY_URGENT
 from storage.store import Store
 
@@ -97,6 +101,12 @@ class NoticeConfig:
     window_first_day: int = 18
     window_last_day: int = 25
     reminder_hour: int = 10
+    # The name signed under SMS notices (`[service] sms_signature`); empty: `company`.
+    sms_signature: str = ""
+
+    @property
+    def signature(self) -> str:
+        return self.sms_signature or self.company
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NoticeConfig:
@@ -111,6 +121,7 @@ class NoticeConfig:
             window_first_day=settings.readings.window_first_day,
             window_last_day=settings.readings.window_last_day,
             reminder_hour=n.reminder_hour,
+            sms_signature=settings.service.sms_signature,
         )
 
 
@@ -367,9 +378,13 @@ class Notifications:
     ) -> Notifications:
         return cls(store, NoticeConfig.from_settings(settings), wake=wake)
 
-    def _routing(self, *, telegram: bool = True, respect_opt_out: bool = False) -> Routing:
+    def _routing(
+        self, kind: str, params: dict[str, Any] | None = None, *, telegram: bool = True
+    ) -> Routing:
+        """How a campaign of `kind` reaches people; «СТОП» per `storage.notices`."""
         return Routing(
-            telegram=telegram and self.config.telegram, respect_opt_out=respect_opt_out
+            telegram=telegram and self.config.telegram,
+            respect_opt_out=respects_opt_out(kind, params),
         )
 
     def _bulk_timing(self, now: datetime) -> tuple[str, datetime]:
@@ -380,15 +395,18 @@ class Notifications:
     # -- outages -------------------------------------------------------------------------
 
     def outage_text(self, req: OutageRequest) -> str:
-        """The full notice (Telegram, and SMS when it fits `SMS_OUTAGE_PARTS`)."""
-        return self._outage_notice(req, req.reason.strip(), self._where(req))
+        """The full notice (Telegram), signed with the company's name."""
+        return self._outage_notice(
+            req, req.reason.strip(), self._where(req), self.config.company
+        )
 
     def outage_sms_text(self, req: OutageRequest) -> str:
         """The notice cut to `SMS_OUTAGE_PARTS` parts: a long reason, then a long house
         list, end in «…». Written at night in a storm, a reason can run long; thousands
         of 4-part SMS would cost twice the two the notice is meant to fit in."""
+        signature = self.config.signature
         return _fit_sms(
-            lambda reason, where: self._outage_notice(req, reason, where),
+            lambda reason, where: self._outage_notice(req, reason, where, signature),
             req.reason.strip(), self._where(req),
         )
 
@@ -396,7 +414,9 @@ class Notifications:
     def _where(req: OutageRequest) -> str:
         return templates.area(req.settlement, req.street, req.houses)
 
-    def _outage_notice(self, req: OutageRequest, reason: str, where: str) -> str:
+    def _outage_notice(
+        self, req: OutageRequest, reason: str, where: str, signature: str
+    ) -> str:
         return templates.outage_notice(
             planned=req.planned,
             where=where,
@@ -404,7 +424,7 @@ class Notifications:
             start=req.start,
             until=req.until,
             tz=self.config.tz,
-            company=self.config.company,
+            company=signature,
         )
 
     async def outage(
@@ -422,7 +442,7 @@ class Notifications:
         and the report says `empty`."""
         req = check_outage_request(req)
         audience = AreaAudience(req.settlement, req.street, req.houses)
-        routing = self._routing()
+        routing = self._routing("outage", {"planned": req.planned})
         full, text = self.outage_text(req), self.outage_sms_text(req)
         counts = await self.campaigns.count(audience, routing)
         preview = BroadcastReport(
@@ -526,26 +546,22 @@ class Notifications:
     async def _close(self, outage: Outage, *, called_off: bool) -> BroadcastReport:
         where = templates.area(outage.settlement, outage.street, outage.houses)
         now = self.clock()
-        company = self.config.company
-        if called_off and outage.planned:
-            start = outage.start_at.astimezone(self.config.tz).strftime("%d.%m %H:%M")
+        start = outage.start_at.astimezone(self.config.tz).strftime("%d.%m %H:%M")
 
-            def render(_reason: str, area: str) -> str:
+        def render(signature: str, area: str) -> str:
+            if called_off and outage.planned:
                 return templates.planned_called_off_notice(
-                    where=area, start=start, company=company
+                    where=area, start=start, company=signature
                 )
-        elif called_off:
-
-            def render(_reason: str, area: str) -> str:
-                return templates.outage_called_off_notice(where=area, company=company)
-        else:
-
-            def render(_reason: str, area: str) -> str:
-                return templates.restored_notice(where=area, company=company)
+            if called_off:
+                return templates.outage_called_off_notice(where=area, company=signature)
+            return templates.restored_notice(where=area, company=signature)
 
         # Like the outage notice: Telegram gets it all, the SMS fits two parts (a long
         # house list made every «restored» SMS three).
-        text, sms_text = render("", where), _fit_sms(render, "", where)
+        signature = self.config.signature
+        text = render(self.config.company, where)
+        sms_text = _fit_sms(lambda _reason, area: render(signature, area), "", where)
         area = AreaAudience(outage.settlement, outage.street, outage.houses)
         accounts = await self.campaigns.accounts_in(area)
         if outage.restored_campaign_id is not None:
@@ -576,7 +592,8 @@ class Notifications:
             )
             await self.store.outages.set_campaign(outage.id, campaign, restored=True)
             await self.campaigns.enqueue_audience(
-                campaign, audience, self._routing(), priority=PRIORITY_URGENT, not_before=now
+                campaign, audience, self._routing("restored"), priority=PRIORITY_URGENT,
+                not_before=now,
             )
             await self.campaigns.finish_building(campaign)
         self.wake()
@@ -616,15 +633,19 @@ class Notifications:
             settlement=outage.settlement, street=outage.street, houses=outage.houses,
             reason=outage.reason, start=outage.start_at, until=until, planned=outage.planned,
         )
-        where, company, tz = self._where(req), self.config.company, self.config.tz
+        where, tz = self._where(req), self.config.tz
 
-        def render(reason: str, area: str) -> str:
+        def render(reason: str, area: str, signature: str) -> str:
             return templates.outage_extended_notice(
                 planned=req.planned, where=area, reason=reason, until=until, tz=tz,
-                company=company,
+                company=signature,
             ).replace("….", "…")
 
-        full, sms_text = render(req.reason, where), _fit_sms(render, req.reason, where)
+        # Like the outage notice: Telegram gets it all, signed in full; the SMS fits two
+        # parts, signed short.
+        signature = self.config.signature
+        full = render(req.reason, where, self.config.company)
+        sms_text = _fit_sms(lambda r, w: render(r, w, signature), req.reason, where)
         first = {"sms": self.outage_sms_text(req), "telegram": self.outage_text(req)}
         area = AreaAudience(outage.settlement, outage.street, outage.houses)
         accounts = await self.campaigns.accounts_in(area)
@@ -655,7 +676,8 @@ class Notifications:
             if notices:
                 await self.campaigns.enqueue_audience(
                     campaign, CampaignAudience(notices[0], reached_only=True),
-                    self._routing(), priority=priority, status=status,
+                    self._routing("outage", {"planned": outage.planned}),
+                    priority=priority, status=status,
                     not_before=not_before, valid_until=until,
                 )
                 await self.campaigns.update_params(
@@ -693,15 +715,18 @@ class Notifications:
         """Each file becomes one invoice campaign (contracts.md §10)."""
 
         def message(row: InvoiceRow) -> BillingMessage:
-            text = templates.invoice_notice(
-                account=row.account, period=row.period, amount=row.amount,
-                due=row.due_date, company=self.config.company,
-            )
-            return BillingMessage(row.account, text, text)
+            def text(signature: str) -> str:
+                return templates.invoice_notice(
+                    account=row.account, period=row.period, amount=row.amount,
+                    due=row.due_date, company=signature,
+                )
+
+            return BillingMessage(row.account, text(self.config.signature),
+                                  text(self.config.company))
 
         return await self._import(
             source, name=name, kind="invoice", columns=INVOICE_COLUMNS, parse=parse_invoice,
-            message=message, routing=self._routing(),
+            message=message, routing=self._routing("invoice"),
         )
 
     async def import_debts(self, source: Source, name: str = "") -> ImportReport:
@@ -710,15 +735,20 @@ class Notifications:
         each row keeps its sent and delivered times as evidence."""
 
         def message(row: DebtRow) -> BillingMessage:
-            text = templates.debt_notice(
+            # SMS: the legally required content in two parts; messengers: in full.
+            sms = templates.debt_notice_sms(
+                account=row.account, amount=row.amount, restriction=row.restriction_date,
+                signature=self.config.signature,
+            )
+            full = templates.debt_notice(
                 account=row.account, amount=row.amount, restriction=row.restriction_date,
                 company=self.config.company,
             )
-            return BillingMessage(row.account, text, text)
+            return BillingMessage(row.account, sms, full)
 
         return await self._import(
             source, name=name, kind="debt", columns=DEBT_COLUMNS, parse=parse_debt,
-            message=message, routing=self._routing(telegram=False),
+            message=message, routing=self._routing("debt", telegram=False),
         )
 
     async def _import(
@@ -815,19 +845,23 @@ class Notifications:
         period = f"{local:%Y-%m}"
         if await self.campaigns.find("reminder", period) is not None:
             return None
-        text = templates.reminder_notice(
-            first_day=self.config.window_first_day, last_day=self.config.window_last_day,
-            company=self.config.company,
-        )
+        def text(signature: str) -> str:
+            return templates.reminder_notice(
+                first_day=self.config.window_first_day, last_day=self.config.window_last_day,
+                company=signature,
+            )
+
         status, not_before = self._bulk_timing(moment)
         async with self.store.db.transaction():
             if await self.campaigns.find("reminder", period) is not None:
                 return None
             campaign = await self.campaigns.create(
-                "reminder", period, {"templates": {"sms": text, "telegram": text}}
+                "reminder", period,
+                {"templates": {"sms": text(self.config.signature),
+                               "telegram": text(self.config.company)}},
             )
             await self.campaigns.enqueue_audience(
-                campaign, SubscriberAudience(), self._routing(respect_opt_out=True),
+                campaign, SubscriberAudience(), self._routing("reminder"),
                 priority=PRIORITY_BULK, status=status, not_before=not_before,
                 key_prefix=f"reminder:{period}:",
             )

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -56,6 +56,8 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 
+OPTED_OUT_ERROR = "opted out («СТОП») after it was queued"
+
 TEMPLATE_MARK = '{"tpl"'
 _REPORT_BATCH = 2000  # receipts per transaction at most
 
@@ -70,6 +72,13 @@ class TemplateSource(Protocol):
     (`storage.campaigns.CampaignRepo` implements it)."""
 
     async def template(self, campaign_id: int) -> dict[str, str]: ...
+
+
+class OptOuts(Protocol):
+    """Which claimed campaign rows «СТОП» now forbids (`storage.campaigns.CampaignRepo`
+    implements it with the one table of `storage.notices`)."""
+
+    async def opted_out_rows(self, items: Sequence[OutboxItem]) -> list[int]: ...
 
 
 class OutboxSender:
@@ -94,6 +103,7 @@ class OutboxSender:
         quiet: QuietHours | None = None,
         templates: TemplateSource | None = None,
         clock: Callable[[], datetime] = utcnow,
+        opt_outs: OptOuts | None = None,
     ) -> None:
         self.outbox = outbox
         self.contacts = contacts
@@ -105,6 +115,7 @@ class OutboxSender:
         self.quiet = quiet
         self.templates = templates
         self.clock = clock
+        self.opt_outs = opt_outs
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -143,6 +154,7 @@ class OutboxSender:
             quiet=QuietHours(start, end, settings.service.tz),
             templates=CampaignRepo(store.db),
             clock=clock,
+            opt_outs=CampaignRepo(store.db),
         )
 
     # -- loop ----------------------------------------------------------------------------
@@ -203,7 +215,9 @@ class OutboxSender:
         )
         if not items:
             return 0
-        handled = 0
+        stopped = await self._cancel_opted_out(items)
+        items = [i for i in items if i.id not in stopped]
+        handled = len(stopped)
         ready: list[tuple[OutboxItem, Outbound]] = []
         back: list[tuple[int, datetime]] = []
         for item in items:
@@ -236,6 +250,16 @@ class OutboxSender:
         )
         await self.outbox.mark_sent_many(sent, moment)
         return handled + len(ready)
+
+    async def _cancel_opted_out(self, items: list[OutboxItem]) -> set[int]:
+        """Cancel the rows whose person said «СТОП» after the campaign was queued (only
+        kinds that respect it, `storage.notices`); returns their ids."""
+        if self.opt_outs is None:
+            return set()
+        stopped = set(await self.opt_outs.opted_out_rows(items))
+        for item_id in sorted(stopped):
+            await self.outbox.mark_final(item_id, "cancelled", OPTED_OUT_ERROR)
+        return stopped
 
     def _nap(self, seconds: float) -> None:
         if self._ready_in is None or seconds < self._ready_in:

@@ -7,12 +7,17 @@ SMS texts are kept short: a Cyrillic SMS is UCS2, 70 characters single or 67 per
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from notifications.russian import counted
+from notifications.smsparts import sms_parts
+
+# Every SMS notice fits this many parts (design.md «Notifications»).
+SMS_NOTICE_PARTS = 2
 
 
 def money(amount: Decimal) -> str:
@@ -113,6 +118,36 @@ def debt_notice(*, account: str, amount: Decimal, restriction: date, company: st
         f"20 дней со дня доставки этого уведомления, подача электроэнергии может быть "
         f"ограничена, а затем приостановлена (не ранее {day(restriction)}). {company}"
     )
+
+
+def debt_notice_sms(
+    *, account: str, amount: Decimal, restriction: date, signature: str
+) -> str:
+    """The debt warning in two SMS parts, with all that п. 119 «а» asks for: the amount,
+    that unless paid within 20 days of delivery the supply may be restricted and then
+    suspended, and the earliest restriction date. The fullest wording that fits is
+    taken; the last one fits a 12-digit account, a seven-digit amount and a
+    12-character signature."""
+    amount_text, when = money(amount), day(restriction)
+    return first_fitting([
+        f"Задолженность по ЛС {account}: {amount_text} руб. Если не оплатить в течение 20 "
+        f"дней со дня доставки, подача электроэнергии может быть ограничена, затем "
+        f"приостановлена, не ранее {when}. {signature}",
+        f"Долг по ЛС {account}: {amount_text} руб. Без оплаты за 20 дней с доставки подачу "
+        f"э/э могут ограничить, затем приостановить, не ранее {when}. {signature}",
+        f"Долг ЛС {account}: {amount_text} р. Без оплаты за 20 дн. с доставки э/э могут "
+        f"ограничить, затем приостановить, не ранее {when} {signature}",
+        f"Долг ЛС {account}: {amount_text}р. Без оплаты за 20 дн. с доставки э/э с {when} "
+        f"могут ограничить, затем приостановить {signature}",
+    ])
+
+
+def first_fitting(wordings: Sequence[str], parts: int = SMS_NOTICE_PARTS) -> str:
+    """The first (fullest) wording that fits `parts` SMS parts, else the last one."""
+    for text in wordings:
+        if sms_parts(text) <= parts:
+            return text
+    return wordings[-1]
 
 
 def reminder_notice(*, first_day: int, last_day: int, company: str) -> str:

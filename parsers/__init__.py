@@ -22,6 +22,7 @@ from parsers.intent import (
     Zone,
     format_decimal,
 )
+from parsers.meaning import command_by_meaning
 from parsers.normalize import normalize, tokenize
 from parsers.readings import extract_readings, find_account
 
@@ -92,6 +93,18 @@ def parse(text: str, *, account_digits: tuple[int, int] = (8, 12)) -> Intent:
                 text=text, intent="command", command=command, ticket=ticket, account=account
             )
         return Intent(text=text, intent="command", command=command, account=account)
+    meant = command_by_meaning(tokens, account_index)
+    if meant is not None:
+        if meant.command == "status" and meant.ticket is not None and meant.ticket == account:
+            account = None
+        return Intent(
+            text=text,
+            intent="command",
+            command=meant.command,
+            ticket=meant.ticket,
+            account=account,
+            notify_channel=meant.channel,
+        )
 
     # Every word counts for appeals, also those inside protected spans («оплатил 15»),
     # except the account's label and stock courtesies: «по лицевому счёту … Спасибо
@@ -105,6 +118,9 @@ def parse(text: str, *, account_digits: tuple[int, int] = (8, 12)) -> Intent:
     if readings:
         return Intent(text=text, intent="readings", account=account, readings=tuple(readings))
 
+    if category is None and any(tok.kind == "voltage" for tok in tokens):
+        # «в розетке 250 В, боимся за технику»: a voltage named, and no reading
+        category, score = score_appeal([*words, "вольт"])
     if category is not None and len(words) >= _WEAK_APPEAL_MIN_WORDS:
         return Intent(text=text, intent="appeal", account=account, appeal_category=category)
     return Intent(text=text, account=account)

@@ -56,7 +56,9 @@ _POLITE: Final = frozenset(
 )
 # Tokens that are set aside (the account is reported separately).
 _ACCOUNT_PREPOSITIONS: Final = frozenset({"по", "для", "на"})
-_SKIPPED_KINDS: Final = frozenset({"account", "account_label", "noise", "initials", "unit"})
+_SKIPPED_KINDS: Final = frozenset(
+    {"account", "account_label", "noise", "initials", "unit", "phone", "link"}
+)
 
 _W = r"[^\W\d_]*"
 
@@ -177,6 +179,8 @@ _PATTERNS: Final[list[tuple[Command, re.Pattern[str]]]] = [
             rf"\s(?:офис{_W}|отделени{_W}|касс{_W}|центр{_W}\sобслуживания|пункт{_W}\sприема)"
             rf"(?:\s(?:энергосбыт{_W}|компани{_W}|ваш{_W}))?"
             rf"(?:\s(?:находит{_W}|в\s[^\W\d_]+))*"
+            # «скажите адрес», «ваш адрес?»
+            rf"|(?:ваш{_W}\s)?адрес{_W}(?:\sваш{_W})?"
             rf"|офисы|(?:режим|график|часы|время)\sработы(?:\s(?:офис{_W}|отделени{_W}|касс{_W}))?"
             rf"|куда\s(?:прийти|обратиться|идти|подойти)|offices"
             # «офисы в Сыктывкаре где», «режим работы и адрес офиса»
@@ -223,6 +227,7 @@ _PATTERNS: Final[list[tuple[Command, re.Pattern[str]]]] = [
     ),
 ]
 
+_BARE_NO: Final = frozenset({"не надо", "не нужно"})
 _SLASH: Final = re.compile(r"\s*/([a-z]+)(?:@\w+)?\s*")
 _SLASH_COMMANDS: Final[dict[str, Command]] = {
     "start": "start",
@@ -292,6 +297,8 @@ def match_command(
     full = command_core(tokens) if skip >= 0 else core
     if not core:
         return None, None
+    if core in _BARE_NO:
+        return "no", None  # a bare «не надо» answers a question; it does not leave the feed
     for command, pattern in _PATTERNS:
         m = pattern.fullmatch(full if command == "status" else core)
         if m:

@@ -115,6 +115,15 @@ _MONTHS_ABBR = r"(?:янв|фев|мар|апр|авг|сент?|окт|нояб
 
 # Order matters: at one position the first alternative that matches wins.
 _ALTERNATIVES: Final[list[tuple[str, str]]] = [
+    # E-mail addresses and links: their digits are never readings («ivan1985@mail.ru»).
+    (
+        "link",
+        # (each starts only where its run of characters starts: linear on «-----…»)
+        r"(?<![a-z0-9._%+\-])[a-z0-9][a-z0-9._%+\-]*@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+"
+        r"|(?:https?://|www\.)[^\s,;]+"
+        r"|(?<![a-z0-9.\-])" + PL + r"[a-z0-9][a-z0-9\-]*(?:\.[a-z0-9\-]+)*"
+        r"\.(?:ru|com|org|net|su|info|рф)(?:/[^\s,;]*)?(?![a-z0-9])",
+    ),
     # Greetings whose words would otherwise read as zone labels («Добрый день! 4521»).
     (
         "noise",
@@ -237,7 +246,9 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         r"|вернуть|возврат\w*|насчита\w*"
         # «а пришло 3000», «пришла квитанция на 3000»: the bill's amount
         r"|(?:пришл[оаи]|пришел|прислали)(?:\s+(?:сч[её]т\w*|квитанци\w*|платежк\w*))?"
-        r"|(?:сч[её]т|квитанци\w*|платежк\w*)(?=\s+на\s))"
+        r"|(?:сч[её]т|квитанци\w*|платежк\w*)(?=\s+на\s)"
+        # «это нормально что счёт 5000?»: a bill's amount, never a reading
+        r"|сч[её]т(?=\s?[0-9]))"
         r"\s?(?:в\s+размере|на\s+сумму|в\s+сумме|составля\w*|составил\w*|-|:|=|на|в|по|около"
         # An amount has at most 7 digits: «долг 1100234567» names the account; «долг на
         # 25.11» is the debt at a date, not 25 roubles 11 kopecks.
@@ -353,16 +364,28 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         PD + r"[0-9]+\s?-?\s?(?:сут\w*|дн(?:я|ей|ям|и)|недел\w*|нед|месяц\w*|мес|год(?:а|ов|у)?"
         r"|лет|раз|раза|штук\w*|шт|человек\w*|чел|счетчик(?:а|ов)|прибор(?:а|ов)"
         r"|тарифн\w*|зонн\w*|фаз\w*|квартир|квартиры|комнат|комнаты|кг|км|х|ти|ми)" + NL + r"\.?"
-        r"|" + PD + r"[0-9]+-(?:й|ой|ий|ый|ая|я|го|му|ом|е|ю)" + NL
+        r"|"
+        + PD
+        + r"[0-9]+-(?:й|ой|ий|ый|ая|я|го|му|ом|е|ю)"
+        + NL
         # «звоню 3 день»: a day count, not the day-zone reading 3 (a real reading has more
         # digits; «день 45» with the label first, and «сч1 день 4521», are still readings)
-        + r"|" + PD + r"[0-9]{1,2}\s?день" + NL + r"(?!\s?[:=\-]?\s?[0-9])"
+        + r"|"
+        + PD
+        + r"[0-9]{1,2}\s?день"
+        + NL
+        + r"(?!\s?[:=\-]?\s?[0-9])"
         # «расход 121»: a consumption (the difference of two readings), not a reading
-        + r"|" + PL + r"(?:расход\w*|израсходова\w*|потреблени\w*|потребил\w*|нагорел\w*"
+        + r"|"
+        + PL
+        + r"(?:расход\w*|израсходова\w*|потреблени\w*|потребил\w*|нагорел\w*"
         r"|намотал\w*|разниц\w*)\s?(?:за\s+(?:месяц|период)\s?)?(?:составил\w*|-|:|=)?"
-        r"\s?[0-9]+(?:[.,][0-9]{1,2})?" + ND
+        r"\s?[0-9]+(?:[.,][0-9]{1,2})?"
+        + ND
         # «счёт 3000 руб за 250 кВт»: the kWh billed for, not a reading
-        + r"|" + PL + r"за\s?[0-9]+(?:[.,][0-9]{1,2})?\s?(?:квт\w*|kwh|kw|киловатт\w*)",
+        + r"|"
+        + PL
+        + r"за\s?[0-9]+(?:[.,][0-9]{1,2})?\s?(?:квт\w*|kwh|kw|киловатт\w*)",
     ),
     (
         "zone",
@@ -538,6 +561,7 @@ PROTECTED: Final = frozenset(
         "range",
         "numbered",
         "requisite",
+        "link",
     }
 )
 

@@ -382,6 +382,11 @@ class SmppSession:
             return False
         return True
 
+    @property
+    def window_in_use(self) -> int:
+        """submit_sm holding a window slot now (for `gateway_smpp_window_in_use`)."""
+        return self.window - self._window._value
+
     def is_up(self) -> bool:
         """Bound and the link alive."""
         return self._link is not None and self._link.alive and self._bound.is_set()

@@ -24,6 +24,8 @@ from typing import Any
 
 from storage.address import HouseSpec, settlement_key, street_key
 from storage.db import Database, from_db, from_db_opt, to_db, utcnow
+from storage.models import OutboxItem
+from storage.notices import respects_opt_out
 
 # The payload of a row whose text is the campaign's template for the row's channel.
 TEMPLATE_PAYLOAD = '{"tpl":1}'
@@ -80,7 +82,7 @@ class Routing:
 
     `telegram`: prefer Telegram where the person is linked (False for legally required
     notices, which go by SMS for their delivery receipts, and when Telegram is off).
-    `respect_opt_out`: drop people who said «СТОП» (reminders and surveys only).
+    `respect_opt_out`: drop people who said «СТОП» (the kinds `storage.notices` lists).
     """
 
     telegram: bool = True
@@ -500,9 +502,9 @@ class CampaignRepo:
         (account, phone) pairs in `skip` (reached before) get no row."""
         accounts = [m.account for m in messages]
         phones = await self._phones(accounts)
-        telegram = await self._telegram(
-            {p for a in accounts for p in phones.get(a, ())} if routing.telegram else set()
-        )
+        every = {p for a in accounts for p in phones.get(a, ())}
+        telegram = await self._telegram(every if routing.telegram else set())
+        stopped = await self.opted_out_phones(every) if routing.respect_opt_out else set()
         now = utcnow()
         rows: list[tuple[Any, ...]] = []
         unreachable: list[tuple[Any, ...]] = []
@@ -515,7 +517,7 @@ class CampaignRepo:
                      to_db(now), "no phone on the account")
                 )
             for phone in numbers:
-                if (message.account, phone) in skip:
+                if (message.account, phone) in skip or phone in stopped:
                     continue
                 address = telegram.get(phone)
                 channel = "telegram" if address else "sms"
@@ -541,6 +543,42 @@ class CampaignRepo:
         async with self.db.transaction():
             await self.db.executemany(sql, rows + unreachable)
         return len(rows) + len(unreachable)
+
+    # -- «СТОП» -----------------------------------------------------------------------
+
+    async def opted_out_phones(self, phones: Iterable[str]) -> set[str]:
+        """Those of `phones` whose person said «СТОП» (on any channel)."""
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(phones)), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                f"SELECT DISTINCT phone FROM contacts WHERE opted_out = 1 AND phone IN ({marks})",
+                chunk,
+            )
+            found.update(r["phone"] for r in rows)
+        return found
+
+    async def opted_out_rows(self, items: Sequence[OutboxItem]) -> list[int]:
+        """The ids of campaign rows that must not go now: the campaign's kind respects
+        «СТОП» (`storage.notices`) and the row's person has said it since it was queued."""
+        kinds: dict[int, bool] = {}
+        candidates: list[OutboxItem] = []
+        for item in items:
+            if item.campaign_id is None or item.phone is None:
+                continue  # a reply, a code: asked for, never stopped
+            if item.campaign_id not in kinds:
+                row = await self.db.fetchone(
+                    "SELECT kind, params FROM campaigns WHERE id = ?", (item.campaign_id,)
+                )
+                kinds[item.campaign_id] = row is not None and respects_opt_out(
+                    row["kind"], json.loads(row["params"])
+                )
+            if kinds[item.campaign_id]:
+                candidates.append(item)
+        if not candidates:
+            return []
+        stopped = await self.opted_out_phones(i.phone for i in candidates if i.phone)
+        return [i.id for i in candidates if i.phone in stopped]
 
     async def _phones(self, accounts: Sequence[str]) -> dict[str, tuple[str, ...]]:
         found: dict[str, list[str]] = {}

@@ -2,7 +2,9 @@
 
 One record per current accepted reading of (account, meter, zone, period). Readings
 waiting for the customer's confirmation are never exported (only `accepted` ones are);
-readings typed in `gateway chat` (channel `console`) only on request.
+readings typed in `gateway chat` (channel `console`) only on request. A reading from a
+sender not linked to the account is exported only while no linked contact has sent one
+for the key (design.md «Identification»).
 """
 
 from __future__ import annotations

@@ -77,6 +77,7 @@ class ReadingRecord:
     sender: str
     received_at: datetime
     status: str
+    linked: bool = True  # sent by a contact linked to the account
     entered_by: str | None = None  # a staff login when a person typed it for the customer
 
 
@@ -92,7 +93,24 @@ class NewReading:
     received_at: datetime
     status: Literal["accepted", "pending"] = "accepted"
     inbound_id: int | None = None
+    linked: bool = True
     entered_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnlinkedSubmission:
+    """Readings sent for an account by a sender not linked to it (design.md
+    «Identification»): what the probing limits count and what staff check."""
+
+    channel: str
+    address: str
+    sender: str
+    account: str
+    text: str
+    outcome: Literal["accepted", "held", "limited"]
+    reason: str
+    received_at: datetime
+    inbound_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from storage.models import (
     Outage,
     OutboxItem,
     ReadingRecord,
+    UnlinkedSubmission,
 )
 from storage.outbox import NewMessage, Receipt
 from storage.staff import Role, StaffAccount
@@ -119,13 +120,17 @@ class Readings(Protocol):
     A key is (account, meter serial, zone, period "YYYY-MM"); statuses are pending,
     accepted, replaced, rejected. Accepting a reading (saved as accepted, or confirmed)
     replaces the accepted one of its key: a correction. Readings of the console channel
-    (`gateway chat`) and real ones are separate lanes: one never replaces the other.
+    (`gateway chat`) and real ones are separate lanes: one never replaces the other; so
+    are readings of linked contacts and of unlinked senders (`linked`). `current`,
+    `last_before` and `history` read the linked lane only: a stranger's value is never
+    the base the owner's readings are checked against. The export names, per key, the
+    newest linked reading, or the newest unlinked one while there is none.
     """
 
     async def current(
         self, account: str, serial: str, zone: str, period: str
     ) -> ReadingRecord | None:
-        """The newest accepted reading of the key (either lane)."""
+        """The newest accepted linked reading of the key (console or real lane)."""
         ...
 
     async def last_before(
@@ -155,6 +160,28 @@ class Readings(Protocol):
 
     async def reject(self, ids: Iterable[int]) -> None:
         """Reject the pending ones of `ids`; others are left as they are."""
+        ...
+
+    async def add_unlinked(self, submission: UnlinkedSubmission) -> int:
+        """Record readings sent by a sender not linked to the account."""
+        ...
+
+    async def unlinked_since(
+        self, channel: str, address: str, since: datetime
+    ) -> list[tuple[str, datetime]]:
+        """(account, received_at) of one sender's unlinked submissions since `since`,
+        not counting those refused by a limit (the probing limits count these)."""
+        ...
+
+    async def unlinked_for_account_since(self, account: str, since: datetime) -> int:
+        """Unlinked submissions for the account since `since`, from any sender, not
+        counting those refused by a limit."""
+        ...
+
+    async def unlinked(
+        self, outcome: str | None = None, limit: int = 100
+    ) -> list[UnlinkedSubmission]:
+        """The newest unlinked submissions, of one outcome when given (staff check)."""
         ...
 
     def iter_export_rows(
@@ -516,4 +543,17 @@ class Audit(Protocol):
 
     async def recent(self, subject: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """The newest entries first, optionally of one subject."""
+        ...
+
+
+class OpsStats(Protocol):
+    """Aggregates read when `/metrics` is scraped (docs/interfaces.md §13)."""
+
+    async def outbox_depth(self) -> dict[int, int]:
+        """Messages the sender still has to send (queued, deferred, claimed), by
+        priority (`storage.outbox.PRIORITY_*`)."""
+        ...
+
+    async def appeals_overdue(self, now: datetime) -> int:
+        """Open appeals whose due time is before `now`."""
         ...

@@ -24,6 +24,7 @@ from storage.models import (
     NewReading,
     Outage,
     ReadingRecord,
+    UnlinkedSubmission,
 )
 
 
@@ -248,6 +249,7 @@ class ReadingRepo:
             sender=row["sender"],
             received_at=from_db(row["received_at"]),
             status=row["status"],
+            linked=bool(row["linked"]),
             entered_by=row["entered_by"],
         )
 
@@ -256,7 +258,7 @@ class ReadingRepo:
     ) -> ReadingRecord | None:
         row = await self.db.fetchone(
             "SELECT * FROM readings WHERE account = ? AND meter_serial = ? AND zone = ?"
-            " AND period = ? AND status = 'accepted' ORDER BY id DESC LIMIT 1",
+            " AND period = ? AND status = 'accepted' AND linked = 1 ORDER BY id DESC LIMIT 1",
             (account, serial, zone, period),
         )
         return None if row is None else self._reading(row)
@@ -267,7 +269,8 @@ class ReadingRepo:
         """The newest accepted reading of an earlier period (the base for validation)."""
         row = await self.db.fetchone(
             "SELECT * FROM readings WHERE account = ? AND meter_serial = ? AND zone = ?"
-            " AND period < ? AND status = 'accepted' ORDER BY period DESC, id DESC LIMIT 1",
+            " AND period < ? AND status = 'accepted' AND linked = 1"
+            " ORDER BY period DESC, id DESC LIMIT 1",
             (account, serial, zone, period),
         )
         return None if row is None else self._reading(row)
@@ -276,7 +279,7 @@ class ReadingRepo:
         """Accepted readings, one per period, oldest first."""
         rows = await self.db.fetchall(
             "SELECT * FROM readings WHERE account = ? AND meter_serial = ? AND zone = ?"
-            " AND status = 'accepted' ORDER BY period, id",
+            " AND status = 'accepted' AND linked = 1 ORDER BY period, id",
             (account, serial, zone),
         )
         by_period: dict[str, ReadingRecord] = {}
@@ -294,34 +297,36 @@ class ReadingRepo:
             for r in readings:
                 if r.status == "accepted":
                     count = await self._replace_current(
-                        r.account, r.meter_serial, r.zone, r.period, r.channel
+                        r.account, r.meter_serial, r.zone, r.period, r.channel, linked=r.linked
                     )
                     replaced = replaced or count > 0
                 ids.append(
                     await self.db.execute(
                         "INSERT INTO readings (account, meter_serial, zone, value, period,"
-                        " channel, sender, received_at, status, inbound_id, entered_by)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " channel, sender, received_at, status, inbound_id, linked,"
+                        " entered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             r.account, r.meter_serial, r.zone, str(r.value), r.period,
                             r.channel, r.sender, to_db(r.received_at), r.status, r.inbound_id,
-                            r.entered_by,
+                            int(r.linked), r.entered_by,
                         ),
                     )
                 )
         return ids, replaced
 
     async def _replace_current(
-        self, account: str, serial: str, zone: str, period: str, channel: str
+        self, account: str, serial: str, zone: str, period: str, channel: str, *, linked: bool
     ) -> int:
-        """Mark the accepted reading of this key replaced. Readings typed in `gateway chat`
-        (channel console) and real ones are separate lanes: an operator's test must not
-        replace what the customer sent, which billing would then not receive."""
+        """Mark the accepted reading of this key replaced in its lane. Readings typed in
+        `gateway chat` (channel console) and real ones are separate lanes: an operator's
+        test must not replace what the customer sent, which billing would then not
+        receive. So are a linked contact's and an unlinked sender's: a stranger's value
+        never replaces the owner's (design.md «Identification»)."""
         return await self.db.execute(
             "UPDATE readings SET status = 'replaced' WHERE account = ? AND meter_serial = ?"
             " AND zone = ? AND period = ? AND status = 'accepted'"
-            " AND (channel = 'console') = ?",
-            (account, serial, zone, period, int(channel == "console")),
+            " AND (channel = 'console') = ? AND linked = ?",
+            (account, serial, zone, period, int(channel == "console"), int(linked)),
         )
 
     async def pending(self, ids: Iterable[int]) -> list[ReadingRecord]:
@@ -342,7 +347,7 @@ class ReadingRepo:
             for record in await self.pending(ids):
                 count = await self._replace_current(
                     record.account, record.meter_serial, record.zone, record.period,
-                    record.channel,
+                    record.channel, linked=record.linked,
                 )
                 replaced = replaced or count > 0
                 await self.db.execute(
@@ -359,6 +364,59 @@ class ReadingRepo:
                 " AND status = 'pending'",
                 wanted,
             )
+
+    # -- submissions from senders not linked to the account ------------------------------
+
+    async def add_unlinked(self, submission: UnlinkedSubmission) -> int:
+        s = submission
+        return await self.db.execute(
+            "INSERT INTO unlinked_submissions (channel, address, sender, account, text,"
+            " outcome, reason, received_at, inbound_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (s.channel, s.address, s.sender, s.account, s.text, s.outcome, s.reason,
+             to_db(s.received_at), s.inbound_id),
+        )
+
+    async def unlinked_since(
+        self, channel: str, address: str, since: datetime
+    ) -> list[tuple[str, datetime]]:
+        """(account, received_at) of the sender's unlinked submissions since `since`,
+        those refused by a limit not counted."""
+        rows = await self.db.fetchall(
+            "SELECT account, received_at FROM unlinked_submissions WHERE channel = ?"
+            " AND address = ? AND received_at >= ? AND outcome != 'limited' ORDER BY id",
+            (channel, address, to_db(since)),
+        )
+        return [(str(r["account"]), from_db(r["received_at"])) for r in rows]
+
+    async def unlinked_for_account_since(self, account: str, since: datetime) -> int:
+        """Unlinked submissions for the account since `since`, from any sender, those
+        refused by a limit not counted."""
+        return int(
+            await self.db.fetchval(
+                "SELECT count(*) FROM unlinked_submissions WHERE account = ?"
+                " AND received_at >= ? AND outcome != 'limited'",
+                (account, to_db(since)),
+            )
+        )
+
+    async def unlinked(
+        self, outcome: str | None = None, limit: int = 100
+    ) -> list[UnlinkedSubmission]:
+        """The newest unlinked submissions (of one outcome): what staff check."""
+        where = "WHERE outcome = ?" if outcome else ""
+        rows = await self.db.fetchall(
+            f"SELECT * FROM unlinked_submissions {where} ORDER BY id DESC LIMIT ?",
+            (outcome, limit) if outcome else (limit,),
+        )
+        return [
+            UnlinkedSubmission(
+                channel=r["channel"], address=r["address"], sender=r["sender"],
+                account=r["account"], text=r["text"], outcome=r["outcome"],
+                reason=r["reason"], received_at=from_db(r["received_at"]),
+                inbound_id=r["inbound_id"],
+            )
+            for r in rows
+        ]
 
     async def export_rows(
         self, period: str | None, include_console: bool
@@ -383,7 +441,9 @@ class ReadingRepo:
             params.append(period)
         if not include_console:
             sql += " AND channel != 'console'"
-        sql += " ORDER BY period, account, meter_serial, zone, id"
+        # Within a key, linked readings after unlinked ones: the last row of a key is the
+        # newest linked reading, or the newest unlinked one while there is none.
+        sql += " ORDER BY period, account, meter_serial, zone, linked, id"
         held: ReadingRecord | None = None  # the newest row of the key being read
         async with self.db.conn.execute(sql, params) as cursor:
             while rows := await cursor.fetchmany(page):

@@ -21,6 +21,7 @@ from storage.ports import (
     ConversationStates,
     Inbox,
     Journal,
+    OpsStats,
     Outages,
     Outbox,
     Readings,
@@ -37,6 +38,7 @@ from storage.repos import (
     StateRepo,
 )
 from storage.staff import StaffRepo
+from storage.stats import SqliteOpsStats
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Store:
     outages: Outages
     outbox: Outbox
     staff: StaffAccounts
+    stats: OpsStats
     inbox: Inbox
     audit: Audit
 
@@ -68,6 +71,7 @@ class Store:
             outages=OutageRepo(db),
             outbox=OutboxRepo(db),
             staff=StaffRepo(db),
+            stats=SqliteOpsStats(db),
             inbox=InboxRepo(db),
             audit=AuditRepo(db),
         )

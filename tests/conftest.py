@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,6 +21,16 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     assert request.param == "sqlite"
     async with await Store.open(tmp_path / "gateway.db") as opened:
         yield opened
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts without the shell's GATEWAY__* variables and GATEWAY_CONFIG: the
+    README advises exporting GATEWAY__SMPP__PORT, and a test that inherited it bound the
+    wrong port or read the wrong file. Tests that need one set it with monkeypatch."""
+    for name in list(os.environ):
+        if name.upper().startswith("GATEWAY__") or name.upper() == "GATEWAY_CONFIG":
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(autouse=True)

@@ -41,7 +41,9 @@ from handlers.quality.survey_repo import (
     Survey,
     SurveyRepo,
 )
+from handlers.texts import SMS_MAX
 from storage.models import ConversationKey, ConversationState
+from storage.notices import respects_opt_out
 from storage.outbox import PRIORITY_BULK, NewMessage
 from storage.store import Store
 
@@ -146,6 +148,8 @@ def survey_spec(data: Mapping[str, Any]) -> SurveySpec:
         raise SurveyError(f"неизвестные поля: {', '.join(sorted(unknown))}")
     if not questions:
         raise SurveyError("нет ни одного вопроса ([[household]] или [[business]])")
+    for segment in SEGMENTS:
+        _check_sms_length([q for q in questions if q.segment == segment])
     days = int(data.get("days", 14))
     if not 1 <= days <= 90:
         raise SurveyError("days: от 1 до 90")
@@ -194,11 +198,38 @@ def question_reply(
         hint = HINT_SCORE_TELEGRAM if channel == "telegram" else HINT_SCORE_SMS
         choices = (tuple((str(n), f"survey:{n}") for n in range(1, 6)),)
     tail = f" {OPT_OUT_HINT}" if intro else ""
-    asked = question.text.rstrip()
+    asked = _asked(question.text)
+    text = f"{head}{number}{asked} {hint}{tail}"
+    if channel == "telegram":
+        return Reply(text, choices=choices)
+    # SMS: within two parts (design.md «Notifications»); the introduction goes first,
+    # then the opt-out hint; the question and how to answer are never cut.
+    for candidate in (text, f"{number}{asked} {hint}{tail}", f"{number}{asked} {hint}"):
+        if len(candidate) <= SMS_MAX:
+            return Reply(candidate)
+    return Reply(f"{asked} {hint}")
+
+
+def _asked(text: str) -> str:
+    asked = text.rstrip()
     if asked and asked[-1] not in ".?!:…":
         asked += "."  # «…от 1 до 5 Ответьте цифрой» ran the question into the hint
-    text = f"{head}{number}{asked} {hint}{tail}"
-    return Reply(text, choices=choices if channel == "telegram" else ())
+    return asked
+
+
+def _check_sms_length(questions: Sequence[QuestionSpec]) -> None:
+    """Refuse a question that cannot be asked in two SMS parts with its numbering and
+    the hint how to answer (a survey goes by SMS to everyone without a messenger)."""
+    total = len(questions)
+    for position, spec in enumerate(questions, 1):
+        hint = HINT_YESNO if spec.scale == "yesno" else HINT_SCORE_SMS
+        number = f"Вопрос {total} из {total}: " if total > 1 else ""
+        length = len(f"{number}{_asked(spec.text)} {hint}")
+        if length > SMS_MAX:
+            raise SurveyError(
+                f"вопрос {position} слишком длинный для SMS: {length} знаков с подсказкой, "
+                f"можно {SMS_MAX} (сократите на {length - SMS_MAX})"
+            )
 
 
 def _payload(channel: str, address: str, reply: Reply, valid_until: datetime | None) -> str:
@@ -330,7 +361,7 @@ async def audience(store: Store, survey_id: int, limit: int | None = None) -> tu
     With `limit`, a random sample of that size (the same one for the same survey)."""
     repo = SurveyRepo(store.db)
     groups = {q.segment for q in await repo.questions(survey_id)}
-    opted_out = await repo.opted_out_phones()
+    opted_out = await repo.opted_out_phones() if respects_opt_out("survey") else set()
     chats = await repo.telegram_chats()
     targets: list[Target] = []
     skipped = 0

@@ -172,12 +172,12 @@ SCRIPT: list[Step] = [
     step(NOV20.format(25), P8, "показания те же",
          "Передать те же показания ЛС 8000000001: день 3000, ночь 1500?"),
     step(NOV20.format(26), P8, "да", "Приняты показания ЛС 8000000001: день 3000, ночь 1500."),
-    # P9, a stranger, names someone else's account: a lower value is refused without
-    # quoting the earlier one, a right one accepted without the consumption
-    step(NOV20.format(27), P9, "ЛС 1100000001 5100", "меньше предыдущего",
-         absent=("5200",)),
-    step(NOV20.format(28), P9, "ЛС 1100000001 5230", "Приняты показания ЛС 1100000001: 5230.",
-         absent=("Расход",)),
+    # P9, a stranger, names someone else's account: one answer whether the value is
+    # lower (held for staff) or right (kept as an unlinked reading), nothing compared
+    step(NOV20.format(27), P9, "ЛС 1100000001 5100", "получены", "проверит сотрудник",
+         absent=("5200", "меньше")),
+    step(NOV20.format(28), P9, "ЛС 1100000001 5230", "получены", "проверит сотрудник",
+         absent=("Расход", "Приняты")),
     step(NOV20.format(29), P9, "ЛС 1100000001 баланс", "только на номер, указанный в договоре"),
     step(NOV20.format(30), P9, "баланс", "не указан в договорах"),
     # P11: a single value for a 2-zone meter is refused with the full format
@@ -213,7 +213,9 @@ SCRIPT: list[Step] = [
     step(NOV24.format(3), P2, "4650 3150 1650", "Прежние показания за ноябрь заменены"),
     step(NOV24.format(4), P4, "полупик 2320 пик 1220 ночь 910",
          "Приняты показания ЛС 4000000001: пик 1220, ночь 910, полупик 2320.", "заменены"),
-    step(NOV24.format(5), P10, "5240", "Приняты показания ЛС 1100000001: 5240.", "заменены"),
+    # the owner's reading: a stranger's one does not count as the owner's earlier value
+    step(NOV24.format(5), P10, "5240", "Приняты показания ЛС 1100000001: 5240.",
+         absent=("заменены",)),
     step(NOV24.format(6), P12, "статус 2", "Обращение №2"),
     # P3 names every meter by its ordinal; then a value for «which meter?» is answered
     # with the serial as the question wrote it («M-302» was read as a reading of 302)
@@ -241,15 +243,16 @@ SCRIPT: list[Step] = [
     step("2026-11-25T23:58", P11, "день 9000 ночь 1100", "Расход 7000 кВт·ч"),
     step("2026-11-26T00:02", P11, "да", "Приняты показания ЛС 1200000001: день 9000, ночь 1100.",
          "Прежние показания за ноябрь заменены"),
-    # a phone with accounts of its own sends for an account that is not among them
-    step(NOV24.format(17), P2, "ЛС 1100000001 5250", "Приняты показания ЛС 1100000001: 5250.",
-         absent=("Расход", "5240")),
+    # a phone with accounts of its own sends for an account that is not among them: a
+    # stranger there, and the owner's 5240 stands
+    step(NOV24.format(17), P2, "ЛС 1100000001 5250", "получены",
+         absent=("Расход", "5240", "Приняты")),
 ]
 
 # Billing's next registry: 1100000001 changed hands (P9 in, P10 out; the registry's
 # phones replace the account's), and billing took our November readings (dated the 26th).
 REIMPORT = [
-    "1100000001;+79121110009;Кошкин К.К.;Сыктывкар;Ленина;15;;110001;1;6;5250;;;"
+    "1100000001;+79121110009;Кошкин К.К.;Сыктывкар;Ленина;15;;110001;1;6;5240;;;"
     "2026-11-26;10,00",
     "1000000001;+7 912 111-00-01;Иванов И.И.;Сыктывкар;Ленина;5;1;100001;1;6;4540;;;"
     "2026-11-26;0",
@@ -259,9 +262,10 @@ AFTER_REIMPORT: list[Step] = [
     step(DEC20.format(0), P10, "баланс", "не указан в договорах"),
     step(DEC20.format(1), P9, "баланс", "ЛС 1100000001: задолженность 10,00 руб."),
     step(DEC20.format(2), P9, "5300", "Приняты показания ЛС 1100000001: 5300.",
-         "Расход 50 кВт·ч."),
-    step(DEC20.format(3), P10, "ЛС 1100000001 5310", "Приняты показания ЛС 1100000001: 5310.",
-         "заменены", absent=("Расход",)),
+         "Расход 60 кВт·ч."),
+    # the former owner is a stranger now: the new owner's 5300 stands
+    step(DEC20.format(3), P10, "ЛС 1100000001 5310", "получены",
+         absent=("Расход", "5300", "Приняты")),
     # billing's 4540 of the 26th is newer than our 4540 of the 24th: 4530 is lower
     step(DEC20.format(4), P1, "ЛС 1000000001 4530", "меньше предыдущего (4540)"),
     step(DEC20.format(5), P1, "ЛС 1000000001 4600", "Расход 60 кВт·ч."),
@@ -290,8 +294,8 @@ EXPECTED_EXPORT = {
     ("7000000001", "700001", "T1", "1350", "2026-11", SMS, P7),
     ("8000000001", "800001", "T1", "3000", "2026-11", SMS, P8),
     ("8000000001", "800001", "T2", "1500", "2026-11", SMS, P8),
-    ("1100000001", "110001", "T1", "5250", "2026-11", SMS, P2),
-    ("1100000001", "110001", "T1", "5310", "2026-12", SMS, P10),
+    ("1100000001", "110001", "T1", "5240", "2026-11", SMS, P10),
+    ("1100000001", "110001", "T1", "5300", "2026-12", SMS, P9),
     ("1000000001", "100001", "T1", "4600", "2026-12", SMS, P1),
     ("1200000001", "120001", "T1", "9000", "2026-11", SMS, P11),
     ("1200000001", "120001", "T2", "1100", "2026-11", SMS, P11),

@@ -28,6 +28,14 @@ def _chat(tmp_path: Path, lines: list[str], *who: str) -> subprocess.CompletedPr
     )
 
 
+def _cli(tmp_path: Path, *words: str) -> subprocess.CompletedProcess[str]:
+    """`gateway WORDS… --config` on the test's settings (written by `_chat` first)."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *words, "--config", str(tmp_path / "settings.toml")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
+    )
+
+
 def test_chat_answers_every_line_through_the_engine(tmp_path: Path) -> None:
     proc = _chat(tmp_path, ["помощь", "👍", "x" * 5000], "--phone", "8 912 123-45-67")
     assert proc.returncode == 0, proc.stderr
@@ -42,18 +50,10 @@ def test_chat_answers_every_line_through_the_engine(tmp_path: Path) -> None:
 def test_console_readings_are_exported_only_with_include_console(tmp_path: Path) -> None:
     proc = _chat(tmp_path, ["ЛС 1234567890 день 4521 ночь 1876"], "--phone", "+79121234567")
     assert proc.returncode == 0, proc.stderr
-    cfg = str(tmp_path / "settings.toml")
-    plain = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "export", "readings", "--config", cfg],
-        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
-    )
+    plain = _cli(tmp_path, "export", "readings")
     assert plain.returncode == 0, plain.stderr
     assert plain.stdout.strip() == ""
-    full = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "export", "readings", "--include-console",
-         "--config", cfg],
-        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
-    )
+    full = _cli(tmp_path, "export", "readings", "--include-console")
     rows = [json.loads(line) for line in full.stdout.splitlines()]
     # the demo registry's last readings for this account are 4390 / 1815: accepted
     assert {(r["zone"], r["value"], r["channel"]) for r in rows} == {
@@ -61,17 +61,26 @@ def test_console_readings_are_exported_only_with_include_console(tmp_path: Path)
     }, full.stdout
 
 
+def test_readings_from_a_number_not_on_the_account_are_listed_for_staff(
+    tmp_path: Path,
+) -> None:
+    proc = _chat(tmp_path, ["ЛС 1234567890 день 1 ночь 1"], "--phone", "+79990000000")
+    assert proc.returncode == 0, proc.stderr
+    assert "проверит сотрудник" in proc.stdout, proc.stdout
+    listed = _cli(tmp_path, "export", "unlinked", "--outcome", "held")
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r["account"], r["outcome"], r["reason"], r["text"]) for r in rows] == [
+        ("1234567890", "held", "value: lower", "ЛС 1234567890 день 1 ночь 1")
+    ], listed.stdout
+
+
 def test_appeal_answer_reaches_only_its_own_console_contact(tmp_path: Path) -> None:
     # The answer to +79121234567's appeal was printed in `gateway chat --telegram …`:
     # the console sender sent every queued console message to whoever was chatting.
     proc = _chat(tmp_path, ["нет света на Комарова 5 с утра"], "--phone", "+79121234567")
     assert "№1" in proc.stdout, proc.stdout
-    cfg = str(tmp_path / "settings.toml")
-    answer = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "appeals", "answer", "1", "Бригада выехала",
-         "--config", cfg],
-        capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
-    )
+    answer = _cli(tmp_path, "appeals", "answer", "1", "Бригада выехала")
     assert answer.returncode == 0, answer.stderr
     for who in (["--telegram", "111222333"], ["--phone", "+79042001122"]):
         other = _chat(tmp_path, ["помощь"], *who)

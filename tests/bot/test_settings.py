@@ -95,6 +95,8 @@ def test_config_flag_wins_over_environment_file(
         ("[readings]\nwindow_first_day = 26\n", "window_first_day (26) is after"),
         # no phone without +7 could be read
         ("[service]\nphone_region = \"XX\"\n", "service.phone_region"),
+        # every SMS notice fits two parts only with a signature of at most 12 characters
+        ("[service]\nsms_signature = \"АО Энергосбыт Коми\"\n", "service.sms_signature"),
         # silently logged at INFO
         ("[service]\nlog_level = \"LOUD\"\n", "service.log_level"),
         # SQLite's «unable to open database file» traceback

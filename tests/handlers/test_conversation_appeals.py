@@ -105,7 +105,9 @@ async def test_whole_settlement_outage_needs_a_known_address(talk: Conversation)
 
 STATUS_CASES = [
     ("the author sees details", P1, ["(начисления): в работе, ответ до 25.11 10:00"], []),
-    ("a stranger sees only the state", STRANGER, ["Обращение №1: в работе."], ["начисл"]),
+    # «статус N» from anyone else: the answer to a ticket that does not exist (no probing)
+    ("a stranger learns nothing", STRANGER, ["Обращение №1 не найдено"], ["начисл", "работе"]),
+    ("another account's contact learns nothing", P2, ["Обращение №1 не найдено"], ["работе"]),
     ("a linked contact of the account sees details", "tg:1", ["начисления"], []),
 ]
 
@@ -134,6 +136,23 @@ async def test_status_unknown_and_missing_number(talk: Conversation) -> None:
     assert "Обращение №99 не найдено" in said.text
 
 
+@pytest.mark.parametrize("state", ["open", "answered", "closed"])
+async def test_status_of_anothers_appeal_reads_as_no_such_ticket(
+    talk: Conversation, state: str
+) -> None:
+    """Tickets are numbered in sequence: a stranger asking «статус 1» and «статус 2»
+    must not tell an existing ticket from a missing one, whatever its state."""
+    await talk.send(P1, "прошу провести перерасчет")
+    if state == "answered":
+        await answer_appeal(talk.store, 1, "Перерасчёт выполнен.", "operator1")
+    elif state == "closed":
+        await talk.store.db.execute("UPDATE appeals SET status = 'closed' WHERE id = 1")
+    existing = await talk.send(STRANGER, "статус 1")
+    missing = await talk.send(STRANGER, "статус 2")
+    assert existing.text == missing.text.replace("№2", "№1")
+    assert existing.text == "Обращение №1 не найдено. Проверьте номер: СТАТУС 123"
+
+
 async def test_staff_answer_reaches_the_customer_channel(talk: Conversation) -> None:
     await talk.send(P1, "прошу провести перерасчет")
     await talk.send("tg:5", "сломался счетчик, экран не горит")
@@ -151,7 +170,7 @@ async def test_staff_answer_reaches_the_customer_channel(talk: Conversation) -> 
     assert "ответ от" in said.text
     assert "Перерасчёт выполнен." in said.text
     said = await talk.send(STRANGER, "статус 1")
-    assert said.text == "Обращение №1: ответ отправлен."
+    assert said.text == "Обращение №1 не найдено. Проверьте номер: СТАТУС 123"
     # answered: a new appeal of the same category is a new case
     said = await talk.send(P1, "прошу провести перерасчет")
     assert "Обращение №3 принято" in said.text

@@ -15,6 +15,15 @@ from tests.handlers.conftest import P1, P2, P3, STRANGER, Conversation
 CASES = [
     ("help in SMS", P1, "помощь", ["ЛС 1234567890 4521", "день 4521 ночь 1876"]),
     ("help in Telegram", "tg:3", "помощь", ["пик 1200 ночь 900 полупик 2300", "с 18 по 25"]),
+    # The help said «с 18 по 25» as if other days were refused; a reading is taken any
+    # day, and one sent after the window counts in the next month's bill.
+    ("help in SMS tells the window", P1, "помощь", ["18–25", "После 25-го — в счёт след. месяца"]),
+    (
+        "help in Telegram tells what happens outside the window",
+        "tg:3",
+        "помощь",
+        ["Присланные в другие дни тоже принимаем", "после 25 — следующего"],
+    ),
     # what the bot cannot act on goes to a person, and the customer hears by when
     ("unknown text", P1, "ывапролд", ["передано специалисту, ответ — до", "ЛС 1234567890 4521"]),
     ("emoji only", P1, "😡", ["передано специалисту"]),
@@ -84,6 +93,31 @@ async def test_start_when_linked_greets_with_help(talk: Conversation) -> None:
 
 
 @pytest.mark.parametrize(
+    ("config", "sender", "want"),
+    [
+        (
+            HandlerConfig(window_first_day=20, window_last_day=26),
+            P1,
+            ["20–26", "После 26-го — в счёт след. месяца"],
+        ),
+        (
+            HandlerConfig(window_first_day=20, window_last_day=26),
+            "tg:3",
+            ["с 20 по 26", "до 20 числа — в расчёт этого месяца, после 26 — следующего"],
+        ),
+    ],
+)
+async def test_help_takes_the_window_from_settings(
+    talk: Conversation, config: HandlerConfig, sender: str, want: list[str]
+) -> None:
+    said = await talk.send(sender, "помощь")
+    for fragment in want:
+        assert fragment in said.text
+    assert "18–" not in said.text
+    assert "с 18" not in said.text
+
+
+@pytest.mark.parametrize(
     ("template", "values"),
     [
         (
@@ -99,7 +133,7 @@ async def test_start_when_linked_greets_with_help(talk: Conversation) -> None:
             texts.SINGLE_FOR_MULTI,
             {"zones": 3, "example": "ЛС 123456789012 пик 1200 ночь 900 полупик 2300"},
         ),
-        (texts.HELP, {}),
+        (texts.HELP, {"first": 18, "last": 25}),
         (texts.STOPPED, {}),
         (texts.SHARED_FOREIGN, {"phone": "+7912***4567"}),
     ],

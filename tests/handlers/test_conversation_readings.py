@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.core import SharedContact
 from handlers.common import pick_option
 from handlers.texts import SMS_MAX
 from tests.handlers.conftest import IN_WINDOW, P1, P2, P3, P4, P5, STRANGER, Conversation
@@ -38,13 +39,17 @@ CASES: list[tuple[str, list[Step], set[tuple[str, str, str, str, str]]]] = [
         {("1234567890", "011234567", "T1", "4521", NOV)},
     ),
     (
-        "account named, from a stranger: accepted, no consumption",
-        [step(STRANGER, "1234567890 4521", ["Приняты показания ЛС 1234567890: 4521"], ["Расход"])],
+        # a number not on the account: taken as unlinked, checked by staff, nothing quoted
+        "account named, from a stranger: received, no consumption",
+        [step(STRANGER, "1234567890 4521", ["ЛС 1234567890 получены", "проверит сотрудник"],
+              ["Расход", "Приняты"])],
         {("1234567890", "011234567", "T1", "4521", NOV)},
     ),
     (
-        "unknown account: clear reply, nothing stored",
-        [step(P1, "ЛС 9999999999 4521", ["9999999999 не найден", "ЛС 1234567890 4521"])],
+        # the same answer as for an existing account (no probing), held for staff
+        "unknown account: the stranger's answer, nothing stored",
+        [step(P1, "ЛС 9999999999 4521", ["ЛС 9999999999 получены", "проверит сотрудник"],
+              ["не найден"])],
         set(),
     ),
     (
@@ -74,8 +79,8 @@ CASES: list[tuple[str, list[Step], set[tuple[str, str, str, str, str]]]] = [
         set(),
     ),
     (
-        "lower value to a stranger does not",
-        [step(STRANGER, "1234567890 4400", ["меньше предыдущего, проверьте"], ["4500"])],
+        "lower value from a stranger: no comparison aloud, held for staff",
+        [step(STRANGER, "1234567890 4400", ["получены"], ["4500", "меньше"])],
         set(),
     ),
     (
@@ -116,8 +121,8 @@ CASES: list[tuple[str, list[Step], set[tuple[str, str, str, str, str]]]] = [
         set(),
     ),
     (
-        "held readings to a stranger: no consumption quoted",
-        [step(STRANGER, "1234567890 9600", ["намного больше прежних"], ["5100"])],
+        "an unusual value from a stranger: no question, held for staff",
+        [step(STRANGER, "1234567890 9600", ["получены"], ["5100", "больше", "ДА"])],
         set(),
     ),
     (
@@ -232,7 +237,7 @@ CASES: list[tuple[str, list[Step], set[tuple[str, str, str, str, str]]]] = [
         "an account alone: asked for its readings, which then need no account",
         [
             step(STRANGER, "ЛС 1234567890", ["Пришлите показания по ЛС 1234567890"]),
-            step(STRANGER, "4521", ["Приняты показания ЛС 1234567890: 4521"]),
+            step(STRANGER, "4521", ["Показания по ЛС 1234567890 получены"]),
         ],
         {("1234567890", "011234567", "T1", "4521", NOV)},
     ),
@@ -250,11 +255,10 @@ CASES: list[tuple[str, list[Step], set[tuple[str, str, str, str, str]]]] = [
         {("1234567890", "011234567", "T1", "4500", NOV)},
     ),
     (
-        "«показания те же» from a stranger does not quote the value",
+        "«показания те же» from a stranger: only from the number on the account",
         [
             step(STRANGER, "ЛС 1234567890", ["Пришлите показания"]),
-            step(STRANGER, "показания те же", ["что в прошлый раз"], ["4500"]),
-            step(STRANGER, "нет", ["не приняты"]),
+            step(STRANGER, "показания те же", ["только с номера из договора"], ["4500"]),
         ],
         set(),
     ),
@@ -328,6 +332,7 @@ async def test_export_names_channel_and_sender(talk: Conversation) -> None:
 
 
 async def test_telegram_confirmation_has_buttons(talk: Conversation) -> None:
+    await talk.send("tg:555", "", contact=SharedContact(phone=P1, user_id=555))
     await talk.send("tg:555", "ЛС 1234567890 9600")
     items = await talk.store.db.fetchall("SELECT payload FROM outbox WHERE address = '555'")
     assert '"data":"да"' in items[-1]["payload"].replace(" ", "")

@@ -366,7 +366,7 @@ async def test_a_person_enters_a_reading_for_the_customer(
 
     from storage.export import export_readings
 
-    await talk.send("tg:77", "", media="photo")  # a photo of the meter
+    await talk.send(P1, "", media="photo")  # a photo of the meter (an MMS, say)
     view = await _only_thread(store)
     out = OutboxAnswers(store)
     later = IN_WINDOW + timedelta(hours=2)
@@ -375,19 +375,20 @@ async def test_a_person_enters_a_reading_for_the_customer(
         await inbox.enter_reading(store, out, HandlerConfig(), view.thread.id,
                                   "ЛС 1234567890 4000", actor="anna", now=later)
     assert raised.value.field == "text"
+    assert "меньше" in str(raised.value)  # the bot's words to the account's own contact
     with pytest.raises(inbox.InboxError):
         await inbox.enter_reading(store, out, HandlerConfig(), view.thread.id, "привет",
                                   actor="anna", now=later)
     said = await inbox.enter_reading(store, out, HandlerConfig(), view.thread.id,
                                      "ЛС 1234567890 4550", actor="anna", now=later)
     assert said.startswith("Приняты показания ЛС 1234567890")
-    assert (await talk.new_for("telegram", "77"))[-1] == said
+    assert (await talk.new_for("sms", P1))[-1] == said
     buffer = io.StringIO()
     await export_readings(store.db, out=buffer, tz=HandlerConfig().tz)
     [row] = [json.loads(line) for line in buffer.getvalue().splitlines()]
     # the customer's channel, sender and time; who typed it
     assert (row["channel"], row["sender"], row["value"], row["entered_by"]) == (
-        "telegram", "telegram:77", "4550", "anna"
+        "sms", P1, "4550", "anna"
     )
     assert row["received_at"] == "2026-11-20T10:00:00+03:00"
     csv_out = io.StringIO()
@@ -395,3 +396,23 @@ async def test_a_person_enters_a_reading_for_the_customer(
     assert "entered_by" not in csv_out.getvalue()  # the CSV keeps the contract's columns
     [audit] = await store.audit.recent(f"inbox:{view.thread.id}")
     assert (audit.actor, audit.action) == ("anna", "inbox.reading")
+
+
+async def test_a_reading_entered_for_a_customer_not_linked_to_the_account(
+    talk: Conversation, store: Store
+) -> None:
+    await talk.send("tg:77", "", media="photo")
+    view = await _only_thread(store)
+    out = OutboxAnswers(store)
+    # not linked: held for a check (lower than the last) is refused with the reason
+    with pytest.raises(inbox.InboxError) as raised:
+        await inbox.enter_reading(store, out, HandlerConfig(), view.thread.id,
+                                  "ЛС 1234567890 4000", actor="anna")
+    assert "lower" in str(raised.value)
+    # a plausible value is stored as an unlinked reading; the customer hears the bot's
+    # usual words for a number not on the account
+    said = await inbox.enter_reading(store, out, HandlerConfig(), view.thread.id,
+                                     "ЛС 1234567890 4550", actor="anna")
+    assert "Показания по ЛС 1234567890 получены" in said
+    [row] = await store.readings.export_rows(None, include_console=False)  # type: ignore[attr-defined]
+    assert (row.sender, row.entered_by, row.linked) == ("telegram:77", "anna", False)

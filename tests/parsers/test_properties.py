@@ -126,3 +126,35 @@ def test_every_value_is_written_in_the_text(text: str) -> None:
 def test_dates_times_and_phones_are_never_readings(parts: list[tuple[str, str]]) -> None:
     text = " ".join(filler + " " + protected for filler, protected in parts)
     assert parse(text).readings == (), text
+
+
+# Words that start the frames of commands by meaning and the appeal rules (issue 12).
+_FRAME_WORDS = st.sampled_from(
+    [
+        "да", "нет", "не", "оператор", "позовите", "человека", "уведомления", "в", "max",
+        "телеграм", "почту", "смс", "офис", "где", "когда", "работаете", "субботу", "как",
+        "передать", "показания", "статус", "моей", "заявки", "обращение", "№", "баланс",
+        "долг", "сколько", "платить", "счетчик", "гудит", "кассир", "голос", "оплатил",
+        "не", "поступила", "отписался", "верните", "рассылку", "?", ",", "1234567890",
+        "25.11", "89121234567", "4521",
+    ]
+)  # fmt: skip
+
+
+@_SETTINGS
+@given(st.lists(_FRAME_WORDS, max_size=25))
+def test_frame_words_in_any_order_give_an_intent(words: list[str]) -> None:
+    intent = parse(" ".join(words))
+    assert (intent.command == "notify") == (intent.notify_channel is not None)
+    assert intent.notify_channel is None or intent.intent == "command"
+
+
+@_SETTINGS
+@given(st.text(alphabet="абвгдеёжзийклмнопрстуфхцчшщъыьэюя", min_size=41, max_size=3000))
+def test_a_run_of_letters_is_no_word_to_look_up(text: str) -> None:
+    # Once broke: «уведомления» repeated a thousand times overflowed pymorphy3's stack.
+    assert parse(text).intent in {"unknown", "appeal"}
+
+
+def test_the_word_that_overflowed_the_stack() -> None:
+    assert parse("уведомления" * 1000).intent == "unknown"

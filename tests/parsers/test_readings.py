@@ -464,6 +464,15 @@ CASES = [
     ("прошлые показания 12 345, сейчас 12500", None, "12500"),
     ("счет 3000 руб за 250 кВт", None, ""),  # «за 250 кВт» billed was the reading 250
     ("показания 4521\nзвонить после 18", None, "4521"),  # the hour 18 was a reading
+    # «счёт 5000» is a bill's amount: once read as the reading 5000 (issue 12)
+    ("нет, ну это нормально что счет 5000", None, ""),
+    ("счёт 5000", None, ""),
+    ("счетчик 4521", None, "4521"),
+    # digits inside e-mail addresses and links are never readings (§5): «1985» was one
+    ("пишите на ivan1985@mail.ru показания 4521", None, "4521"),
+    ("http://site.ru/page12345 4521", None, "4521"),
+    ("www.esk-komi.ru/lk 4521", None, "4521"),
+    ("petrova72@mail.ru", None, ""),
 ]
 
 

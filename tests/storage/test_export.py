@@ -133,3 +133,31 @@ async def test_streams_more_than_a_page(db: Database) -> None:
     ])
     assert len((await export(db)).splitlines()) == 2500
     assert len(await ReadingRepo(db).export_rows("2026-11", False)) == 2500
+
+
+STRANGER = "+79990000000"
+OWNER = "+79121234567"
+
+LANES = [
+    # (value, linked, sender) saved in order → the exported (value, sender)
+    ([("4600", False, STRANGER)], ("4600", STRANGER)),
+    ([("4521", True, OWNER), ("4600", False, STRANGER)], ("4521", OWNER)),
+    ([("4600", False, STRANGER), ("4521", True, OWNER)], ("4521", OWNER)),
+    ([("4600", False, STRANGER), ("4610", False, "+79990000001")], ("4610", "+79990000001")),
+    ([("4521", True, OWNER), ("4600", False, STRANGER), ("4530", True, OWNER)], ("4530", OWNER)),
+]
+
+
+@pytest.mark.parametrize(("saved", "exported"), LANES)
+async def test_an_unlinked_reading_is_exported_only_while_no_linked_one_exists(
+    db: Database, saved: list[tuple[str, bool, str]], exported: tuple[str, str]
+) -> None:
+    repo = ReadingRepo(db)
+    for value, linked, sender in saved:
+        await repo.save([reading(value, linked=linked, sender=sender)])
+    rows = await repo.export_rows(None, include_console=False)
+    assert [(str(r.value), r.sender) for r in rows] == [exported]
+    # The base of the owner's checks is never a stranger's value.
+    current = await repo.current("1234567890", "011234567", "T1", "2026-11")
+    owners = [v for v, linked, _ in saved if linked]
+    assert (str(current.value) if current else None) == (owners[-1] if owners else None)

@@ -29,6 +29,7 @@ from handlers.quality.surveys import (
     survey_results,
     survey_spec,
 )
+from handlers.texts import SMS_MAX
 from storage.db import to_db
 from storage.models import ConversationKey, ConversationState
 from storage.outbox import PRIORITY_BULK
@@ -259,7 +260,9 @@ async def test_survey_end_to_end(store: Store, tmp_path: Path) -> None:
     assert (campaign["kind"], campaign["recipients"]) == ("survey", 5)
 
     sms = Outbound.model_validate_json(rows[0]["payload"])
-    assert sms.text.startswith("ЭнергоСбыт: оцените нашу работу. Вопрос 1 из 2: ")
+    # The introduction made the invitation three SMS parts: it is dropped from the SMS.
+    assert sms.text.startswith("Вопрос 1 из 2: ")
+    assert len(sms.text) <= SMS_MAX
     assert "Ответьте цифрой 1–5" in sms.text
     assert "СТОП" in sms.text
     assert sms.buttons == ()

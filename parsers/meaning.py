@@ -1,0 +1,468 @@
+"""Commands recognised by meaning, when no known wording matched the whole message.
+
+A customer who asks «в каком формате отправлять показания?» or «вы в субботу
+работаете?» asks for `help` or `offices` without saying the keyword. Each command here is
+a frame over lemmas: a topic (what it is about) AND a cue (a question word, a request
+verb), with negative evidence that sends the message elsewhere: a complaint («оператор
+не берёт трубку», «очередь в кассе»), a negation («уведомления не приходят»), a strong
+appeal cue, or numbers that may be readings. Frames say nothing when unsure: the
+message then goes on to the appeal rules, the readings, or a person.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final
+
+from parsers.appeals import STRONG, lemmas, score_appeal
+from parsers.intent import Command, NotifyChannel
+from parsers.normalize import Token
+
+
+@dataclass(frozen=True, slots=True)
+class Meaning:
+    """A command found by meaning, with its ticket (status) or channel (notify)."""
+
+    command: Command
+    ticket: str | None = None
+    channel: NotifyChannel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    words: tuple[str, ...]  # lower-case word tokens, in order
+    lemmas: frozenset[str]
+    numbers: int  # how many numbers that may be readings (or a ticket: «статус 618»)
+    tickets: int  # how many «№ 618», «обращение 618»
+    question: bool  # a «?» or a question word
+    dated: bool  # names a date («31 декабря», «25.11»)
+
+    def has(self, *groups: frozenset[str]) -> bool:
+        return all(self.lemmas & g for g in groups)
+
+
+def _set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_QUESTION: Final = _set(
+    "где когда как какой каков куда сколько скольки ли можно подсказать сказать узнать "
+    "интересовать уточнить почему зачем что есть"
+)
+_NEGATION: Final = _set("не нет ни никто нельзя невозможно перестать хватить надоесть")
+# The words of a complaint: with them a frame gives way to the appeal rules.
+_COMPLAINT: Final = _set(
+    "хамить нахамить хамство грубить нагрубить грубый грубо невежливый хам орать наорать "
+    "жалоба пожаловаться жаловаться безобразие очередь поведение ужасный отвратительный "
+    "повысить голос кричать накричать бросить обмануть некомпетентный издеваться"
+)
+
+# operator: a person asked for, not complained about.
+_PERSON: Final = _set("оператор специалист сотрудник консультант менеджер человек живой operator")
+_ASK_PERSON: Final = _set(
+    "позвать соединить связать переключить поговорить пообщаться вызвать дать нужный нужно "
+    "надо хотеть можно пригласить перевести общаться звать связь разговаривать позвонить "
+    "перезвонить связаться"
+)
+_OPERATOR_TOPIC: Final = _set("начисление начислить оплата платеж")
+_UNANSWERED: Final = _set("отвечать ответить брать взять перезвонить дозвониться реагировать")
+
+# notify: the channel is told by the word as written (lemmas of brand names are guesses:
+# pymorphy3 reads «телеграм» as «телефон»).
+_CHANNELS: Final[list[tuple[NotifyChannel, re.Pattern[str]]]] = [
+    ("max", re.compile(r"max|макс|максе|максом|мax|мах")),
+    (
+        "telegram",
+        re.compile(r"телеграм\w*|телеграмм\w*|телег[аеуиой]\w*|тг|tg|telegram\w*|телеге"),
+    ),
+    (
+        "email",
+        re.compile(r"(?:e|е)?-?mail\w*|имейл\w*|емейл\w*|имеил\w*|мейл\w*|почт\w*|электронк\w*"),
+    ),
+    ("email", re.compile("email@")),
+    ("sms", re.compile(r"смс\w*|sms\w*|эсэмэс\w*|смски|смсок|смсками")),
+]
+_COURTESY: Final = _set("пожалуйста пжл плиз в на по мне а можно хочу через спасибо")
+_NOTICE_KINDS: Final = _set(
+    "отключение отключить авария задолженность долг оплата квитанция счет напоминание показание"
+)
+_NOTICE: Final = _set(
+    "уведомление оповещение рассылка извещение квитанция счет информирование напоминание "
+    "новость сообщение платежка информация"
+)
+_SEND: Final = _set(
+    "присылать прислать отправлять отправить слать получать получить переключить перевести "
+    "подключить дублировать хотеть направлять направить приходить перейти скидывать "
+    "настроить сменить изменить поменять удобно писать написать"
+)
+_STOP_WORDS: Final = _set(
+    "отписать отписаться отключить прекратить остановить убрать отказаться исключить удалить "
+    "вычеркнуть хватить надоесть"
+)
+
+# help: how to use the service.
+_SERVICE: Final = _set("пользоваться формат бот сервис команда инструкция чат-бот функция")
+_READINGS: Final = _set("показание показатель")
+_SEND_READINGS: Final = _set(
+    "передать передавать отправить отправлять подать подавать сдать сдавать прислать "
+    "присылать писать написать вводить ввести указывать указать скинуть скидывать "
+    "сообщить сообщать внести вносить принимать передаваться отправляться подаваться "
+    "сдаваться приниматься"
+)
+# «не могу передать показания»: a failure is a problem to look into, not a question.
+_FAILURE: Final = _set(
+    "мочь получаться получиться принимать принять работать проходить пройти отправляться "
+    "уходить выходить"
+)
+_WRITE: Final = _set("писать написать отправлять присылать")
+_HOW: Final = _set("как какой каков куда формат образ правильно где когда число срок")
+
+# Other services than this one: a question about them is for a person.
+_ELSEWHERE: Final = _set(
+    "госуслуга госуслуги сбербанк сбер банк приложение сайт кабинет мфц терминал"
+)
+
+# offices: where and when a place works.
+_PLACE: Final = _set("офис отделение касса центр пункт представительство филиал отдел кабинет")
+_WHERE_WHEN: Final = _set(
+    "где адрес когда работать открыть открытый режим график час суббота воскресенье "
+    "выходной праздник праздничный сколько скольки находиться ближайший добраться прийти "
+    "подойти приехать обед перерыв открываться закрываться работа есть часы прием"
+)
+_PAY: Final = _set("оплатить заплатить платить оплата оплачивать")
+_WHERE: Final = _set("где куда")
+_COME: Final = _set("прийти подойти приехать обратиться принимать лично находиться")
+_CLOSED: Final = _set("закрыть хотя")
+_OPEN: Final = _set("работать открыть открытый открываться закрываться находиться")
+_WHEN_WHERE_ONLY: Final = _set(
+    "где когда суббота воскресенье выходной праздник праздничный сколько скольки обед"
+)
+
+# start / stop: subscribing again, or leaving, asked for in words.
+_FEED: Final = _set(
+    "рассылка уведомление оповещение информирование смс sms подписка сообщение новость "
+    "напоминание "
+    "смс-уведомление смс-информирование смс-рассылка"
+)
+_START: Final = _set("подписать подписаться возобновить включить вернуть подключить восстановить")
+_SUBSCRIBING: Final = _set("подписать подписаться отписать отписаться")
+_AGAIN: Final = _set("снова опять обратно заново вновь")
+
+# status: an appeal of one's own and how it goes.
+_APPEAL: Final = _set("обращение заявка жалоба заявление тикет запрос")
+_OWN: Final = _set("мой наш статус рассмотреть рассматривать этап стадия состояние продвигаться")
+_FILE: Final = _set(
+    "подать подавать оставить написать составить оформить отправить направить создать"
+)
+_WAITING: Final = _set("ждать долго сколько")
+# unchanged: the readings are as last time
+_SAME: Final = _set("такой тот")
+_CHANGED: Final = _set("измениться поменяться меняться изменяться изменить поменять менять")
+_PREVIOUS: Final = _set("прошлый предыдущий прежний")
+_PERIOD: Final = _set("месяц раз")
+# What else stays the same or changes: the bill, the balance, an appeal, the power.
+_NOT_READINGS: Final = _set(
+    "баланс долг задолженность счет квитанция сумма тариф оплата оплатить заплатить статус "
+    "обращение заявка жалоба напряжение свет электричество цена начисление номер телефон "
+    "адрес фамилия собственник"
+)
+_WEAK_PROGRESS: Final = _set("что как решить решение ответ ответить")
+_PROGRESS: Final = _set(
+    "статус что как ответ рассмотреть рассматривать решить решение продвигаться этап "
+    "состояние готовый результат известно новое новость стадия ответить"
+)
+
+# balance: how much is owed.
+_OWED: Final = _set("баланс долг задолженность остаток переплата")
+_PAID: Final = _set("оплатить заплатить внести перевести висеть")
+_HOW_MUCH: Final = _set(
+    "какой сколько узнать проверить есть ли подсказать сказать уточнить показать "
+    "сообщить прислать скинуть"
+)
+_DISPUTE: Final = _set(
+    "почему откуда зачем ошибка ошибочный неправильный неверный большой огромный завысить "
+    "завышенный взяться непонятный перерасчет вернуть возврат возвратить зачесть перенести"
+)
+
+# yes / no with words around them.
+_THANKS: Final = _set("спасибо благодарю спс заранее")
+_ASKING: Final = _set("где когда как какой почему зачем сколько ли что нормально")
+_YES: Final = _set("да ага угу конечно верно подтверждаю подтвердить согласный правильно")
+_NO: Final = _set("нет неа неверно неправильно")
+# Words of an answer about the readings just read back: with them a yes/no stays one.
+_CONFIRMING: Final = _set(
+    "показание ошибка ошибиться ошибочно неверно неправильно верно правильно мой это не "
+    "записать ввести указать отправить принять принимать отменить"
+)
+
+_ADDRESS: Final = "email@"  # the word an e-mail address stands for
+_LETTERS: Final = re.compile(r"[^\W\d_]+")
+_NUMBER_KINDS: Final = frozenset({"num", "ambig", "fragment", "meter_num", "unit"})
+
+
+def _scan(tokens: list[Token], skip: int) -> tuple[list[str], list[str], list[str], bool, bool]:
+    """Words, numbers, tickets, whether a «?» is there, whether a date is."""
+    words: list[str] = []
+    numbers: list[str] = []
+    tickets: list[str] = []
+    question = dated = False
+    for i, tok in enumerate(tokens):
+        if i == skip or tok.kind == "account":
+            continue
+        if tok.kind == "word":
+            words.append(tok.text)
+        elif tok.kind == "qmark":
+            question = True
+        elif tok.kind == "date":
+            dated = True
+        elif tok.kind == "link" and "@" in tok.text:
+            words.append(_ADDRESS)  # «на почту petrova72@mail.ru»: the channel named
+        elif tok.kind in _NUMBER_KINDS:
+            numbers.append("".join(ch for ch in tok.text if ch.isdigit()))
+        elif tok.kind in {"ticket", "numbered"} and tok.value:
+            tickets.append(tok.value)
+            words += _LETTERS.findall(tok.text)  # «заявкой №618»: the noun counts
+        elif tok.kind == "meter":
+            words += _LETTERS.findall(tok.text)
+            if tok.value is not None:
+                numbers.append(tok.value)
+    return words, [n for n in numbers if n], tickets, question, dated
+
+
+def _operator(m: _Message) -> Meaning | None:
+    if not m.lemmas & _PERSON or m.numbers or m.has(_COMPLAINT):
+        return None
+    if m.has(_NEGATION, _UNANSWERED):
+        return None  # «оператор не отвечает»: a complaint
+    # «оператор», «operator pozhalujsta»
+    alone = m.lemmas <= {"оператор", "человек", "пожалуйста", "пжл", "плиз", "срочно", "мне"}
+    # «человек» asks for a person only with a request («позовите человека»).
+    if alone or m.has(_ASK_PERSON):
+        return Meaning("operator")
+    return None
+
+
+def _channels(m: _Message) -> tuple[set[NotifyChannel], set[NotifyChannel]]:
+    """The channels named, and those refused («по смс, а не в телеграм», «телеграма у
+    меня нет»)."""
+    named: set[NotifyChannel] = set()
+    refused: set[NotifyChannel] = set()
+    for i, word in enumerate(m.words):
+        found = {ch for ch, pattern in _CHANNELS if pattern.fullmatch(word)}
+        after = m.words[i + 1 : i + 4]
+        if "не" in m.words[max(0, i - 2) : i] or "нет" in after or "не" in after[:1]:
+            refused |= found
+        else:
+            named |= found
+    return named - refused, refused
+
+
+def _notify(m: _Message) -> Meaning | None:
+    named, refused = _channels(m)
+    # A negation is allowed only when it refuses a channel.
+    negated = m.has(_NEGATION) and not refused
+    if len(named) != 1 or m.numbers or negated or m.has(_STOP_WORDS):
+        return None
+    if m.has(_READINGS) and (m.question or m.has(_HOW)):
+        return None  # «в каком формате отправлять показания по смс» asks how
+    channel = named.pop()
+    # «Телеграм», «в MAX пожалуйста» (a bare address is no choice)
+    alone = len(set(m.words) - _COURTESY) == 1 and _ADDRESS not in m.words
+    # «всё на почту, смс не нужно»: one channel refused for another is a choice
+    if not (m.has(_NOTICE) or m.has(_SEND) or alone or refused):
+        return None
+    if channel == "sms" and (m.has(_AGAIN) or m.has(_START - {"подключить", "включить"})):
+        return None  # «снова получать смс», «верните смс-уведомления»: subscribing again
+    return Meaning("notify", channel=channel)
+
+
+def _help(m: _Message) -> Meaning | None:
+    if m.numbers or m.has(_NEGATION, _FAILURE):
+        return None
+    if m.has(_SERVICE) and (m.question or m.has(_HOW)):
+        return Meaning("help")
+    # «а что сюда можно писать?»
+    if "что" in m.lemmas and m.has(_WRITE) and len(m.words) <= 6 and not m.has(_ELSEWHERE):
+        return Meaning("help")
+    if m.has(_ELSEWHERE):
+        return None  # «можно ли передавать показания через Госуслуги?»: not our service
+    if m.has(_READINGS, _SEND_READINGS) and (m.question or m.has(_HOW)):
+        return Meaning("help")
+    return None
+
+
+def _offices(m: _Message) -> Meaning | None:
+    if m.numbers or m.has(_COMPLAINT) or m.has(_CLOSED):
+        return None  # «офис был закрыт, хотя …»: a complaint
+    if m.has(_PLACE, _WHERE_WHEN):
+        return Meaning("offices")
+    # «куда к вам прийти лично, где принимают?»
+    if m.has(_WHERE, _COME) and not m.has(_READINGS):
+        return Meaning("offices")
+    # «вы в субботу работаете?», «до скольки вы открыты»: the company's own hours.
+    asked = m.has(_WHEN_WHERE_ONLY) or m.dated or "ли" in m.lemmas
+    if m.has(_OPEN) and asked and m.lemmas & {"вы", "ваш"} and m.question:
+        return Meaning("offices")
+    return None
+
+
+def _pay_place(m: _Message) -> Meaning | None:
+    # «где можно заплатить наличными?»: a place to pay at.
+    if m.numbers or m.has(_NEGATION) or m.has(_COMPLAINT):
+        return None
+    if m.has(frozenset({"где", "куда"}), _PAY):
+        return Meaning("offices")
+    return None
+
+
+def _start_stop(m: _Message) -> Meaning | None:
+    if m.numbers:
+        return None
+    subscription = m.has(_FEED) or m.has(_SUBSCRIBING)
+    if not subscription:
+        return None
+    if not m.has(_FEED) and not m.has(_AGAIN | {"передумать", "случайно"}):
+        return None  # «я передумал, подпишите обратно», «случайно отписалась, подключите»
+    if m.has(_STOP_WORDS) and m.has(_START):
+        # «я отписался случайно, верните рассылку»: the last request stands.
+        last = max(i for i, w in enumerate(m.words) if lemmas([w]) & (_STOP_WORDS | _START))
+        return Meaning("stop" if lemmas([m.words[last]]) & _STOP_WORDS else "start")
+    if m.has(_STOP_WORDS) or ("не" in m.lemmas and m.has(_SEND)):
+        return Meaning("stop")
+    if m.has(_NEGATION):
+        return None
+    if m.has(_START) or (m.has(_AGAIN) and m.has(_SEND)):
+        return Meaning("start")
+    return None
+
+
+def _unchanged(m: _Message) -> Meaning | None:
+    # «показания такие же как прошлые», «не изменились с прошлого месяца», «без изменений»
+    if m.numbers or m.has(_NOT_READINGS):
+        return None
+    found = m.lemmas  # lemmas, so that translit counts too («bez izmenenij»)
+    same = (
+        ("же" in found and m.has(_SAME))
+        or "прежний" in found
+        or ("без" in found and "изменение" in found)
+        or ("не" in found and m.has(_CHANGED))
+        or ("как" in found and m.has(_PREVIOUS, _PERIOD))
+    )
+    return Meaning("unchanged") if same else None
+
+
+def _status(m: _Message) -> Meaning | None:
+    if not m.has(_APPEAL, _PROGRESS) or m.has(_NEGATION) or m.has(_COMPLAINT - {"жалоба"}):
+        return None
+    own = m.has(_OWN) or m.has(_PROGRESS - _WEAK_PROGRESS) or m.tickets or m.numbers
+    if m.has(_FILE) or m.has(_WAITING) or not own:
+        return None  # «как подать заявку», «жду ответа на обращение месяц»
+    if m.numbers + m.tickets > 1:
+        return None
+    return Meaning("status")  # the ticket is the one number, if any
+
+
+def _balance(m: _Message) -> Meaning | None:
+    if not m.has(_OWED) or m.numbers or m.has(_DISPUTE) or m.has(_NEGATION):
+        return None
+    if m.has(_PAID):
+        return None  # «оплатила 3100, а у вас долг висит»: a payment not credited
+    if m.question or m.has(_HOW_MUCH):
+        return Meaning("balance")
+    return None
+
+
+def _sum_due(m: _Message) -> Meaning | None:
+    # «какая сумма к оплате за ноябрь?»
+    if m.numbers or m.has(_DISPUTE) or m.has(_NEGATION):
+        return None
+    if m.has(frozenset({"сумма"}), _PAY) and (m.question or m.has(_HOW_MUCH)):
+        return Meaning("balance")
+    return None
+
+
+def _amount_due(m: _Message) -> Meaning | None:
+    # «сколько мне надо заплатить в этом месяце?»
+    if m.numbers or m.has(_DISPUTE) or m.has(_NEGATION):
+        return None
+    if m.has(frozenset({"сколько"}), _PAY | {"должный"}):
+        return Meaning("balance")
+    return None
+
+
+def _yes_no(m: _Message) -> Meaning | None:
+    asked = m.has(_ASKING) and len(m.words) > 2
+    if m.numbers or not m.words or len(m.words) > 8 or asked:
+        return None  # «нет, ну это нормально, что счёт 5000?» asks something else
+    words = m.words
+    denied = any(a == "не" and b in _YES for a, b in zip(words, words[1:], strict=False))
+    # «не верно», «не надо»; but «не пришла квитанция» is a complaint
+    bare_not = words[0] == "не" and lemmas(words[1:]) <= _CONFIRMING | _YES | {"надо", "нужно"}
+    no = words[0] in {"нет", "неа"} or bare_not or denied
+    yes = not no and bool({words[0], words[-1]} & _YES) and "не" not in words
+    if not (yes or no):
+        return None
+    # «нет, ошибка в показаниях» answers the question asked; «нет света» does not.
+    rest = [w for w in words if w not in _YES | _NO and not lemmas([w]) & _CONFIRMING]
+    if score_appeal(rest)[0] is not None:
+        return None  # «нет света», «да, вопрос по счёту»
+    return Meaning("yes" if yes else "no")
+
+
+# In order: the first frame that holds wins. The narrow frames come first.
+# With each frame, the words of its own topic: a strong appeal cue among the OTHER words
+# sends the message to the appeal rules («позовите оператора, счётчик сгорел»). None:
+# the frame stands against any appeal cue, because the appeal is its topic («что с моей
+# жалобой по перерасчёту?») or the answer is about the readings just read back.
+_FRAMES: Final[list[tuple[Callable[[_Message], Meaning | None], frozenset[str] | None]]] = [
+    (_notify, _NOTICE_KINDS),  # «уведомления об отключениях присылайте смской»
+    (_start_stop, _FEED),  # «снова получать напоминания» is no suggestion
+    (_unchanged, frozenset()),
+    (_operator, _OPERATOR_TOPIC),  # «специалист по начислениям» is whom to call
+    (_status, None),
+    (_pay_place, None),  # «где оплатить электроэнергию без комиссии»: «без» is no outage
+    (_offices, frozenset()),
+    (_help, frozenset()),
+    (_balance, _OWED),  # «есть ли переплата?» asks the balance, not a refund
+    (_amount_due, frozenset()),
+    (_sum_due, frozenset({"сумма", "оплата"})),
+    (_yes_no, None),
+]
+
+
+def command_by_meaning(tokens: list[Token], skip: int = -1) -> Meaning | None:
+    """The command a message asks for in its own words; `skip` is the account token."""
+    words, numbers, tickets, question, dated = _scan(tokens, skip)
+    if not words:
+        return None
+    found = _decide(tuple(words), len(numbers), len(tickets), question, dated)
+    if found is not None and found.command == "status" and (tickets or numbers):
+        return Meaning("status", ticket=(tickets or numbers)[0])
+    return found
+
+
+@lru_cache(maxsize=50_000)
+def _decide(
+    words: tuple[str, ...], numbers: int, tickets: int, qmark: bool, dated: bool
+) -> Meaning | None:
+    # Pure in its arguments, so cached: a gateway sees the same wordings again and again.
+    found_lemmas = lemmas(words)
+    question = qmark or bool(found_lemmas & _QUESTION)
+    m = _Message(words, found_lemmas, numbers, tickets, question, dated)
+    for frame, topic in _FRAMES:
+        found = frame(m)
+        if found is None:
+            continue
+        if topic is not None:
+            others = [w for w in m.words if not topic or not lemmas([w]) & topic]
+            if m.question:
+                # «… где ближайший офис? Спасибо» thanks for the answer, not the office
+                others = [w for w in others if w not in _THANKS]
+            category, score = score_appeal(others)
+            if category is not None and score >= STRONG:
+                return None
+        return found
+    return None
