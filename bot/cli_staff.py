@@ -30,7 +30,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_staff_add)
 
     p = actions.add_parser("list", parents=[common], help="list staff accounts")
-    p.set_defaults(func=cmd_staff_list)
+    p.set_defaults(func=cmd_staff_list, reads_only=True)  # never creates a store
 
     p = actions.add_parser("disable", parents=[common], help="disable a staff account")
     p.add_argument("login")

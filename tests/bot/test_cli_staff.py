@@ -100,3 +100,12 @@ def test_an_unknown_role_is_a_usage_error(
     with pytest.raises(SystemExit) as exit_:
         _run(monkeypatch, config, "staff", "add", "olga", "--role", "admin")
     assert exit_.value.code == 2
+
+
+def test_list_never_creates_a_store(
+    monkeypatch: pytest.MonkeyPatch, config: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _run(monkeypatch, config, "staff", "list") == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "g.db").exists()
