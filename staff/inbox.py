@@ -20,7 +20,16 @@ from handlers import inbox
 from handlers.quality.report import CATEGORY_LABELS
 from notifications.smsparts import sms_encoding, sms_parts
 from parsers.intent import APPEAL_CATEGORIES
-from staff.web import PREFIX, account_of, audit, gateway_of, local_time, render, supervisor_only
+from staff.web import (
+    PREFIX,
+    Handler,
+    account_of,
+    audit,
+    gateway_of,
+    local_time,
+    render,
+    supervisor_only,
+)
 from storage.db import utcnow
 from storage.inbox import THREAD_KINDS, THREAD_STATES, InboxThread
 
@@ -136,16 +145,26 @@ async def inbox_page(request: web.Request) -> web.StreamResponse:
     })
 
 
+def _item_route(handler: Handler) -> Handler:
+    """An action on an inbox item: an unknown item is a 404 page, in one place."""
+
+    async def route(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except inbox.NotFound:
+            item = request.match_info["item"]
+            raise web.HTTPNotFound(text=f"Обращения в очереди № {item} нет") from None
+
+    return route
+
+
 async def _thread(
     request: web.Request, *, error: str = "", draft: str = "", status: int = 200,
     parts: str = "", reading: str = "",
 ) -> web.Response:
     store = _store(request)
     item = int(request.match_info["item"])
-    try:
-        view = await inbox.get_thread(store, item)
-    except inbox.NotFound:
-        raise web.HTTPNotFound(text=f"Обращения в очереди № {item} нет") from None
+    view = await inbox.get_thread(store, item)  # NotFound: the routes' 404 (_item_route)
     now = utcnow()
     messages = [
         {"id": m.id, "direction": m.direction, "author": m.author, "text": m.text,
@@ -170,6 +189,7 @@ async def _thread(
     }, status=status)
 
 
+@_item_route
 async def thread_page(request: web.Request) -> web.StreamResponse:
     return await _thread(request)
 
@@ -190,6 +210,7 @@ def _parts_note(text: str) -> str:
     return f"{len(text)} символов, {encoding}, частей SMS: {sms_parts(text)}"
 
 
+@_item_route
 async def thread_reply(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     text = str(form.get("text", ""))
@@ -209,8 +230,6 @@ async def thread_reply(request: web.Request) -> web.StreamResponse:
     except inbox.InboxError as exc:
         return await _thread(request, error=_russian(exc), draft=text, status=400,
                              parts=_parts_note(text))
-    except inbox.NotFound:
-        raise web.HTTPNotFound(text=f"Обращения в очереди № {item} нет") from None
     del outbox_id  # inbox.reply audited it with the outbox row
     raise web.HTTPSeeOther(f"{PREFIX}/inbox/{item}?sent=1")
 
@@ -253,6 +272,7 @@ def label_of(form: Any) -> dict[str, Any] | str:
     return "Выберите метку из списка."
 
 
+@_item_route
 async def thread_close(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     label = label_of(form)
@@ -263,11 +283,10 @@ async def thread_close(request: web.Request) -> web.StreamResponse:
         await inbox.close(_store(request), item, actor=account_of(request).login, label=label)
     except inbox.InboxError as exc:
         return await _thread(request, error=_russian(exc), status=400)
-    except inbox.NotFound:
-        raise web.HTTPNotFound(text=f"Обращения в очереди № {item} нет") from None
     raise web.HTTPSeeOther(f"{PREFIX}/inbox")
 
 
+@_item_route
 async def thread_appeal(request: web.Request) -> web.StreamResponse:
     from bot.app import handler_config
 
@@ -283,11 +302,10 @@ async def thread_appeal(request: web.Request) -> web.StreamResponse:
         )
     except inbox.InboxError as exc:
         return await _thread(request, error=_russian(exc), status=400)
-    except inbox.NotFound:
-        raise web.HTTPNotFound(text=f"Обращения в очереди № {item} нет") from None
     raise web.HTTPSeeOther(f"{PREFIX}/inbox/{item}")
 
 
+@_item_route
 async def thread_reading(request: web.Request) -> web.StreamResponse:
     """A reading typed for the customer (from a photo, a call): the bot's parser and
     rules decide; what they refuse is shown with the bot's words and nothing is kept."""
@@ -305,8 +323,6 @@ async def thread_reading(request: web.Request) -> web.StreamResponse:
         if not words.lower().startswith("показания не приняты"):
             words = f"Показания не приняты: {words}"
         return await _thread(request, error=words, reading=text, status=400)
-    except inbox.NotFound:
-        raise web.HTTPNotFound(text=f"Обращения в очереди № {item} нет") from None
     del said  # the customer got it; the conversation shows it
     raise web.HTTPSeeOther(f"{PREFIX}/inbox/{item}?reading=1")
 

@@ -295,3 +295,19 @@ async def test_attachments_are_linked_and_served_safely(
     assert first
     async with client.http.get(f"{client.base}/inbox/{item}/attachments/{first[1]}") as resp:
         assert resp.status == 404  # a message without an attachment
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/inbox/999"), ("POST", "/inbox/999/reply"), ("POST", "/inbox/999/close"),
+     ("POST", "/inbox/999/appeal"), ("POST", "/inbox/999/reading"),
+     ("GET", "/inbox/999/attachments/1")],
+)
+async def test_an_unknown_item_is_404(client: StaffClient, method: str, path: str) -> None:
+    await client.login("olga")
+    form = {"text": "x", "label": "none", "category": "billing", "reading": "ЛС 1234567890 1"}
+    if method == "GET":
+        status, _ = await client.get(path)
+    else:
+        status, _, _ = await client.post(path, form)
+    assert status == 404
