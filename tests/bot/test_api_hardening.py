@@ -370,6 +370,13 @@ async def test_openapi_describes_every_route(gateway: Gateway) -> None:
         (method, path) for path, item in document["paths"].items() for method in item
     }
     assert routes == described
+    # Every route is added with bot.httpapi.add_route and its models, so that its
+    # request and answers are described, not only listed.
+    undocumented = sorted(
+        f"{method.upper()} {path}" for path, item in document["paths"].items()
+        for method, entry in item.items() if entry.get("x-undocumented")
+    )
+    assert undocumented == [], "add these with bot.httpapi.add_route(app, Operation(...))"
     schemas = document["components"]["schemas"]
     assert {"OutageIn", "ExtendIn", "DevSmsIn", "BroadcastOut", "ErrorOut"} <= set(schemas)
     outage = schemas["OutageIn"]
@@ -425,3 +432,25 @@ async def test_sms_send_shows_the_api_error(
     args = Namespace(phone=phone, to=None, text=["день", "4521"], timeout=wait)
     assert await cmd_sms_send(args, settings) == 2
     assert shown in capsys.readouterr().err
+
+
+def test_a_route_added_without_its_models_is_still_listed() -> None:
+    """The document lists every route; one added by hand is marked, not lost."""
+    from aiohttp import web
+
+    from bot.httpapi import Operation, add_route, openapi
+
+    async def handler(request: web.Request) -> web.Response:
+        """Items of a thread."""
+        return web.json_response({})
+
+    app = web.Application()
+    add_route(app, Operation("GET", "/api/things", "things"), handler)
+    app.router.add_get(r"/api/things/{thing:\d+}", handler)
+    app.router.add_get("/staff/", handler)  # pages are not the API
+    document = openapi(app, title="t", version="1")
+    validate(document)
+    assert set(document["paths"]) == {"/api/things", "/api/things/{thing}"}
+    manual = document["paths"]["/api/things/{thing}"]["get"]
+    assert (manual["summary"], manual["x-undocumented"]) == ("Items of a thread.", True)
+    assert "x-undocumented" not in document["paths"]["/api/things"]["get"]
