@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,9 @@ from notifications.campaigns import Notifications
 from notifications.scheduler import ReminderScheduler
 from notifications.sender import OutboxSender
 from notifications.staff import staff_reply
+from notifications.wake import LocalWake
 from parsers.intent import Intent
+from storage.db import utcnow
 from storage.outbox import PRIORITY_URGENT, NewMessage
 from storage.store import Store
 
@@ -36,6 +38,10 @@ if TYPE_CHECKING:
     from sms_gateway.simulator import SmscSimulator
 
 log = logging.getLogger("gateway")
+
+# How long past its lease a `sending` message may wait before /healthz says the sender
+# is down (a live sender reclaims it at its next look, within a poll).
+STUCK_GRACE = timedelta(seconds=10)
 
 
 def handler_config(settings: Settings) -> HandlerConfig:
@@ -153,6 +159,8 @@ class Gateway:
                 log.warning("DEMO DATA: loaded %d demo accounts into an empty database",
                             self.demo_loaded)
         self.sender = OutboxSender.from_settings(self.store, s)
+        # Another process (the CLI) that queues work wakes this sender at once.
+        self.sender.wake_signal = LocalWake(s.storage.path)
         self.notifications = Notifications.from_settings(self.store, s, wake=self.sender.wake)
         config = handler_config(s)
         handlers = StaffAwareHandlers(
@@ -213,6 +221,7 @@ class Gateway:
                     fragments_path=self._fragments_path(),
                     region=s.service.phone_region,
                     clock=self.clock,
+                    journal=self.sender.journal if self.sender is not None else None,
                 )
             )
         if s.telegram.enabled:
@@ -318,6 +327,15 @@ class Gateway:
         await self.store.close()
         log.info("stopped store")
 
+    async def _sender_stuck(self) -> bool:
+        """The sender is down when its loop ended, or when a message stays `sending`
+        past its lease (plus a few polls' grace: the live sender reclaims such rows)."""
+        assert self.store is not None
+        loops = [t for t in self._tasks if t.get_name() == "outbox-sender"]
+        if loops and all(t.done() for t in loops):
+            return True
+        return await self.store.outbox.stuck(utcnow() - STUCK_GRACE) > 0
+
     async def __aenter__(self) -> Gateway:
         try:
             await self.start()
@@ -361,6 +379,8 @@ class Gateway:
         down = []
         if self.store is None or not await self.store.db.ping():
             down.append("store")
+        elif await self._sender_stuck():
+            down.append("sender")
         for name, channel in self.channels.items():
             if name != ChannelName.CONSOLE.value and not channel.is_up():
                 down.append(f"channel:{name}")

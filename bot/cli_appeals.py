@@ -171,6 +171,7 @@ async def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
     from bot.answers import OutboxAnswers
     from handlers.inbox import InboxError, NotFound, answer_appeal_through_inbox
+    from notifications.wake import LocalWake
     from storage.store import Store
 
     text = " ".join(args.text).strip()
@@ -192,6 +193,7 @@ async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
     if not outbox_id:
         print(f"Обращение №{appeal.id}: этот ответ уже отправлен, повторно не отправляется")
         return 0
+    LocalWake(settings.storage.path).notify()  # the running service sends it at once
     channel = CHANNEL_NAMES.get(appeal.channel, appeal.channel)
     print(f"Обращение №{appeal.id}: ответ записан и поставлен в очередь ({channel})")
     return 0

@@ -151,10 +151,13 @@ def import_subcommands(sub: Any, common: argparse.ArgumentParser) -> Any:
 
 async def _service(settings: Settings) -> Any:
     from notifications.campaigns import Notifications
+    from notifications.wake import LocalWake
     from storage.store import Store
 
     store = await Store.open(settings.storage.path)
-    return store, Notifications.from_settings(store, settings)
+    # The running service's sender looks at once (docs/architecture.md, the outbox).
+    wake = LocalWake(settings.storage.path)
+    return store, Notifications.from_settings(store, settings, wake=wake.notify)
 
 
 def _print_json(data: Any) -> None:

@@ -83,6 +83,18 @@ class Button(BaseModel):
     data: str
 
 
+class Resume(BaseModel):
+    """What the submit journal knows of an SMS's earlier try (after a crash or a failed
+    part): the concatenation reference its parts carry and the parts the SMSC accepted
+    (part number → message id). Only the other parts go again, with the same reference,
+    so the phone still joins them into one text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reference: int
+    accepted: dict[int, str] = Field(default_factory=dict)
+
+
 class Outbound(BaseModel):
     """A message to send. Text is plain (channels escape it for their markup)."""
 
@@ -103,6 +115,8 @@ class Outbound(BaseModel):
     valid_until: datetime | None = None
     # The outbox row id, echoed in delivery reports.
     ref: str | None = None
+    # A retried SMS: the parts already accepted (see `Resume`).
+    resume: Resume | None = None
 
 
 class SendErrorKind(enum.StrEnum):
@@ -181,6 +195,24 @@ could not be stored, and then the channel must not acknowledge it to its peer.""
 
 OnReport = Callable[[DeliveryReport], Awaitable[None]]
 """Hand a delivery report to the gateway (the outbox updates the message's state)."""
+
+
+class SubmitJournal(Protocol):
+    """Where a channel that sends in parts (SMS) records each part's submit, so that a
+    crash re-sends only what was truly in flight (docs/architecture.md, the outbox).
+    `ref` is `Outbound.ref` (the outbox row); parts are numbered from 1."""
+
+    async def submitting(self, ref: str, part: int, parts: int, reference: int) -> None:
+        """The part is about to go on the wire: returns once that is durably recorded
+        (called inside the SMPP window, so at most a window of parts is unanswered)."""
+        ...
+
+    def submitted(self, ref: str, part: int, message_id: str | None, unanswered: int) -> None:
+        """The peer answered: accepted with `message_id`, or refused (None). `unanswered`
+        counts earlier submits of this part that got no answer (the link dropped): the
+        recipient may get it twice. Recorded with the journal's next commit, which comes
+        before any further part goes on the wire."""
+        ...
 
 
 @runtime_checkable

@@ -188,6 +188,8 @@ class NotificationsSettings(_Section):
     lease_seconds: float = Field(60, gt=0)
     batch_size: int = Field(200, ge=1)
     reminder_hour: int = Field(10, ge=0, le=23)
+    # Receipts naming a message id not (yet) recorded are kept this long, then dropped.
+    early_receipt_minutes: float = Field(10, gt=0)
 
     @field_validator("quiet_hours")
     @classmethod

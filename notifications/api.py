@@ -118,6 +118,9 @@ class ProgressOut(BaseModel):
     failed: int
     deferred: int
     cancelled: int
+    possible_duplicates: int = Field(
+        0, description="recipients who may have got it twice after a crash (not in the sum)"
+    )
 
 
 class CampaignOut(ProgressOut):

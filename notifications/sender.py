@@ -20,8 +20,15 @@ Order of one step, and why:
    blocked Telegram user is marked blocked and the message goes by SMS to the person's
    phone.
 
-A crash loses nothing: a claimed row whose lease runs out is claimed again, so the
-messages in flight at the crash are the most that can be sent twice.
+A crash loses nothing: a claimed row whose lease runs out is claimed again. The SMS
+channel records each part in the submit journal (`OutboxJournal`) before it goes on the
+wire and its message id when the SMSC answers, so a reclaimed row re-sends only parts
+that were never answered: the duplicates are bounded by the SMPP window, not by the
+claimed batch, and such rows are counted as `possible_duplicates`.
+
+The service loop (`run`) keeps the channels busy: it claims the next rows while earlier
+ones are still being sent (as many in flight as `max_in_flight`), so the SMPP window
+never drains between batches; `step`/`drain` send one batch and wait for it (tests).
 """
 
 from __future__ import annotations
@@ -29,16 +36,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from bot.core import (
     Channel,
     ChannelName,
     DeliveryReport,
     Outbound,
+    Resume,
     SendErrorKind,
     SendResult,
     mask_phone,
@@ -47,10 +56,11 @@ from bot.settings import Settings
 from notifications.limits import ChannelLimits, RateLimiter
 from notifications.quiet import QuietHours
 from notifications.smsparts import sms_parts
-from storage.campaigns import CampaignRepo
+from notifications.wake import WakeSignal
+from storage.campaigns import CampaignRepo, Progress
 from storage.db import utcnow
 from storage.models import OutboxItem
-from storage.outbox import PRIORITY_BULK, Receipt
+from storage.outbox import PRIORITY_BULK, Receipt, SubmitAnswer, SubmitMark
 from storage.ports import Contacts, Outbox
 from storage.store import Store
 
@@ -59,7 +69,108 @@ log = logging.getLogger(__name__)
 OPTED_OUT_ERROR = "opted out («СТОП») after it was queued"
 
 TEMPLATE_MARK = '{"tpl"'
-_REPORT_BATCH = 2000  # receipts per transaction at most
+_BATCH = 2000  # items per group commit at most
+_HOUSEKEEPING = 60.0  # seconds between expiring early receipts
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class GroupCommit(Generic[T, R]):
+    """Items from many tasks written together: whatever is added while a write is under
+    way joins the next one. A window of SMS parts, or a burst of receipts, then costs one
+    commit, not one each. `write` returns one result per item, in order."""
+
+    def __init__(self, write: Callable[[list[T]], Awaitable[Sequence[R]]], name: str) -> None:
+        self._write = write
+        self._name = name
+        self._items: list[tuple[T, asyncio.Future[R]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._last: asyncio.Future[R] | None = None
+
+    def put(self, item: T) -> asyncio.Future[R]:
+        """Queue `item`; the future resolves once it is written (or with the error)."""
+        done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._items.append((item, done))
+        self._last = done
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._run(), name=self._name)
+        return done
+
+    def put_nowait(self, item: T) -> None:
+        """Queue `item` without waiting for it (a failure is logged by the writer)."""
+        self.put(item).add_done_callback(_retrieve)
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is written (batches go in order)."""
+        if self._last is not None:
+            await asyncio.wait([self._last])
+
+    async def _run(self) -> None:
+        # Ends when a batch finds nothing newer waiting; `put` starts a new writer then.
+        while self._items:
+            batch, self._items = self._items[:_BATCH], self._items[_BATCH:]
+            try:
+                results = await self._write([item for item, _ in batch])
+            except asyncio.CancelledError:
+                for _, done in batch:
+                    done.cancel()
+                raise
+            except Exception as exc:  # each waiting caller sees the error
+                log.exception("%s: write failed", self._name)
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for (_, done), result in zip(batch, results, strict=True):
+                if not done.done():
+                    done.set_result(result)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # logged by the writer already
+
+
+class OutboxJournal:
+    """The `bot.core.SubmitJournal` of one channel over the outbox: parts about to be
+    submitted, and the SMSC's answers, written by group commit. Answers are written
+    first in each commit, so every answer received before a part goes on the wire is
+    durable by then: at a crash, the parts still `submitting` are at most a window."""
+
+    def __init__(
+        self, outbox: Outbox, channel: str, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.outbox = outbox
+        self.channel = channel
+        self.clock = clock
+        self._commit: GroupCommit[SubmitMark | SubmitAnswer, None] = GroupCommit(
+            self._write, f"{channel}-submit-journal"
+        )
+
+    async def submitting(self, ref: str, part: int, parts: int, reference: int) -> None:
+        await self._commit.put(SubmitMark(int(ref), part, parts, reference, self.clock()))
+
+    def submitted(self, ref: str, part: int, message_id: str | None, unanswered: int) -> None:
+        self._commit.put_nowait(
+            SubmitAnswer(int(ref), part, self.channel, message_id, unanswered)
+        )
+
+    async def flush(self) -> None:
+        await self._commit.flush()
+
+    async def _write(self, items: list[SubmitMark | SubmitAnswer]) -> list[None]:
+        answers = [i for i in items if isinstance(i, SubmitAnswer)]
+        marks = [i for i in items if isinstance(i, SubmitMark)]
+        await self.outbox.journal(answers, marks)
+        return [None] * len(items)
+
+
+class ProgressSource(Protocol):
+    """Campaign progress for the service log (`storage.campaigns.CampaignRepo`)."""
+
+    async def unfinished(self) -> list[int]: ...
+
+    async def progress(self, campaign_id: int) -> Progress | None: ...
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
@@ -103,6 +214,11 @@ class OutboxSender:
         quiet: QuietHours | None = None,
         templates: TemplateSource | None = None,
         clock: Callable[[], datetime] = utcnow,
+        max_in_flight: int = 400,
+        early_receipt_ttl: timedelta = timedelta(minutes=10),
+        wake_signal: WakeSignal | None = None,
+        progress: ProgressSource | None = None,
+        progress_every: float = 30.0,
         opt_outs: OptOuts | None = None,
     ) -> None:
         self.outbox = outbox
@@ -115,6 +231,13 @@ class OutboxSender:
         self.quiet = quiet
         self.templates = templates
         self.clock = clock
+        self.max_in_flight = max_in_flight
+        self.early_receipt_ttl = early_receipt_ttl
+        self.wake_signal = wake_signal
+        self.progress_source = progress
+        self.progress_every = progress_every
+        # The SMS channel's submit journal (the app hands it to the channel).
+        self.journal = OutboxJournal(outbox, ChannelName.SMS.value)
         self.opt_outs = opt_outs
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
@@ -122,9 +245,18 @@ class OutboxSender:
         self._templates: dict[int, dict[str, str]] = {}
         # Seconds until a limiter could take something again (the run loop's nap).
         self._ready_in: float | None = None
-        # Receipts waiting for the writer task, each with the future its channel awaits.
-        self._reports: list[tuple[DeliveryReport, asyncio.Future[None]]] = []
-        self._report_writer: asyncio.Task[None] | None = None
+        self._reports: GroupCommit[Receipt, int | None] = GroupCommit(
+            self._write_reports, "sender-receipts"
+        )
+        # Messages claimed by `run` and not finished yet (their leases are renewed while
+        # they are held), and the batches sending them.
+        self._in_flight = 0
+        self._holding: set[int] = set()
+        self._batches: set[asyncio.Task[None]] = set()
+        # Per address, the delivery its next message waits for (order across batches).
+        self._tails: dict[str, asyncio.Future[None]] = {}
+        self._reported: set[int] = set()  # campaigns whose progress the log follows
+        self._touched: set[int] = set()  # campaigns sent for since the last progress line
 
     @classmethod
     def from_settings(
@@ -154,6 +286,8 @@ class OutboxSender:
             quiet=QuietHours(start, end, settings.service.tz),
             templates=CampaignRepo(store.db),
             clock=clock,
+            early_receipt_ttl=timedelta(minutes=n.early_receipt_minutes),
+            progress=CampaignRepo(store.db),
             opt_outs=CampaignRepo(store.db),
         )
 
@@ -164,19 +298,116 @@ class OutboxSender:
         self._wake.set()
 
     async def run(self, poll: float = 1.0) -> None:
-        while not self._stopping:
-            handled = await self.step()
-            if handled:
-                continue
-            nap = poll if self._ready_in is None else max(0.005, min(poll, self._ready_in))
-            self._wake.clear()
-            with suppress(TimeoutError):
-                async with asyncio.timeout(nap):
-                    await self._wake.wait()
+        """The service loop: claim and send continuously (see the module docstring),
+        and look again when woken (new work here or, through `wake_signal`, in another
+        process), when a limiter has tokens again, when room frees up, or after `poll`
+        at the latest. An error is logged and the loop goes on: a sender that stops
+        would leave replies unsent while everything else looks healthy."""
+        if self.wake_signal is not None:
+            await self.wake_signal.listen(self.wake)
+        housekeeping = progress = renewed = 0.0
+        renew_every = self.lease.total_seconds() / 3
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                try:
+                    claimed = await self._pump()
+                    tick = time.monotonic()
+                    if tick - renewed >= renew_every:
+                        renewed = tick
+                        await self.outbox.extend_lease(
+                            sorted(self._holding), self.clock() + self.lease
+                        )
+                    if tick - housekeeping >= _HOUSEKEEPING:
+                        housekeeping = tick
+                        await self._housekeeping()
+                    if tick - progress >= self.progress_every:
+                        progress = tick
+                        await self._log_progress()
+                except Exception:
+                    log.exception("sender: step failed; trying again")
+                    claimed = 0
+                    self._nap(poll)
+                if claimed and self._in_flight < self.max_in_flight:
+                    continue
+                nap = min(poll, renew_every)
+                if self._ready_in is not None:
+                    nap = max(0.005, min(nap, self._ready_in))
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(nap):
+                        await self._wake.wait()
+        finally:
+            if self.wake_signal is not None:
+                await self.wake_signal.close()
+            if self._batches:
+                await asyncio.gather(*self._batches, return_exceptions=True)
 
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+
+    async def _pump(self) -> int:
+        """Claim what may go now into the free room and start sending it without
+        waiting (the next claim overlaps these sends). Returns the rows claimed."""
+        room = self.max_in_flight - self._in_flight
+        if room <= 0:
+            return 0
+        moment = self.clock()
+        max_priority = await self._quiet(moment)
+        self._ready_in = None
+        claimed = 0
+        for name in list(self.channels):
+            handled, ready = await self._claim(name, moment, max_priority, room - claimed)
+            claimed += handled + len(ready)
+            if ready:
+                ids = {item.id for item, _ in ready}
+                self._in_flight += len(ready)
+                self._holding |= ids
+                task = asyncio.create_task(self._send_batch(ready, moment), name="sender-batch")
+                self._batches.add(task)
+                task.add_done_callback(self._batch_done(ids))
+        return claimed
+
+    def _batch_done(self, ids: set[int]) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            self._batches.discard(task)
+            self._in_flight -= len(ids)
+            self._holding -= ids
+            if not task.cancelled() and task.exception() is not None:
+                log.error("sender: a batch failed", exc_info=task.exception())
+            self._wake.set()  # room for more
+
+        return done
+
+    async def _housekeeping(self) -> None:
+        await self.outbox.forget_submits()
+        dropped = await self.outbox.forget_early_receipts(self.clock() - self.early_receipt_ttl)
+        if dropped:
+            log.info(
+                "sender: %d receipt(s) for unknown message ids expired", dropped,
+                extra={"event": "early_receipts_expired", "count": dropped},
+            )
+
+    async def _log_progress(self) -> None:
+        """One line per campaign being sent or sent for since the last time, and a last
+        one when it is no longer."""
+        if self.progress_source is None:
+            return
+        current = set(await self.progress_source.unfinished())
+        touched, self._touched = self._touched, set()
+        for campaign_id in sorted(current | touched | self._reported):
+            report = await self.progress_source.progress(campaign_id)
+            if report is None:
+                continue
+            fields = report.as_json()
+            log.info(
+                "campaign %d (%s): %s",
+                campaign_id,
+                report.kind,
+                ", ".join(f"{k} {v}" for k, v in fields.items() if k not in ("campaign", "kind")),
+                extra={"event": "campaign_progress", **fields},
+            )
+        self._reported = current
 
     async def drain(self, now: datetime | None = None, max_rounds: int = 10_000) -> int:
         """Send until nothing more can go at `now` (default: the clock): nothing due, or
@@ -190,33 +421,46 @@ class OutboxSender:
         return total
 
     async def step(self, now: datetime | None = None) -> int:
-        """One round over every channel; returns the messages handled (sent, failed,
-        rerouted, retried), not those the limiter put back."""
+        """One round over every channel, waiting for its sends; returns the messages
+        handled (sent, failed, rerouted, retried), not those the limiter put back."""
         moment = now or self.clock()
-        max_priority: int | None = None
-        if self.quiet is not None and self.quiet.is_quiet(moment):
-            await self.outbox.defer_priority(PRIORITY_BULK, self.quiet.not_before(moment))
-            max_priority = PRIORITY_BULK - 1
+        max_priority = await self._quiet(moment)
         self._ready_in = None
         handled = 0
         for name in list(self.channels):
-            handled += await self._step_channel(name, moment, max_priority)
+            done, ready = await self._claim(name, moment, max_priority, self.batch_size)
+            await self._send_batch(ready, moment)
+            handled += done + len(ready)
         return handled
 
-    async def _step_channel(self, name: str, moment: datetime, max_priority: int | None) -> int:
-        limit = self.batch_size
+    async def _quiet(self, moment: datetime) -> int | None:
+        """Quiet hours: defer bulk rows; returns the worst priority that may go now."""
+        if self.quiet is not None and self.quiet.is_quiet(moment):
+            await self.outbox.defer_priority(PRIORITY_BULK, self.quiet.not_before(moment))
+            return PRIORITY_BULK - 1
+        return None
+
+    async def _claim(
+        self, name: str, moment: datetime, max_priority: int | None, room: int
+    ) -> tuple[int, list[tuple[OutboxItem, Outbound]]]:
+        """Claim what the channel's limiter can take now (at most `room`), settle rows
+        that cannot go at all; returns (rows settled, rows ready to send)."""
+        limit = min(self.batch_size, room)
         if self.limiter is not None:
             limit = min(limit, self.limiter.capacity(name, moment))
             if limit <= 0:
                 self._nap(self.limiter.next_ready(name, moment))
-                return 0
+                return 0, []
+        if limit <= 0:
+            return 0, []
         items = await self.outbox.claim(
             moment, limit, self.lease, channels=[name], max_priority=max_priority
         )
         if not items:
-            return 0
+            return 0, []
         stopped = await self._cancel_opted_out(items)
         items = [i for i in items if i.id not in stopped]
+        resumes = await self._resumes(items)
         handled = len(stopped)
         ready: list[tuple[OutboxItem, Outbound]] = []
         back: list[tuple[int, datetime]] = []
@@ -239,8 +483,34 @@ class OutboxSender:
                     back.append((item.id, moment + timedelta(seconds=wait)))
                     self._nap(wait)
                     continue
+            resume = resumes.get(item.id)
+            if resume is not None:
+                outbound = outbound.model_copy(update={"resume": resume})
             ready.append((item, outbound))
         await self.outbox.release(back)
+        return handled, ready
+
+    async def _resumes(self, items: Sequence[OutboxItem]) -> dict[int, Resume]:
+        """For rows tried before (a crash, a failed part): what the submit journal says
+        the SMSC accepted already, so that only the rest is sent again."""
+        again = [item.id for item in items if item.attempts > 1]
+        if not again:
+            return {}
+        found: dict[int, Resume] = {}
+        for outbox_id, records in (await self.outbox.parts(again)).items():
+            accepted = {
+                r.part: r.message_id
+                for r in records
+                if r.state == "submitted" and r.message_id is not None
+            }
+            found[outbox_id] = Resume(reference=records[0].reference, accepted=accepted)
+        return found
+
+    async def _send_batch(
+        self, ready: list[tuple[OutboxItem, Outbound]], moment: datetime
+    ) -> None:
+        if not ready:
+            return
         sent: list[tuple[int, str, tuple[str, ...], int]] = []
         by_address: dict[str, list[tuple[OutboxItem, Outbound]]] = {}
         for item, outbound in ready:
@@ -248,8 +518,8 @@ class OutboxSender:
         await asyncio.gather(
             *(self._deliver_in_order(group, moment, sent) for group in by_address.values())
         )
+        # The journal's answers may land before or after: the ids are mapped either way.
         await self.outbox.mark_sent_many(sent, moment)
-        return handled + len(ready)
 
     async def _cancel_opted_out(self, items: list[OutboxItem]) -> set[int]:
         """Cancel the rows whose person said «СТОП» after the campaign was queued (only
@@ -294,33 +564,50 @@ class OutboxSender:
         now: datetime,
         sent: list[tuple[int, str, tuple[str, ...], int]],
     ) -> None:
-        for item, outbound in group:
-            async with self._limit:
-                try:
-                    result = await self.channels[item.channel].send(
-                        outbound.model_copy(update={"ref": str(item.id)})
-                    )
-                    if result.ok:
-                        sent.append((item.id, item.channel, result.message_ids, result.parts))
-                    else:
-                        await self._failed(item, outbound, result, now)
-                except Exception:
-                    log.exception("sender: unexpected failure on outbox %d", item.id)
-                    await self._retry_or_fail(item, now, "internal error", None)
+        # One address's messages in order, also across batches in flight together: each
+        # waits for the address's previous delivery.
+        address = group[0][0].address
+        before = self._tails.get(address)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tails[address] = mine
+        try:
+            if before is not None:
+                await asyncio.shield(before)
+            for item, outbound in group:
+                await self._deliver(item, outbound, now, sent)
+        finally:
+            mine.set_result(None)
+            if self._tails.get(address) is mine:
+                del self._tails[address]
+
+    async def _deliver(
+        self,
+        item: OutboxItem,
+        outbound: Outbound,
+        now: datetime,
+        sent: list[tuple[int, str, tuple[str, ...], int]],
+    ) -> None:
+        async with self._limit:
+            try:
+                result = await self.channels[item.channel].send(
+                    outbound.model_copy(update={"ref": str(item.id)})
+                )
+                _log_sent(item, result)
+                if item.campaign_id is not None:
+                    self._touched.add(item.campaign_id)
+                if result.ok:
+                    sent.append((item.id, item.channel, result.message_ids, result.parts))
+                else:
+                    await self._failed(item, outbound, result, now)
+            except Exception:
+                log.exception("sender: unexpected failure on outbox %d", item.id)
+                await self._retry_or_fail(item, now, "internal error", None)
 
     async def _failed(
         self, item: OutboxItem, outbound: Outbound, result: SendResult, now: datetime
     ) -> None:
         error = result.error
         assert error is not None
-        log.info(
-            "sender: outbox %d to %s/%s: %s %s",
-            item.id,
-            item.channel,
-            mask_phone(item.address),
-            error.kind.value,
-            error.detail,
-        )
         if error.kind is SendErrorKind.BLOCKED:
             await self.contacts.set_blocked(item.channel, item.address, True)
             if await self._fallback_to_sms(item, outbound):
@@ -372,46 +659,73 @@ class OutboxSender:
         """The `OnReport` callback for channels: apply a delivery receipt. Returns once
         it is stored (the channel acknowledges the receipt only then). Receipts arriving
         together share one transaction (group commit): a campaign's receipts come as
-        fast as its messages go, and one commit each would queue them by the thousand."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._reports.append((report, done))
-        if self._report_writer is None or self._report_writer.done():
-            self._report_writer = asyncio.create_task(
-                self._write_reports(), name="sender-receipts"
-            )
-        await done
+        fast as its messages go, and one commit each would queue them by the thousand.
+        Each receipt leaves one log line."""
+        receipt = Receipt(
+            report.channel.value,
+            report.message_id,
+            report.state.value,
+            report.at,
+            # A report that names its parts count is the channel's combined verdict.
+            "parts" in report.extra,
+        )
+        await self._reports.put(receipt)
 
-    async def _write_reports(self) -> None:
-        # Ends when a batch finds no newer receipts waiting (the list is refilled only by
-        # on_report, which starts a new writer if this one has ended).
-        while self._reports:
-            batch, self._reports = self._reports[:_REPORT_BATCH], self._reports[_REPORT_BATCH:]
-            try:
-                found = await self.outbox.report_many(
-                    [
-                        Receipt(
-                            report.channel.value,
-                            report.message_id,
-                            report.state.value,
-                            report.at,
-                            # A report that names its parts count is the channel's
-                            # combined verdict.
-                            "parts" in report.extra,
-                        )
-                        for report, _ in batch
-                    ]
-                )
-            except asyncio.CancelledError:
-                for _, done in batch:
-                    done.cancel()
-                raise
-            except Exception as exc:  # each waiting channel answers with a temporary error
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-                continue
-            for (report, done), outbox_id in zip(batch, found, strict=True):
-                if outbox_id is None:
-                    log.debug("sender: receipt for unknown message %s", report.message_id)
-                if not done.done():
-                    done.set_result(None)
+    async def _write_reports(self, batch: list[Receipt]) -> list[int | None]:
+        found = await self.outbox.report_many(batch)
+        if not log.isEnabledFor(logging.INFO):
+            return found
+        known = await self.outbox.describe([i for i in found if i is not None])
+        for receipt, outbox_id in zip(batch, found, strict=True):
+            row = known.get(outbox_id) if outbox_id is not None else None
+            fields = {
+                "event": "receipt",
+                "outbox_id": outbox_id,
+                "channel": receipt.channel,
+                "phone": mask_phone(row.address if row else None),
+                "message_id": receipt.message_id[:80],
+                "campaign": row.campaign_id if row else None,
+                "outcome": receipt.state,
+            }
+            log.info(
+                "receipt %s for outbox %s to %s (campaign %s): %s%s",
+                fields["message_id"],
+                outbox_id if outbox_id is not None else "unknown",
+                fields["phone"],
+                fields["campaign"] if fields["campaign"] is not None else "-",
+                receipt.state,
+                "" if outbox_id is not None else ", kept until the id is recorded",
+                extra=fields,
+            )
+        return found
+
+
+def _log_sent(item: OutboxItem, result: SendResult) -> None:
+    """One line per message handed to its channel: sent, or why not."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    error = result.error
+    outcome = "sent" if error is None else f"{error.kind.value}"
+    fields = {
+        "event": "sent" if error is None else "send_failed",
+        "outbox_id": item.id,
+        "channel": item.channel,
+        "phone": mask_phone(item.address),
+        "message_id": result.message_ids[0] if result.message_ids else None,
+        "campaign": item.campaign_id,
+        "parts": result.parts,
+        "attempt": item.attempts,
+        "outcome": outcome,
+    }
+    log.info(
+        "outbox %d to %s/%s (campaign %s): %s, %d part(s), message %s%s",
+        item.id,
+        item.channel,
+        fields["phone"],
+        item.campaign_id if item.campaign_id is not None else "-",
+        outcome,
+        result.parts,
+        fields["message_id"] or "-",
+        f": {error.detail}" if error is not None and error.detail else "",
+        extra=fields,
+    )

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import hashlib
 import logging
 import random
@@ -45,6 +46,7 @@ from bot.core import (
     Outbound,
     SendErrorKind,
     SendResult,
+    SubmitJournal,
     mask_phone,
     normalize_phone,
 )
@@ -72,6 +74,7 @@ log = logging.getLogger(__name__)
 _RECEIPT_TYPES = frozenset({0x04, 0x08, 0x10, 0x20})
 _MAX_TRACKED = 200_000  # sent message ids remembered for receipt aggregation
 _MAX_PARTIAL = 10_000  # half-sent multipart messages remembered for their retry
+MAX_MESSAGE_ID = 65  # octets of an SMPP message_id (SMPP 3.4 §5.2.23)
 SEEN_RETENTION = timedelta(days=7)
 
 
@@ -117,8 +120,12 @@ class SmsChannel:
         reconnect_min_delay: float = 1.0,
         auth_retry_delay: float = 30.0,
         clock: Callable[[], datetime] | None = None,
+        journal: SubmitJournal | None = None,
     ) -> None:
         self.settings = settings
+        # Each part's submit is recorded here before it goes on the wire (None: not
+        # recorded; a crash may then re-send whole messages).
+        self.journal = journal
         # The channel's time source: an MO's `received_at` (which decides the readings
         # period), reassembly and receipt times. Tests give a scripted clock.
         self.clock: Callable[[], datetime] = clock or codec.now_utc
@@ -221,6 +228,13 @@ class SmsChannel:
         partial = self._partial.pop(outbound.ref, None) if outbound.ref else None
         if partial is not None and partial.text != outbound.text:
             partial = None
+        accepted: dict[int, str] = {}
+        if partial is None and outbound.resume is not None:
+            # After a restart: the journal's record replaces what memory lost.
+            accepted = dict(outbound.resume.accepted)
+            partial = _Partial(outbound.text, outbound.resume.reference, [], _Sent(0))
+        elif partial is not None:
+            accepted = dict(enumerate(partial.ids, 1))
         if partial is None:
             self._ref = (self._ref + 1) & 0xFF
         reference = partial.reference if partial is not None else self._ref
@@ -238,9 +252,14 @@ class SmsChannel:
         # Registered before the first submit: a receipt for part 1 may arrive while
         # part 2 is still being submitted.
         sent = partial.sent if partial is not None else _Sent(expected=total)
-        ids: list[str] = list(partial.ids) if partial is not None else []
+        if sent.expected != total:  # resumed from the journal: tracked from here on
+            sent.expected = total
+            for index in sorted(accepted):
+                self._track(sent, accepted[index])
+        ids: dict[int, str] = {}
         for index, octets in enumerate(encoded.parts, 1):
-            if index <= len(ids):
+            if index in accepted:
+                ids[index] = accepted[index]
                 continue  # accepted on an earlier try
             sm = ShortMessage(
                 source=source,
@@ -255,7 +274,19 @@ class SmsChannel:
                 registered_delivery=1 if self.settings.request_receipts else 0,
                 validity_period=validity,
             )
-            outcome = await self.session.submit(sm, within=max(0.0, deadline - loop.time()))
+            before_wire = None
+            if self.journal is not None and outbound.ref:
+                before_wire = functools.partial(
+                    self.journal.submitting, outbound.ref, index, total, reference
+                )
+            outcome = await self.session.submit(
+                sm, within=max(0.0, deadline - loop.time()), before_wire=before_wire
+            )
+            if self.journal is not None and outbound.ref:
+                self.journal.submitted(
+                    outbound.ref, index, outcome.message_id if outcome.ok else None,
+                    outcome.unanswered,
+                )
             if not outcome.ok:
                 assert outcome.kind is not None  # noqa: S101 - not ok means a kind
                 where = f"part {index}/{total}: " if total > 1 else ""
@@ -265,14 +296,15 @@ class SmsChannel:
                     where,
                     outcome.detail or outcome.kind.value,
                 )
-                if ids and outbound.ref:
+                if ids and outbound.ref and len(ids) == index - 1:
                     self._remember_partial(
-                        outbound.ref, _Partial(outbound.text, reference, ids, sent)
+                        outbound.ref,
+                        _Partial(outbound.text, reference, [ids[i] for i in sorted(ids)], sent),
                     )
                 return SendResult.failed(outcome.kind, where + (outcome.detail or ""))
-            ids.append(outcome.message_id or "")
+            ids[index] = outcome.message_id or ""
             self._track(sent, outcome.message_id or "")
-        return SendResult(message_ids=tuple(ids), parts=total)
+        return SendResult(message_ids=tuple(ids[i] for i in sorted(ids)), parts=total)
 
     def _remember_partial(self, ref: str, partial: _Partial) -> None:
         self._partial[ref] = partial
@@ -501,7 +533,16 @@ class SmsChannel:
                 "delivery receipt ignored: id %r, unknown state %r", message_id, word or text[:40]
             )
             return
-        part_id, sent = self._lookup(message_id.strip())
+        message_id = message_id.strip()
+        if len(message_id) > MAX_MESSAGE_ID:
+            # SMPP 3.4 §5.2.23: 65 octets at most. Nothing of ours has such an id.
+            log.warning(
+                "delivery receipt ignored: message id of %d characters (at most %d)",
+                len(message_id),
+                MAX_MESSAGE_ID,
+            )
+            return
+        part_id, sent = self._lookup(message_id)
         extra: dict[str, str] = {"stat": word or ""}
         if parsed is not None and parsed.err:
             extra["err"] = parsed.err

@@ -94,6 +94,9 @@ class SubmitOutcome:
     status: int = 0
     kind: SendErrorKind | None = None
     detail: str = ""
+    # Submits of this part that went on the wire and got no answer (the link dropped or
+    # timed out) before this outcome: the SMSC may have taken the part that often more.
+    unanswered: int = 0
 
     @property
     def ok(self) -> bool:
@@ -662,12 +665,23 @@ class SmppSession:
 
     # --- submitting -----------------------------------------------------------------------
 
-    async def submit(self, sm: ShortMessage, *, within: float | None = None) -> SubmitOutcome:
+    async def submit(
+        self,
+        sm: ShortMessage,
+        *,
+        within: float | None = None,
+        before_wire: Callable[[], Awaitable[None]] | None = None,
+    ) -> SubmitOutcome:
         """Submit one part; retry throttling, temporary errors and drops for `within`
-        seconds (default: 6 × response_timeout). Never raises for network failures."""
+        seconds (default: 6 × response_timeout). Never raises for network failures.
+
+        `before_wire` runs once, inside the window and after the pacer, just before the
+        part is first written (the channel records the submit durably there): so at most
+        a window of recorded parts is ever unanswered."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (within if within is not None else 6 * self.response_timeout)
         temporary = 0
+        unanswered = 0
         last = SubmitOutcome(None, kind=SendErrorKind.CONNECTION, detail="SMSC not bound")
         while True:
             remaining = deadline - loop.time()
@@ -684,6 +698,9 @@ class SmppSession:
                 continue
             async with self._window:
                 sent_at = await self.pacer.acquire()
+                if before_wire is not None:
+                    hook, before_wire = before_wire, None
+                    await hook()
                 if not link.alive:
                     continue
                 sequence = self._sequence.next_sequence()
@@ -693,20 +710,28 @@ class SmppSession:
                     status, pdu = await future
                 except _LinkLost:
                     self.stats.resent_after_drop += 1
-                    last = SubmitOutcome(None, kind=SendErrorKind.CONNECTION, detail="link lost")
+                    unanswered += 1
+                    last = SubmitOutcome(
+                        None, kind=SendErrorKind.CONNECTION, detail="link lost",
+                        unanswered=unanswered,
+                    )
                     continue
                 except TimeoutError:
                     self.stats.response_timeouts += 1
+                    unanswered += 1
                     last = SubmitOutcome(
-                        None, kind=SendErrorKind.CONNECTION, detail="no submit_sm_resp"
+                        None, kind=SendErrorKind.CONNECTION, detail="no submit_sm_resp",
+                        unanswered=unanswered,
                     )
                     continue
             if status == 0:
                 self.pacer.accepted()
                 self.stats.submits_accepted += 1
-                return SubmitOutcome(parse_message_id(pdu[16:]))
+                return SubmitOutcome(parse_message_id(pdu[16:]), unanswered=unanswered)
             kind = codec.status_kind(status)
-            last = SubmitOutcome(None, status, kind, codec.status_name(status))
+            last = SubmitOutcome(
+                None, status, kind, codec.status_name(status), unanswered=unanswered
+            )
             if kind is SendErrorKind.THROTTLED:
                 self.stats.throttled += 1
                 self.pacer.throttled(sent_at)

@@ -31,6 +31,9 @@ _RANK_SQL = (
 )
 _RANK_STATUS = {0: "delivered", 2: "expired"}
 _CHUNK = 500  # ids per IN (…): well under SQLite's bound on variables
+# SMPP 3.4 §5.2.23: a message_id is at most 65 octets. A receipt naming a longer one is
+# not kept for later (a malformed or hostile peer must not fill the table).
+MAX_MESSAGE_ID = 65
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -46,6 +49,40 @@ class Receipt:
     state: str
     at: datetime
     whole: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitMark:
+    """One SMS part about to go on the wire (`OutboxRepo.journal`)."""
+
+    outbox_id: int
+    part: int
+    parts: int
+    reference: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitAnswer:
+    """The SMSC's answer to one part: accepted with `message_id`, or refused (None);
+    `unanswered` earlier submits of the part got no answer (possible duplicates)."""
+
+    outbox_id: int
+    part: int
+    channel: str
+    message_id: str | None
+    unanswered: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PartRecord:
+    """The journal's record of one part, read back to resume a message."""
+
+    part: int
+    parts: int
+    reference: int
+    state: str  # submitting | submitted | refused
+    message_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +123,17 @@ _INSERT = (
 )
 
 
+# A part's id → its message. An SMSC may reuse an id for a new message: the mapping then
+# moves to the new message and forgets the old part's state; recorded again for the same
+# message (the journal, then `mark_sent`), it keeps the state a receipt may have set.
+_MAP_ID = (
+    "INSERT INTO outbox_message_ids (channel, message_id, outbox_id) VALUES (?, ?, ?)"
+    " ON CONFLICT (channel, message_id) DO UPDATE SET outbox_id = excluded.outbox_id,"
+    " state = CASE WHEN outbox_message_ids.outbox_id = excluded.outbox_id"
+    " THEN outbox_message_ids.state ELSE NULL END"
+)
+
+
 def _row(msg: NewMessage, now: str) -> tuple[Any, ...]:
     return (
         msg.channel,
@@ -101,6 +149,28 @@ def _row(msg: NewMessage, now: str) -> tuple[Any, ...]:
         msg.idempotency_key,
         now,
     )
+
+
+# One statement for both kinds of journal entry: a mark inserts (or restarts) a part as
+# `submitting`; an answer (parts, reference and time given as 0, 0, '') only sets the
+# state and message id of the part its mark inserted.
+_JOURNAL = (
+    "INSERT INTO outbox_submits (outbox_id, part, parts, reference, state, message_id, at)"
+    " VALUES {values} ON CONFLICT (outbox_id, part) DO UPDATE SET"
+    " state = excluded.state, message_id = excluded.message_id,"
+    " parts = CASE WHEN excluded.state = 'submitting' THEN excluded.parts"
+    " ELSE outbox_submits.parts END,"
+    " reference = CASE WHEN excluded.state = 'submitting' THEN excluded.reference"
+    " ELSE outbox_submits.reference END,"
+    " at = CASE WHEN excluded.state = 'submitting' THEN excluded.at ELSE outbox_submits.at END"
+)
+
+_JOURNAL_ROWS = 100  # rows per statement: 700 variables, under SQLite's bound
+
+_MARK_SENT = (
+    "UPDATE outbox SET status = 'sent', sent_at = ?, parts = ?, lease_until = NULL,"
+    " error = NULL WHERE id = ?"
+)
 
 
 class OutboxRepo:
@@ -148,6 +218,17 @@ class OutboxRepo:
                 f" WHERE id IN ({marks})",
                 [to_db(now + lease), *ids],
             )
+            reclaimed = [r["id"] for r in rows if r["status"] == "sending"]
+            if reclaimed:
+                # Their sender died: a part it submitted without an answer goes again
+                # and may reach the recipient twice.
+                await self.db.execute(
+                    "UPDATE outbox SET possible_duplicate = 1"
+                    f" WHERE id IN ({_marks(reclaimed)}) AND EXISTS (SELECT 1 FROM"
+                    " outbox_submits s WHERE s.outbox_id = outbox.id"
+                    " AND s.state = 'submitting')",
+                    reclaimed,
+                )
         # As leased: `attempts` counts this try too.
         return [
             replace(_item(r), status="sending", attempts=r["attempts"] + 1) for r in rows
@@ -157,18 +238,13 @@ class OutboxRepo:
         self, item_id: int, channel: str, message_ids: Sequence[str], parts: int, at: datetime
     ) -> None:
         async with self.db.transaction():
-            await self.db.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, parts = ?, lease_until = NULL,"
-                " error = NULL WHERE id = ?",
-                (to_db(at), parts, item_id),
-            )
+            await self.db.execute(_MARK_SENT, (to_db(at), parts, item_id))
             if message_ids:
                 await self.db.executemany(
-                    "INSERT OR REPLACE INTO outbox_message_ids (channel, message_id, outbox_id)"
-                    " VALUES (?, ?, ?)",
-                    [(channel, mid, item_id) for mid in message_ids],
+                    _MAP_ID, [(channel, mid, item_id) for mid in message_ids]
                 )
-                await self._apply_early_receipts(channel, message_ids)
+                await self._apply_early_receipts(channel, {mid: at for mid in message_ids})
+                await self._settle({item_id: at})
 
     async def mark_final(self, item_id: int, status: str, error: str | None = None) -> None:
         """failed | expired | cancelled | delivered (Telegram: accepted means delivered)."""
@@ -233,12 +309,13 @@ class OutboxRepo:
             # `_apply_early_receipts`. Receipts for ids never recorded stay there
             # harmlessly (a table of receipts, not of messages).
             await self.db.executemany(
-                "INSERT OR REPLACE INTO early_receipts (channel, message_id, state, whole, at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO early_receipts (channel, message_id, state, whole, at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, message_id) DO UPDATE SET"
+                " state = excluded.state, whole = excluded.whole, at = excluded.at",
                 [
                     (r.channel, r.message_id, r.state, int(r.whole), to_db(r.at))
                     for r, owner in zip(receipts, found, strict=True)
-                    if owner is None
+                    if owner is None and len(r.message_id) <= MAX_MESSAGE_ID
                 ],
             )
             # In order: a part's later receipt overrides its earlier one; a `whole`
@@ -252,41 +329,49 @@ class OutboxRepo:
                     if owner is not None
                 ],
             )
-            # Each message touched, once: final when no part is pending any more; it
-            # takes the worst part's state, stamped with its last receipt's time.
-            last_at = {
-                owner: r.at for r, owner in zip(receipts, found, strict=True) if owner is not None
-            }
-            touched = sorted(last_at)
-            updates: list[tuple[str, str | None, int]] = []
-            for start in range(0, len(touched), _CHUNK):
-                part = touched[start : start + _CHUNK]
-                rows = await self.db.fetchall(
-                    "SELECT outbox_id, max(state IS NULL OR state = 'pending') AS open,"
-                    f" max({_RANK_SQL}) AS worst FROM outbox_message_ids"
-                    f" WHERE outbox_id IN ({_marks(part)}) GROUP BY outbox_id",
-                    part,
-                )
-                for row in rows:
-                    if row["open"]:
-                        continue
-                    status = _RANK_STATUS.get(int(row["worst"]), "failed")
-                    at = to_db(last_at[row["outbox_id"]]) if status == "delivered" else None
-                    updates.append((status, at, int(row["outbox_id"])))
-            await self.db.executemany(
-                "UPDATE outbox SET status = ?, delivered_at = ? WHERE id = ?"
-                " AND status IN ('sent', 'sending')",
-                updates,
+            # Each message touched, once: final when no part is pending any more.
+            await self._settle(
+                {owner: r.at for r, owner in zip(receipts, found, strict=True)
+                 if owner is not None}
             )
         return found
 
-    async def _apply_early_receipts(self, channel: str, message_ids: Sequence[str]) -> None:
+    async def _settle(self, last_at: dict[int, datetime]) -> None:
+        """Messages whose every part has a final state take the worst one, stamped with
+        `last_at` (the last receipt's time). Only a message marked `sent` settles: while
+        it is still being sent (or was cut short by a crash), a part without an id yet
+        must not let the parts with one decide (`mark_sent_many` settles it after)."""
+        touched = sorted(last_at)
+        updates: list[tuple[str, str | None, int]] = []
+        for start in range(0, len(touched), _CHUNK):
+            part = touched[start : start + _CHUNK]
+            rows = await self.db.fetchall(
+                "SELECT outbox_id, max(state IS NULL OR state = 'pending') AS open,"
+                f" max({_RANK_SQL}) AS worst FROM outbox_message_ids"
+                f" WHERE outbox_id IN ({_marks(part)}) GROUP BY outbox_id",
+                part,
+            )
+            for row in rows:
+                if row["open"]:
+                    continue
+                status = _RANK_STATUS.get(int(row["worst"]), "failed")
+                at = to_db(last_at[row["outbox_id"]]) if status == "delivered" else None
+                updates.append((status, at, int(row["outbox_id"])))
+        await self.db.executemany(
+            "UPDATE outbox SET status = ?, delivered_at = ? WHERE id = ? AND status = 'sent'",
+            updates,
+        )
+
+    async def _apply_early_receipts(self, channel: str, since: dict[str, datetime]) -> None:
         """Receipts that came before these ids were recorded: apply them now (inside the
-        caller's transaction)."""
+        caller's transaction). `since` maps each id to when its part was submitted: a
+        receipt older than that belongs to an earlier message that had the same id (an
+        SMSC reuses ids) and is dropped, never applied."""
         if await self.db.fetchval("SELECT 1 FROM early_receipts LIMIT 1") is None:
             return  # the common case: one cheap look, no per-id queries
+        message_ids = sorted(since)
         for start in range(0, len(message_ids), _CHUNK):
-            chunk = list(message_ids[start : start + _CHUNK])
+            chunk = message_ids[start : start + _CHUNK]
             rows = await self.db.fetchall(
                 "SELECT * FROM early_receipts WHERE channel = ?"
                 f" AND message_id IN ({_marks(chunk)})",
@@ -305,8 +390,113 @@ class OutboxRepo:
                         bool(row["whole"]),
                     )
                     for row in rows
+                    if from_db(row["at"]) >= since[row["message_id"]]
                 ]
             )
+
+    async def forget_early_receipts(self, before: datetime) -> int:
+        """Drop receipts for ids still unknown that arrived before `before` (their
+        message was never ours, or its bookkeeping is long lost). Returns how many."""
+        return await self.db.execute(
+            "DELETE FROM early_receipts WHERE at < ?", (to_db(before),)
+        )
+
+    # -- the submit journal (docs/architecture.md, the outbox) ---------------------------
+
+    async def journal(
+        self, answers: Sequence[SubmitAnswer], marks: Sequence[SubmitMark]
+    ) -> None:
+        """Record SMSC answers to parts, then parts about to be submitted, in one
+        transaction (group commit: the parts of a whole window share it) of one
+        statement, the journal being on every part's path. The ids are mapped for
+        receipts by `mark_sent_many` (a receipt before that waits in early_receipts)."""
+        if not answers and not marks:
+            return
+        rows = [
+            (a.outbox_id, a.part, 0, 0,
+             "submitted" if a.message_id is not None else "refused", a.message_id, "")
+            for a in answers
+        ] + [
+            (m.outbox_id, m.part, m.parts, m.reference, "submitting", None, to_db(m.at))
+            for m in marks
+        ]
+        doubtful = sorted({a.outbox_id for a in answers if a.unanswered})
+        if doubtful:  # first: a crash right after must not lose the flag
+            await self.db.execute(
+                f"UPDATE outbox SET possible_duplicate = 1 WHERE id IN ({_marks(doubtful)})",
+                doubtful,
+            )
+        # One multi-row statement per chunk, atomic on its own: the journal is on every
+        # part's path, and a transaction around it would cost two more round trips.
+        for start in range(0, len(rows), _JOURNAL_ROWS):
+            chunk = rows[start : start + _JOURNAL_ROWS]
+            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            await self.db.execute(
+                _JOURNAL.format(values=values), [v for row in chunk for v in row]
+            )
+
+    async def extend_lease(self, outbox_ids: Sequence[int], until: datetime) -> None:
+        """The sender still holds these messages (a slow SMSC, a long queue for the
+        window): their lease runs until `until`, so nobody takes them over meanwhile."""
+        ids = sorted(set(outbox_ids))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            await self.db.execute(
+                "UPDATE outbox SET lease_until = ?"
+                f" WHERE status = 'sending' AND id IN ({_marks(chunk)})",
+                [to_db(until), *chunk],
+            )
+
+    async def forget_submits(self) -> int:
+        """Drop the journal of messages that can no longer be claimed (sent, final):
+        it matters only while a message may be claimed again. Returns how many parts."""
+        return await self.db.execute(
+            "DELETE FROM outbox_submits WHERE EXISTS (SELECT 1 FROM outbox o"
+            " WHERE o.id = outbox_submits.outbox_id"
+            " AND o.status NOT IN ('queued', 'sending', 'deferred'))"
+        )
+
+    async def parts(self, outbox_ids: Sequence[int]) -> dict[int, list[PartRecord]]:
+        """The journal's records of these messages' parts, by outbox id, in part order."""
+        found: dict[int, list[PartRecord]] = {}
+        ids = sorted(set(outbox_ids))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = await self.db.fetchall(
+                "SELECT * FROM outbox_submits"
+                f" WHERE outbox_id IN ({_marks(chunk)}) ORDER BY outbox_id, part",
+                chunk,
+            )
+            for r in rows:
+                found.setdefault(int(r["outbox_id"]), []).append(
+                    PartRecord(
+                        int(r["part"]), int(r["parts"]), int(r["reference"]), r["state"],
+                        r["message_id"],
+                    )
+                )
+        return found
+
+    async def describe(self, outbox_ids: Sequence[int]) -> dict[int, OutboxItem]:
+        """The rows of these ids (for log lines about receipts), by id."""
+        found: dict[int, OutboxItem] = {}
+        ids = sorted(set(outbox_ids))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = await self.db.fetchall(
+                f"SELECT * FROM outbox WHERE id IN ({_marks(chunk)})", chunk
+            )
+            found.update((int(r["id"]), _item(r)) for r in rows)
+        return found
+
+    async def stuck(self, now: datetime) -> int:
+        """Messages still `sending` after their lease ran out at `now`: nobody is
+        sending them (/healthz reports the sender down while there are any)."""
+        return int(
+            await self.db.fetchval(
+                "SELECT count(*) FROM outbox WHERE status = 'sending' AND lease_until < ?",
+                (to_db(now),),
+            )
+        )
 
     async def get(self, item_id: int) -> OutboxItem | None:
         row = await self.db.fetchone("SELECT * FROM outbox WHERE id = ?", (item_id,))
@@ -341,20 +531,19 @@ class OutboxRepo:
         stamp = to_db(at)
         async with self.db.transaction():
             await self.db.executemany(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, parts = ?, lease_until = NULL,"
-                " error = NULL WHERE id = ?",
-                [(stamp, parts, item_id) for item_id, _, _, parts in sent],
+                _MARK_SENT, [(stamp, parts, item_id) for item_id, _, _, parts in sent]
             )
             await self.db.executemany(
-                "INSERT OR REPLACE INTO outbox_message_ids (channel, message_id, outbox_id)"
-                " VALUES (?, ?, ?)",
-                [(ch, mid, item_id) for item_id, ch, mids, _ in sent for mid in mids],
+                _MAP_ID, [(ch, mid, item_id) for item_id, ch, mids, _ in sent for mid in mids]
             )
-            by_channel: dict[str, list[str]] = {}
+            by_channel: dict[str, dict[str, datetime]] = {}
             for _, ch, mids, _ in sent:
-                by_channel.setdefault(ch, []).extend(mids)
-            for ch, mids in by_channel.items():
-                await self._apply_early_receipts(ch, mids)
+                by_channel.setdefault(ch, {}).update((mid, at) for mid in mids)
+            for ch, since in by_channel.items():
+                await self._apply_early_receipts(ch, since)
+            # Receipts that came while the message was being sent (through the
+            # journal's ids) settle it now.
+            await self._settle({item_id: at for item_id, _, _, _ in sent})
 
     async def release(self, items: Sequence[tuple[int, datetime]]) -> None:
         """Give claimed messages back unsent (a rate limit said «not yet»): queued again

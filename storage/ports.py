@@ -33,7 +33,7 @@ from storage.models import (
     ReadingRecord,
     UnlinkedSubmission,
 )
-from storage.outbox import NewMessage, Receipt
+from storage.outbox import NewMessage, PartRecord, Receipt, SubmitAnswer, SubmitMark
 from storage.staff import Role, StaffAccount
 
 
@@ -385,6 +385,37 @@ class Outbox(Protocol):
     async def report_many(self, receipts: Sequence[Receipt]) -> list[int | None]:
         """Apply delivery receipts in order, atomically; returns each one's outbox id,
         None where the message id is not recorded yet (kept until it is)."""
+        ...
+
+    async def journal(
+        self, answers: Sequence[SubmitAnswer], marks: Sequence[SubmitMark]
+    ) -> None:
+        """The submit journal: record the SMSC's answers to parts, then parts about to
+        be submitted, atomically (accepted ids are mapped for receipts at once)."""
+        ...
+
+    async def extend_lease(self, outbox_ids: Sequence[int], until: datetime) -> None:
+        """Messages still held by their sender keep their lease until `until`."""
+        ...
+
+    async def forget_submits(self) -> int:
+        """Drop the journal of messages that can no longer be claimed."""
+        ...
+
+    async def parts(self, outbox_ids: Sequence[int]) -> dict[int, list[PartRecord]]:
+        """The journal's records of these messages' parts, by outbox id."""
+        ...
+
+    async def describe(self, outbox_ids: Sequence[int]) -> dict[int, OutboxItem]:
+        """These rows, by id."""
+        ...
+
+    async def stuck(self, now: datetime) -> int:
+        """Messages still `sending` after their lease ran out at `now`."""
+        ...
+
+    async def forget_early_receipts(self, before: datetime) -> int:
+        """Drop receipts for still unknown ids that arrived before `before`."""
         ...
 
     async def release(self, items: Sequence[tuple[int, datetime]]) -> None:

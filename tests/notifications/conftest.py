@@ -103,6 +103,22 @@ async def add_account(
         )
 
 
+async def add_street(store: Store, count: int, *, first: int, phone: str) -> None:
+    """`count` accounts on Ухта, Мира (houses 1–40), numbered from `first`, each with one
+    phone `phone` + seven digits (crash tests and benchmarks: plain SQL, fast)."""
+    now = to_db(datetime.now(UTC))
+    await store.db.executemany(
+        "INSERT INTO accounts (number, settlement, street, house, settlement_key,"
+        " street_key, house_key, updated_at) VALUES (?, 'Ухта', 'Мира', ?, 'ухта',"
+        " 'мира', ?, ?)",
+        [(f"{first + i}", str(i % 40 + 1), str(i % 40 + 1), now) for i in range(count)],
+    )
+    await store.db.executemany(
+        "INSERT INTO account_phones (account, phone) VALUES (?, ?)",
+        [(f"{first + i}", f"{phone}{i:07d}") for i in range(count)],
+    )
+
+
 async def link_telegram(store: Store, user_id: int, phone: str) -> int:
     contact = await store.contacts.resolve("telegram", str(user_id))
     await store.contacts.verify_phone(contact.id, phone, "contact")

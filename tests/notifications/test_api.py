@@ -62,7 +62,7 @@ async def test_outage_confirm_restore_progress_cancel(
     response = await client.get("/api/campaigns/1", headers=AUTH)
     assert await response.json() == {
         "campaign": 1, "kind": "outage", "recipients": 3, "queued": 3, "sent": 0,
-        "delivered": 0, "failed": 0, "deferred": 0, "cancelled": 0,
+        "delivered": 0, "failed": 0, "deferred": 0, "cancelled": 0, "possible_duplicates": 0,
     }
     response = await client.post("/api/outages/1/restored", headers=AUTH)
     assert (await response.json())["campaign"] == 2

@@ -350,6 +350,7 @@ async def test_import_invoices(
     assert progress.as_json() == {
         "campaign": report.campaign, "kind": "invoice", "recipients": 3, "queued": 0,
         "sent": 2, "delivered": 0, "failed": 1, "deferred": 0, "cancelled": 0,
+        "possible_duplicates": 0,
     }
     rows = [r async for r in notes.undelivered(report.campaign)]
     assert sorted((r.account, r.phone) for r in rows) == [

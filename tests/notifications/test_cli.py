@@ -75,7 +75,7 @@ def test_broadcast_outage_json_confirmation_restore_and_show(tmp_path: Path) -> 
     show = gateway(config, "campaigns", "show", "1", "--json")
     assert json.loads(show.stdout) == {
         "campaign": 1, "kind": "outage", "recipients": 5, "queued": 5, "sent": 0,
-        "delivered": 0, "failed": 0, "deferred": 0, "cancelled": 0,
+        "delivered": 0, "failed": 0, "deferred": 0, "cancelled": 0, "possible_duplicates": 0,
     }
     restored = gateway(config, "outage", "restored", "1", "--json")
     assert restored.returncode == 0, restored.stderr

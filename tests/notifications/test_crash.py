@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from notifications.campaigns import Notifications, OutageRequest
-from storage.db import to_db
 from storage.store import Store
-from tests.notifications.conftest import MSK
+from tests.notifications.conftest import MSK, add_street
 from tests.notifications.crash_worker import BATCH
 from tests.notifications.test_campaigns import service
 
@@ -27,18 +26,7 @@ PEOPLE = 10_000
 
 async def build(db: Path) -> int:
     async with await Store.open(db) as store:
-        now = to_db(datetime.now(UTC))
-        await store.db.executemany(
-            "INSERT INTO accounts (number, settlement, street, house, settlement_key,"
-            " street_key, house_key, updated_at) VALUES (?, 'Ухта', 'Мира', ?, 'ухта',"
-            " 'мира', ?, ?)",
-            [(f"{20_000_000 + i}", str(i % 50 + 1), str(i % 50 + 1), now)
-             for i in range(PEOPLE)],
-        )
-        await store.db.executemany(
-            "INSERT INTO account_phones (account, phone) VALUES (?, ?)",
-            [(f"{20_000_000 + i}", f"+7900{i:07d}") for i in range(PEOPLE)],
-        )
+        await add_street(store, PEOPLE, first=20_000_000, phone="+7900")
         notes: Notifications = service(store, now=datetime.now(UTC))
         now_msk = datetime.now(MSK)
         report = await notes.outage(
