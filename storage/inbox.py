@@ -1,4 +1,4 @@
-"""The inbox and the audit log over SQLite (migration 005; docs/interfaces.md §12).
+"""The inbox and the audit log over SQLite (migration 006; docs/interfaces.md §12).
 
 A thread is one contact's conversation with people: it opens when the bot cannot act
 on a message (or the customer asks for a person, or writes an appeal) and collects the

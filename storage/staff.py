@@ -40,7 +40,7 @@ def _account(row: Any) -> StaffAccount:
 
 
 class StaffRepo:
-    """`staff_accounts` and `staff_login_failures` (migration 006)."""
+    """`staff_accounts` and `staff_login_failures` (migration 007)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -1,4 +1,4 @@
--- 005: the inbox (people behind the bot), the audit log, appeal answers as a history.
+-- 006: the inbox (people behind the bot), the audit log, appeal answers as a history.
 -- Timestamps are UTC ISO-8601 strings as in 001 (storage.db.to_db). Portable SQL only:
 -- the same statements run on PostgreSQL with INTEGER PRIMARY KEY read as a serial key.
 

@@ -1,4 +1,4 @@
--- 006: staff accounts of the web workspace (docs/interfaces.md §12) and their failed
+-- 007: staff accounts of the web workspace (docs/interfaces.md §12) and their failed
 -- logins. Passwords are stored only as argon2 hashes (the PHC string argon2-cffi makes).
 -- Failed logins live here, not in a process, so that several instances of one gateway
 -- rate-limit a login or an address together.
