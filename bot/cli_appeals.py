@@ -181,8 +181,10 @@ async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
     staff = args.staff or getpass.getuser()
     async with await Store.open(settings.storage.path) as store:
         try:
+            # The running service's sender is woken to send it at once.
+            wake = LocalWake(settings.storage.path).notify
             appeal, outbox_id = await answer_appeal_through_inbox(
-                store, OutboxAnswers(store), args.id, text, actor=staff
+                store, OutboxAnswers(store, wake), args.id, text, actor=staff
             )
         except NotFound:
             print(f"gateway: обращение №{args.id} не найдено", file=sys.stderr)

@@ -139,12 +139,15 @@ async def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_reply(args: argparse.Namespace, settings: Settings) -> int:
     from bot.answers import OutboxAnswers
     from handlers.inbox import AlreadyAnswered, InboxError, NotFound, reply
+    from notifications.wake import LocalWake
     from storage.store import Store
 
     text = " ".join(args.text)
     async with await Store.open(settings.storage.path) as store:
         try:
-            outbox_id = await reply(store, OutboxAnswers(store), args.id, text,
+            # The running service's sender is woken to send it at once.
+            out = OutboxAnswers(store, LocalWake(settings.storage.path).notify)
+            outbox_id = await reply(store, out, args.id, text,
                                     actor=args.staff or getpass.getuser(), after=args.after)
         except NotFound:
             print(f"gateway: входящее №{args.id} не найдено", file=sys.stderr)
