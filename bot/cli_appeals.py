@@ -195,7 +195,6 @@ async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
     if not outbox_id:
         print(f"Обращение №{appeal.id}: этот ответ уже отправлен, повторно не отправляется")
         return 0
-    LocalWake(settings.storage.path).notify()  # the running service sends it at once
     channel = CHANNEL_NAMES.get(appeal.channel, appeal.channel)
     print(f"Обращение №{appeal.id}: ответ записан и поставлен в очередь ({channel})")
     return 0
