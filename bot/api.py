@@ -188,6 +188,9 @@ class AdminApi:
             pass
         else:
             add_routes(self.app)
+        from staff.web import mount
+
+        mount(self.app, self.gateway)  # the staff workspace under /staff/
         telegram = self.gateway.channels.get("telegram")
         add = getattr(telegram, "add_routes", None)
         if add is not None:

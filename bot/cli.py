@@ -257,6 +257,7 @@ def register_extensions(sub: Any, common: argparse.ArgumentParser) -> None:
         "bot.cli_inbox",
         "bot.cli_notifications",
         "bot.cli_reports",
+        "bot.cli_staff",
     ):
         try:
             module = __import__(module_name, fromlist=["register"])

@@ -219,6 +219,9 @@ class StaffSettings(_Section):
     answer_within_hours: int = Field(4, ge=1, le=200)  # working hours
     attachment_max_mb: int = Field(10, ge=0, le=100)
     session_secret: SecretStr = SecretStr("")
+    # Frequent answers offered in the workspace's reply box (TOML, [[answer]] title/text);
+    # None: the list shipped with the project (staff/data/answers.toml).
+    answer_templates_file: Path | None = None
 
     @field_validator("working_hours")
     @classmethod

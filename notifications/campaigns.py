@@ -509,6 +509,22 @@ class Notifications:
             email=by_channel.get("email", 0),
         )
 
+    async def outage_addresses(
+        self, req: OutageRequest, limit: int = 200
+    ) -> list[tuple[str, str, str, int]]:
+        """The houses an outage's area matches: (settlement, street, house, accounts),
+        houses in natural order (3, 9, 11, 21А). Raises OutageError as `outage` does."""
+        req = check_outage_request(req)  # «все» is every house, limits as everywhere
+        found = await self.campaigns.area_addresses(
+            AreaAudience(req.settlement, req.street, req.houses), limit
+        )
+
+        def order(row: tuple[str, str, str, int]) -> tuple[str, str, int, str]:
+            digits = re.match(r"\d+", row[2])
+            return row[0], row[1], int(digits[0]) if digits else 0, row[2]
+
+        return sorted(found, key=order)
+
     async def restored(self, outage_id: int) -> BroadcastReport | None:
         """Close the outage, drop its notices not sent yet, and tell the same people the
         power is back. Again on a closed outage: the report of the first «restored»."""

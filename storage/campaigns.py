@@ -432,6 +432,20 @@ class CampaignRepo:
         people, params = await self._people(audience)
         return int(await self.db.fetchval(f"WITH {people} SELECT count(*) FROM area", params))
 
+    async def area_addresses(
+        self, audience: AreaAudience, limit: int = 200
+    ) -> list[tuple[str, str, str, int]]:
+        """(settlement, street, house, accounts) of the houses an area matches, by street
+        and house, at most `limit` of them: what staff check before a broadcast."""
+        people, params = await self._people(audience)
+        rows = await self.db.fetchall(
+            f"WITH {people} SELECT a.settlement AS settlement, a.street AS street,"
+            " a.house AS house, count(*) AS n FROM accounts a JOIN area ON area.number = a.number"
+            " GROUP BY a.settlement, a.street, a.house ORDER BY a.street, a.house LIMIT :a_limit",
+            {**params, "a_limit": limit},
+        )
+        return [(r["settlement"], r["street"], r["house"], int(r["n"])) for r in rows]
+
     async def count(self, audience: Audience, routing: Routing) -> AudienceCounts:
         """The audience without building anything (a dry run)."""
         routed, params = await self._routed(audience, routing)
