@@ -109,18 +109,18 @@ class AdminApi:
             log.warning("admin API: no [api] token set; listening on loopback without auth")
 
     def _add_extensions(self) -> None:
-        """Routes owned by other parts: notifications (campaigns, outages), Telegram
-        webhook."""
+        """Routes owned by other parts: notifications (campaigns, outages), the Telegram
+        and MAX webhooks."""
         try:
             from notifications.api import add_routes
         except ImportError:
             pass
         else:
             add_routes(self.app)
-        telegram = self.gateway.channels.get("telegram")
-        add = getattr(telegram, "add_routes", None)
-        if add is not None:
-            add(self.app)
+        for name in ("telegram", "max"):  # the messengers' webhook routes
+            add = getattr(self.gateway.channels.get(name), "add_routes", None)
+            if add is not None:
+                add(self.app)
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)

@@ -107,7 +107,9 @@ class NoticeConfig:
             telegram=settings.telegram.enabled,
             running=frozenset(
                 name for name, on in (
-                    ("telegram", settings.telegram.enabled), ("email", settings.email.enabled)
+                    ("telegram", settings.telegram.enabled),
+                    ("max", settings.max.enabled),
+                    ("email", settings.email.enabled),
                 ) if on
             ),
             window_first_day=settings.readings.window_first_day,

@@ -110,14 +110,20 @@ class ChannelLimits:
 
     @classmethod
     def from_rates(
-        cls, *, sms_tps: float, telegram_rate: float, telegram_chat_rate: float
+        cls,
+        *,
+        sms_tps: float,
+        telegram_rate: float,
+        telegram_chat_rate: float,
+        max_rate: float = 30,
     ) -> ChannelLimits:
         """The limits of design.md from settings: `[smpp] tps`, `[notifications]
-        telegram_rate`, `telegram_chat_rate`."""
+        telegram_rate`, `telegram_chat_rate`, `max_rate` (MAX Bot API requests a second)."""
         return cls(
             {
                 "sms": ChannelLimit(sms_tps),
                 "telegram": ChannelLimit(telegram_rate, per_chat=telegram_chat_rate),
+                "max": ChannelLimit(max_rate),
             }
         )
 
