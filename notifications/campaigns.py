@@ -147,6 +147,7 @@ class BroadcastReport:
     sample: str
     needs_confirmation: bool = False
     email: int = 0
+    max: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -157,6 +158,7 @@ class BroadcastReport:
             "by_channel": {
                 "sms": self.sms, "telegram": self.telegram,
                 **({"email": self.email} if self.email else {}),
+                **({"max": self.max} if self.max else {}),
             },
             "sms_parts": self.sms_parts,
             "sample": self.sample,
@@ -339,7 +341,7 @@ class Notifications:
         counts = await self.campaigns.count(audience, routing)
         preview = BroadcastReport(
             None, None, counts.accounts, counts.recipients, counts.sms, counts.telegram,
-            sms_parts(text), text, email=counts.email,
+            sms_parts(text), text, email=counts.email, max=counts.max,
         )
         if dry_run:
             return preview
@@ -383,6 +385,7 @@ class Notifications:
             campaign, outage.id, counts.accounts, recipients, by_channel.get("sms", 0),
             by_channel.get("telegram", 0), preview.sms_parts, text,
             email=by_channel.get("email", 0),
+            max=by_channel.get("max", 0),
         )
 
     async def restored(self, outage_id: int) -> BroadcastReport | None:
@@ -458,6 +461,7 @@ class Notifications:
             campaign, outage, accounts, recipients, by_channel.get("sms", 0),
             by_channel.get("telegram", 0), sms_parts(text), text,
             email=by_channel.get("email", 0),
+            max=by_channel.get("max", 0),
         )
 
     # -- billing notices -----------------------------------------------------------------
