@@ -230,3 +230,41 @@ async def test_an_outage_reaches_a_mixed_audience_once_each_on_their_channel(
             and str(m["chat_id"]) == "603"] == []
     for phone in (IVAN, OLGA, PETR, ANNA):
         assert len(gw.simulator.messages_to(phone)) == sms_before[phone], phone
+
+
+async def test_webhook_mode_through_the_admin_api_server(tmp_path: Path) -> None:
+    """Webhook mode: the route lives on the admin API's server; a wrong or missing
+    secret gets 401 and nothing is recorded; a good update is answered in MAX."""
+    import aiohttp
+
+    async with FakeMax() as mx:
+        cfg = tmp_path / "s.toml"
+        cfg.write_text(
+            f'[storage]\npath = "{tmp_path / "g.db"}"\n'
+            "[smpp]\nenabled = false\n[api]\nport = 0\n"
+            f'[max]\nenabled = true\napi_base = "{mx.base_url}"\nmode = "webhook"\n'
+            'webhook_url = "https://bot.example.org/max/webhook"\n',
+            encoding="utf-8",
+        )
+        settings = load_settings(cfg)
+        settings.max.token = SecretStr(TOKEN)
+        settings.max.webhook_secret = SecretStr("s3cret-hook")
+        async with Gateway(settings) as gw:
+            assert gw.api is not None
+            assert gw.store is not None
+            url = f"http://127.0.0.1:{gw.api.port}/max/webhook"
+            update = text_update(701, "помощь")
+            async with aiohttp.ClientSession() as http:
+                for headers in ({}, {"X-Max-Bot-Api-Secret": "s3cret-hooK"}):
+                    async with http.post(url, json=update, headers=headers) as resp:
+                        assert resp.status == 401
+                assert await gw.store.db.fetchval("SELECT count(*) FROM inbound") == 0
+                good = {"X-Max-Bot-Api-Secret": "s3cret-hook"}
+                async with http.post(url, data=b"\xff{", headers=good) as resp:
+                    assert resp.status == 400
+                async with http.post(url, json=update, headers=good) as resp:
+                    assert resp.status == 200
+            await mx.wait_until(lambda: bool(mx.texts_to(701)))
+            assert mx.subscriptions[0]["url"] == "https://bot.example.org/max/webhook"
+            assert mx.subscriptions[0]["secret"] == "s3cret-hook"
+            assert await gw.store.db.fetchval("SELECT count(*) FROM inbound") == 1
