@@ -284,6 +284,7 @@ class OutboxSender:
                 telegram_rate=n.telegram_rate,
                 telegram_chat_rate=n.telegram_chat_rate,
                 max_rate=n.max_rate,
+                email_rate=settings.email.rate if settings.email.enabled else None,
             ),
             quiet=QuietHours(start, end, settings.service.tz),
             templates=CampaignRepo(store.db),
