@@ -125,6 +125,7 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.core import normalize_phone
     from bot.engine import ConversationEngine
     from handlers.dispatch import Handlers
+    from handlers.inbox import InboxIntake
     from notifications.sender import OutboxSender
     from storage.store import Store
 
@@ -143,9 +144,11 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             await load_demo_if_empty(store.db)
         console = ConsoleChannel(address)
         sender = OutboxSender(store.outbox, store.contacts, {"console": console})
+        config = handler_config(settings)
         engine = ConversationEngine(
-            store, Handlers(store, handler_config(settings)), make_parse(settings),
+            store, Handlers(store, config), make_parse(settings),
             phone_region=settings.service.phone_region,
+            inbox=InboxIntake(store, config),
         )
         await console.start(engine.accept, sender.on_report)
         interactive = sys.stdin.isatty()
@@ -233,6 +236,7 @@ def register_extensions(sub: Any, common: argparse.ArgumentParser) -> None:
         "bot.cli_registry",
         "bot.cli_sms",
         "bot.cli_appeals",
+        "bot.cli_inbox",
         "bot.cli_notifications",
         "bot.cli_reports",
     ):

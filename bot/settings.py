@@ -190,6 +190,16 @@ class ReadingsSettings(_Section):
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
+def hours_window(text: str) -> tuple[time, time] | None:
+    """«21:00-09:00» → (21:00, 09:00); None when it is not such a range of local times."""
+    match = _HOURS.match(text.strip())
+    if not match or int(match[1]) > 23 or int(match[3]) > 23:
+        return None
+    if int(match[2]) > 59 or int(match[4]) > 59:
+        return None
+    return time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+
+
 class NotificationsSettings(_Section):
     quiet_hours: str = "21:00-09:00"
     confirm_above: int = Field(1000, ge=0)
@@ -207,22 +217,47 @@ class NotificationsSettings(_Section):
     @field_validator("quiet_hours")
     @classmethod
     def _quiet(cls, value: str) -> str:
-        match = _HOURS.match(value.strip())
-        if not match or int(match[1]) > 23 or int(match[3]) > 23:
+        if hours_window(value) is None:
             raise ValueError("must look like 21:00-09:00")
         return value.strip()
 
     @property
     def quiet_window(self) -> tuple[time, time]:
-        match = _HOURS.match(self.quiet_hours)
-        assert match is not None  # validated above
-        return time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+        window = hours_window(self.quiet_hours)
+        assert window is not None  # validated above
+        return window
 
 
 class AppealsSettings(_Section):
     urgent_hours: int = Field(24, ge=1)  # outage, power_quality
     working_days: int = Field(3, ge=1)  # every other category
     offices_file: Path | None = None  # None: the list shipped with the project
+
+
+class StaffSettings(_Section):
+    """People behind the bot: the inbox's working hours and answer time (docs/interfaces.md
+    §12). `session_secret` signs staff web sessions; environment only, never logged."""
+
+    working_hours: str = "09:00-18:00"  # local, on working days as for appeals
+    answer_within_hours: int = Field(4, ge=1, le=200)  # working hours
+    attachment_max_mb: int = Field(10, ge=0, le=100)
+    session_secret: SecretStr = SecretStr("")
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        window = hours_window(value)
+        if window is None:
+            raise ValueError("must look like 09:00-18:00")
+        if window[1] <= window[0]:
+            raise ValueError("the working day must end after it starts (09:00-18:00)")
+        return value.strip()
+
+    @property
+    def working_window(self) -> tuple[time, time]:
+        window = hours_window(self.working_hours)
+        assert window is not None  # validated above
+        return window
 
 
 class IdentitySettings(_Section):
@@ -322,6 +357,7 @@ class Settings(BaseSettings):
     notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)
     appeals: AppealsSettings = Field(default_factory=AppealsSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    staff: StaffSettings = Field(default_factory=StaffSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
     max: MaxSettings = Field(default_factory=MaxSettings)

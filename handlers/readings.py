@@ -564,6 +564,8 @@ class ReadingsUseCase:
                     status="pending" if held else "accepted",
                     inbound_id=ctx.inbound_id,
                     linked=linked,
+                    # A person typing it for the customer (handlers/inbox.py)
+                    entered_by=ctx.meta.get("entered_by"),
                 )
                 for p in plan
             ]

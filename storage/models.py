@@ -81,6 +81,7 @@ class ReadingRecord:
     received_at: datetime
     status: str
     linked: bool = True  # sent by a contact linked to the account
+    entered_by: str | None = None  # a staff login when a person typed it for the customer
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,7 @@ class NewReading:
     status: Literal["accepted", "pending"] = "accepted"
     inbound_id: int | None = None
     linked: bool = True
+    entered_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,12 +12,15 @@ from types import TracebackType
 from typing import Self
 
 from storage.db import Database
+from storage.inbox import AuditRepo, InboxRepo
 from storage.notice_channels import NoticeChannelRepo
 from storage.outbox import OutboxRepo
 from storage.ports import (
     Appeals,
+    Audit,
     Contacts,
     ConversationStates,
+    Inbox,
     Journal,
     NoticeChannels,
     OpsStats,
@@ -51,6 +54,8 @@ class Store:
     outbox: Outbox
     notice_channels: NoticeChannels
     stats: OpsStats
+    inbox: Inbox
+    audit: Audit
 
     @classmethod
     def over(cls, db: Database) -> Store:
@@ -67,6 +72,8 @@ class Store:
             outbox=OutboxRepo(db),
             notice_channels=NoticeChannelRepo(db),
             stats=SqliteOpsStats(db),
+            inbox=InboxRepo(db),
+            audit=AuditRepo(db),
         )
 
     @classmethod

@@ -231,7 +231,8 @@ async def test_attachment_only_and_broken_mime_get_an_answer(
     await relay.wait_for(lambda: any(m["In-Reply-To"] == "<broken@mail.ru>"
                                      for m in relay.received))
     [reply] = [m for m in relay.received if m["In-Reply-To"] == "<broken@mail.ru>"]
-    assert "текстом" in body(reply)
+    # An attachment alone goes to a person, and the customer hears by when (the inbox).
+    assert "передано специалисту" in body(reply)
 
 
 async def test_a_mail_loop_between_two_auto_responders_ends(
@@ -258,7 +259,10 @@ async def test_a_mail_loop_between_two_auto_responders_ends(
             await smtp_send(port, echo.as_bytes(), mail_from=robot, to=[OURS])
         answered = len(ours)
     assert relay.to("boss@corp.example") == []
-    assert answered == gw.settings.email.answers_per_hour == 4
+    # The robot's mail is nothing the bot can act on: it goes to a person once, and the
+    # customer is told once per inbox item, so its echoes join the item unanswered. The
+    # channel's own cap (`answers_per_hour`, tests/mail_gateway) is the second guard.
+    assert answered == 1
 
 
 async def test_healthz_names_the_channel(world: tuple[Gateway, RelaySink, int]) -> None:
@@ -306,3 +310,27 @@ async def test_notices_follow_the_persons_choice(
     texts = await gw.simulator.wait_messages("+79121234567", 2, within=15)
     assert "повреждение кабеля" in texts[-1]
     assert not any("повреждение кабеля" in body(m) for m in relay.received)
+
+
+async def test_a_person_answers_an_email_in_its_thread(
+    world: tuple[Gateway, RelaySink, int],
+) -> None:
+    from bot.answers import OutboxAnswers
+    from handlers import inbox
+
+    gw, relay, port = world
+    raw = (f"From: {IVAN}\r\nTo: {OURS}\r\nMessage-ID: <q1@mail.ru>\r\nSubject: Вопрос\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\nывапролд\r\n").encode()
+    await smtp_send(port, raw, mail_from=IVAN, to=[OURS])
+    await relay.wait_for(lambda: any(m["In-Reply-To"] == "<q1@mail.ru>" for m in relay.received))
+    assert gw.store is not None
+    [item] = await inbox.list_items(gw.store)
+    assert item.channel == "email"
+    before = len(relay.received)
+    assert gw.sender is not None
+    await inbox.reply(gw.store, OutboxAnswers(gw.store, gw.sender.wake), item.id,
+                      "Здравствуйте! Ответ специалиста.", actor="anna")
+    await relay.wait_for(lambda: len(relay.received) > before)
+    answer = relay.received[-1]
+    assert "Ответ специалиста" in body(answer)
+    assert answer["In-Reply-To"] == "<q1@mail.ru>"  # the customer's thread is kept
