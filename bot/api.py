@@ -178,7 +178,7 @@ class AdminApi:
 
     def _add_extensions(self) -> None:
         """Routes owned by other parts: notifications (campaigns, outages), the inbox
-        (bot/api_inbox.py), Telegram webhook."""
+        (bot/api_inbox.py), the Telegram and MAX webhooks."""
         from bot.api_inbox import add_routes as add_inbox_routes
 
         add_inbox_routes(self.app)
@@ -191,10 +191,10 @@ class AdminApi:
         from staff.web import mount
 
         mount(self.app, self.gateway)  # the staff workspace under /staff/
-        telegram = self.gateway.channels.get("telegram")
-        add = getattr(telegram, "add_routes", None)
-        if add is not None:
-            add(self.app)
+        for name in ("telegram", "max"):  # the messengers' webhook routes
+            add = getattr(self.gateway.channels.get(name), "add_routes", None)
+            if add is not None:
+                add(self.app)
 
     async def start(self) -> None:
         self._runner = web.AppRunner(

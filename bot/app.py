@@ -228,6 +228,10 @@ class Gateway:
             from bot.telegram import TelegramChannel
 
             channels.append(TelegramChannel(s.telegram))
+        if s.max.enabled:
+            from bot.max import MaxChannel
+
+            channels.append(MaxChannel(s.max))
         if s.email.enabled:
             from mail_gateway.channel import EmailChannel
 

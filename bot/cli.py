@@ -116,6 +116,8 @@ def _print_banner(gateway: Any) -> None:
         lines.append(f"  Telegram     {s.telegram.mode} via {s.telegram.api_base}")
     else:
         lines.append("  Telegram     off (set GATEWAY__TELEGRAM__TOKEN and [telegram] enabled)")
+    if s.max.enabled:
+        lines.append(f"  MAX          {s.max.mode} via {s.max.api_base}")
     if s.email.enabled:
         email = gateway.channels.get("email")
         port = getattr(email, "port", s.email.listen_port)

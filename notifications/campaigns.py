@@ -122,7 +122,9 @@ class NoticeConfig:
             telegram=settings.telegram.enabled,
             running=frozenset(
                 name for name, on in (
-                    ("telegram", settings.telegram.enabled), ("email", settings.email.enabled)
+                    ("telegram", settings.telegram.enabled),
+                    ("max", settings.max.enabled),
+                    ("email", settings.email.enabled),
                 ) if on
             ),
             window_first_day=settings.readings.window_first_day,
@@ -163,6 +165,7 @@ class BroadcastReport:
     # street was recorded as an active outage for nobody).
     empty: bool = False
     email: int = 0
+    max: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -173,6 +176,7 @@ class BroadcastReport:
             "by_channel": {
                 "sms": self.sms, "telegram": self.telegram,
                 **({"email": self.email} if self.email else {}),
+                **({"max": self.max} if self.max else {}),
             },
             "sms_parts": self.sms_parts,
             "sample": self.sample,
@@ -461,7 +465,7 @@ class Notifications:
         counts = await self.campaigns.count(audience, routing)
         preview = BroadcastReport(
             None, None, counts.accounts, counts.recipients, counts.sms, counts.telegram,
-            sms_parts(text), text, email=counts.email,
+            sms_parts(text), text, email=counts.email, max=counts.max,
         )
         if dry_run:
             return preview
@@ -507,6 +511,7 @@ class Notifications:
             campaign, outage.id, counts.accounts, recipients, by_channel.get("sms", 0),
             by_channel.get("telegram", 0), preview.sms_parts, text,
             email=by_channel.get("email", 0),
+            max=by_channel.get("max", 0),
         )
 
     async def outage_addresses(
@@ -723,6 +728,7 @@ class Notifications:
             campaign, outage, accounts, recipients, by_channel.get("sms", 0),
             by_channel.get("telegram", 0), sms_parts(text), text,
             email=by_channel.get("email", 0),
+            max=by_channel.get("max", 0),
         )
 
     # -- billing notices -----------------------------------------------------------------

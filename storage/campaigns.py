@@ -103,6 +103,7 @@ class AudienceCounts:
     sms: int
     telegram: int
     email: int = 0
+    max: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,17 +453,20 @@ class CampaignRepo:
         row = await self.db.fetchone(
             f"{routed} SELECT count(*) AS n,"
             " coalesce(sum(CASE WHEN ch = 'telegram' THEN 1 ELSE 0 END), 0) AS tg,"
-            " coalesce(sum(CASE WHEN ch = 'email' THEN 1 ELSE 0 END), 0) AS email"
+            " coalesce(sum(CASE WHEN ch = 'email' THEN 1 ELSE 0 END), 0) AS email,"
+            " coalesce(sum(CASE WHEN ch = 'max' THEN 1 ELSE 0 END), 0) AS mx"
             " FROM routed",
             params,
         )
         assert row is not None
         recipients, telegram, email = int(row["n"]), int(row["tg"]), int(row["email"])
+        on_max = int(row["mx"])
         accounts = (
             await self.accounts_in(audience) if isinstance(audience, AreaAudience) else 0
         )
         return AudienceCounts(
-            accounts, recipients, recipients - telegram - email, telegram, email
+            accounts, recipients, recipients - telegram - email - on_max, telegram, email,
+            on_max,
         )
 
     async def enqueue_audience(
