@@ -111,6 +111,8 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.api.token.get_secret_value(),
         settings.email.smtp_password.get_secret_value(),
         settings.staff.session_secret.get_secret_value(),
+        settings.max.token.get_secret_value(),
+        settings.max.webhook_secret.get_secret_value(),
     ]
 
 
