@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
 import regex  # type: ignore[import-untyped,unused-ignore]
 
+from parsers.budget import LOOKUPS
 from parsers.intent import APPEAL_CATEGORIES, AppealCategory
 
 # A category needs this score to make a message an appeal even when it holds numbers.
@@ -214,21 +216,77 @@ def _morph() -> Any:
     return pymorphy3.MorphAnalyzer()
 
 
-@lru_cache(maxsize=1)
-def _fuzzy_patterns() -> list[tuple[str, int, Any]]:
-    """Fuzzy patterns for the vocabulary: (lemma, stem length, pattern).
+@dataclass(frozen=True, slots=True)
+class _FuzzyIndex:
+    """Fuzzy patterns for the vocabulary, and which of them a word may match at all.
 
     A stem is the lemma less its last two letters; an unknown word matches when it is
     the stem with one edit (two for long stems) and an ending of up to five letters.
+    Each insertion, deletion or substitution breaks at most two of the stem's letter
+    pairs, so a word that shares fewer than `needed` distinct pairs with a stem cannot
+    match it and its pattern is not tried (the same answer, for a fraction of the work).
     """
-    patterns: list[tuple[str, int, Any]] = []
+
+    lemmas: tuple[str, ...]
+    stem_lengths: tuple[int, ...]
+    patterns: tuple[Any, ...]
+    needed: tuple[int, ...]  # distinct letter pairs of the stem a match must keep
+    by_pair: dict[str, tuple[int, ...]]  # letter pair → the patterns whose stem has it
+    always: tuple[int, ...]  # patterns with nothing needed (short stems, two edits)
+
+
+def _pairs(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+@lru_cache(maxsize=1)
+def _fuzzy_index() -> _FuzzyIndex:
+    lemmas: list[str] = []
+    lengths: list[int] = []
+    patterns: list[Any] = []
+    needed: list[int] = []
+    by_pair: dict[str, list[int]] = {}
     for word in sorted(VOCABULARY):
         if len(word) < 6:
             continue
         stem = word[:-2]
         edits = 2 if len(stem) >= 9 else 1
-        patterns.append((word, len(stem), regex.compile(f"(?:{stem}){{e<={edits}}}[а-я]{{0,5}}")))
-    return patterns
+        pairs = _pairs(stem)
+        for pair in pairs:
+            by_pair.setdefault(pair, []).append(len(lemmas))
+        lemmas.append(word)
+        lengths.append(len(stem))
+        patterns.append(regex.compile(f"(?:{stem}){{e<={edits}}}[а-я]{{0,5}}"))
+        needed.append(len(pairs) - 2 * edits)
+    return _FuzzyIndex(
+        tuple(lemmas),
+        tuple(lengths),
+        tuple(patterns),
+        tuple(needed),
+        {pair: tuple(found) for pair, found in by_pair.items()},
+        tuple(i for i, need in enumerate(needed) if need <= 0),
+    )
+
+
+def _fuzzy_guess(word: str) -> str | None:
+    """The vocabulary lemma `word` is a typo of (the fewest edits; the first in
+    alphabetical order among equals), or None."""
+    LOOKUPS.guesses += 1
+    index = _fuzzy_index()
+    shared: dict[int, int] = dict.fromkeys(index.always, 0)
+    for pair in _pairs(word):
+        for i in index.by_pair.get(pair, ()):
+            shared[i] = shared.get(i, 0) + 1
+    best: tuple[int, str] | None = None
+    for i in sorted(shared):
+        if shared[i] < index.needed[i] or not 0 <= len(word) - index.stem_lengths[i] + 2 <= 7:
+            continue
+        m = index.patterns[i].fullmatch(word)
+        if m is not None:
+            cost = sum(m.fuzzy_counts)
+            if best is None or cost < best[0]:
+                best = (cost, index.lemmas[i])
+    return best[1] if best else None
 
 
 _LONGEST_WORD: Final = 40
@@ -263,16 +321,7 @@ def lemma(word: str) -> str:
                 return verb
     if parse.is_known or len(word) < 6 or normal in VOCABULARY:
         return normal
-    best: tuple[int, str] | None = None
-    for candidate, stem_length, pattern in _fuzzy_patterns():
-        if not 0 <= len(word) - stem_length + 2 <= 7:
-            continue
-        m = pattern.fullmatch(word)
-        if m is not None:
-            cost = sum(m.fuzzy_counts)
-            if best is None or cost < best[0]:
-                best = (cost, candidate)
-    return best[1] if best else normal
+    return _fuzzy_guess(word) or normal
 
 
 _LATIN: Final = re.compile(r"[a-z']+")

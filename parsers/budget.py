@@ -1,0 +1,80 @@
+"""How much dictionary work one message may cost (issue 12: no input makes the parser slow).
+
+A word's first look-up is the dear part of parsing: pymorphy3's analysis (~15 µs for a
+dictionary word, ~50 µs for a made-up one, which it guesses by analogy), then, for an
+unknown word, a fuzzy match against the appeal rules' vocabulary, and for a Latin word
+the translit repairs. Caches make the next sighting of a word nearly free, but a text of
+novel words meets them cold. So each message gets a `Plan`: of its distinct words, in
+the order written, the first `DICTIONARY_WORDS` dictionary words, the first
+`GUESSED_WORDS` unknown ones and the first `TRANSLIT_WORDS` Latin ones are looked up;
+any further word is noise (its lemma is the word itself, it is no verb, a Latin word
+stays Latin). The plan is a function of the text alone, so a message reads the same
+whatever the caches hold. Real messages are far inside the budget: the longest labelled
+ones have 25 distinct words, 3 of them unknown to the dictionary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, fields
+from typing import Final
+
+# Distinct words of a message looked up in the dictionary (each ~15 µs the first time).
+DICTIONARY_WORDS: Final = 96
+# Distinct words unknown to the dictionary given a guess: pymorphy3's by analogy and a
+# fuzzy match against the vocabulary of the appeal rules (typos: «напряжееие»).
+GUESSED_WORDS: Final = 8
+# Distinct Latin words read as translit («net sveta»), each up to 32 dictionary checks.
+TRANSLIT_WORDS: Final = 24
+
+
+@dataclass(slots=True)
+class LookupCounter:
+    """Expensive look-ups actually done (cache misses), for tests and benches: a
+    message's work is bounded when these are, whatever its length."""
+
+    analyses: int = 0  # pymorphy3 analyses of a word
+    guesses: int = 0  # fuzzy matches of an unknown word against the vocabulary
+    translits: int = 0  # Latin words read as Russian (the dictionary asked for variants)
+    checks: int = 0  # whether a word is in the dictionary (the plan's cheap question)
+
+    def reset(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, 0)
+
+
+# Counted in the parser's process; the counts are only read by tests and benches.
+LOOKUPS: Final = LookupCounter()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Which words of one message may be looked up."""
+
+    allowed: frozenset[str]
+    complete: bool  # every word of the message is within the budget
+
+    def allows(self, word: str) -> bool:
+        return self.complete or word in self.allowed
+
+
+COMPLETE: Final = Plan(frozenset(), complete=True)
+
+_PLAN: ContextVar[Plan] = ContextVar("parsers_lookup_plan", default=COMPLETE)
+
+
+def current() -> Plan:
+    """The plan of the message being parsed (no limit outside `planned`)."""
+    return _PLAN.get()
+
+
+@contextmanager
+def planned(plan: Plan) -> Iterator[None]:
+    """Look words up within `plan` (per thread and task: parsing may run off the loop)."""
+    token = _PLAN.set(plan)
+    try:
+        yield
+    finally:
+        _PLAN.reset(token)
