@@ -4,20 +4,29 @@ Messages are made from templates of real-looking texts (readings in many notatio
 commands, appeals, noise) with fresh numbers in each, so no two texts repeat while words
 do, as in a day of traffic. The first pass warms pymorphy3 and the lemma cache; the
 figure is the median of several timed passes.
+
+Then the slowest inputs: generated ones, timed warm; and texts built to miss the word
+caches (made-up words, dictionary words, mixed scripts, digits and punctuation), timed
+at their first parse with the caches emptied and once more warm, at 1 000 and 5 000
+characters, with the look-ups (`parsers.budget.LOOKUPS`) the costliest one made.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parsers import parse  # noqa: E402
+from parsers import clear_caches, parse  # noqa: E402
+from parsers.budget import LOOKUPS, LookupCounter  # noqa: E402
 
 TEMPLATES = [
     "ЛС {acc} день {a} ночь {b}",
@@ -104,11 +113,7 @@ def slowest(samples: int, seed: int = 7) -> tuple[float, str]:
     worst = (0.0, "")
     for i in range(samples):
         length = rng.choice([5, 20, 80, 300, 1000])
-        if i % 4 == 0:  # one piece repeated: the worst case for backtracking
-            text = rng.choice(_PIECES) * length
-        else:
-            text = "".join(rng.choice(_PIECES) for _ in range(length))
-        text = text[:1000]
+        text = _pieces(rng, length, repeat=i % 4 == 0)[:1000]
         best = float("inf")
         for _ in range(3):
             started = time.process_time()
@@ -118,20 +123,79 @@ def slowest(samples: int, seed: int = 7) -> tuple[float, str]:
     return worst
 
 
-def slowest_novel(samples: int, seed: int = 11) -> float:
-    """The slowest of `samples` 1 000-character texts of made-up words never seen before,
-    timed at their first parse (the lemma caches cold for them), in ms."""
+def _pieces(rng: random.Random, count: int, *, repeat: bool) -> str:
+    if repeat:  # one piece repeated: the worst case for backtracking
+        return rng.choice(_PIECES) * count
+    return "".join(rng.choice(_PIECES) for _ in range(count))
+
+
+def _made_up(rng: random.Random, letters: str) -> str:
+    return "".join(rng.choice(letters) for _ in range(rng.randint(3, 19)))
+
+
+_MIXED = "абвгдежзиклмнопрстуфхцчшщыэюяabcdefghiklmnoprstuvxyz0123456789-'"
+
+
+def _dictionary_words() -> list[str]:
+    """Every 53rd word form of pymorphy3's dictionary: real words, rare ones mostly."""
+    from parsers.appeals import _morph
+
+    forms = (item[0] for item in _morph().dictionary.iter_known_words())
+    return [w for i, w in enumerate(forms) if i % 53 == 0 and w.isalpha()]
+
+
+# Texts built to miss the caches: each a function of a random source and a length.
+def _cold_kinds() -> dict[str, Callable[[random.Random, int], str]]:
+    dictionary = _dictionary_words()
+
+    def words(make: Callable[[random.Random], str]) -> Callable[[random.Random, int], str]:
+        def build(rng: random.Random, length: int) -> str:
+            out: list[str] = []
+            while sum(len(w) + 1 for w in out) < length:
+                out.append(make(rng))
+            return " ".join(out)[:length]
+
+        return build
+
+    return {
+        "made-up Cyrillic words": words(lambda rng: _made_up(rng, "прстлаеиоу")),
+        "made-up Latin words": words(lambda rng: _made_up(rng, "shlaeiouyt")),
+        "dictionary words": words(lambda rng: rng.choice(dictionary)),
+        "mixed scripts and digits": words(lambda rng: _made_up(rng, _MIXED)),
+        "pieces: digits, labels, punctuation": lambda rng, length: _pieces(
+            rng, length, repeat=False
+        )[:length],
+        "one piece repeated": lambda rng, length: _pieces(rng, length, repeat=True)[:length],
+    }
+
+
+def slowest_cold(samples: int, lengths: tuple[int, ...], seed: int = 11) -> None:
+    """Per kind of text and length: the slowest first parse with every word cache empty
+    (cold), and the slowest parse of the same texts once more (warm), in ms; and the
+    most look-ups one text cost."""
     rng = random.Random(seed)
-    worst = 0.0
-    for i in range(samples):
-        letters = "прстлаеиоу" if i % 2 else "shlaeiouyt"
-        words: list[str] = []
-        while sum(len(w) + 1 for w in words) < 1000:
-            words.append("".join(rng.choice(letters) for _ in range(rng.randint(3, 19))))
-        started = time.process_time()
-        parse(" ".join(words)[:1000])
-        worst = max(worst, (time.process_time() - started) * 1000)
-    return worst
+    print(f"{'kind':<38}{'chars':>6}{'cold ms':>9}{'warm ms':>9}  look-ups (most of one text)")
+    for kind, build in _cold_kinds().items():
+        for length in lengths:
+            cold = warm = 0.0
+            most = LookupCounter()
+            for _ in range(samples):
+                text = build(rng, length)
+                clear_caches()
+                LOOKUPS.reset()
+                gc.collect()  # a full collection is the whole heap's cost, not this text's
+                started = time.process_time()
+                parse(text)
+                cold = max(cold, time.process_time() - started)
+                for f in fields(most):
+                    name = f.name
+                    setattr(most, name, max(getattr(most, name), getattr(LOOKUPS, name)))
+                gc.collect()
+                started = time.process_time()
+                parse(text)
+                warm = max(warm, time.process_time() - started)
+            counts = ", ".join(f"{f.name} {getattr(most, f.name)}" for f in fields(most))
+            print(f"{kind:<38}{length:>6}{cold * 1000:>9.2f}{warm * 1000:>9.2f}  {counts}")
 
 
 def main() -> None:
@@ -141,8 +205,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--slowest", type=int, default=3000, help="generated inputs to time (0: none)")
     ap.add_argument(
-        "--novel", type=int, default=20, help="texts of made-up words to time cold (0: none)"
+        "--cold", type=int, default=20, help="texts of each kind to time cold (0: none)"
     )
+    ap.add_argument("--lengths", default="1000,5000", help="characters of the cold texts")
     args = ap.parse_args()
     messages = corpus(args.messages)
     for text in messages[:2000]:  # warm-up: dictionary load, lemma cache
@@ -162,9 +227,9 @@ def main() -> None:
         ms, text = slowest(args.slowest)
         shown = f"{len(text)} chars: {text[:60]!r}…"
         print(f"slowest of {args.slowest:,} generated inputs: {ms:.2f} ms ({shown})")
-    if args.novel:
-        novel = slowest_novel(args.novel)
-        print(f"slowest of {args.novel} texts of made-up words, first parse: {novel:.2f} ms")
+    if args.cold:
+        lengths = tuple(int(n) for n in args.lengths.split(","))
+        slowest_cold(args.cold, lengths)
 
 
 if __name__ == "__main__":

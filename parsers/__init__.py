@@ -6,11 +6,13 @@ dictionary at the first message that needs lemmas.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from typing import Any
+from typing import Any, Final
 
-from parsers.appeals import STRONG, classify_appeal, score_appeal
+from parsers import appeals, budget, meaning
+from parsers.appeals import STRONG, classify_appeal, plan_lookups, score_appeal
 from parsers.commands import match_command
 from parsers.intent import (
     APPEAL_CATEGORIES,
@@ -35,6 +37,7 @@ __all__ = [
     "ParsedReading",
     "Zone",
     "classify_appeal",
+    "clear_caches",
     "format_decimal",
     "intent_to_json",
     "parse",
@@ -44,6 +47,7 @@ __all__ = [
 # Kinds of token that show a message is about something else than readings; a weak
 # appeal cue then makes it an appeal («подскажите, почему 2 раза списали»).
 _WEAK_APPEAL_MIN_WORDS = 3
+_VOLTAGE_WORDS = ("вольт",)  # what a voltage written in figures («250 В») says
 _WORDS = re.compile(r"[^\W\d_]+")
 _NOT_TO_STAFF = (
     r"(?!\s+(?:вашим\s+|вашему\s+|всем\s+)?(?:сотрудни[кц]|персонал|работни[кц]|коллектив"
@@ -75,12 +79,42 @@ def parse(text: str, *, account_digits: tuple[int, int] = (8, 12)) -> Intent:
     """Parse one customer message. Never raises; unclear text is `unknown`.
 
     `account_digits` is the length range of an unlabelled account number
-    (`[readings] account_digits`).
+    (`[readings] account_digits`). The work is bounded whatever the text
+    (`parsers/budget.py`): an over-long text is read in part and gives no readings.
     """
-    norm = normalize(text)
+    read = readable_part(text)
+    norm = normalize(read)
     if not norm.strip():
         return Intent(text=text)
-    tokens = tokenize(norm, text, account_digits)
+    # Every word counts for appeals, also those inside protected spans («оплатил 15»),
+    # except the account's label and stock courtesies: «по лицевому счёту … Спасибо
+    # большое» is «большой» + «счёт» to the billing rule, and was taken for an appeal.
+    words = _WORDS.findall(_NOT_APPEAL_WORDS.sub(" ", norm))
+    # The dictionary work is bounded per message, whatever its length (parsers/budget.py).
+    plan = plan_lookups(itertools.chain(_WORDS.findall(norm), words, _VOLTAGE_WORDS))
+    with budget.planned(plan):
+        return _parse(text, read, norm, words, account_digits)
+
+
+_LAST_WORD: Final = re.compile(r"[^\W\d_](?![^\W\d_])")
+
+
+def readable_part(text: str) -> str:
+    """What of `text` the parser reads: all of it, or for a text over
+    `budget.READ_CHARS` characters its start up to the end of the last word within them
+    (never a number cut in two); empty when no word ends there."""
+    if len(text) <= budget.READ_CHARS:
+        return text
+    limit = budget.READ_CHARS
+    # (one character past the limit, to see whether the word there goes on)
+    ends = [m.end() for m in _LAST_WORD.finditer(text, 0, limit + 1) if m.end() <= limit]
+    return text[: ends[-1]] if ends else ""
+
+
+def _parse(
+    text: str, read: str, norm: str, words: list[str], account_digits: tuple[int, int]
+) -> Intent:
+    tokens = tokenize(norm, read, account_digits)
     account, account_index = find_account(tokens, account_digits)
 
     command, ticket = match_command(norm, tokens, account_index)
@@ -106,24 +140,29 @@ def parse(text: str, *, account_digits: tuple[int, int] = (8, 12)) -> Intent:
             notify_channel=meant.channel,
         )
 
-    # Every word counts for appeals, also those inside protected spans («оплатил 15»),
-    # except the account's label and stock courtesies: «по лицевому счёту … Спасибо
-    # большое» is «большой» + «счёт» to the billing rule, and was taken for an appeal.
-    words = _WORDS.findall(_NOT_APPEAL_WORDS.sub(" ", norm))
     category, score = score_appeal(words) if words else (None, 0)
     if category is not None and score >= STRONG:
         return Intent(text=text, intent="appeal", account=account, appeal_category=category)
 
-    readings = extract_readings(tokens, account_index)
+    # Readings in a text read in part may have their other half past the cut: a person
+    # reads them (no reading is better than a wrong one).
+    readings = extract_readings(tokens, account_index) if read is text else []
     if readings:
         return Intent(text=text, intent="readings", account=account, readings=tuple(readings))
 
     if category is None and any(tok.kind == "voltage" for tok in tokens):
         # «в розетке 250 В, боимся за технику»: a voltage named, and no reading
-        category, score = score_appeal([*words, "вольт"])
+        category, score = score_appeal([*words, *_VOLTAGE_WORDS])
     if category is not None and len(words) >= _WEAK_APPEAL_MIN_WORDS:
         return Intent(text=text, intent="appeal", account=account, appeal_category=category)
     return Intent(text=text, account=account)
+
+
+def clear_caches() -> None:
+    """Forget every word and wording seen: the next parse meets the caches cold (for
+    benches and tests; the dictionary stays loaded)."""
+    appeals.clear_caches()
+    meaning.clear_caches()
 
 
 def intent_to_json(intent: Intent) -> dict[str, Any]:

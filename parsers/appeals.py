@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import regex  # type: ignore[import-untyped,unused-ignore]
 
+from parsers import budget
 from parsers.budget import LOOKUPS
 from parsers.intent import APPEAL_CATEGORIES, AppealCategory
 
@@ -298,17 +299,23 @@ _SYNONYMS: Final = {"электросчетчик": "счетчик", "элек�
 _KNOWN_TYPOS: Final = {"свита": "свет", "щетчик": "счетчик", "щет": "счет", "пеня": "пеня"}
 
 
-@lru_cache(maxsize=200_000)
-def lemma(word: str) -> str:
-    """The dictionary form of a lower-case Russian word (ё as е); typos of the rules'
-    vocabulary map to the word meant."""
-    if word in _SELF or len(word) < 3 or len(word) > _LONGEST_WORD:
-        # Run-together letters («уведомленияуведомления…») are no word: pymorphy3's
-        # prefix analysis recurses once per letter and would overflow the stack.
-        return word
-    if word in _KNOWN_TYPOS:
-        return _KNOWN_TYPOS[word]
+# Words remembered by each per-word cache: a gateway's customers use a few tens of
+# thousands of distinct words; a flood of novel ones pushes the oldest out instead of
+# growing the memory (each entry is a few hundred bytes).
+_WORDS_CACHED: Final = 32_768
+
+
+@lru_cache(maxsize=1_024)
+def _analysis(word: str) -> tuple[str, bool]:
+    """The lemma of `word` and whether it is a verb in the past tense: one pymorphy3
+    analysis serves both (they are asked about the same word within one message)."""
+    LOOKUPS.analyses += 1
     parses = _morph().parse(word)
+    tag = parses[0].tag
+    return _lemma_of(word, parses), tag.POS == "VERB" and "past" in tag
+
+
+def _lemma_of(word: str, parses: list[Any]) -> str:
     parse = parses[0]
     normal: str = parse.normal_form.replace("ё", "е")
     normal = _SYNONYMS.get(normal, normal)
@@ -319,9 +326,30 @@ def lemma(word: str) -> str:
             verb: str = other.normal_form.replace("ё", "е")
             if {"PRTS", "PRTF"} & {other.tag.POS} and verb in VOCABULARY:
                 return verb
-    if parse.is_known or len(word) < 6 or normal in VOCABULARY:
+    # (`_is_known` is `parse.is_known` for a lower-case word, and remembered)
+    if _is_known(word) or len(word) < 6 or normal in VOCABULARY:
         return normal
     return _fuzzy_guess(word) or normal
+
+
+def lemma(word: str) -> str:
+    """The dictionary form of a lower-case Russian word (ё as е); typos of the rules'
+    vocabulary map to the word meant. A word beyond the message's look-up budget
+    (`parsers.budget`) is its own lemma."""
+    if word in _SELF or len(word) < 3 or len(word) > _LONGEST_WORD:
+        # Run-together letters («уведомленияуведомления…») are no word: pymorphy3's
+        # prefix analysis recurses once per letter and would overflow the stack.
+        return word
+    if word in _KNOWN_TYPOS:
+        return _KNOWN_TYPOS[word]
+    if not budget.current().allows(word):
+        return word
+    return _lemma(word)
+
+
+@lru_cache(maxsize=_WORDS_CACHED)
+def _lemma(word: str) -> str:
+    return _analysis(word)[0]
 
 
 _LATIN: Final = re.compile(r"[a-z']+")
@@ -378,14 +406,22 @@ def _translit_repairs(word: str) -> list[str]:
     return variants
 
 
-@lru_cache(maxsize=20_000)
 def cyrillic(word: str) -> str:
     """A Latin-letter word read as Russian written in translit, as old phones send it
-    («net sveta» → «нет света», «bolshe» → «больше»); other words unchanged."""
-    if not _LATIN.fullmatch(word):
+    («net sveta» → «нет света», «bolshe» → «больше»); other words unchanged, and a Latin
+    word beyond the message's look-up budget stays as it is (noise to the rules)."""
+    if not _LATIN.fullmatch(word) or not budget.current().allows(word):
         return word
+    return _cyrillic(word)
+
+
+@lru_cache(maxsize=8_192)
+def _cyrillic(word: str) -> str:
     plain = _letters(word)
-    if len(word) > _TRANSLIT_LONGEST or _morph().word_is_known(plain):
+    if len(word) > _TRANSLIT_LONGEST:
+        return plain
+    LOOKUPS.translits += 1
+    if _morph().word_is_known(plain):
         return plain
     for variant in _translit_repairs(plain)[1:]:
         if _morph().word_is_known(variant):
@@ -418,13 +454,80 @@ def _letters(word: str) -> str:
 _PAST_ENDING: Final = re.compile(r"^[а-я]+л(?:[аои]?с[ья]|[аои])?$")
 
 
-@lru_cache(maxsize=50_000)
 def past_tense(word: str) -> bool:
-    """Whether a lower-case word is most likely a verb in the past tense («подавала»)."""
+    """Whether a lower-case word is most likely a verb in the past tense («подавала»);
+    a word beyond the message's look-up budget is not."""
     if not _PAST_ENDING.search(word) or len(word) > _LONGEST_WORD:
         return False  # (the ending first: the dictionary is asked only when it may be)
-    tag = _morph().parse(word)[0].tag
-    return tag.POS == "VERB" and "past" in tag
+    return budget.current().allows(word) and _past(word)
+
+
+@lru_cache(maxsize=_WORDS_CACHED)
+def _past(word: str) -> bool:
+    return _analysis(word)[1]
+
+
+def _needs_analysis(word: str) -> bool:
+    """Whether `lemma` or `past_tense` would ask the dictionary about a Cyrillic word."""
+    if word in _SELF or word in _KNOWN_TYPOS or len(word) > _LONGEST_WORD:
+        return False
+    return len(word) >= 3 or _PAST_ENDING.search(word) is not None
+
+
+@lru_cache(maxsize=_WORDS_CACHED)
+def _is_known(word: str) -> bool:
+    LOOKUPS.checks += 1
+    return bool(_morph().word_is_known(word))
+
+
+# A message with no more distinct words than this is within every budget.
+_SURELY_WITHIN: Final = min(
+    budget.DICTIONARY_WORDS, budget.GUESSED_WORDS, budget.TRANSLIT_WORDS
+)
+
+
+def plan_lookups(words: Iterable[str]) -> budget.Plan:
+    """The words of one message that may be looked up (`parsers.budget`): its distinct
+    words in the order given, each Latin one read as translit first, until a budget is
+    spent. `words` must hold every word the parser may ask about."""
+    distinct = dict.fromkeys(words)
+    if len(distinct) <= _SURELY_WITHIN:
+        return budget.COMPLETE
+    known, guessed, latin = budget.DICTIONARY_WORDS, budget.GUESSED_WORDS, budget.TRANSLIT_WORDS
+    allowed: set[str] = set()
+    seen: set[str] = set()
+    complete = True
+    for examined, written in enumerate(distinct):
+        if examined == budget.EXAMINED_WORDS or not (known or guessed or latin):
+            complete = False
+            break  # nothing more can be allowed
+        word = written
+        if _LATIN.fullmatch(written):
+            if len(written) <= _TRANSLIT_LONGEST:
+                if not latin:
+                    complete = False
+                    continue
+                latin -= 1
+            allowed.add(written)
+            word = _cyrillic(written)
+        word = word.replace("ё", "е")  # as `lemmas` asks
+        if word in seen:
+            continue
+        seen.add(word)
+        if not _WORD.fullmatch(word) or not _needs_analysis(word):
+            continue
+        if _is_known(word):
+            if not known:
+                complete = False
+                continue
+            known -= 1
+        elif not guessed:
+            complete = False
+            continue
+        else:
+            guessed -= 1
+        allowed.add(word)
+    return budget.Plan(frozenset(allowed), complete) if not complete else budget.COMPLETE
 
 
 def lemmas(words: Iterable[str]) -> frozenset[str]:
@@ -463,7 +566,7 @@ def score_appeal(words: Iterable[str]) -> tuple[AppealCategory | None, int]:
     found = every & VOCABULARY
     if not found:
         return None, 0
-    category, score = _score(found)
+    category, score = (_score_cached if len(found) <= _SCORE_CACHED_UP_TO else _score)(found)
     if (
         category == "outage"
         and score < STRONG
@@ -475,7 +578,6 @@ def score_appeal(words: Iterable[str]) -> tuple[AppealCategory | None, int]:
     return category, score
 
 
-@lru_cache(maxsize=50_000)
 def _score(found: frozenset[str]) -> tuple[AppealCategory | None, int]:
     # Only rules whose first group a lemma touches can fire: the index skips the rest.
     candidates = sorted({i for word in found for i in _FIRST_GROUP_INDEX.get(word, ())})
@@ -489,13 +591,28 @@ def _score(found: frozenset[str]) -> tuple[AppealCategory | None, int]:
     return max(scores.items(), key=lambda item: (item[1], -_PRIORITY[item[0]]))
 
 
+# Sets of lemmas remembered with their score: only small ones (a real message names a
+# handful of the vocabulary's words), so that a flood of long texts cannot fill memory.
+_SCORE_CACHED_UP_TO: Final = 12
+_score_cached: Final = lru_cache(maxsize=16_384)(_score)
+
+
+def clear_caches() -> None:
+    """Forget every word seen (the dictionary stays loaded): benches and tests time and
+    count look-ups from cold."""
+    for cache in (_analysis, _lemma, _past, _cyrillic, _is_known, _score_cached):
+        cache.cache_clear()
+
+
 def classify_appeal(text: str) -> AppealCategory | None:
     """The appeal category of `text`, or None when it reads as no appeal at all.
 
     For handlers that already know a text is an appeal (a reply to «опишите проблему»):
     a weak cue («подскажите», «вопрос») gives `other`.
     """
-    category, score = score_appeal(_WORD.findall(text.lower()))
+    words = _WORD.findall(text.lower())
+    with budget.planned(plan_lookups(words)):
+        category, score = score_appeal(words)
     if category is None:
         return None
     if score >= STRONG:

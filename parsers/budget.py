@@ -4,13 +4,14 @@ A word's first look-up is the dear part of parsing: pymorphy3's analysis (~15 µ
 dictionary word, ~50 µs for a made-up one, which it guesses by analogy), then, for an
 unknown word, a fuzzy match against the appeal rules' vocabulary, and for a Latin word
 the translit repairs. Caches make the next sighting of a word nearly free, but a text of
-novel words meets them cold. So each message gets a `Plan`: of its distinct words, in
-the order written, the first `DICTIONARY_WORDS` dictionary words, the first
-`GUESSED_WORDS` unknown ones and the first `TRANSLIT_WORDS` Latin ones are looked up;
-any further word is noise (its lemma is the word itself, it is no verb, a Latin word
-stays Latin). The plan is a function of the text alone, so a message reads the same
-whatever the caches hold. Real messages are far inside the budget: the longest labelled
-ones have 25 distinct words, 3 of them unknown to the dictionary.
+novel words meets them cold. So each message gets a `Plan`: of its first
+`EXAMINED_WORDS` distinct words, in the order written, the first `DICTIONARY_WORDS`
+dictionary words, the first `GUESSED_WORDS` unknown ones and the first `TRANSLIT_WORDS`
+Latin ones are looked up; any further word is noise (its lemma is the word itself, it
+is no verb, a Latin word stays Latin). The plan is a function of the text alone, so a
+message reads the same whatever the caches hold. Real messages are far inside the
+budget: the longest labelled ones have 25 distinct words, 3 of them unknown to the
+dictionary.
 """
 
 from __future__ import annotations
@@ -26,8 +27,15 @@ DICTIONARY_WORDS: Final = 96
 # Distinct words unknown to the dictionary given a guess: pymorphy3's by analogy and a
 # fuzzy match against the vocabulary of the appeal rules (typos: «напряжееие»).
 GUESSED_WORDS: Final = 8
+# Characters of a message the parser reads: a longer one (a 4 096-character Telegram
+# message, a 20 000-character e-mail) is read up to the end of the last word within them,
+# and gives no readings: a person reads it (the engine hands over-long texts to staff).
+READ_CHARS: Final = 2_000
 # Distinct Latin words read as translit («net sveta»), each up to 32 dictionary checks.
 TRANSLIT_WORDS: Final = 24
+# Distinct words looked at, at most: past these even the cheap question whether a word is
+# in the dictionary (~2 µs) is not asked, and the rest of a long text is noise.
+EXAMINED_WORDS: Final = 256
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
+from parsers import budget
 from parsers.appeals import STRONG, fold_latin, lemmas, past_tense, score_appeal
 from parsers.intent import Command, NotifyChannel
 from parsers.normalize import Token
@@ -522,7 +523,10 @@ def command_by_meaning(tokens: list[Token], skip: int = -1) -> Meaning | None:
     words, numbers, tickets, question, dated, zoned = _scan(tokens, skip)
     if not words:
         return None
-    found = _decide(
+    # Pure in its arguments (within a complete look-up plan), so cached: a gateway sees
+    # the same wordings again and again; long texts are not kept (memory stays bounded).
+    cached = len(words) <= _DECIDED_CACHED_UP_TO and budget.current().complete
+    found = (_decide_cached if cached else _decide)(
         tuple(words), len(numbers), len(tickets), qmark=question, dated=dated, zoned=zoned
     )
     if found is not None and found.command == "status" and (tickets or numbers):
@@ -530,11 +534,9 @@ def command_by_meaning(tokens: list[Token], skip: int = -1) -> Meaning | None:
     return found
 
 
-@lru_cache(maxsize=50_000)
 def _decide(
     words: tuple[str, ...], numbers: int, tickets: int, *, qmark: bool, dated: bool, zoned: bool
 ) -> Meaning | None:
-    # Pure in its arguments, so cached: a gateway sees the same wordings again and again.
     asked, words = _indirect(words)
     found_lemmas = lemmas(words)
     question = qmark or asked or bool(found_lemmas & _QUESTION)
@@ -556,3 +558,12 @@ def _decide(
                 return None
         return found
     return None
+
+
+_DECIDED_CACHED_UP_TO: Final = 24
+_decide_cached: Final = lru_cache(maxsize=8_192)(_decide)
+
+
+def clear_caches() -> None:
+    """Forget the wordings decided (benches and tests time them from cold)."""
+    _decide_cached.cache_clear()
