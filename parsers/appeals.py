@@ -342,9 +342,8 @@ def lemma(word: str) -> str:
         return word
     if word in _KNOWN_TYPOS:
         return _KNOWN_TYPOS[word]
-    if not budget.current().allows(word):
-        return word
-    return _lemma(word)
+    allowed = budget.allowed()
+    return _lemma(word) if allowed is None or word in allowed else word
 
 
 @lru_cache(maxsize=_WORDS_CACHED)
@@ -410,13 +409,14 @@ def cyrillic(word: str) -> str:
     """A Latin-letter word read as Russian written in translit, as old phones send it
     («net sveta» → «нет света», «bolshe» → «больше»); other words unchanged, and a Latin
     word beyond the message's look-up budget stays as it is (noise to the rules)."""
-    if not _LATIN.fullmatch(word) or not budget.current().allows(word):
-        return word
-    return _cyrillic(word)
+    allowed = budget.allowed()
+    return _cyrillic(word) if allowed is None or word in allowed else word
 
 
-@lru_cache(maxsize=8_192)
+@lru_cache(maxsize=_WORDS_CACHED)
 def _cyrillic(word: str) -> str:
+    if not _LATIN.fullmatch(word):
+        return word
     plain = _letters(word)
     if len(word) > _TRANSLIT_LONGEST:
         return plain
@@ -459,7 +459,8 @@ def past_tense(word: str) -> bool:
     a word beyond the message's look-up budget is not."""
     if not _PAST_ENDING.search(word) or len(word) > _LONGEST_WORD:
         return False  # (the ending first: the dictionary is asked only when it may be)
-    return budget.current().allows(word) and _past(word)
+    allowed = budget.allowed()
+    return (allowed is None or word in allowed) and _past(word)
 
 
 @lru_cache(maxsize=_WORDS_CACHED)
@@ -467,11 +468,28 @@ def _past(word: str) -> bool:
     return _analysis(word)[1]
 
 
-def _needs_analysis(word: str) -> bool:
-    """Whether `lemma` or `past_tense` would ask the dictionary about a Cyrillic word."""
-    if word in _SELF or word in _KNOWN_TYPOS or len(word) > _LONGEST_WORD:
-        return False
-    return len(word) >= 3 or _PAST_ENDING.search(word) is not None
+# What a word costs to look up (`_kind`): nothing, a dictionary analysis, a guess (an
+# analysis by analogy and a fuzzy match), or first a reading as translit (a Latin word;
+# one over `_TRANSLIT_LONGEST` letters is read letter for letter, without the dictionary).
+_FREE, _DICTIONARY, _GUESS, _READ_LATIN, _LONG_LATIN = range(5)
+
+
+@lru_cache(maxsize=_WORDS_CACHED)
+def _kind(written: str) -> tuple[str, int]:
+    """The word `lemma` and `past_tense` are asked about for `written` (ё as е), and
+    what looking it up costs."""
+    if _LATIN.fullmatch(written):
+        return written, _READ_LATIN if len(written) <= _TRANSLIT_LONGEST else _LONG_LATIN
+    word = written.replace("ё", "е")
+    if (
+        not _WORD.fullmatch(word)
+        or word in _SELF
+        or word in _KNOWN_TYPOS
+        or len(word) > _LONGEST_WORD
+        or (len(word) < 3 and not _PAST_ENDING.search(word))
+    ):
+        return word, _FREE
+    return word, _DICTIONARY if _is_known(word) else _GUESS
 
 
 @lru_cache(maxsize=_WORDS_CACHED)
@@ -493,39 +511,30 @@ def plan_lookups(words: Iterable[str]) -> budget.Plan:
     distinct = dict.fromkeys(words)
     if len(distinct) <= _SURELY_WITHIN:
         return budget.COMPLETE
-    known, guessed, latin = budget.DICTIONARY_WORDS, budget.GUESSED_WORDS, budget.TRANSLIT_WORDS
+    left = [0, budget.DICTIONARY_WORDS, budget.GUESSED_WORDS, budget.TRANSLIT_WORDS, 0]
     allowed: set[str] = set()
     seen: set[str] = set()
     complete = True
     for examined, written in enumerate(distinct):
-        if examined == budget.EXAMINED_WORDS or not (known or guessed or latin):
+        if examined == budget.EXAMINED_WORDS or not any(left):
             complete = False
             break  # nothing more can be allowed
-        word = written
-        if _LATIN.fullmatch(written):
-            if len(written) <= _TRANSLIT_LONGEST:
-                if not latin:
+        word, kind = _kind(written)
+        if kind in (_READ_LATIN, _LONG_LATIN):
+            if kind == _READ_LATIN:
+                if not left[_READ_LATIN]:
                     complete = False
                     continue
-                latin -= 1
+                left[_READ_LATIN] -= 1
             allowed.add(written)
-            word = _cyrillic(written)
-        word = word.replace("ё", "е")  # as `lemmas` asks
-        if word in seen:
+            word, kind = _kind(_cyrillic(written))
+        if word in seen or kind == _FREE:
             continue
         seen.add(word)
-        if not _WORD.fullmatch(word) or not _needs_analysis(word):
-            continue
-        if _is_known(word):
-            if not known:
-                complete = False
-                continue
-            known -= 1
-        elif not guessed:
+        if not left[kind]:
             complete = False
             continue
-        else:
-            guessed -= 1
+        left[kind] -= 1
         allowed.add(word)
     return budget.Plan(frozenset(allowed), complete) if not complete else budget.COMPLETE
 
@@ -600,7 +609,7 @@ _score_cached: Final = lru_cache(maxsize=16_384)(_score)
 def clear_caches() -> None:
     """Forget every word seen (the dictionary stays loaded): benches and tests time and
     count look-ups from cold."""
-    for cache in (_analysis, _lemma, _past, _cyrillic, _is_known, _score_cached):
+    for cache in (_analysis, _lemma, _past, _cyrillic, _is_known, _kind, _score_cached):
         cache.cache_clear()
 
 

@@ -16,9 +16,7 @@ dictionary.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, fields
 from typing import Final
 
@@ -70,19 +68,26 @@ class Plan:
 
 COMPLETE: Final = Plan(frozenset(), complete=True)
 
-_PLAN: ContextVar[Plan] = ContextVar("parsers_lookup_plan", default=COMPLETE)
+# The words the message being parsed may look up; None: any (a complete plan, or no
+# message). Read on every look-up, so a bare context variable (per thread and task:
+# parsing may run off the event loop).
+_ALLOWED: ContextVar[frozenset[str] | None] = ContextVar("parsers_allowed", default=None)
+
+allowed: Final = _ALLOWED.get
+"""The words the current message may look up, or None when it may look up any."""
 
 
-def current() -> Plan:
-    """The plan of the message being parsed (no limit outside `planned`)."""
-    return _PLAN.get()
+class planned:  # noqa: N801 (used as a function: `with planned(plan): ...`)
+    """Look words up within `plan` for the duration of a `with` block."""
 
+    __slots__ = ("_allowed", "_token")
+    _token: Token[frozenset[str] | None]
 
-@contextmanager
-def planned(plan: Plan) -> Iterator[None]:
-    """Look words up within `plan` (per thread and task: parsing may run off the loop)."""
-    token = _PLAN.set(plan)
-    try:
-        yield
-    finally:
-        _PLAN.reset(token)
+    def __init__(self, plan: Plan) -> None:
+        self._allowed = None if plan.complete else plan.allowed
+
+    def __enter__(self) -> None:
+        self._token = _ALLOWED.set(self._allowed)
+
+    def __exit__(self, *_: object) -> None:
+        _ALLOWED.reset(self._token)

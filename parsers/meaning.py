@@ -525,7 +525,7 @@ def command_by_meaning(tokens: list[Token], skip: int = -1) -> Meaning | None:
         return None
     # Pure in its arguments (within a complete look-up plan), so cached: a gateway sees
     # the same wordings again and again; long texts are not kept (memory stays bounded).
-    cached = len(words) <= _DECIDED_CACHED_UP_TO and budget.current().complete
+    cached = len(words) <= _DECIDED_CACHED_UP_TO and budget.allowed() is None
     found = (_decide_cached if cached else _decide)(
         tuple(words), len(numbers), len(tickets), qmark=question, dated=dated, zoned=zoned
     )

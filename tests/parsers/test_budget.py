@@ -271,4 +271,10 @@ def test_every_cache_of_the_parser_is_bounded() -> None:
 
 
 def test_outside_a_message_nothing_is_limited() -> None:
-    assert budget.current().complete
+    assert budget.allowed() is None
+    with budget.planned(budget.Plan(frozenset({"свет"}), complete=False)):
+        assert budget.allowed() == frozenset({"свет"})
+        assert parsers.appeals.lemma("света") == "света"  # not allowed: its own lemma
+        assert parsers.appeals.lemma("свет") == "свет"
+    assert budget.allowed() is None
+    assert parsers.appeals.lemma("света") == "свет"
