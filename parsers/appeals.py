@@ -499,9 +499,7 @@ def _is_known(word: str) -> bool:
 
 
 # A message with no more distinct words than this is within every budget.
-_SURELY_WITHIN: Final = min(
-    budget.DICTIONARY_WORDS, budget.GUESSED_WORDS, budget.TRANSLIT_WORDS
-)
+_SURELY_WITHIN: Final = min(budget.DICTIONARY_WORDS, budget.GUESSED_WORDS, budget.TRANSLIT_WORDS)
 
 
 def plan_lookups(words: Iterable[str]) -> budget.Plan:
@@ -543,6 +541,12 @@ def lemmas(words: Iterable[str]) -> frozenset[str]:
     """Lemmas of the Cyrillic words among `words`; Latin words are read as translit."""
     found = (cyrillic(w).replace("ё", "е") for w in words)
     return frozenset(lemma(w) for w in found if _WORD.fullmatch(w))
+
+
+def word_lemma(word: str) -> str | None:
+    """The lemma `lemmas` takes from one word (None: no Russian word, even as translit)."""
+    found = cyrillic(word).replace("ё", "е")
+    return lemma(found) if _WORD.fullmatch(found) else None
 
 
 # «свет дали, спасибо»: news that the power is back, not an outage appeal (the weak

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Final
 
 from parsers import budget
-from parsers.appeals import STRONG, fold_latin, lemmas, past_tense, score_appeal
+from parsers.appeals import STRONG, fold_latin, lemmas, past_tense, score_appeal, word_lemma
 from parsers.intent import Command, NotifyChannel
 from parsers.normalize import Token
 
@@ -91,6 +91,7 @@ _CHANNELS: Final[list[tuple[NotifyChannel, re.Pattern[str]]]] = [
     ("email", re.compile("email@")),
     ("sms", re.compile(r"смс\w*|sms\w*|эсэмэс\w*|смски|смсок|смсками")),
 ]
+_ANY_CHANNEL: Final = re.compile("|".join(f"(?:{pattern.pattern})" for _, pattern in _CHANNELS))
 _LONGEST_CHANNEL_WORD: Final = 20
 _PUT_ASIDE: Final = _set("не плохо неудобно")
 _PERSONAL: Final = _set("я мы мне нам там у меня нас")
@@ -279,7 +280,7 @@ def _channels(m: _Message) -> tuple[set[NotifyChannel], set[NotifyChannel]]:
     named: set[NotifyChannel] = set()
     refused: set[NotifyChannel] = set()
     for i, word in enumerate(m.words):
-        if len(word) > _LONGEST_CHANNEL_WORD:
+        if len(word) > _LONGEST_CHANNEL_WORD or not _ANY_CHANNEL.fullmatch(word):
             continue  # «смсааа…»: a run of letters names no channel
         found = {ch for ch, pattern in _CHANNELS if pattern.fullmatch(word)}
         after = m.words[i + 1 : i + 4]
@@ -538,10 +539,13 @@ def _decide(
     words: tuple[str, ...], numbers: int, tickets: int, *, qmark: bool, dated: bool, zoned: bool
 ) -> Meaning | None:
     asked, words = _indirect(words)
-    found_lemmas = lemmas(words)
+    # (each word read once: a long text has hundreds)
+    each = [(word_lemma(w), past_tense(w)) for w in words]
+    found_lemmas = frozenset(found for found, _ in each if found is not None)
     question = qmark or asked or bool(found_lemmas & _QUESTION)
-    done = lemmas(w for w in words if past_tense(w)) - lemmas(
-        w for w in words if not past_tense(w)
+    # lemmas written only in the past tense
+    done = frozenset(found for found, past in each if past and found is not None) - frozenset(
+        found for found, past in each if not past and found is not None
     )
     m = _Message(words, found_lemmas, numbers, tickets, question, dated, done, zoned)
     for frame, topic in _FRAMES:
