@@ -6,9 +6,10 @@ do, as in a day of traffic. The first pass warms pymorphy3 and the lemma cache; 
 figure is the median of several timed passes.
 
 Then the slowest inputs: generated ones, timed warm; and texts built to miss the word
-caches (made-up words, dictionary words, mixed scripts, digits and punctuation), timed
-at their first parse with the caches emptied and once more warm, at 1 000 and 5 000
-characters, with the look-ups (`parsers.budget.LOOKUPS`) the costliest one made.
+caches (made-up words, dictionary words, mixed scripts, digits and punctuation) at
+1 000 and 5 000 characters, timed at their first parse (cold), their second (warm) and
+with every word cache emptied, with the look-ups (`parsers.budget.LOOKUPS`) the
+costliest one made.
 """
 
 from __future__ import annotations
@@ -169,33 +170,51 @@ def _cold_kinds() -> dict[str, Callable[[random.Random, int], str]]:
     }
 
 
+def _timed(text: str) -> float:
+    gc.collect()  # a full collection is the whole heap's cost, not this text's
+    started = time.process_time()
+    parse(text)
+    return (time.process_time() - started) * 1000
+
+
 def slowest_cold(samples: int, lengths: tuple[int, ...], seed: int = 11) -> None:
-    """Per kind of text and length: the slowest first parse with every word cache empty
-    (cold), and the slowest parse of the same texts once more (warm), in ms; and the
-    most look-ups one text cost."""
+    """Per kind of text and length, the slowest of `samples` texts, in ms: at its first
+    parse in a process warmed by ordinary traffic (its own words never seen: cold), at
+    its second (warm), and at a parse with every word cache emptied first (as right
+    after a start, common words cold too); and the most look-ups a first parse made."""
     rng = random.Random(seed)
-    print(f"{'kind':<38}{'chars':>6}{'cold ms':>9}{'warm ms':>9}  look-ups (most of one text)")
-    for kind, build in _cold_kinds().items():
-        for length in lengths:
-            cold = warm = 0.0
-            most = LookupCounter()
-            for _ in range(samples):
-                text = build(rng, length)
-                clear_caches()
-                LOOKUPS.reset()
-                gc.collect()  # a full collection is the whole heap's cost, not this text's
-                started = time.process_time()
-                parse(text)
-                cold = max(cold, time.process_time() - started)
-                for f in fields(most):
-                    name = f.name
-                    setattr(most, name, max(getattr(most, name), getattr(LOOKUPS, name)))
-                gc.collect()
-                started = time.process_time()
-                parse(text)
-                warm = max(warm, time.process_time() - started)
-            counts = ", ".join(f"{f.name} {getattr(most, f.name)}" for f in fields(most))
-            print(f"{kind:<38}{length:>6}{cold * 1000:>9.2f}{warm * 1000:>9.2f}  {counts}")
+    texts = {
+        (kind, length): [build(rng, length) for _ in range(samples)]
+        for kind, build in _cold_kinds().items()
+        for length in lengths
+    }
+    rows: dict[tuple[str, int], list[float]] = {}
+    counts: dict[tuple[str, int], LookupCounter] = {}
+    for key, batch in texts.items():
+        cold = warm = 0.0
+        most = LookupCounter()
+        for text in batch:
+            LOOKUPS.reset()
+            cold = max(cold, _timed(text))
+            for f in fields(most):
+                setattr(most, f.name, max(getattr(most, f.name), getattr(LOOKUPS, f.name)))
+            warm = max(warm, _timed(text))
+        rows[key] = [cold, warm]
+        counts[key] = most
+    for key, batch in texts.items():  # last: it empties what the traffic warmed
+        emptied = 0.0
+        for text in batch:
+            clear_caches()
+            emptied = max(emptied, _timed(text))
+        rows[key].append(emptied)
+    print(
+        f"{'kind':<37}{'chars':>6}{'cold ms':>8}{'warm ms':>8}{'emptied':>8}"
+        "  look-ups (most of one first parse)"
+    )
+    for (kind, length), (cold, warm, emptied) in rows.items():
+        most = counts[kind, length]
+        said = ", ".join(f"{f.name} {getattr(most, f.name)}" for f in fields(most))
+        print(f"{kind:<37}{length:>6}{cold:>8.2f}{warm:>8.2f}{emptied:>8.2f}  {said}")
 
 
 def main() -> None:

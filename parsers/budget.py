@@ -10,8 +10,14 @@ dictionary words, the first `GUESSED_WORDS` unknown ones and the first `TRANSLIT
 Latin ones are looked up; any further word is noise (its lemma is the word itself, it
 is no verb, a Latin word stays Latin). The plan is a function of the text alone, so a
 message reads the same whatever the caches hold. Real messages are far inside the
-budget: the longest labelled ones have 25 distinct words, 3 of them unknown to the
-dictionary.
+budget: the labelled ones have at most 25 distinct words, 3 of them unknown to the
+dictionary, 9 Latin. A long letter is read for appeals by its words within the budget,
+its first ones (the labelled appeals, run together, reach 64 distinct dictionary words
+at about 750 characters).
+
+The sizes keep a cold 1 000-character text within about 5 ms on one core
+(`bench/bench_parser.py`, BENCHMARKS.md): ~35 µs a first dictionary analysis all told,
+~100 µs a guess, ~50 µs a translit reading.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, fields
 from typing import Final
 
-# Distinct words of a message looked up in the dictionary (each ~15 µs the first time).
-DICTIONARY_WORDS: Final = 96
+# Distinct words of a message looked up in the dictionary.
+DICTIONARY_WORDS: Final = 64
 # Distinct words unknown to the dictionary given a guess: pymorphy3's by analogy and a
 # fuzzy match against the vocabulary of the appeal rules (typos: «напряжееие»).
 GUESSED_WORDS: Final = 8
@@ -30,7 +36,7 @@ GUESSED_WORDS: Final = 8
 # and gives no readings: a person reads it (the engine hands over-long texts to staff).
 READ_CHARS: Final = 2_000
 # Distinct Latin words read as translit («net sveta»), each up to 32 dictionary checks.
-TRANSLIT_WORDS: Final = 24
+TRANSLIT_WORDS: Final = 16
 # Distinct words looked at, at most: past these even the cheap question whether a word is
 # in the dictionary (~2 µs) is not asked, and the rest of a long text is noise.
 EXAMINED_WORDS: Final = 256
