@@ -224,6 +224,9 @@ class _Link:
         self.framer = Framer()
         # PDUs that came in the same read as bind_resp: dispatched once serving starts.
         self.backlog: list[tuple[int, int, int, bytes]] = []
+        # PDUs written during one turn of the event loop, sent together at its end: a
+        # window's worth of submits (or responses) costs one send(2), not one each.
+        self._corked: list[bytes] = []
 
     @property
     def alive(self) -> bool:
@@ -231,7 +234,18 @@ class _Link:
 
     def write(self, data: bytes) -> None:
         if self.alive and not self.writer.is_closing():
-            self.writer.write(data)
+            self._cork(data)
+
+    def _cork(self, data: bytes) -> None:
+        if not self._corked:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._corked.append(data)
+
+    def flush(self) -> None:
+        """Send what was written since the last flush (runs once per loop turn)."""
+        corked, self._corked = self._corked, []
+        if corked and not self.writer.is_closing():
+            self.writer.write(b"".join(corked))
 
     def request(self, sequence: int, data: bytes) -> asyncio.Future[tuple[int, bytes]]:
         loop = asyncio.get_running_loop()
@@ -241,7 +255,7 @@ class _Link:
             return future
         timer = loop.call_later(self.timeout, self._expire, sequence)
         self.pending[sequence] = (future, timer)
-        self.writer.write(data)
+        self._cork(data)
         return future
 
     def _expire(self, sequence: int) -> None:
@@ -268,6 +282,7 @@ class _Link:
             if not future.done():
                 future.set_exception(_LinkLost(reason))
         self.pending.clear()
+        self.flush()  # a last response (generic_nack, unbind_resp) still goes out
         self.writer.transport.abort()
 
 
