@@ -34,6 +34,7 @@ never drains between batches; `step`/`drain` send one batch and wait for it (tes
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import random
 import time
@@ -72,6 +73,8 @@ TEMPLATE_MARK = '{"tpl"'
 _BATCH = 2000  # items per group commit at most
 _HOUSEKEEPING = 60.0  # seconds between expiring early receipts
 T = TypeVar("T")
+# An address's turn in a batch: (address, the delivery it waits for, its own).
+Turn = tuple[str, "asyncio.Future[None] | None", "asyncio.Future[None]"]
 R = TypeVar("R")
 
 
@@ -239,6 +242,7 @@ class OutboxSender:
         # The SMS channel's submit journal (the app hands it to the channel).
         self.journal = OutboxJournal(outbox, ChannelName.SMS.value)
         self.opt_outs = opt_outs
+        self.concurrency = concurrency
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -515,9 +519,31 @@ class OutboxSender:
         by_address: dict[str, list[tuple[OutboxItem, Outbound]]] = {}
         for item, outbound in ready:
             by_address.setdefault(item.address, []).append((item, outbound))
-        await asyncio.gather(
-            *(self._deliver_in_order(group, moment, sent) for group in by_address.values())
+        # One address's messages in order, also across batches in flight together: each
+        # address's turn is taken now, in claim order, and its messages wait for the
+        # address's previous delivery. A few workers then go through the addresses (a
+        # task per address was thousands of tasks queueing on `_limit` for a campaign).
+        loop = asyncio.get_running_loop()
+        turns: collections.deque[tuple[list[tuple[OutboxItem, Outbound]], Turn]] = (
+            collections.deque()
         )
+        for address, group in by_address.items():
+            mine: asyncio.Future[None] = loop.create_future()
+            turns.append((group, (address, self._tails.get(address), mine)))
+            self._tails[address] = mine
+
+        async def worker() -> None:
+            while turns:
+                group, turn = turns.popleft()
+                await self._deliver_in_order(group, turn, moment, sent)
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(turns)))))
+        finally:
+            for _, (address, _, mine) in turns:  # not reached (cancelled): free the turn
+                mine.set_result(None)
+                if self._tails.get(address) is mine:
+                    del self._tails[address]
         # The journal's answers may land before or after: the ids are mapped either way.
         await self.outbox.mark_sent_many(sent, moment)
 
@@ -536,8 +562,11 @@ class OutboxSender:
             self._ready_in = seconds
 
     async def _outbound(self, item: OutboxItem) -> Outbound | None:
+        # `ref` names the outbox row to the channel (the submit journal, retries).
         if not item.payload.startswith(TEMPLATE_MARK):
-            return Outbound.model_validate_json(item.payload)
+            return Outbound.model_validate_json(item.payload).model_copy(
+                update={"ref": str(item.id)}
+            )
         if item.campaign_id is None or self.templates is None:
             return None
         texts = self._templates.get(item.campaign_id)
@@ -554,6 +583,7 @@ class OutboxSender:
             address=item.address,
             text=text,
             valid_until=item.valid_until,
+            ref=str(item.id),
         )
 
     # -- one message ---------------------------------------------------------------------
@@ -561,15 +591,11 @@ class OutboxSender:
     async def _deliver_in_order(
         self,
         group: list[tuple[OutboxItem, Outbound]],
+        turn: Turn,
         now: datetime,
         sent: list[tuple[int, str, tuple[str, ...], int]],
     ) -> None:
-        # One address's messages in order, also across batches in flight together: each
-        # waits for the address's previous delivery.
-        address = group[0][0].address
-        before = self._tails.get(address)
-        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._tails[address] = mine
+        address, before, mine = turn
         try:
             if before is not None:
                 await asyncio.shield(before)
@@ -589,9 +615,7 @@ class OutboxSender:
     ) -> None:
         async with self._limit:
             try:
-                result = await self.channels[item.channel].send(
-                    outbound.model_copy(update={"ref": str(item.id)})
-                )
+                result = await self.channels[item.channel].send(outbound)
                 _log_sent(item, result)
                 if item.campaign_id is not None:
                     self._touched.add(item.campaign_id)
