@@ -41,7 +41,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from bot.core import (
     Channel,
@@ -86,27 +86,30 @@ class GroupCommit(Generic[T, R]):
     def __init__(self, write: Callable[[list[T]], Awaitable[Sequence[R]]], name: str) -> None:
         self._write = write
         self._name = name
-        self._items: list[tuple[T, asyncio.Future[R]]] = []
+        self._items: list[tuple[T, asyncio.Future[R] | None]] = []
         self._writer: asyncio.Task[None] | None = None
-        self._last: asyncio.Future[R] | None = None
 
     def put(self, item: T) -> asyncio.Future[R]:
         """Queue `item`; the future resolves once it is written (or with the error)."""
         done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._items.append((item, done))
-        self._last = done
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._run(), name=self._name)
+        self._queue(item, done)
         return done
 
     def put_nowait(self, item: T) -> None:
-        """Queue `item` without waiting for it (a failure is logged by the writer)."""
-        self.put(item).add_done_callback(_retrieve)
+        """Queue `item` without waiting for it (a failure is logged by the writer); no
+        future for it: this is once per SMS part (the journal's answers)."""
+        self._queue(item, None)
+
+    def _queue(self, item: T, done: asyncio.Future[R] | None) -> None:
+        self._items.append((item, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._run(), name=self._name)
 
     async def flush(self) -> None:
-        """Wait until everything queued so far is written (batches go in order)."""
-        if self._last is not None:
-            await asyncio.wait([self._last])
+        """Wait until everything queued so far is written (the writer runs until
+        nothing is left queued)."""
+        if self._writer is not None and not self._writer.done():
+            await asyncio.wait([self._writer])
 
     async def _run(self) -> None:
         # Ends when a batch finds nothing newer waiting; `put` starts a new writer then.
@@ -116,22 +119,18 @@ class GroupCommit(Generic[T, R]):
                 results = await self._write([item for item, _ in batch])
             except asyncio.CancelledError:
                 for _, done in batch:
-                    done.cancel()
+                    if done is not None:
+                        done.cancel()
                 raise
             except Exception as exc:  # each waiting caller sees the error
                 log.exception("%s: write failed", self._name)
                 for _, done in batch:
-                    if not done.done():
+                    if done is not None and not done.done():
                         done.set_exception(exc)
                 continue
             for (_, done), result in zip(batch, results, strict=True):
-                if not done.done():
+                if done is not None and not done.done():
                     done.set_result(result)
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()  # logged by the writer already
 
 
 class OutboxJournal:

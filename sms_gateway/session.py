@@ -219,7 +219,11 @@ class _Link:
         self.reader = reader
         self.writer = writer
         self.timeout = timeout
-        self.pending: dict[int, tuple[asyncio.Future[tuple[int, bytes]], asyncio.TimerHandle]] = {}
+        # Requests awaiting their response, with their deadlines. The timeout is the same
+        # for all, so insertion order is deadline order: one timer for the oldest serves
+        # them all (not a timer per submit_sm).
+        self.pending: dict[int, tuple[asyncio.Future[tuple[int, bytes]], float]] = {}
+        self._timer: asyncio.TimerHandle | None = None
         self.lost = asyncio.get_running_loop().create_future()  # result: reason
         self.framer = Framer()
         # PDUs that came in the same read as bind_resp: dispatched once serving starts.
@@ -253,22 +257,31 @@ class _Link:
         if not self.alive:
             future.set_exception(_LinkLost("link down"))
             return future
-        timer = loop.call_later(self.timeout, self._expire, sequence)
-        self.pending[sequence] = (future, timer)
+        self.pending[sequence] = (future, loop.time() + self.timeout)
+        if self._timer is None:
+            self._timer = loop.call_later(self.timeout, self._expire)
         self._cork(data)
         return future
 
-    def _expire(self, sequence: int) -> None:
-        entry = self.pending.pop(sequence, None)
-        if entry is not None and not entry[0].done():
-            entry[0].set_exception(TimeoutError())
+    def _expire(self) -> None:
+        """Fail the requests past their deadline; wait for the next oldest one."""
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self.pending:
+            sequence, (future, deadline) = next(iter(self.pending.items()))
+            if deadline > now:
+                self._timer = loop.call_at(deadline, self._expire)
+                return
+            del self.pending[sequence]
+            if not future.done():
+                future.set_exception(TimeoutError())
 
     def resolve(self, sequence: int, status: int, pdu: bytes) -> bool:
         entry = self.pending.pop(sequence, None)
         if entry is None:
             return False
-        future, timer = entry
-        timer.cancel()
+        future, _ = entry
         if not future.done():
             future.set_result((status, pdu))
         return True
@@ -277,8 +290,10 @@ class _Link:
         """Mark lost, fail every pending request (they will be re-sent), abort."""
         if not self.lost.done():
             self.lost.set_result(reason)
-        for future, timer in self.pending.values():
-            timer.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for future, _ in self.pending.values():
             if not future.done():
                 future.set_exception(_LinkLost(reason))
         self.pending.clear()
