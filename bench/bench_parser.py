@@ -118,12 +118,31 @@ def slowest(samples: int, seed: int = 7) -> tuple[float, str]:
     return worst
 
 
+def slowest_novel(samples: int, seed: int = 11) -> float:
+    """The slowest of `samples` 1 000-character texts of made-up words never seen before,
+    timed at their first parse (the lemma caches cold for them), in ms."""
+    rng = random.Random(seed)
+    worst = 0.0
+    for i in range(samples):
+        letters = "прстлаеиоу" if i % 2 else "shlaeiouyt"
+        words: list[str] = []
+        while sum(len(w) + 1 for w in words) < 1000:
+            words.append("".join(rng.choice(letters) for _ in range(rng.randint(3, 19))))
+        started = time.process_time()
+        parse(" ".join(words)[:1000])
+        worst = max(worst, (time.process_time() - started) * 1000)
+    return worst
+
+
 def main() -> None:
     """Print messages per second (median of `--repeat` passes)."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--messages", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--slowest", type=int, default=3000, help="generated inputs to time (0: none)")
+    ap.add_argument(
+        "--novel", type=int, default=20, help="texts of made-up words to time cold (0: none)"
+    )
     args = ap.parse_args()
     messages = corpus(args.messages)
     for text in messages[:2000]:  # warm-up: dictionary load, lemma cache
@@ -143,6 +162,9 @@ def main() -> None:
         ms, text = slowest(args.slowest)
         shown = f"{len(text)} chars: {text[:60]!r}…"
         print(f"slowest of {args.slowest:,} generated inputs: {ms:.2f} ms ({shown})")
+    if args.novel:
+        novel = slowest_novel(args.novel)
+        print(f"slowest of {args.novel} texts of made-up words, first parse: {novel:.2f} ms")
 
 
 if __name__ == "__main__":

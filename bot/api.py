@@ -109,8 +109,11 @@ class AdminApi:
             log.warning("admin API: no [api] token set; listening on loopback without auth")
 
     def _add_extensions(self) -> None:
-        """Routes owned by other parts: notifications (campaigns, outages), Telegram
-        webhook."""
+        """Routes owned by other parts: notifications (campaigns, outages), the inbox
+        (bot/api_inbox.py), Telegram webhook."""
+        from bot.api_inbox import add_routes as add_inbox_routes
+
+        add_inbox_routes(self.app)
         try:
             from notifications.api import add_routes
         except ImportError:

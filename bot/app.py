@@ -19,8 +19,10 @@ from bot.core import Channel, ChannelName, Outbound
 from bot.engine import ConversationEngine, Parse
 from bot.metrics import InstrumentedChannel, Metrics, Snapshot
 from bot.settings import Settings, SettingsError, SmppSettings
+from bot.staff_inbox import inbox_command
 from handlers.base import Context, HandlerConfig, Outcome
 from handlers.dispatch import Handlers
+from handlers.inbox import InboxIntake
 from notifications.campaigns import Notifications
 from notifications.scheduler import ReminderScheduler
 from notifications.sender import OutboxSender
@@ -43,7 +45,7 @@ STUCK_GRACE = timedelta(seconds=10)
 
 
 def handler_config(settings: Settings) -> HandlerConfig:
-    r, a, i = settings.readings, settings.appeals, settings.identity
+    r, a, i, st = settings.readings, settings.appeals, settings.identity, settings.staff
     return HandlerConfig(
         tz=settings.service.tz,
         company=settings.service.company,
@@ -62,6 +64,9 @@ def handler_config(settings: Settings) -> HandlerConfig:
         unlinked_accounts_per_day=i.unlinked_accounts_per_day,
         unlinked_per_account_per_day=i.unlinked_per_account_per_day,
         offices_file=str(a.offices_file) if a.offices_file else None,
+        working_hours=st.working_window,
+        answer_within_hours=st.answer_within_hours,
+        attachment_max_mb=st.attachment_max_mb,
     )
 
 
@@ -100,6 +105,11 @@ class StaffAwareHandlers:
         if ctx.channel == ChannelName.TELEGRAM.value and self.staff_ids and ctx.text:
             user_id = int(ctx.key.address) if ctx.key.address.isdigit() else None
             answer = await staff_reply(self.service, ctx.text, user_id, self.staff_ids)
+            if answer is None and user_id in self.staff_ids:
+                # /inbox, /reply N, /close N (bot/staff_inbox.py)
+                answer = await inbox_command(
+                    self.handlers.store, self.handlers.config, ctx.text, user_id, now=ctx.now
+                )
             if answer is not None:
                 return Outcome.say(answer)
         return await self.handlers.handle(ctx, intent)
@@ -152,8 +162,9 @@ class Gateway:
         # Another process (the CLI) that queues work wakes this sender at once.
         self.sender.wake_signal = LocalWake(s.storage.path)
         self.notifications = Notifications.from_settings(self.store, s, wake=self.sender.wake)
+        config = handler_config(s)
         handlers = StaffAwareHandlers(
-            Handlers(self.store, handler_config(s)), self.notifications, s.telegram.staff_ids
+            Handlers(self.store, config), self.notifications, s.telegram.staff_ids
         )
         self.engine = ConversationEngine(
             self.store,
@@ -162,6 +173,7 @@ class Gateway:
             phone_region=s.service.phone_region,
             wake_sender=self.sender.wake,
             metrics=self.metrics,
+            inbox=InboxIntake(self.store, config),
         )
         if s.smpp.enabled and s.smpp.simulator:
             await self._start_simulator()
@@ -216,6 +228,10 @@ class Gateway:
             from bot.telegram import TelegramChannel
 
             channels.append(TelegramChannel(s.telegram))
+        if s.email.enabled:
+            from mail_gateway.channel import EmailChannel
+
+            channels.append(EmailChannel(s.email, company=s.service.company))
         return channels
 
     def _fragments_path(self) -> Path:
@@ -335,14 +351,10 @@ class Gateway:
         )
         return self.metrics.render(snapshot)
 
-    async def _inbox_open(self) -> int | None:
-        """`gateway_inbox_open`: the inbox store's `count_open()`; None (the family is
-        not exported) while the store has no inbox repository."""
-        inbox = getattr(self.store, "inbox", None)
-        count = getattr(inbox, "count_open", None)
-        if count is None:
-            return None
-        return int(await count())
+    async def _inbox_open(self) -> int:
+        """`gateway_inbox_open`: items waiting for a person (handlers/inbox.py)."""
+        assert self.store is not None
+        return await self.store.inbox.count_open()
 
     # -- health ------------------------------------------------------------------------
 

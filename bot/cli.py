@@ -96,6 +96,11 @@ def _print_banner(gateway: Any) -> None:
         lines.append(f"  Telegram     {s.telegram.mode} via {s.telegram.api_base}")
     else:
         lines.append("  Telegram     off (set GATEWAY__TELEGRAM__TOKEN and [telegram] enabled)")
+    if s.email.enabled:
+        email = gateway.channels.get("email")
+        port = getattr(email, "port", s.email.listen_port)
+        lines.append(f"  e-mail       {s.email.address}: SMTP in on {s.email.listen_host}:{port},"
+                     f" out via {s.email.smtp_host}:{s.email.smtp_port}")
     if gateway.api is not None:
         lines.append(f"  admin API    http://{s.api.host}:{gateway.api.port}  (GET /healthz)")
         lines.append(f"  metrics      http://{s.api.host}:{gateway.api.port}/metrics"
@@ -118,6 +123,7 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.core import normalize_phone
     from bot.engine import ConversationEngine
     from handlers.dispatch import Handlers
+    from handlers.inbox import InboxIntake
     from notifications.sender import OutboxSender
     from storage.store import Store
 
@@ -136,9 +142,11 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             await load_demo_if_empty(store.db)
         console = ConsoleChannel(address)
         sender = OutboxSender(store.outbox, store.contacts, {"console": console})
+        config = handler_config(settings)
         engine = ConversationEngine(
-            store, Handlers(store, handler_config(settings)), make_parse(settings),
+            store, Handlers(store, config), make_parse(settings),
             phone_region=settings.service.phone_region,
+            inbox=InboxIntake(store, config),
         )
         await console.start(engine.accept, sender.on_report)
         interactive = sys.stdin.isatty()
@@ -226,6 +234,7 @@ def register_extensions(sub: Any, common: argparse.ArgumentParser) -> None:
         "bot.cli_registry",
         "bot.cli_sms",
         "bot.cli_appeals",
+        "bot.cli_inbox",
         "bot.cli_notifications",
         "bot.cli_reports",
     ):

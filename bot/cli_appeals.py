@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import hashlib
 import json
 import sys
 from typing import Any
@@ -72,8 +71,20 @@ def _row(appeal: Any, tz: Any) -> dict[str, Any]:
     }
 
 
+def moment(at: Any, tz: Any) -> str:
+    """«03.12.2026 10:25» in the service time zone: how staff read times."""
+    return str(at.astimezone(tz).strftime("%d.%m.%Y %H:%M"))
+
+
+# How staff read an appeal's status.
+STATUS_NAMES = {"open": "в работе", "answered": "ответ отправлен", "closed": "закрыто"}
+CHANNEL_NAMES = {"sms": "SMS", "telegram": "Telegram", "console": "консоль", "max": "MAX",
+                 "email": "e-mail"}
+
+
 async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from handlers.appeals import list_appeals
+    from handlers.texts import CATEGORY_NAMES
     from storage.store import Store
 
     tz = settings.service.tz
@@ -84,78 +95,106 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(_row(appeal, tz), ensure_ascii=False))
         return 0
     for appeal in appeals:
-        due = appeal.due_at.astimezone(tz).strftime("%d.%m %H:%M")
         first = " ".join(appeal.text.split())[:60]
-        print(f"{appeal.id:>6}  {appeal.status:<8} {appeal.category:<17} до {due}  {first}")
+        status = STATUS_NAMES.get(appeal.status, appeal.status)
+        category = CATEGORY_NAMES.get(appeal.category, appeal.category)
+        print(f"№{appeal.id:<5} {status:<16} {category:<24} до {moment(appeal.due_at, tz)}  "
+              f"{first}")
     return 0
 
 
 async def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from handlers.appeals import show_appeal
+    from handlers.texts import CATEGORY_NAMES
     from storage.store import Store
 
     tz = settings.service.tz
     async with await Store.open(settings.storage.path) as store:
         shown = await show_appeal(store, args.id)
-    if shown is None:
-        print(f"gateway: appeal {args.id} not found", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    appeal, messages = shown
+        if shown is None:
+            print(f"gateway: обращение №{args.id} не найдено", file=sys.stderr)
+            return EXIT_NOT_FOUND
+        appeal, messages = shown
+        answers = await store.appeals.answers(appeal.id)
+        author = await store.contacts.by_id(appeal.contact_id)
+        phone = author.phone if author is not None else None
+        numbers = await store.registry.accounts_for_phone(phone) if phone else []
+        if appeal.account and appeal.account not in numbers:
+            numbers = [appeal.account, *numbers]
+        accounts = [a for a in [await store.registry.get_account(n) for n in numbers] if a]
     row = _row(appeal, tz)
     row["messages"] = [
         {"text": text, "received_at": at.astimezone(tz).isoformat()} for text, at in messages
     ]
+    # Staff see who wrote: the phone in full (this is not a log), the holder, the address.
+    row["author"] = {"channel": appeal.channel, "address": appeal.address, "phone": phone}
+    row["accounts"] = [
+        {"account": a.number, "holder": a.holder, "address": a.address} for a in accounts
+    ]
+    row["answers"] = [
+        {"text": text, "by": by, "at": at.astimezone(tz).isoformat()} for text, by, at in answers
+    ]
     if args.json:
         print(json.dumps(row, ensure_ascii=False))
         return 0
-    for key, value in row.items():
-        if key != "messages":
-            print(f"{key:>10}: {value}")
-    for item in row["messages"]:
-        print(f"  [{item['received_at']}] {item['text']}")
+    category = CATEGORY_NAMES.get(appeal.category, appeal.category)
+    lines = [
+        f"Обращение №{appeal.id}: {STATUS_NAMES.get(appeal.status, appeal.status)}",
+        f"Тема: {category}",
+        f"Поступило: {moment(appeal.created_at, tz)}, "
+        f"{CHANNEL_NAMES.get(appeal.channel, appeal.channel)}",
+        f"Срок ответа: {moment(appeal.due_at, tz)}",
+    ]
+    who = phone or appeal.address
+    if appeal.channel == "telegram":
+        who = f"Telegram {appeal.address}" + (f", телефон {phone}" if phone else "")
+    lines.append(f"Написал: {who}")
+    for account in accounts:
+        mark = ""
+        if len(accounts) > 1:
+            mark = " (указан в обращении)" if account.number == appeal.account else ""
+        lines.append(f"Лицевой счёт {account.number}{mark}: {account.holder}, {account.address}")
+    if len(accounts) > 1 and not appeal.account:
+        lines.append("Счёт в обращении не указан: у телефона их несколько.")
+    if not accounts:
+        lines.append("Лицевой счёт: не известен")
+    if appeal.outage_id:
+        lines.append(f"Связано с отключением №{appeal.outage_id}")
+    lines.append("Сообщения:")
+    lines += [f"  [{moment(at, tz)}] {text}" for text, at in messages]
+    lines.append("Ответы:" if answers else "Ответов пока нет.")
+    lines += [f"  [{moment(at, tz)}] {by}: {text}" for text, by, at in answers]
+    print("\n".join(lines))
     return 0
 
 
 async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.core import ChannelName, Outbound
-    from handlers.appeals import answer_appeal
+    from bot.answers import OutboxAnswers
+    from handlers.inbox import InboxError, NotFound, answer_appeal_through_inbox
     from notifications.wake import LocalWake
-    from storage.outbox import PRIORITY_URGENT, NewMessage
     from storage.store import Store
 
     text = " ".join(args.text).strip()
     if not text:
-        print("gateway: the answer is empty", file=sys.stderr)
+        print("gateway: ответ пустой", file=sys.stderr)
         return EXIT_USAGE
     staff = args.staff or getpass.getuser()
-    async with await Store.open(settings.storage.path) as store, store.db.transaction():
+    async with await Store.open(settings.storage.path) as store:
         try:
-            appeal, reply = await answer_appeal(store, args.id, text, staff)
-        except LookupError:
-            print(f"gateway: appeal {args.id} not found", file=sys.stderr)
-            return EXIT_NOT_FOUND
-        assert reply.to is not None
-        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-        channel = ChannelName(reply.to.channel)
-        outbound = Outbound(
-            channel=channel,
-            address=reply.to.address,
-            text=reply.text,
-            # Answers come from the number the customer wrote to (design.md, Numbers).
-            source=appeal.reply_source if channel is ChannelName.SMS else None,
-        )
-        await store.outbox.enqueue(
-            NewMessage(
-                channel=channel.value,
-                address=reply.to.address,
-                payload=outbound.model_dump_json(),
-                priority=PRIORITY_URGENT,
-                account=appeal.account,
-                phone=reply.to.address if reply.to.address.startswith("+") else None,
-                # One answer per (appeal, text): running the command twice sends once.
-                idempotency_key=f"appeal-answer:{appeal.id}:{digest}",
+            # The running service's sender is woken to send it at once.
+            wake = LocalWake(settings.storage.path).notify
+            appeal, outbox_id = await answer_appeal_through_inbox(
+                store, OutboxAnswers(store, wake), args.id, text, actor=staff
             )
-        )
-    LocalWake(settings.storage.path).notify()  # the running service sends it at once
-    print(f"appeal {appeal.id}: answered; the reply to {channel.value} is queued")
+        except NotFound:
+            print(f"gateway: обращение №{args.id} не найдено", file=sys.stderr)
+            return EXIT_NOT_FOUND
+        except InboxError as exc:
+            print(f"gateway: {exc.staff}", file=sys.stderr)
+            return EXIT_USAGE
+    if not outbox_id:
+        print(f"Обращение №{appeal.id}: этот ответ уже отправлен, повторно не отправляется")
+        return 0
+    channel = CHANNEL_NAMES.get(appeal.channel, appeal.channel)
+    print(f"Обращение №{appeal.id}: ответ записан и поставлен в очередь ({channel})")
     return 0

@@ -60,6 +60,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="only these: held for a check, accepted as unlinked, or refused")
     p.add_argument("--limit", type=int, default=100, metavar="N", help="at most N (100)")
     p.set_defaults(func=cmd_export_unlinked)
+    from bot.cli_inbox import add_export
+
+    add_export(what, common)  # `export labelled`: messages people labelled (the inbox)
 
 
 def _period(text: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.cli_formats import SURVEY, file_help
 from bot.settings import Settings
+from parsers.counted import counted
 
 EXIT_USAGE = 2
 EXIT_REFUSED = 3
@@ -172,7 +173,7 @@ async def cmd_survey_send(args: argparse.Namespace, settings: Settings) -> int:
                 dry_run=True,
             )
             print(
-                f"опрос №{args.id}: получателей {plan.recipients} "
+                f"опрос №{args.id}: {counted(plan.recipients, 'получатель')} "
                 f"(население {plan.by_segment.get('household', 0)}, "
                 f"юрлица {plan.by_segment.get('business', 0)}; "
                 f"SMS {plan.by_channel.get('sms', 0)}, "
@@ -184,7 +185,7 @@ async def cmd_survey_send(args: argparse.Namespace, settings: Settings) -> int:
                 return 0
             if plan.recipients > settings.notifications.confirm_above and not args.yes:
                 print(
-                    f"gateway: больше {settings.notifications.confirm_above} получателей: "
+                    f"gateway: получателей больше {settings.notifications.confirm_above}: "
                     "подтвердите отправку флагом --yes",
                     file=sys.stderr,
                 )
@@ -226,7 +227,7 @@ async def cmd_appeals_due(args: argparse.Namespace, settings: Settings) -> int:
     from storage.store import Store
 
     if args.hours < 1:
-        print("gateway: --hours must be at least 1", file=sys.stderr)
+        print("gateway: --hours: не меньше 1", file=sys.stderr)
         return EXIT_USAGE
     async with await Store.open(settings.storage.path) as store:
         text = await due_digest(store, utcnow().astimezone(settings.service.tz), args.hours)

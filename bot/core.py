@@ -25,6 +25,8 @@ class ChannelName(enum.StrEnum):
     TELEGRAM = "telegram"
     CONSOLE = "console"
     API = "api"
+    EMAIL = "email"
+    MAX = "max"
 
 
 def _require_aware(value: datetime) -> datetime:
@@ -61,7 +63,9 @@ class Inbound(BaseModel):
     text: str
     external_id: str
     received_at: datetime
-    # SMS: the number the customer wrote to; replies are sent from it.
+    # The channel's reply reference: SMS, the number the customer wrote to (replies are
+    # sent from it); e-mail, the thread of the customer's mail (replies thread under it).
+    # Opaque to the engine: it comes back in `Outbound.source` / `Outbound.thread`.
     to: str | None = None
     # Telegram: the sender's user id (equals `address` in private chats).
     user_id: int | None = None
@@ -105,6 +109,9 @@ class Outbound(BaseModel):
     text: str
     # SMS: the source address; None means the channel's default (`[smpp] source_addr`).
     source: str | None = None
+    # E-mail: the thread reference of the mail this answers (`Inbound.to`), so the reply
+    # keeps the customer's thread after a restart and from any instance.
+    thread: str | None = None
     # Rows of inline buttons (Telegram); SMS ignores them (the text must stand alone).
     buttons: tuple[tuple[Button, ...], ...] = ()
     # Telegram: show a reply keyboard with the «share my phone number» button.
@@ -236,10 +243,34 @@ class Channel(Protocol):
     def is_up(self) -> bool: ...
 
 
+def reply_route(channel: ChannelName, reference: str | None) -> dict[str, str | None]:
+    """The `Outbound` fields that make an answer come back the way the customer wrote:
+    an SMS from the number written to, an e-mail in the customer's thread. `reference`
+    is the channel's `Inbound.to` (or an appeal's `reply_source`, which keeps it)."""
+    if channel is ChannelName.SMS:
+        return {"source": reference}
+    if channel is ChannelName.EMAIL:
+        return {"thread": reference}
+    return {}
+
+
+def mask_email(address: str | None) -> str:
+    """Mask an e-mail address for logs: `ivan.petrov@mail.ru` → `i***@mail.ru`."""
+    if not address:
+        return "-"
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return "***"
+    return f"{local[:1]}***@{domain}"
+
+
 def mask_phone(phone: str | None) -> str:
-    """Mask a phone number for logs: `+79121234567` → `+7912***4567` (design.md)."""
+    """Mask a phone number for logs: `+79121234567` → `+7912***4567` (design.md). An
+    e-mail address (the address of an e-mail conversation) is masked as one."""
     if not phone:
         return "-"
+    if "@" in phone:
+        return mask_email(phone)
     if len(phone) <= 7:
         return "***"
     return f"{phone[:5]}***{phone[-4:]}"

@@ -2,8 +2,9 @@
 
 The order of steps is fixed, and each is where it is for a reason:
 
-1. errors: the outermost step, so that any failure below still gets the customer a
-   polite apology and a logged error, and the message is marked processed (no loop).
+1. errors: the outermost step, so that any failure below is logged, the message goes
+   to a person (the customer hears by when; an apology if even that fails), and it is
+   marked processed (no loop).
 2. resolve the contact: before the lock, since the key needs nothing else; an SMS
    sender's phone is proven by the network, a Telegram user's only once verified.
 3. per-conversation lock: two quick messages of one person are handled in order, while
@@ -11,9 +12,13 @@ The order of steps is fixed, and each is where it is for a reason:
 4. load state: a pending confirmation or question changes what «да» or «2» mean.
 5. parse: pure, no I/O (parsers/).
 6. handler: the use case (handlers/); it returns replies, never calls a channel.
+6b. inbox: what the bot could not act on, a request for a person, or an appeal goes
+   into the contact's inbox thread, and the customer hears once when a person will
+   answer; later messages join the thread with the bot's replies (handlers/inbox.py).
+   After the handler, because only the handler knows whether it could act.
 7. save state, 8. replies into the outbox, 9. mark the journal entry processed: 4–9 run
-   in one database transaction, so a crash in between leaves nothing half-done and the
-   entry is simply processed again at the next start.
+   in one database transaction (the thread write of 6b included), so a crash in between
+   leaves nothing half-done and the entry is simply processed again at the next start.
 
 Journaling, contact resolution and waiting for the lock run concurrently across
 conversations; steps 4–9 of different conversations take turns on SQLite's single
@@ -26,11 +31,21 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import replace
 from typing import Any, Protocol
 
-from bot.core import Button, ChannelName, Inbound, Outbound, mask_phone, normalize_phone
+from bot.core import (
+    Button,
+    ChannelName,
+    Inbound,
+    Outbound,
+    mask_phone,
+    normalize_phone,
+    reply_route,
+)
 from bot.metrics import Metrics
-from handlers.base import KEEP, Context, Outcome, Reply, SharedPhone
+from handlers.base import KEEP, Context, HandlerConfig, InboxNote, Outcome, Reply, SharedPhone
+from handlers.inbox import InboxIntake
 from parsers.intent import Intent
 from storage.models import Contact, ConversationKey
 from storage.outbox import PRIORITY_REPLY, NewMessage
@@ -62,9 +77,11 @@ class ConversationEngine:
         phone_region: str = "RU",
         wake_sender: Callable[[], None] | None = None,
         metrics: Metrics | None = None,
+        inbox: InboxIntake | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
+        self.inbox = inbox or InboxIntake(store, HandlerConfig())
         self.handlers = handlers
         self.parse = parse
         self.phone_region = phone_region
@@ -155,8 +172,10 @@ class ConversationEngine:
         key = ConversationKey(inbound.channel.value, inbound.address)
         # 3. per-conversation lock
         async with self._lock(key), self.store.db.transaction():
-            # 4. load state
+            # 4. load state (and note that the contact wrote: notices go to the
+            # messenger a person wrote from last)
             state = await self.store.state.get(key, inbound.received_at)
+            await self.store.contacts.seen(contact.id, inbound.received_at)
             ctx = self._context(entry_id, inbound, contact, key, state)
             # 5. parse
             intent = self.parse(inbound.text)
@@ -164,11 +183,15 @@ class ConversationEngine:
                 self.metrics.parsed(intent.intent)
             # 6. handler
             outcome = await self.handlers.handle(ctx, intent)
+            # 6b. inbox
+            intake = await self.inbox.take(ctx, outcome)
+            outcome = intake.outcome
             # 7. save state
             if outcome.state is not KEEP:
                 await self.store.state.set(key, outcome.state)  # type: ignore[arg-type]
             # 8. replies into the outbox
-            await self._enqueue(entry_id, inbound, outcome)
+            ids = await self._enqueue(entry_id, inbound, outcome)
+            await self.inbox.record_replies(intake, outcome.replies, ids, inbound.received_at)
             # 9. done
             await self.store.journal.mark_processed(entry_id)
         self._wake()
@@ -195,6 +218,12 @@ class ConversationEngine:
                 return await contacts.resolve(
                     inbound.channel.value, inbound.address, phone=user.phone, verified_by="console"
                 )
+        if inbound.channel is ChannelName.EMAIL and inbound.meta.get("authenticated") == "dmarc":
+            # The company relay vouches for the From address of this very message (the
+            # e-mail channel read its Authentication-Results): the address may see the
+            # accounts it is registered on. Per message, never stored.
+            contact = await contacts.resolve(inbound.channel.value, inbound.address)
+            return replace(contact, email=inbound.address)
         return await contacts.resolve(inbound.channel.value, inbound.address)
 
     def _context(
@@ -225,10 +254,11 @@ class ConversationEngine:
             meta=dict(inbound.meta),
         )
 
-    async def _enqueue(self, entry_id: int, inbound: Inbound, outcome: Outcome) -> None:
+    async def _enqueue(self, entry_id: int, inbound: Inbound, outcome: Outcome) -> list[int]:
+        ids = []
         for index, reply in enumerate(outcome.replies):
             outbound = self.outbound_for(inbound, reply)
-            await self.store.outbox.enqueue(
+            outbox_id = await self.store.outbox.enqueue(
                 NewMessage(
                     channel=outbound.channel.value,
                     address=outbound.address,
@@ -240,22 +270,25 @@ class ConversationEngine:
                     phone=inbound.address if inbound.address.startswith("+") else None,
                 )
             )
+            ids.append(outbox_id)
+        return ids
 
     def outbound_for(self, inbound: Inbound, reply: Reply) -> Outbound:
+        route: dict[str, str | None] = {}
         if reply.to is not None:
             channel = ChannelName(reply.to.channel)
             address = reply.to.address
-            source = None
         else:
             channel = inbound.channel
             address = inbound.address
-            # Replies come from the number the customer wrote to (design.md, Numbers).
-            source = inbound.to if channel is ChannelName.SMS else None
+            # Replies come from the number the customer wrote to (design.md, Numbers),
+            # and an e-mail reply keeps the customer's thread.
+            route = reply_route(channel, inbound.to)
         return Outbound(
             channel=channel,
             address=address,
             text=reply.text,
-            source=source,
+            **route,
             buttons=tuple(
                 tuple(Button(text=label, data=data) for label, data in row)
                 for row in reply.choices
@@ -270,12 +303,28 @@ class ConversationEngine:
         )
 
     async def _apologise(self, entry_id: int, inbound: Inbound) -> None:
+        """A message the bot failed on goes to a person (the customer hears by when);
+        when even that cannot be written, the customer gets an apology."""
         try:
             async with self.store.db.transaction():
-                await self._enqueue(entry_id, inbound, Outcome((Reply(APOLOGY),), KEEP))
+                contact = await self._resolve(inbound)
+                key = ConversationKey(inbound.channel.value, inbound.address)
+                ctx = self._context(entry_id, inbound, contact, key, None)
+                failed = Outcome((Reply(APOLOGY),), KEEP, InboxNote("unrecognised"))
+                intake = await self.inbox.take(ctx, failed)
+                ids = await self._enqueue(entry_id, inbound, intake.outcome)
+                await self.inbox.record_replies(
+                    intake, intake.outcome.replies, ids, inbound.received_at
+                )
                 await self.store.journal.mark_processed(entry_id, error="handler failed")
         except Exception:
-            log.exception("engine: could not even apologise for inbound %d", entry_id)
+            log.exception("engine: could not hand inbound %d over to a person", entry_id)
+            try:
+                async with self.store.db.transaction():
+                    await self._enqueue(entry_id, inbound, Outcome((Reply(APOLOGY),), KEEP))
+                    await self.store.journal.mark_processed(entry_id, error="handler failed")
+            except Exception:
+                log.exception("engine: could not even apologise for inbound %d", entry_id)
         self._wake()
 
     # -- locks -------------------------------------------------------------------------

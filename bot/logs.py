@@ -109,6 +109,7 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.telegram.token.get_secret_value(),
         settings.telegram.webhook_secret.get_secret_value(),
         settings.api.token.get_secret_value(),
+        settings.email.smtp_password.get_secret_value(),
     ]
 
 

@@ -169,6 +169,16 @@ class ReadingsSettings(_Section):
 _HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
+def hours_window(text: str) -> tuple[time, time] | None:
+    """«21:00-09:00» → (21:00, 09:00); None when it is not such a range of local times."""
+    match = _HOURS.match(text.strip())
+    if not match or int(match[1]) > 23 or int(match[3]) > 23:
+        return None
+    if int(match[2]) > 59 or int(match[4]) > 59:
+        return None
+    return time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+
+
 class NotificationsSettings(_Section):
     quiet_hours: str = "21:00-09:00"
     confirm_above: int = Field(1000, ge=0)
@@ -184,22 +194,47 @@ class NotificationsSettings(_Section):
     @field_validator("quiet_hours")
     @classmethod
     def _quiet(cls, value: str) -> str:
-        match = _HOURS.match(value.strip())
-        if not match or int(match[1]) > 23 or int(match[3]) > 23:
+        if hours_window(value) is None:
             raise ValueError("must look like 21:00-09:00")
         return value.strip()
 
     @property
     def quiet_window(self) -> tuple[time, time]:
-        match = _HOURS.match(self.quiet_hours)
-        assert match is not None  # validated above
-        return time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+        window = hours_window(self.quiet_hours)
+        assert window is not None  # validated above
+        return window
 
 
 class AppealsSettings(_Section):
     urgent_hours: int = Field(24, ge=1)  # outage, power_quality
     working_days: int = Field(3, ge=1)  # every other category
     offices_file: Path | None = None  # None: the list shipped with the project
+
+
+class StaffSettings(_Section):
+    """People behind the bot: the inbox's working hours and answer time (docs/interfaces.md
+    §12). `session_secret` signs staff web sessions; environment only, never logged."""
+
+    working_hours: str = "09:00-18:00"  # local, on working days as for appeals
+    answer_within_hours: int = Field(4, ge=1, le=200)  # working hours
+    attachment_max_mb: int = Field(10, ge=0, le=100)
+    session_secret: SecretStr = SecretStr("")
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        window = hours_window(value)
+        if window is None:
+            raise ValueError("must look like 09:00-18:00")
+        if window[1] <= window[0]:
+            raise ValueError("the working day must end after it starts (09:00-18:00)")
+        return value.strip()
+
+    @property
+    def working_window(self) -> tuple[time, time]:
+        window = hours_window(self.working_hours)
+        assert window is not None  # validated above
+        return window
 
 
 class IdentitySettings(_Section):
@@ -229,6 +264,43 @@ class ApiSettings(_Section):
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
+
+
+class EmailSettings(_Section):
+    """The e-mail channel (docs/interfaces.md §14): inbound SMTP from the company mail
+    server, outbound through the company relay."""
+
+    enabled: bool = False
+    address: str = ""  # ours, e.g. info@retailer.example; the only accepted recipient
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(2525, ge=0, le=65535)  # 0: ephemeral (tests)
+    smtp_host: str = ""
+    smtp_port: int = Field(25, ge=0, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")  # environment only
+    smtp_starttls: bool = True
+    smtp_timeout: float = Field(30, gt=0)
+    # The relay whose Authentication-Results header counts (RFC 8601 authserv-id).
+    authserv_id: str = ""
+    max_mb: float = Field(10, gt=0, le=100)  # larger mails get SMTP 552
+    rate: float = Field(5, gt=0)  # mails per second to the relay
+    answers_per_hour: int = Field(10, ge=1)  # mails to one address per hour (floods, loops)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and (value.count("@") != 1 or "." not in value.rpartition("@")[2]):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.enabled and not self.address:
+            raise ValueError("address is required when the e-mail channel is enabled")
+        if self.enabled and not self.smtp_host:
+            raise ValueError("smtp_host (the company relay) is required when enabled")
+        return self
 
 
 class _TomlSource(PydanticBaseSettingsSource):
@@ -262,7 +334,9 @@ class Settings(BaseSettings):
     notifications: NotificationsSettings = Field(default_factory=NotificationsSettings)
     appeals: AppealsSettings = Field(default_factory=AppealsSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    staff: StaffSettings = Field(default_factory=StaffSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
 
     @property
     def instance(self) -> str:
@@ -364,6 +438,12 @@ def load_settings(path: str | Path | None = None, *, use_default_file: bool = Tr
             raise SettingsError(f"{config}: not valid TOML: {exc}") from exc
         except OSError as exc:
             raise SettingsError(f"{config}: cannot read: {exc.strerror}") from exc
+    if isinstance(data.get("email"), dict) and "smtp_password" in data["email"]:
+        # A relay password in a file ends up in backups and repositories.
+        raise SettingsError(
+            f"{config}: email.smtp_password must come from the environment "
+            "(GATEWAY__EMAIL__SMTP_PASSWORD), not the file"
+        )
     try:
         settings = Settings(**data)
     except ValidationError as exc:

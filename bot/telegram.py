@@ -31,7 +31,7 @@ import traceback
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -145,6 +145,29 @@ def _phone(raw: str) -> str:
     return f"+{digits}" if digits else raw
 
 
+def _file_meta(message: Message) -> dict[str, str]:
+    """What staff need to see an attachment in the inbox (docs/interfaces.md §12): the
+    Bot API file id (to fetch it), and its name, type and size where Telegram gives them.
+    A photo comes in several sizes: the largest is the one to show."""
+    found: Any = None
+    if message.photo:
+        found = message.photo[-1]
+    else:
+        # A sticker is no attachment: staff see that one came («sticker»), nothing more.
+        for name in ("document", "voice", "audio", "video", "video_note"):
+            found = getattr(message, name, None)
+            if found is not None:
+                break
+    if found is None:
+        return {}
+    meta = {"file_id": str(found.file_id)}
+    for key in ("file_name", "mime_type", "file_size"):
+        value = getattr(found, key, None)
+        if value is not None:
+            meta[key] = str(value)
+    return meta
+
+
 def _message_inbound(
     message: Message, external_id: str, meta: dict[str, str], when: datetime | None
 ) -> Inbound:
@@ -163,10 +186,12 @@ def _message_inbound(
     elif message.caption:
         text = message.caption
         meta["caption"] = "1"
+        meta.update(_file_meta(message))
     else:
         # Sticker, voice, photo without caption...: the engine answers «send text».
         kind = message.content_type  # a str-valued Enum, whose str() is "ContentType.X"
         meta["media"] = kind.value if isinstance(kind, enum.Enum) else str(kind)
+        meta.update(_file_meta(message))
     return Inbound(
         channel=ChannelName.TELEGRAM,
         address=str(message.chat.id),
@@ -635,6 +660,19 @@ class TelegramChannel:
             if entry.users == 0:
                 del self._chat_locks[chat_key]
         return web.Response(status=200)
+
+    # ------------------------------------------------------------------ files
+
+    async def download(self, file_id: str, max_bytes: int) -> bytes | None:
+        """A file a customer sent (an inbox attachment), or None when it is larger than
+        `max_bytes`. Raises TelegramAPIError (a wrong or expired id) or a network error."""
+        file = await self._bot.get_file(file_id)
+        if file.file_path is None or (file.file_size or 0) > max_bytes:
+            return None
+        data = await self._bot.download_file(file.file_path)
+        assert data is not None  # no destination given: aiogram returns a BytesIO
+        content = data.read(max_bytes + 1)
+        return None if len(content) > max_bytes else content
 
     # ------------------------------------------------------------------ outbound
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from handlers import texts
 from handlers.appeal_rules import due_at
-from handlers.base import Context, HandlerConfig, Outcome, Recipient, Reply
+from handlers.base import Context, HandlerConfig, InboxNote, Outcome, Recipient, Reply
 from handlers.common import APPEAL_TOPIC, fmt_moment, is_linked, linked_accounts, state
 from parsers.intent import APPEAL_CATEGORIES, Intent
 from storage.address import house_in_spec, settlement_key, street_key
@@ -84,6 +84,7 @@ class AppealsUseCase:
             return Outcome.say(
                 texts.APPEAL_REPEAT.format(id=existing.id, due=fmt_moment(existing.due_at, tz)),
                 state=None,
+                inbox=InboxNote("appeal", existing.id, existing.due_at),
             )
         due = due_at(
             category,
@@ -109,6 +110,8 @@ class AppealsUseCase:
                 id=appeal.id, due=fmt_moment(due, tz), category=texts.CATEGORY_NAMES[category]
             ),
             state=None,
+            # Appeals are inbox items too, due when the appeal is (docs/interfaces.md §12).
+            inbox=InboxNote("appeal", appeal.id, due),
         )
 
     async def _accounts(self, ctx: Context, intent: Intent) -> list[Account]:

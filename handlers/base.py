@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
@@ -68,9 +68,12 @@ class Context:
 
     @property
     def sender_label(self) -> str:
-        """How the export names the sender: E.164 for SMS, `telegram:<id>` for Telegram."""
-        if self.key.channel == "telegram":
-            return f"telegram:{self.key.address}"
+        """How the export names the sender: E.164 for SMS, `telegram:<id>` for Telegram,
+        `max:<id>` for MAX, the address for e-mail (docs/interfaces.md §4, §14)."""
+        if self.key.channel in ("telegram", "max"):
+            return f"{self.key.channel}:{self.key.address}"
+        if self.key.channel == "email":
+            return self.key.address
         if self.contact.phone:
             return self.contact.phone
         return f"{self.key.channel}:{self.key.address}"
@@ -85,18 +88,35 @@ KEEP: Final = _Keep()
 """`Outcome.state = KEEP`: leave the conversation state as it was."""
 
 
+InboxKind = Literal["unrecognised", "handover", "appeal"]
+
+
+@dataclass(frozen=True, slots=True)
+class InboxNote:
+    """A handler's word that the message needs a person (docs/interfaces.md §12): the
+    bot could not act on it (`unrecognised`), the customer asked for a person
+    (`handover`), or it is an appeal (with its number and due time). The engine's inbox
+    step puts it into the contact's thread and answers with the due time."""
+
+    kind: InboxKind
+    appeal_id: int | None = None
+    due_at: datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """A handler's answer: replies to send and the conversation state to save
-    (`None` clears it, `KEEP` leaves it)."""
+    (`None` clears it, `KEEP` leaves it), and whether the message goes to people."""
 
     replies: tuple[Reply, ...]
     state: ConversationState | None | _Keep = KEEP
+    inbox: InboxNote | None = None
 
     @classmethod
     def say(cls, text: str, **kwargs: Any) -> Outcome:
         state = kwargs.pop("state", KEEP)
-        return cls((Reply(text, **kwargs),), state)
+        inbox = kwargs.pop("inbox", None)
+        return cls((Reply(text, **kwargs),), state, inbox)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +140,7 @@ class HandlerConfig:
     unlinked_accounts_per_day: int = 3
     unlinked_per_account_per_day: int = 10
     offices_file: str | None = None
+    # [staff]: when people answer the inbox (docs/interfaces.md §12)
+    working_hours: tuple[time, time] = (time(9), time(18))
+    answer_within_hours: int = 4
+    attachment_max_mb: int = 10

@@ -34,17 +34,30 @@ def state(kind: str, now: datetime, ttl: timedelta = STATE_TTL, **data: Any) -> 
     return ConversationState(kind, data, now + ttl)
 
 
+# Channels whose address is not a phone number: a person there proves a phone on the
+# account with a code sent to it by SMS (design.md, Identification).
+CODE_CHANNELS = frozenset({"telegram", "max", "email"})
+
+
 async def linked_accounts(store: Store, contact: Contact) -> list[str]:
     """Accounts whose registry phones include the contact's proven phone (an SMS
-    sender's own number, a Telegram user's shared own contact or SMS code)."""
-    if not contact.is_verified or contact.phone is None:
-        return []
-    return await store.registry.accounts_for_phone(contact.phone)
+    sender's own number, a Telegram user's shared own contact or SMS code), or whose
+    registry e-mail addresses include the sender's address proven by our relay."""
+    numbers: set[str] = set()
+    if contact.is_verified and contact.phone is not None:
+        numbers.update(await store.registry.accounts_for_phone(contact.phone))
+    if contact.email is not None:
+        numbers.update(await store.registry.accounts_for_email(contact.email))
+    return sorted(numbers)
 
 
 async def is_linked(store: Store, contact: Contact, account: str) -> bool:
     """May this contact see the account's confidential data (balance, consumption,
     earlier readings, appeal details)?"""
+    if contact.email is not None and await store.registry.email_on_account(
+        contact.email, account
+    ):
+        return True
     if not contact.is_verified or contact.phone is None:
         return False
     return await store.registry.phone_on_account(contact.phone, account)

@@ -11,6 +11,10 @@ Order matters, and each step is where it is for a reason:
    to the ordinary routing: the customer moved on);
 5. the intent: readings, commands, appeals, and the rest (an account alone, a phone
    number in Telegram, long or unreadable text), each getting a reply.
+
+What the bot cannot act on (media only, over-long or unreadable text) and a request for
+a person carry an `InboxNote`: the engine's inbox step hands them to people and answers
+with the time a person will answer by (handlers/inbox.py).
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from dataclasses import replace
 
 from handlers import texts
 from handlers.appeals import AppealsUseCase
-from handlers.base import KEEP, Context, HandlerConfig, Outcome
+from handlers.base import KEEP, Context, HandlerConfig, InboxNote, Outcome
 from handlers.common import (
     APPEAL_TOPIC,
     AWAIT_READINGS,
     CHOOSE_ACCOUNT,
     CHOOSE_METER,
+    CODE_CHANNELS,
     CONFIRM_READINGS,
     LINK_CODE,
     LINK_OFFER,
@@ -35,6 +40,7 @@ from handlers.common import (
     state,
 )
 from handlers.identity import IdentityUseCase
+from handlers.notify import NotifyUseCase
 from handlers.offices import OfficesUseCase
 from handlers.quality.surveys import handle_survey_answer
 from handlers.readings import ReadingsUseCase
@@ -53,6 +59,21 @@ _THANKED = re.compile(r"\b(?:спасибо|спс|благодар\w*)\b")
 MENU = {"/readings": "readings", "/appeal": "appeal", "/status": "status"}
 # A text this long that the parser could not read is not worth a help hint alone.
 LONG_TEXT = 1000
+# Asking for a person in the simplest words (the parser's `operator` command reads more).
+OPERATOR_WORDS = frozenset({"оператор", "оператора", "позовите оператора", "позовите человека",
+                            "человек", "специалист", "/operator"})
+# A thumbs-up after the bot's answer is thanks, not a question for a person.
+THANKS_EMOJI = frozenset("👍👌🙏❤♥😊🙂☺😀😃😄👏✅💪🤝")
+_EMOJI_JOINERS = frozenset("\ufe0f\u200d\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff")
+UNRECOGNISED = InboxNote("unrecognised")
+HANDOVER = InboxNote("handover")
+
+
+def _thanks_emoji(text: str) -> bool:
+    """Only emoji of thanks or approval («👍», «🙏🏻»); any other emoji-only text («😡»,
+    «❓») goes to a person."""
+    marks = [ch for ch in text if not ch.isspace() and ch not in _EMOJI_JOINERS]
+    return bool(marks) and all(ch in THANKS_EMOJI for ch in marks)
 
 
 def _words(text: str) -> str:
@@ -69,6 +90,7 @@ class Handlers:
         self.identity = IdentityUseCase(store, config)
         self.appeals = AppealsUseCase(store, config)
         self.offices = OfficesUseCase(store, config)
+        self.notify = NotifyUseCase(store, config)
 
     async def handle(self, ctx: Context, intent: Intent) -> Outcome:
         """Answer one inbound message; every message gets at least one reply."""
@@ -84,7 +106,7 @@ class Handlers:
 
         # 1. media
         if ctx.media and not text and ctx.shared is None:
-            return Outcome.say(texts.MEDIA)
+            return Outcome.say(texts.MEDIA, inbox=UNRECOGNISED)
         # 2. a shared contact
         if ctx.shared is not None:
             return await self.identity.shared_contact(ctx)
@@ -93,6 +115,8 @@ class Handlers:
             return await self.identity.unlink(ctx)
         if words in LINK_WORDS:
             return self.identity.howto(ctx)
+        if words in OPERATOR_WORDS:
+            return self.handover()
         if text.startswith("appeal:"):
             topic = text.removeprefix("appeal:")
             if topic == "pick":
@@ -141,21 +165,23 @@ class Handlers:
         if intent.account:
             return await self.readings.account_alone(ctx, intent.account)
         phone = phone_in_text(text)
-        if phone is not None and tg:
+        if phone is not None and ctx.channel in CODE_CHANNELS:
             return await self.identity.request_code(ctx, phone)
         if ctx.media:
-            return Outcome.say(texts.MEDIA)
+            return Outcome.say(texts.MEDIA, inbox=UNRECOGNISED)
         if len(text) > LONG_TEXT:
-            return Outcome.say(texts.TOO_LONG_TEXT)
-        if words in THANKS or _THANKED.search(words):
+            return Outcome.say(texts.TOO_LONG_TEXT, inbox=UNRECOGNISED)
+        if words in THANKS or _THANKED.search(words) or _thanks_emoji(text):
             return Outcome.say(texts.COURTESY)
         if words in GREETINGS:
             return Outcome.say(texts.GREETING)
         if tg:
             return Outcome.say(
-                texts.UNKNOWN, choices=((("Справка", "помощь"), ("Обращение", "appeal:pick")),)
+                texts.UNKNOWN,
+                choices=((("Справка", "помощь"), ("Обращение", "appeal:pick")),),
+                inbox=UNRECOGNISED,
             )
-        return Outcome.say(texts.UNKNOWN)
+        return Outcome.say(texts.UNKNOWN, inbox=UNRECOGNISED)
 
     async def _by_state(self, ctx: Context, intent: Intent, text: str) -> Outcome | None:
         current = ctx.state
@@ -227,12 +253,21 @@ class Handlers:
             return await self.appeals.status(ctx, intent)
         if command == "offices":
             return await self.offices.answer(ctx)
+        if command == "notify":
+            return await self.notify.choose(ctx, intent)
         if command == "unchanged":
             await self._drop_held(ctx)
             return await self.readings.unchanged(ctx, intent)
         if command in ("yes", "no"):
             return Outcome.say(texts.NOTHING_TO_CONFIRM)
+        if command == "operator":
+            return self.handover()
         return self.help(ctx)
+
+    @staticmethod
+    def handover() -> Outcome:
+        """A request for a person: the inbox step answers with the due time."""
+        return Outcome.say(texts.HANDOVER, inbox=HANDOVER, state=None)
 
     def help(self, ctx: Context) -> Outcome:
         """A short how-to for the channel, with reading formats."""

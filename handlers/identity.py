@@ -18,6 +18,7 @@ from typing import Any
 from handlers import texts
 from handlers.base import KEEP, Context, HandlerConfig, Outcome, Recipient, Reply
 from handlers.common import (
+    CODE_CHANNELS,
     CONFIRM_READINGS,
     LINK_CODE,
     LINK_OFFER,
@@ -83,7 +84,7 @@ class IdentityUseCase:
             return self._denied(ctx)
         numbers = await linked_accounts(self.store, ctx.contact)
         if not numbers:
-            if ctx.channel == "telegram" and not ctx.contact.is_verified:
+            if ctx.channel in CODE_CHANNELS and not ctx.contact.is_verified:
                 return self._denied(ctx)
             return Outcome.say(texts.NO_ACCOUNT_ON_PHONE)
         accounts = [a for a in [await self.store.registry.get_account(n) for n in numbers] if a]
@@ -105,6 +106,8 @@ class IdentityUseCase:
     def _denied(ctx: Context) -> Outcome:
         if ctx.channel == "telegram":
             return Outcome.say(texts.BALANCE_DENIED_TG, request_contact=True)
+        if ctx.channel in CODE_CHANNELS:
+            return Outcome.say(texts.BALANCE_DENIED_CODE)
         return Outcome.say(texts.BALANCE_DENIED)
 
     # -- linking a Telegram user to a phone --------------------------------------------
@@ -153,7 +156,7 @@ class IdentityUseCase:
         """Send a 6-digit code by SMS to a phone the user says is theirs. The answer is
         the same whether or not the phone is on an account (no enumeration); a code is
         sent only when it is, and at most `codes_per_day` per phone and per user."""
-        if ctx.channel != "telegram":
+        if ctx.channel not in CODE_CHANNELS:
             return Outcome.say(texts.SMS_ONLY_TELEGRAM, state=None)
         if await self._limited(ctx):
             return Outcome.say(texts.RATE_LIMITED, state=None)
@@ -175,7 +178,8 @@ class IdentityUseCase:
             await contacts.add_link_code(
                 ctx.contact.id, phone, hash_code(code), ctx.now, ctx.now + ttl
             )
-            sms = texts.CODE_SMS.format(company=self.config.company, code=code)
+            template = texts.CODE_SMS if ctx.channel == "telegram" else texts.CODE_SMS_OTHER
+            sms = template.format(company=self.config.company, code=code)
             replies = (Reply(sms, to=Recipient("sms", phone)), answer)
         else:
             # A number on no account: probing. It counts against the sender's attempts.
@@ -207,13 +211,15 @@ class IdentityUseCase:
     @staticmethod
     def howto(ctx: Context) -> Outcome:
         """«привязать», «код»: how to link."""
-        if ctx.channel != "telegram":
+        if ctx.channel not in CODE_CHANNELS:
             return Outcome.say(texts.SMS_ONLY_TELEGRAM)
+        if ctx.channel != "telegram":
+            return Outcome.say(texts.LINK_HOWTO_CODE)
         return Outcome.say(texts.LINK_HOWTO, request_contact=True)
 
     async def unlink(self, ctx: Context) -> Outcome:
         """«отвязать» (or the button): forget the Telegram user's phone."""
-        if ctx.channel != "telegram":
+        if ctx.channel not in CODE_CHANNELS:
             # An SMS sender's number is proven by the network; nothing to unlink.
             return Outcome.say(texts.UNLINK_SMS, state=None)
         if ctx.contact.phone is None:

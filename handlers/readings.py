@@ -266,6 +266,8 @@ class ReadingsUseCase:
             period = texts.IN_WINDOW_TG.format(month=month_name(self._period(ctx)))
             text = f"{texts.UNLINKED_RECEIVED_TG.format(account=number)} {period}"
             return Outcome.say(text, state=None, request_contact=True)
+        if ctx.channel == "email":
+            return Outcome.say(texts.UNLINKED_RECEIVED_EMAIL.format(account=number), state=None)
         return Outcome.say(texts.UNLINKED_RECEIVED.format(account=number), state=None)
 
     async def _probing_limit(self, ctx: Context, number: str) -> str | None:
@@ -562,6 +564,8 @@ class ReadingsUseCase:
                     status="pending" if held else "accepted",
                     inbound_id=ctx.inbound_id,
                     linked=linked,
+                    # A person typing it for the customer (handlers/inbox.py)
+                    entered_by=ctx.meta.get("entered_by"),
                 )
                 for p in plan
             ]

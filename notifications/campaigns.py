@@ -83,6 +83,8 @@ class NoticeConfig:
     quiet: QuietHours
     confirm_above: int
     telegram: bool  # Telegram is on: route linked people there
+    # Channels besides SMS that run: people who chose one get notices there (§14).
+    running: frozenset[str] = frozenset()
     window_first_day: int = 18
     window_last_day: int = 25
     reminder_hour: int = 10
@@ -103,6 +105,11 @@ class NoticeConfig:
             quiet=QuietHours(start, end, tz),
             confirm_above=n.confirm_above,
             telegram=settings.telegram.enabled,
+            running=frozenset(
+                name for name, on in (
+                    ("telegram", settings.telegram.enabled), ("email", settings.email.enabled)
+                ) if on
+            ),
             window_first_day=settings.readings.window_first_day,
             window_last_day=settings.readings.window_last_day,
             reminder_hour=n.reminder_hour,
@@ -137,6 +144,7 @@ class BroadcastReport:
     sms_parts: int
     sample: str
     needs_confirmation: bool = False
+    email: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -144,7 +152,10 @@ class BroadcastReport:
             "outage": self.outage,
             "accounts": self.accounts,
             "recipients": self.recipients,
-            "by_channel": {"sms": self.sms, "telegram": self.telegram},
+            "by_channel": {
+                "sms": self.sms, "telegram": self.telegram,
+                **({"email": self.email} if self.email else {}),
+            },
             "sms_parts": self.sms_parts,
             "sample": self.sample,
         }
@@ -257,12 +268,15 @@ class Notifications:
         return cls(store, NoticeConfig.from_settings(settings), wake=wake)
 
     def _routing(
-        self, kind: str, params: dict[str, Any] | None = None, *, telegram: bool = True
+        self, kind: str, params: dict[str, Any] | None = None, *, required: bool = False
     ) -> Routing:
-        """How a campaign of `kind` reaches people; «СТОП» per `storage.notices`."""
+        """How a campaign of `kind` reaches people; «СТОП» per `storage.notices`;
+        `required`: a notice the law requires by SMS (storage.routing)."""
         return Routing(
-            telegram=telegram and self.config.telegram,
+            telegram=not required and self.config.telegram,
             respect_opt_out=respects_opt_out(kind, params),
+            running=self.config.running,
+            required=required,
         )
 
     def _bulk_timing(self, now: datetime) -> tuple[str, datetime]:
@@ -323,7 +337,7 @@ class Notifications:
         counts = await self.campaigns.count(audience, routing)
         preview = BroadcastReport(
             None, None, counts.accounts, counts.recipients, counts.sms, counts.telegram,
-            sms_parts(text), text,
+            sms_parts(text), text, email=counts.email,
         )
         if dry_run:
             return preview
@@ -366,6 +380,7 @@ class Notifications:
         return BroadcastReport(
             campaign, outage.id, counts.accounts, recipients, by_channel.get("sms", 0),
             by_channel.get("telegram", 0), preview.sms_parts, text,
+            email=by_channel.get("email", 0),
         )
 
     async def restored(self, outage_id: int) -> BroadcastReport | None:
@@ -440,6 +455,7 @@ class Notifications:
         return BroadcastReport(
             campaign, outage, accounts, recipients, by_channel.get("sms", 0),
             by_channel.get("telegram", 0), sms_parts(text), text,
+            email=by_channel.get("email", 0),
         )
 
     # -- billing notices -----------------------------------------------------------------
@@ -481,7 +497,7 @@ class Notifications:
 
         return await self._import(
             source, name=name, kind="debt", columns=DEBT_COLUMNS, parse=parse_debt,
-            message=message, routing=self._routing("debt", telegram=False),
+            message=message, routing=self._routing("debt", required=True),
         )
 
     async def _import(

@@ -574,7 +574,11 @@ class OutboxSender:
             if len(self._templates) > 1000:
                 self._templates.clear()
             self._templates[item.campaign_id] = texts
-        text = texts.get(item.channel)
+        # Messengers and e-mail get the full text (design.md, Notifications).
+        text = texts.get(item.channel) or (
+            texts.get(ChannelName.TELEGRAM.value)
+            if item.channel != ChannelName.SMS.value else None
+        )
         if text is None:
             return None
         return Outbound(
@@ -635,6 +639,15 @@ class OutboxSender:
             await self.contacts.set_blocked(item.channel, item.address, True)
             if await self._fallback_to_sms(item, outbound):
                 return
+        elif (
+            (not error.retryable or item.attempts >= self.max_attempts)
+            and error.kind is not SendErrorKind.EXPIRED
+            and item.phone is not None
+            and await self._fallback_to_sms(item, outbound)
+        ):
+            # A notice the chosen channel refused for good (a bad e-mail address, a
+            # rejected mail) or failed on every try goes by SMS (docs/interfaces.md §14).
+            return
         if error.retryable:
             detail = error.detail or error.kind.value
             await self._retry_or_fail(item, now, detail, error.retry_after)

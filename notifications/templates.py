@@ -13,6 +13,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from notifications.smsparts import sms_parts
+from parsers.counted import counted
 
 # Every SMS notice fits this many parts (design.md «Notifications»).
 SMS_NOTICE_PARTS = 2
@@ -195,7 +196,7 @@ def staff_progress(campaign: int, counts: dict[str, int]) -> str:
         "failed": "не доставлено", "deferred": "отложено", "cancelled": "отменено",
     }
     body = ", ".join(f"{names[k]} {counts[k]}" for k in names)
-    return f"Рассылка №{campaign} ({counts['recipients']} получателей): {body}."
+    return f"Рассылка №{campaign} ({counted(counts['recipients'], 'получатель')}): {body}."
 
 
 STAFF_NOT_FOUND = "Не найдено: {what} №{number}."

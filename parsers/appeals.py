@@ -74,6 +74,7 @@ billing 3: квитанция счет платежка + не перестат�
     доходить прислать
 billing 3: исправить поправить ошибиться ошибочно неправильно неверно опечатка ошибка ошибочный
     неправильный неверный исправление скорректировать корректировка перепутать + показание
+    - бояться опасаться страшно
 billing 2: оплатить заплатить платить + прийти прислать выставить насчитать
 billing 3: показание + квитанция счет платежка + другой неправильный неверный совпадать
 billing 3: посчитать насчитать рассчитать подсчитать начислить + неправильно неверно ошибочно
@@ -90,11 +91,12 @@ payment 3: оплата платеж оплатить заплатить ден�
 payment 5: оплатить заплатить оплата платеж оплачивать платить внести + долг задолженность висеть
     минус числиться показывать отрицательный
 payment 3: дважды двойной повторно двойной двое два лишний + оплатить списать заплатить платеж
-    оплата списание оплачивать раз
+    оплата списание оплачивать
+payment 3: оплатить заплатить внести перевести + оплата платеж деньги деньга + нет нету не
 payment 3: возврат вернуть возвратить + деньги деньга переплата оплата средство платеж сумма
 payment 2: переплата переплатить
 payment 3: оплатить заплатить перевести оплата платеж оплачивать деньги деньга + чужой другой
-    ошибочно ошибка тот неправильный неверный ошибиться
+    ошибочно ошибка тот неправильный неверный ошибиться туда
 meter 3: счетчик прибор пу + сломаться сгореть крутиться мотать остановиться разбить треснуть
     неисправный неисправность поломка сломать сломанный заменить замена поменять менять
     установить установка поверка поверить пломба опломбировать опломбирование перейти сгорать
@@ -140,6 +142,9 @@ service_complaint 2: безобразие возмутительно
 service_complaint 2: не + принять + заявление документ обращение заявка
 service_complaint 2: обслуживание + плохой ужасный отвратительный некачественный безобразный
 service_complaint 2: жалоба пожаловаться жаловаться
+service_complaint 3: обещать сказать + перезвонить позвонить ждать прийти ответить сделать + пройти
+    тишина никто
+service_complaint 3: офис касса отделение + нет нету не + бланк ручка образец никто
 service_complaint 3: ответить ответ + обращение письмо жалоба заявление заявка запрос + ждать
     неделя месяц долго
 other 3: поблагодарить благодарность благодарить благодарный спасибо признательный
@@ -149,6 +154,10 @@ other 3: поблагодарить благодарность благодар�
 other 2: напоминание напоминать + сделать добавить присылать прислать хотеть удобно удобный
     можно предложить предлагать хотеться бот здорово хорошо пожалуйста срок
 other 3: предложение предлагать предложить пожелание предлагаю
+other 3: бот сайт приложение кабинет + не + принимать принять работать отправлять отправляться
+    передаваться проходить пройти уходить
+other 2: продавать продать купить покупать приобрести + вы вам ваш - дом квартира дача участок
+    жилье
 other 2: хотеться удобно удобный сделать добавить + приложение сайт бот кабинет оплата
     возможность
 other 1: вопрос подсказать узнать интересовать разъяснить объяснить просьба помочь почему зачем
@@ -227,7 +236,8 @@ _LONGEST_WORD: Final = 40
 _SYNONYMS: Final = {"электросчетчик": "счетчик", "электросчетчика": "счетчик"}
 
 # Typos that happen to be other dictionary words, so pymorphy3 takes them at face value.
-_KNOWN_TYPOS: Final = {"свита": "свет", "щетчик": "счетчик", "щет": "счет"}
+# «пеня» is first «пенить» (foaming) to the dictionary.
+_KNOWN_TYPOS: Final = {"свита": "свет", "щетчик": "счетчик", "щет": "счет", "пеня": "пеня"}
 
 
 @lru_cache(maxsize=200_000)
@@ -278,12 +288,69 @@ _VOWELS: Final = frozenset("aeiouy")
 _INFINITIVE: Final = re.compile(r"[a-z]{3}(?:a|i|y)t$")
 
 
+# Latin words the command wordings know as they are (English, or a brand written in
+# Latin): never read as translit («no» is not «но», «email» not «емаил»).
+LATIN_KEPT: Final = frozenset(
+    {
+        "yes",
+        "y",
+        "no",
+        "ok",
+        "okay",
+        "please",
+        "balance",
+        "offices",
+        "email",
+        "mail",
+        "gmail",
+        "max",
+    }
+)
+_TRANSLIT_LONGEST: Final = 20
+# Translit loses what Latin has no letter for: the soft sign («bolshe», «obrashalas»),
+# щ written as «sh» («soobshenii»), э as «e» («etot»), й as «i» («novostei», «pozhaluista»). When
+# the letter-for-letter reading is no dictionary word, these are put back, one kind of
+# repair at a time and together, and the first dictionary word wins.
+_SOFT_END: Final = re.compile(r"(?<=[лтсдзнрмвпч])$")
+_SOFT_INSIDE: Final = re.compile(r"(?<=л)(?=[бвгджзклмнпрстфхцчшщ])")
+_VOWEL_I: Final = re.compile(r"(?<=[аеоуыяю])и(?=[бвгджзклмнпрстфхцчшщ]|$)")
+
+
+def _translit_repairs(word: str) -> list[str]:
+    variants = [word]
+    for repair in (
+        lambda w: w.replace("ш", "щ"),
+        lambda w: "э" + w[1:] if w.startswith("е") else w,
+        lambda w: _SOFT_INSIDE.sub("ь", w),
+        lambda w: _SOFT_END.sub("ь", w),
+        lambda w: _VOWEL_I.sub("й", w),
+    ):
+        variants += [v for v in map(repair, variants) if v not in variants]
+    return variants
+
+
 @lru_cache(maxsize=20_000)
 def cyrillic(word: str) -> str:
     """A Latin-letter word read as Russian written in translit, as old phones send it
-    («net sveta» → «нет света»); other words unchanged."""
+    («net sveta» → «нет света», «bolshe» → «больше»); other words unchanged."""
     if not _LATIN.fullmatch(word):
         return word
+    plain = _letters(word)
+    if len(word) > _TRANSLIT_LONGEST or _morph().word_is_known(plain):
+        return plain
+    for variant in _translit_repairs(plain)[1:]:
+        if _morph().word_is_known(variant):
+            return variant
+    return plain
+
+
+def fold_latin(word: str) -> str:
+    """`word` for the command wordings: a whole Latin word as Cyrillic («da» → «да»),
+    except the English and brand words they know as written."""
+    return word if word in LATIN_KEPT else cyrillic(word)
+
+
+def _letters(word: str) -> str:
     out: list[str] = []
     for m in _TRANSLIT.finditer(word):
         chunk = m.group()
@@ -296,6 +363,19 @@ def cyrillic(word: str) -> str:
     if _INFINITIVE.search(word):
         out.append("ь")  # «peredat» is «передать»: translit drops the soft sign
     return "".join(out)
+
+
+# -л, -ла, -ло, -ли, -лся, -лась, …: the endings of the past tense of almost every verb
+_PAST_ENDING: Final = re.compile(r"^[а-я]+л(?:[аои]?с[ья]|[аои])?$")
+
+
+@lru_cache(maxsize=50_000)
+def past_tense(word: str) -> bool:
+    """Whether a lower-case word is most likely a verb in the past tense («подавала»)."""
+    if not _PAST_ENDING.search(word) or len(word) > _LONGEST_WORD:
+        return False  # (the ending first: the dictionary is asked only when it may be)
+    tag = _morph().parse(word)[0].tag
+    return tag.POS == "VERB" and "past" in tag
 
 
 def lemmas(words: Iterable[str]) -> frozenset[str]:

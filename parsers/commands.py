@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from parsers.appeals import fold_latin
 from parsers.intent import Command
 from parsers.normalize import Token
 
@@ -253,8 +254,10 @@ def command_core(tokens: list[Token], skip: int = -1) -> str:
         if tok.kind == "word":
             if tok.text == "уважением":
                 break  # «С уважением, Иванов» ends the message.
-            if tok.text not in _POLITE:
-                parts.append(tok.text)
+            # «da vse verno», «NET,NE NADO»: a whole Latin word is read as translit.
+            word = fold_latin(tok.text)
+            if word not in _POLITE:
+                parts.append(word)
         elif tok.kind in {"num", "qmark"}:
             parts.append(tok.text)
         elif tok.kind == "ticket":

@@ -11,13 +11,14 @@ message then goes on to the appeal rules, the readings, or a person.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
-from parsers.appeals import STRONG, lemmas, score_appeal
+from parsers.appeals import STRONG, fold_latin, lemmas, past_tense, score_appeal
 from parsers.intent import Command, NotifyChannel
 from parsers.normalize import Token
 
@@ -39,6 +40,10 @@ class _Message:
     tickets: int  # how many «№ 618», «обращение 618»
     question: bool  # a «?» or a question word
     dated: bool  # names a date («31 декабря», «25.11»)
+    # Lemmas of verbs written only in the past tense («которую я подавала»): something
+    # done already, not asked for.
+    done: frozenset[str] = frozenset()
+    zoned: bool = False  # names a zone («т1», «ночь») with no number
 
     def has(self, *groups: frozenset[str]) -> bool:
         return all(self.lemmas & g for g in groups)
@@ -50,7 +55,7 @@ def _set(text: str) -> frozenset[str]:
 
 _QUESTION: Final = _set(
     "где когда как какой каков куда сколько скольки ли можно подсказать сказать узнать "
-    "интересовать уточнить почему зачем что есть"
+    "интересовать уточнить почему зачем что есть объяснить"
 )
 _NEGATION: Final = _set("не нет ни никто нельзя невозможно перестать хватить надоесть")
 # The words of a complaint: with them a frame gives way to the appeal rules.
@@ -85,6 +90,9 @@ _CHANNELS: Final[list[tuple[NotifyChannel, re.Pattern[str]]]] = [
     ("email", re.compile("email@")),
     ("sms", re.compile(r"смс\w*|sms\w*|эсэмэс\w*|смски|смсок|смсками")),
 ]
+_LONGEST_CHANNEL_WORD: Final = 20
+_PUT_ASIDE: Final = _set("не плохо неудобно")
+_PERSONAL: Final = _set("я мы мне нам там у меня нас")
 _COURTESY: Final = _set("пожалуйста пжл плиз в на по мне а можно хочу через спасибо")
 _NOTICE_KINDS: Final = _set(
     "отключение отключить авария задолженность долг оплата квитанция счет напоминание показание"
@@ -105,7 +113,7 @@ _STOP_WORDS: Final = _set(
 
 # help: how to use the service.
 _SERVICE: Final = _set("пользоваться формат бот сервис команда инструкция чат-бот функция")
-_READINGS: Final = _set("показание показатель")
+_READINGS: Final = _set("показание показатель цифра")
 _SEND_READINGS: Final = _set(
     "передать передавать отправить отправлять подать подавать сдать сдавать прислать "
     "присылать писать написать вводить ввести указывать указать скинуть скидывать "
@@ -117,7 +125,13 @@ _FAILURE: Final = _set(
     "мочь получаться получиться принимать принять работать проходить пройти отправляться "
     "уходить выходить"
 )
-_WRITE: Final = _set("писать написать отправлять присылать")
+_WRITE: Final = _set("писать написать отправлять присылать нажимать нажать вводить набирать")
+_HERE: Final = _set("сюда здесь тут")
+_CAN: Final = _set("уметь мочь")
+_MEANS: Final = _set("такой значит значить означать обозначать")
+_TARIFF: Final = _set("тариф зона многотарифный двухтарифный трехтарифный")
+_WORKS: Final = _set("работать устроить пользоваться")
+_THIS_SERVICE: Final = _set("бот номер чат сервис вы")
 _HOW: Final = _set("как какой каков куда формат образ правильно где когда число срок")
 
 # Other services than this one: a question about them is for a person.
@@ -150,6 +164,7 @@ _FEED: Final = _set(
 _START: Final = _set("подписать подписаться возобновить включить вернуть подключить восстановить")
 _SUBSCRIBING: Final = _set("подписать подписаться отписать отписаться")
 _AGAIN: Final = _set("снова опять обратно заново вновь")
+_CEASE: Final = _set("перестать хватить прекратить")
 
 # status: an appeal of one's own and how it goes.
 _APPEAL: Final = _set("обращение заявка жалоба заявление тикет запрос")
@@ -159,7 +174,7 @@ _FILE: Final = _set(
 )
 _WAITING: Final = _set("ждать долго сколько")
 # unchanged: the readings are as last time
-_SAME: Final = _set("такой тот")
+_SAME: Final = _set("такой тот те то")
 _CHANGED: Final = _set("измениться поменяться меняться изменяться изменить поменять менять")
 _PREVIOUS: Final = _set("прошлый предыдущий прежний")
 _PERIOD: Final = _set("месяц раз")
@@ -172,7 +187,8 @@ _NOT_READINGS: Final = _set(
 _WEAK_PROGRESS: Final = _set("что как решить решение ответ ответить")
 _PROGRESS: Final = _set(
     "статус что как ответ рассмотреть рассматривать решить решение продвигаться этап "
-    "состояние готовый результат известно новое новость стадия ответить"
+    "состояние готовый результат известно новое новость стадия ответить выполнить исполнить "
+    "обработать движение подвижка"
 )
 
 # balance: how much is owed.
@@ -182,6 +198,12 @@ _HOW_MUCH: Final = _set(
     "какой сколько узнать проверить есть ли подсказать сказать уточнить показать "
     "сообщить прислать скинуть"
 )
+_LEFT_ON_ACCOUNT: Final = _set("деньга деньги средство остаться")
+# money moved (a payment, a charge, a refund): a question about it is for a person
+_MONEY_MOVED: Final = _set(
+    "оплатить заплатить платить перевести списать снять вернуть зачислить поступить уйти"
+)
+_RAN_UP: Final = _set("должный набежать накопиться накапать натикать")
 _DISPUTE: Final = _set(
     "почему откуда зачем ошибка ошибочный неправильный неверный большой огромный завысить "
     "завышенный взяться непонятный перерасчет вернуть возврат возвратить зачесть перенести"
@@ -203,21 +225,26 @@ _LETTERS: Final = re.compile(r"[^\W\d_]+")
 _NUMBER_KINDS: Final = frozenset({"num", "ambig", "fragment", "meter_num", "unit"})
 
 
-def _scan(tokens: list[Token], skip: int) -> tuple[list[str], list[str], list[str], bool, bool]:
-    """Words, numbers, tickets, whether a «?» is there, whether a date is."""
+def _scan(
+    tokens: list[Token], skip: int
+) -> tuple[list[str], list[str], list[str], bool, bool, bool]:
+    """Words, numbers, tickets, whether a «?» is there, whether a date is, whether a
+    zone label is."""
     words: list[str] = []
     numbers: list[str] = []
     tickets: list[str] = []
-    question = dated = False
+    question = dated = zoned = False
     for i, tok in enumerate(tokens):
         if i == skip or tok.kind == "account":
             continue
         if tok.kind == "word":
-            words.append(tok.text)
+            words.append(fold_latin(tok.text))
         elif tok.kind == "qmark":
             question = True
         elif tok.kind == "date":
             dated = True
+        elif tok.kind == "zone":
+            zoned = True
         elif tok.kind == "link" and "@" in tok.text:
             words.append(_ADDRESS)  # «на почту petrova72@mail.ru»: the channel named
         elif tok.kind in _NUMBER_KINDS:
@@ -229,7 +256,7 @@ def _scan(tokens: list[Token], skip: int) -> tuple[list[str], list[str], list[st
             words += _LETTERS.findall(tok.text)
             if tok.value is not None:
                 numbers.append(tok.value)
-    return words, [n for n in numbers if n], tickets, question, dated
+    return words, [n for n in numbers if n], tickets, question, dated, zoned
 
 
 def _operator(m: _Message) -> Meaning | None:
@@ -251,9 +278,15 @@ def _channels(m: _Message) -> tuple[set[NotifyChannel], set[NotifyChannel]]:
     named: set[NotifyChannel] = set()
     refused: set[NotifyChannel] = set()
     for i, word in enumerate(m.words):
+        if len(word) > _LONGEST_CHANNEL_WORD:
+            continue  # «смсааа…»: a run of letters names no channel
         found = {ch for ch, pattern in _CHANNELS if pattern.fullmatch(word)}
         after = m.words[i + 1 : i + 4]
-        if "не" in m.words[max(0, i - 2) : i] or "нет" in after or "не" in after[:1]:
+        # «в телеграме я не сижу», «смс я плохо вижу»: put aside, not chosen
+        # («телеграм у меня не работает»: past the words about oneself)
+        said = list(itertools.dropwhile(_PERSONAL.__contains__, after))
+        aside = bool(said) and said[0] in _PUT_ASIDE
+        if "не" in m.words[max(0, i - 2) : i] or "нет" in after or aside:
             refused |= found
         else:
             named |= found
@@ -284,8 +317,18 @@ def _help(m: _Message) -> Meaning | None:
         return None
     if m.has(_SERVICE) and (m.question or m.has(_HOW)):
         return Meaning("help")
-    # «а что сюда можно писать?»
-    if "что" in m.lemmas and m.has(_WRITE) and len(m.words) <= 6 and not m.has(_ELSEWHERE):
+    # «а что сюда можно писать?», «дочка, а что сюда писать надо, я не понимаю»
+    short = len(m.words) <= 6 or m.has(_HERE)
+    if "что" in m.lemmas and m.has(_WRITE) and short and not m.has(_ELSEWHERE):
+        return Meaning("help")
+    # «что умеет этот номер?», «что вы умеете?»
+    if "что" in m.lemmas and m.has(_CAN, _THIS_SERVICE):
+        return Meaning("help")
+    # «что такое т1 и т2?», «что значит день и ночь в показаниях?»
+    if "что" in m.lemmas and m.has(_MEANS) and (m.zoned or m.has(_TARIFF)):
+        return Meaning("help") if "почему" not in m.lemmas else None
+    # «как у вас тут всё работает?», «как тут всё устроено?»
+    if "как" in m.lemmas and m.has(_HERE, _WORKS) and not m.has(_NEGATION):
         return Meaning("help")
     if m.has(_ELSEWHERE):
         return None  # «можно ли передавать показания через Госуслуги?»: not our service
@@ -322,6 +365,10 @@ def _start_stop(m: _Message) -> Meaning | None:
     if m.numbers:
         return None
     subscription = m.has(_FEED) or m.has(_SUBSCRIBING)
+    # «перестаньте мне писать»: asked to stop writing (not «перестали писать», told)
+    ceased = m.has(_CEASE, _SEND) and not m.done & _CEASE and m.lemmas & {"я", "мне", "меня"}
+    if ceased and not m.has(_START):
+        return Meaning("stop")
     if not subscription:
         return None
     if not m.has(_FEED) and not m.has(_AGAIN | {"передумать", "случайно"}):
@@ -358,8 +405,12 @@ def _status(m: _Message) -> Meaning | None:
     if not m.has(_APPEAL, _PROGRESS) or m.has(_NEGATION) or m.has(_COMPLAINT - {"жалоба"}):
         return None
     own = m.has(_OWN) or m.has(_PROGRESS - _WEAK_PROGRESS) or m.tickets or m.numbers
-    if m.has(_FILE) or m.has(_WAITING) or not own:
-        return None  # «как подать заявку», «жду ответа на обращение месяц»
+    # «писала жалобу на прошлой неделе, ответ будет?»: filed already, so one's own
+    own = own or bool(m.done & (_FILE | {"писать"}))
+    if (m.lemmas & _FILE) - m.done or m.has(_WAITING) or not own:
+        # «как подать заявку», «жду ответа на обращение месяц»; but «заявка, которую я
+        # подавала в понедельник» is one of one's own
+        return None
     if m.numbers + m.tickets > 1:
         return None
     return Meaning("status")  # the ticket is the one number, if any
@@ -371,6 +422,15 @@ def _balance(m: _Message) -> Meaning | None:
     if m.has(_PAID):
         return None  # «оплатила 3100, а у вас долг висит»: a payment not credited
     if m.question or m.has(_HOW_MUCH):
+        return Meaning("balance")
+    return None
+
+
+def _money_left(m: _Message) -> Meaning | None:
+    # «сколько денег на счету осталось», «сколько у меня осталось на счёте»
+    if m.numbers or m.has(_DISPUTE) or m.has(_NEGATION) or m.has(_MONEY_MOVED):
+        return None
+    if m.has(frozenset({"сколько"}), _LEFT_ON_ACCOUNT) and m.lemmas & {"счет", "остаться"}:
         return Meaning("balance")
     return None
 
@@ -388,15 +448,18 @@ def _amount_due(m: _Message) -> Meaning | None:
     # «сколько мне надо заплатить в этом месяце?»
     if m.numbers or m.has(_DISPUTE) or m.has(_NEGATION):
         return None
-    if m.has(frozenset({"сколько"}), _PAY | {"должный"}):
+    # «сколько там набежало за свет?»
+    if m.has(frozenset({"сколько"}), _PAY | _RAN_UP):
         return Meaning("balance")
     return None
 
 
 def _yes_no(m: _Message) -> Meaning | None:
     asked = m.has(_ASKING) and len(m.words) > 2
-    if m.numbers or not m.words or len(m.words) > 8 or asked:
-        return None  # «нет, ну это нормально, что счёт 5000?» asks something else
+    if m.numbers or not m.words or len(m.words) > 8 or asked or "или" in m.words:
+        # «нет, ну это нормально, что счёт 5000?» asks something else; «да или нет?»
+        # offers the choice back
+        return None
     words = m.words
     denied = any(a == "не" and b in _YES for a, b in zip(words, words[1:], strict=False))
     # «не верно», «не надо»; but «не пришла квитанция» is a complaint
@@ -427,18 +490,41 @@ _FRAMES: Final[list[tuple[Callable[[_Message], Meaning | None], frozenset[str] |
     (_offices, frozenset()),
     (_help, frozenset()),
     (_balance, _OWED),  # «есть ли переплата?» asks the balance, not a refund
-    (_amount_due, frozenset()),
+    (_amount_due, frozenset({"свет", "электричество", "электроэнергия"})),
+    (_money_left, frozenset({"счет"})),
     (_sum_due, frozenset({"сумма", "оплата"})),
     (_yes_no, None),
 ]
 
 
+# «я не знаю, сколько у нас долгу», «рассмотрели мою жалобу или нет»: an indirect
+# question, not a negation of what is asked.
+_INDIRECT: Final = re.compile(
+    r"(?:^| )(?:не (?:знаю|знаем|понимаю|понимаем|помню|помним|разберусь|пойму)"
+    r"|или (?:нет|не))(?= |$)"
+)
+
+
+_INDIRECT_LEAVES: Final = 2
+
+
+def _indirect(words: tuple[str, ...]) -> tuple[bool, tuple[str, ...]]:
+    """Whether the words hold an indirect question, and the words without it."""
+    joined = " ".join(words)
+    plain = _INDIRECT.sub("", joined)
+    if plain == joined or len(plain.split()) < _INDIRECT_LEAVES:
+        return False, words  # «да или нет?» asks nothing of us
+    return True, tuple(plain.split())
+
+
 def command_by_meaning(tokens: list[Token], skip: int = -1) -> Meaning | None:
     """The command a message asks for in its own words; `skip` is the account token."""
-    words, numbers, tickets, question, dated = _scan(tokens, skip)
+    words, numbers, tickets, question, dated, zoned = _scan(tokens, skip)
     if not words:
         return None
-    found = _decide(tuple(words), len(numbers), len(tickets), question, dated)
+    found = _decide(
+        tuple(words), len(numbers), len(tickets), qmark=question, dated=dated, zoned=zoned
+    )
     if found is not None and found.command == "status" and (tickets or numbers):
         return Meaning("status", ticket=(tickets or numbers)[0])
     return found
@@ -446,12 +532,16 @@ def command_by_meaning(tokens: list[Token], skip: int = -1) -> Meaning | None:
 
 @lru_cache(maxsize=50_000)
 def _decide(
-    words: tuple[str, ...], numbers: int, tickets: int, qmark: bool, dated: bool
+    words: tuple[str, ...], numbers: int, tickets: int, *, qmark: bool, dated: bool, zoned: bool
 ) -> Meaning | None:
     # Pure in its arguments, so cached: a gateway sees the same wordings again and again.
+    asked, words = _indirect(words)
     found_lemmas = lemmas(words)
-    question = qmark or bool(found_lemmas & _QUESTION)
-    m = _Message(words, found_lemmas, numbers, tickets, question, dated)
+    question = qmark or asked or bool(found_lemmas & _QUESTION)
+    done = lemmas(w for w in words if past_tense(w)) - lemmas(
+        w for w in words if not past_tense(w)
+    )
+    m = _Message(words, found_lemmas, numbers, tickets, question, dated, done, zoned)
     for frame, topic in _FRAMES:
         found = frame(m)
         if found is None:

@@ -187,8 +187,17 @@ class SqliteFragmentStore:
 
     async def close(self) -> None:
         db, self._db = self._db, None
-        if db is not None:
-            await asyncio.to_thread(db.close)
+        if db is None:
+            return
+
+        def closing() -> None:
+            # Under the lock: a worker thread whose awaiting task was cancelled (a stop
+            # right after start) may still be using the connection, and closing it
+            # under that thread crashed the process (SIGSEGV in sqlite3).
+            with self._lock:
+                db.close()
+
+        await asyncio.to_thread(closing)
 
     async def __aenter__(self) -> SqliteFragmentStore:
         await self.open()

@@ -25,6 +25,7 @@ from storage.address import house_in_spec, settlement_key, street_key
 from storage.db import Database, from_db, from_db_opt, to_db, utcnow
 from storage.models import OutboxItem
 from storage.notices import respects_opt_out
+from storage.routing import Person, messengers, route, route_sql
 
 # The payload of a row whose text is the campaign's template for the row's channel.
 TEMPLATE_PAYLOAD = '{"tpl":1}'
@@ -86,6 +87,12 @@ class Routing:
 
     telegram: bool = True
     respect_opt_out: bool = False
+    # Channels besides SMS that run now: a person who chose one of them gets notices
+    # there (storage.routing, docs/interfaces.md §14).
+    running: frozenset[str] = frozenset()
+    # A notice the law requires by SMS (debt, restriction): SMS always, and also the
+    # chosen channel.
+    required: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +101,7 @@ class AudienceCounts:
     recipients: int
     sms: int
     telegram: int
+    email: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +161,19 @@ def _campaign(row: Any) -> Campaign:
     )
 
 
-_TELEGRAM_OF = (
-    "(SELECT c.address FROM contacts c WHERE c.channel = 'telegram' AND c.phone = p.phone"
-    " AND c.verified_by IS NOT NULL AND c.blocked = 0 ORDER BY c.id LIMIT 1)"
-)
+def _messenger_of(channels: tuple[str, ...]) -> str:
+    """SQL: the id of the person's (`p.phone`) linked, unblocked contact on one of
+    `channels` (a fixed set of names) that wrote last; NULL when there is none."""
+    if not channels:
+        return "NULL"
+    names = ", ".join(repr(c) for c in channels)
+    return (
+        f"(SELECT c.id FROM contacts c WHERE c.channel IN ({names}) AND c.phone = p.phone"
+        " AND c.verified_by IS NOT NULL AND c.blocked = 0"
+        " ORDER BY coalesce(c.last_inbound_at, '') DESC, c.id LIMIT 1)"
+    )
+
+
 _NOT_OPTED_OUT = (
     "NOT EXISTS (SELECT 1 FROM contacts o WHERE o.phone = p.phone AND o.opted_out = 1)"
 )
@@ -225,7 +242,7 @@ class CampaignRepo:
             marks = ",".join("?" * len(chunk))
             rows = await self.db.fetchall(
                 f"SELECT account, phone FROM outbox WHERE campaign_id IN ({ids})"
-                f" AND status IN ('sent', 'delivered') AND phone IS NOT NULL"
+                f" AND status IN ('sent', 'delivered') AND phone IS NOT NULL AND copy = 0"
                 f" AND account IN ({marks})",
                 chunk,
             )
@@ -249,7 +266,8 @@ class CampaignRepo:
         async with self.db.transaction():
             count = int(
                 await self.db.fetchval(
-                    "SELECT count(*) FROM outbox WHERE campaign_id = ?", (campaign_id,)
+                    "SELECT count(*) FROM outbox WHERE campaign_id = ? AND copy = 0",
+                    (campaign_id,),
                 )
             )
             await self.db.execute(
@@ -305,11 +323,18 @@ class CampaignRepo:
 
     def _routed(self, audience: Audience, routing: Routing) -> tuple[str, dict[str, Any]]:
         people, params = self._people(audience)
-        telegram = _TELEGRAM_OF if routing.telegram else "NULL"
+        messenger = _messenger_of(messengers(routing.running, telegram=routing.telegram))
         where = _NOT_OPTED_OUT if routing.respect_opt_out else "1"
+        channel, address = route_sql(routing.running)
         sql = (
-            f"WITH {people}, routed AS (SELECT p.phone AS phone, p.account AS account,"
-            f" {telegram} AS tg FROM people p WHERE {where})"
+            f"WITH {people}, chosen AS (SELECT p.phone AS phone, p.account AS account,"
+            " m.channel AS m_channel, m.address AS m_address,"
+            " nc.channel AS nc_channel, nc.address AS nc_address"
+            f" FROM people p LEFT JOIN contacts m ON m.id = {messenger}"
+            " LEFT JOIN notice_channels nc ON nc.phone = p.phone"
+            f" WHERE {where}),"
+            f" routed AS (SELECT phone, account, {channel} AS ch, {address} AS addr"
+            f" FROM chosen)"
         )
         return sql, params
 
@@ -323,14 +348,20 @@ class CampaignRepo:
         await self._functions()
         routed, params = self._routed(audience, routing)
         row = await self.db.fetchone(
-            f"{routed} SELECT count(*) AS n, count(tg) AS tg FROM routed", params
+            f"{routed} SELECT count(*) AS n,"
+            " coalesce(sum(CASE WHEN ch = 'telegram' THEN 1 ELSE 0 END), 0) AS tg,"
+            " coalesce(sum(CASE WHEN ch = 'email' THEN 1 ELSE 0 END), 0) AS email"
+            " FROM routed",
+            params,
         )
         assert row is not None
-        recipients, telegram = int(row["n"]), int(row["tg"])
+        recipients, telegram, email = int(row["n"]), int(row["tg"]), int(row["email"])
         accounts = (
             await self.accounts_in(audience) if isinstance(audience, AreaAudience) else 0
         )
-        return AudienceCounts(accounts, recipients, recipients - telegram, telegram)
+        return AudienceCounts(
+            accounts, recipients, recipients - telegram - email, telegram, email
+        )
 
     async def enqueue_audience(
         self,
@@ -362,8 +393,7 @@ class CampaignRepo:
         async with self.db.transaction():
             await self.db.execute(
                 f"{routed} INSERT INTO outbox ({_INSERT_COLUMNS})"
-                " SELECT CASE WHEN tg IS NULL THEN 'sms' ELSE 'telegram' END,"
-                " coalesce(tg, phone), :payload, :priority, :status, :not_before,"
+                " SELECT ch, addr, :payload, :priority, :status, :not_before,"
                 " :valid_until, :campaign, account, phone, :key || phone, :now FROM routed"
                 " WHERE 1 ON CONFLICT (idempotency_key) DO NOTHING",
                 params,
@@ -374,7 +404,7 @@ class CampaignRepo:
     async def by_channel(self, campaign_id: int) -> dict[str, int]:
         rows = await self.db.fetchall(
             "SELECT channel, count(*) AS n FROM outbox WHERE campaign_id = ? AND phone IS NOT NULL"
-            " GROUP BY channel",
+            " AND copy = 0 GROUP BY channel",
             (campaign_id,),
         )
         return {r["channel"]: int(r["n"]) for r in rows}
@@ -410,9 +440,12 @@ class CampaignRepo:
         (account, phone) pairs in `skip` (reached before) get no row."""
         accounts = [m.account for m in messages]
         phones = await self._phones(accounts)
-        every = {p for a in accounts for p in phones.get(a, ())}
-        telegram = await self._telegram(every if routing.telegram else set())
-        stopped = await self.opted_out_phones(every) if routing.respect_opt_out else set()
+        everyone = {p for a in accounts for p in phones.get(a, ())}
+        linked = await self._messengers(
+            everyone, messengers(routing.running, telegram=routing.telegram)
+        )
+        chosen = await self._chosen(everyone)
+        stopped = await self.opted_out_phones(everyone) if routing.respect_opt_out else set()
         now = utcnow()
         rows: list[tuple[Any, ...]] = []
         unreachable: list[tuple[Any, ...]] = []
@@ -422,35 +455,41 @@ class CampaignRepo:
                 unreachable.append(
                     ("sms", "", "{}", priority, "failed", to_db(now), None, campaign_id,
                      message.account, None, f"c{campaign_id}:{message.account}:-",
-                     to_db(now), "no phone on the account")
+                     to_db(now), "no phone on the account", 0)
                 )
             for phone in numbers:
                 if (message.account, phone) in skip or phone in stopped:
                     continue
-                address = telegram.get(phone)
-                channel = "telegram" if address else "sms"
-                payload = json.dumps(
-                    {
-                        "channel": channel,
-                        "address": address or phone,
-                        "text": message.telegram_text if address else message.sms_text,
-                        "source": None if address else source,
-                    },
-                    ensure_ascii=False,
-                )
-                rows.append(
-                    (channel, address or phone, payload, priority, status, to_db(not_before),
-                     None, campaign_id, message.account, phone,
-                     f"c{campaign_id}:{message.account}:{phone}", to_db(now), None)
-                )
+                person = Person(phone, chosen.get(phone), linked.get(phone))
+                targets = route(person, routing.running, required=routing.required)
+                for index, (channel, address) in enumerate(targets):
+                    sms = channel == "sms"
+                    payload = json.dumps(
+                        {
+                            "channel": channel,
+                            "address": address,
+                            "text": message.sms_text if sms else message.telegram_text,
+                            "source": source if sms else None,
+                        },
+                        ensure_ascii=False,
+                    )
+                    # The main target keeps the key it always had; a copy to the
+                    # chosen channel (a required notice) gets its own.
+                    key = f"c{campaign_id}:{message.account}:{phone}"
+                    copy = index > 0
+                    rows.append(
+                        (channel, address, payload, priority, status, to_db(not_before),
+                         None, campaign_id, message.account, None if copy else phone,
+                         f"{key}:{channel}" if copy else key, to_db(now), None, int(copy))
+                    )
         sql = (
-            f"INSERT INTO outbox ({_INSERT_COLUMNS}, error)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO outbox ({_INSERT_COLUMNS}, error, copy)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (idempotency_key) DO NOTHING"
         )
         async with self.db.transaction():
             await self.db.executemany(sql, rows + unreachable)
-        return len(rows) + len(unreachable)
+        return len([r for r in rows if not r[-1]]) + len(unreachable)
 
     # -- «СТОП» -----------------------------------------------------------------------
 
@@ -501,18 +540,37 @@ class CampaignRepo:
                 found.setdefault(r["account"], []).append(r["phone"])
         return {k: tuple(v) for k, v in found.items()}
 
-    async def _telegram(self, phones: set[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+    async def _messengers(
+        self, phones: set[str], channels: tuple[str, ...]
+    ) -> dict[str, tuple[str, str]]:
+        """Per phone, the linked, unblocked messenger contact that wrote last."""
+        found: dict[str, tuple[str, str]] = {}
+        if not channels:
+            return found
+        for chunk in _chunks(sorted(phones), 500):
+            marks = ",".join("?" * len(chunk))
+            names = ",".join("?" * len(channels))
+            rows = await self.db.fetchall(
+                f"SELECT phone, channel, address FROM contacts WHERE channel IN ({names})"
+                f" AND verified_by IS NOT NULL AND blocked = 0 AND phone IN ({marks})"
+                " ORDER BY coalesce(last_inbound_at, '') DESC, id",
+                [*channels, *chunk],
+            )
+            for r in rows:
+                found.setdefault(r["phone"], (r["channel"], r["address"]))
+        return found
+
+    async def _chosen(self, phones: set[str]) -> dict[str, tuple[str, str]]:
+        found: dict[str, tuple[str, str]] = {}
         for chunk in _chunks(sorted(phones), 500):
             marks = ",".join("?" * len(chunk))
             rows = await self.db.fetchall(
-                "SELECT phone, address FROM contacts WHERE channel = 'telegram'"
-                f" AND verified_by IS NOT NULL AND blocked = 0 AND phone IN ({marks})"
-                " ORDER BY id",
+                "SELECT phone, channel, address FROM notice_channels"
+                f" WHERE phone IN ({marks})",
                 chunk,
             )
             for r in rows:
-                found.setdefault(r["phone"], r["address"])
+                found[r["phone"]] = (r["channel"], r["address"])
         return found
 
     # -- progress, cancel, evidence --------------------------------------------------------
@@ -534,7 +592,7 @@ class CampaignRepo:
             " coalesce(sum(status = 'cancelled' OR (status = 'expired' AND sent_at IS NULL)),"
             " 0) AS cancelled,"
             " coalesce(sum(possible_duplicate), 0) AS possible_duplicates"
-            " FROM outbox WHERE campaign_id = ?",
+            " FROM outbox WHERE campaign_id = ? AND copy = 0",
             (campaign_id,),
         )
         assert row is not None
@@ -579,7 +637,7 @@ class CampaignRepo:
         while True:
             rows = await self.db.fetchall(
                 "SELECT id, account, phone, channel, status, sent_at, error FROM outbox"
-                " WHERE campaign_id = ? AND status != 'delivered' AND id > ?"
+                " WHERE campaign_id = ? AND status != 'delivered' AND copy = 0 AND id > ?"
                 " ORDER BY id LIMIT ?",
                 (campaign_id, last, page),
             )

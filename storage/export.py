@@ -46,8 +46,9 @@ def export_record(
     """One reading as the contract's object (keys in `EXPORT_KEYS` order).
 
     `received_at` is printed in the service time zone with its offset, to the second.
+    A reading a person typed for the customer adds `entered_by` (their login), only there.
     """
-    return {
+    record = {
         "account": reading.account,
         "meter_serial": reading.meter_serial,
         "zone": reading.zone,
@@ -57,6 +58,9 @@ def export_record(
         "sender": reading.sender,
         "received_at": reading.received_at.astimezone(tz).isoformat(timespec="seconds"),
     }
+    if reading.entered_by:
+        record["entered_by"] = reading.entered_by
+    return record
 
 
 async def export_readings(
@@ -91,7 +95,7 @@ async def export_readings(
         async for reading in rows:
             record = export_record(reading, tz=tz, truncate=truncate)
             if writer is not None:
-                writer.writerow(record.values())
+                writer.writerow([record[key] for key in EXPORT_KEYS])
             else:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1

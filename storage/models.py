@@ -57,6 +57,9 @@ class Contact:
     blocked: bool
     opted_out: bool
     display_name: str | None = None
+    # An e-mail address our relay vouches for in the message being handled (dmarc=pass).
+    # Set per message by the engine, never stored: the next mail may be forged.
+    email: str | None = None
 
     @property
     def is_verified(self) -> bool:
@@ -78,6 +81,7 @@ class ReadingRecord:
     received_at: datetime
     status: str
     linked: bool = True  # sent by a contact linked to the account
+    entered_by: str | None = None  # a staff login when a person typed it for the customer
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,7 @@ class NewReading:
     status: Literal["accepted", "pending"] = "accepted"
     inbound_id: int | None = None
     linked: bool = True
+    entered_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

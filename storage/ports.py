@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
+from storage.inbox import AuditEntry, InboxMessage, InboxThread, LabelledMessage, NewInboxMessage
 from storage.models import (
     Account,
     Appeal,
@@ -47,6 +48,12 @@ class Registry(Protocol):
 
     async def phone_on_account(self, phone: str, account: str) -> bool: ...
 
+    async def accounts_for_email(self, email: str) -> list[str]:
+        """The account numbers an e-mail address (any case) is registered on, ascending."""
+        ...
+
+    async def email_on_account(self, email: str, account: str) -> bool: ...
+
 
 class Contacts(Protocol):
     """People on channels, one per (channel, address). An SMS contact's phone is its
@@ -68,6 +75,10 @@ class Contacts(Protocol):
     ) -> Contact:
         """Get the contact, creating it if new; the phone (and `verified_by`) is only set
         on creation, an existing contact is returned as it is."""
+        ...
+
+    async def seen(self, contact_id: int, at: datetime) -> None:
+        """The contact wrote to us at `at` (notices go to the messenger written from last)."""
         ...
 
     async def verify_phone(self, contact_id: int, phone: str, verified_by: str) -> None: ...
@@ -258,7 +269,12 @@ class Appeals(Protocol):
         ...
 
     async def answer(self, appeal_id: int, text: str, by: str, at: datetime) -> Appeal | None:
-        """Record the staff answer (status answered); returns the appeal, None if unknown."""
+        """Record a staff answer (status answered), kept beside the earlier ones; returns
+        the appeal, None if unknown."""
+        ...
+
+    async def answers(self, appeal_id: int) -> list[tuple[str, str, datetime]]:
+        """Every staff answer to the appeal: (text, who, when), oldest first."""
         ...
 
     async def recent(self, status: str | None = None, limit: int = 100) -> list[Appeal]:
@@ -410,6 +426,135 @@ class Outbox(Protocol):
         """Quiet hours: queued messages of `min_priority` or worse due before `until` wait
         until then (deferred); returns how many."""
         ...
+
+
+class Inbox(Protocol):
+    """Inbox threads (docs/interfaces.md §12): one contact's conversation with people,
+    at most one live (not closed) per contact; messages in both directions."""
+
+    async def create(
+        self,
+        *,
+        contact_id: int,
+        channel: str,
+        address: str,
+        reply_source: str | None,
+        kind: str,
+        due_at: datetime | None,
+        appeal_id: int | None,
+        text: str,
+        received_at: datetime,
+    ) -> InboxThread:
+        """Open a thread (state open); the caller checked that none is live."""
+        ...
+
+    async def get(self, thread_id: int) -> InboxThread | None: ...
+
+    async def live_for(self, contact_id: int) -> InboxThread | None:
+        """The contact's thread that is not closed, if any."""
+        ...
+
+    async def for_appeal(self, appeal_id: int) -> InboxThread | None: ...
+
+    async def add_message(self, thread_id: int, msg: NewInboxMessage) -> int:
+        """Append a message; returns its id, 0 when that inbound message (or outbox row)
+        is in a thread already."""
+        ...
+
+    async def link_outbox(self, message_id: int, outbox_id: int) -> None:
+        """Record the outbox row that carries a message sent from the thread."""
+        ...
+
+    async def customer_wrote(
+        self,
+        thread_id: int,
+        text: str,
+        at: datetime,
+        *,
+        reopen_due: datetime | None = None,
+        first_unhandled: int | None = None,
+    ) -> None:
+        """Record the latest customer message; `reopen_due` sets an answered thread open
+        again, due then; `first_unhandled` is kept only if none is set yet."""
+        ...
+
+    async def acknowledge(self, thread_id: int, at: datetime) -> None:
+        """The automatic «специалист ответит до …» went out (once per thread)."""
+        ...
+
+    async def link_appeal(self, thread_id: int, appeal_id: int, due_at: datetime) -> None: ...
+
+    async def mark_answered(self, thread_id: int, by: str, at: datetime) -> None: ...
+
+    async def close(
+        self, thread_id: int, by: str, at: datetime, label: dict[str, Any] | None
+    ) -> bool:
+        """Close a live thread, with a label when given; False if it was closed already."""
+        ...
+
+    async def answers_after(self, thread_id: int, after: int) -> list[InboxMessage]:
+        """Messages people sent in the thread after message id `after`."""
+        ...
+
+    async def messages(self, thread_id: int) -> list[InboxMessage]: ...
+
+    async def attachment(self, message_id: int) -> tuple[dict[str, Any], bytes | None] | None:
+        """An attachment's description and bytes (None: it was over the size limit)."""
+        ...
+
+    async def keep_attachment(self, message_id: int, data: bytes) -> None:
+        """Keep the bytes of a message's attachment (fetched from its channel)."""
+        ...
+
+    async def items(
+        self,
+        now: datetime,
+        *,
+        state: str | None = None,
+        channel: str | None = None,
+        kind: str | None = None,
+        category: str | None = None,
+        limit: int = 200,
+    ) -> list[InboxThread]:
+        """Threads, most urgent first: overdue at `now`, then by due time, then by the
+        latest customer message."""
+        ...
+
+    async def count_open(self) -> int: ...
+
+    async def labelled(self) -> list[LabelledMessage]:
+        """Every labelled thread's first message the bot could not handle, by thread."""
+        ...
+
+
+class Audit(Protocol):
+    """The audit log, append-only: who (a staff login, `api`, `telegram:<id>`) did what
+    (`inbox.reply`, `appeal.answer`, …) to which subject (`inbox:12`), when."""
+
+    async def append(
+        self, actor: str, action: str, subject: str, details: dict[str, Any], at: datetime
+    ) -> int: ...
+
+    async def recent(self, subject: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        """The newest entries first, optionally of one subject."""
+        ...
+
+
+class NoticeChannels(Protocol):
+    """The channel each person (phone) chose for notices, and where a person can be
+    reached on a channel (docs/interfaces.md §14)."""
+
+    async def choose(
+        self, phones: Iterable[str], channel: str, address: str | None, at: datetime
+    ) -> None: ...
+
+    async def chosen(self, phone: str) -> tuple[str, str] | None: ...
+
+    async def phones_for_email(self, email: str) -> list[str]: ...
+
+    async def registry_email(self, phones: Iterable[str]) -> str | None: ...
+
+    async def messenger_address(self, channel: str, phones: Iterable[str]) -> str | None: ...
 
 
 class OpsStats(Protocol):

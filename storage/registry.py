@@ -6,7 +6,9 @@ order, a batch of rows per transaction:
 - where rows of one account disagree on account fields (holder, address, balance,
   phones), the last row wins, because later batches overwrite earlier ones;
 - an account's phones are replaced by those of its row (the registry is the source of
-  truth: a phone removed there, a former owner's, loses its link);
+  truth: a phone removed there, a former owner's, loses its link); so are its e-mail
+  addresses when the file has the optional `emails` column (a file without it leaves
+  them as they are);
 - a bad row is rejected with its line number and reason, and the good rows load.
 
 Because every batch is an upsert whose result depends only on the rows, a process killed
@@ -21,6 +23,7 @@ the registry.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -44,6 +47,8 @@ REGISTRY_COLUMNS = (
     "meter_serial", "zones", "digits", "last_t1", "last_t2", "last_t3", "last_date",
     "balance",
 )
+# Optional columns: a file without them leaves what they hold as it was.
+OPTIONAL_COLUMNS = ("emails",)
 
 # Rows per transaction. A commit writes every page the batch dirtied to the WAL, and rows
 # arrive in no key order, so a batch touches index leaves all over the three tables: with
@@ -83,6 +88,8 @@ class CustomerRow:
     last_t3: str | None
     last_date: str | None
     balance: str
+    # None: the file has no `emails` column, and the account's addresses stay as they are.
+    emails: tuple[str, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -108,6 +115,24 @@ def parse_phones(text: str, region: str = "RU") -> tuple[str, ...]:
         if phone not in phones:
             phones.append(phone)
     return tuple(phones)
+
+
+_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+$")
+
+
+def parse_emails(text: str) -> tuple[str, ...]:
+    """`|`-separated e-mail addresses → lower case, duplicates dropped, order kept
+    (docs/interfaces.md §14)."""
+    emails: list[str] = []
+    for piece in text.split("|"):
+        raw = piece.strip()
+        if not raw:
+            continue
+        if not _EMAIL.match(raw):
+            raise FieldError(f"e-mail {raw!r} is not an address")
+        if raw.lower() not in emails:
+            emails.append(raw.lower())
+    return tuple(emails)
 
 
 def parse_customer(row: CsvRow, region: str = "RU") -> CustomerRow | Rejected:
@@ -143,6 +168,7 @@ def parse_customer(row: CsvRow, region: str = "RU") -> CustomerRow | Rejected:
         balance = decimal_text(parse_decimal(balance_text, "balance")) if balance_text.strip() \
             else "0"
         phones = parse_phones(f["phones"], region)
+        emails = parse_emails(f["emails"]) if "emails" in f else None
     except FieldError as exc:
         return Rejected(row.line, str(exc))
     return CustomerRow(
@@ -162,6 +188,7 @@ def parse_customer(row: CsvRow, region: str = "RU") -> CustomerRow | Rejected:
         last_t3=last[2],
         last_date=last_date,
         balance=balance,
+        emails=emails,
     )
 
 
@@ -200,6 +227,8 @@ _SEEN = f"INSERT INTO {_SEEN_TABLE} (kind, key) VALUES (?, ?) ON CONFLICT DO NOT
 
 _DELETE_PHONES = "DELETE FROM account_phones WHERE account = ?"
 _INSERT_PHONE = "INSERT INTO account_phones (account, phone) VALUES (?, ?) ON CONFLICT DO NOTHING"
+_DELETE_EMAILS = "DELETE FROM account_emails WHERE account = ?"
+_INSERT_EMAIL = "INSERT INTO account_emails (account, email) VALUES (?, ?) ON CONFLICT DO NOTHING"
 
 
 class _Keys:
@@ -237,6 +266,9 @@ async def _write(db: Database, batch: Iterable[CustomerRow], keys: _Keys, now: s
         for r in accounts.values()
     ]
     phone_params = [(r.account, phone) for r in accounts.values() for phone in r.phones]
+    # Addresses are replaced only for rows of a file that has the column.
+    with_emails = [r for r in accounts.values() if r.emails is not None]
+    email_params = [(r.account, e) for r in with_emails for e in r.emails or ()]
     meter_params = [
         (r.account, r.serial, r.zones, r.digits, r.last_t1, r.last_t2, r.last_t3, r.last_date)
         for r in meters.values()
@@ -245,6 +277,8 @@ async def _write(db: Database, batch: Iterable[CustomerRow], keys: _Keys, now: s
         await db.executemany(_UPSERT_ACCOUNT, account_params)
         await db.executemany(_DELETE_PHONES, [(number,) for number in accounts])
         await db.executemany(_INSERT_PHONE, phone_params)
+        await db.executemany(_DELETE_EMAILS, [(r.account,) for r in with_emails])
+        await db.executemany(_INSERT_EMAIL, email_params)
         await db.executemany(_UPSERT_METER, meter_params)
         await db.executemany(_SEEN, [(0, number) for number in accounts])
         await db.executemany(_SEEN, [(1, f"{a}\x00{s}") for a, s in meters])

@@ -87,6 +87,20 @@ class RegistryRepo:
         )
         return row is not None
 
+    async def accounts_for_email(self, email: str) -> list[str]:
+        rows = await self.db.fetchall(
+            "SELECT account FROM account_emails WHERE email = ? ORDER BY account",
+            (email.lower(),),
+        )
+        return [r["account"] for r in rows]
+
+    async def email_on_account(self, email: str, account: str) -> bool:
+        row = await self.db.fetchone(
+            "SELECT 1 FROM account_emails WHERE email = ? AND account = ?",
+            (email.lower(), account),
+        )
+        return row is not None
+
     async def count_accounts(self) -> int:
         return int(await self.db.fetchval("SELECT count(*) FROM accounts"))
 
@@ -139,6 +153,11 @@ class ContactRepo:
         contact = await self.get(channel, address)
         assert contact is not None
         return contact
+
+    async def seen(self, contact_id: int, at: datetime) -> None:
+        await self.db.execute(
+            "UPDATE contacts SET last_inbound_at = ? WHERE id = ?", (to_db(at), contact_id)
+        )
 
     async def verify_phone(self, contact_id: int, phone: str, verified_by: str) -> None:
         await self.db.execute(
@@ -250,6 +269,7 @@ class ReadingRepo:
             received_at=from_db(row["received_at"]),
             status=row["status"],
             linked=bool(row["linked"]),
+            entered_by=row["entered_by"],
         )
 
     async def current(
@@ -302,12 +322,12 @@ class ReadingRepo:
                 ids.append(
                     await self.db.execute(
                         "INSERT INTO readings (account, meter_serial, zone, value, period,"
-                        " channel, sender, received_at, status, inbound_id, linked)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " channel, sender, received_at, status, inbound_id, linked,"
+                        " entered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             r.account, r.meter_serial, r.zone, str(r.value), r.period,
                             r.channel, r.sender, to_db(r.received_at), r.status, r.inbound_id,
-                            int(r.linked),
+                            int(r.linked), r.entered_by,
                         ),
                     )
                 )
@@ -633,12 +653,28 @@ class AppealRepo:
             )
 
     async def answer(self, appeal_id: int, text: str, by: str, at: datetime) -> Appeal | None:
-        await self.db.execute(
-            "UPDATE appeals SET status = 'answered', answer = ?, answered_by = ?,"
-            " answered_at = ? WHERE id = ?",
-            (text, by, to_db(at), appeal_id),
-        )
+        async with self.db.transaction():
+            changed = await self.db.execute(
+                "UPDATE appeals SET status = 'answered', answer = ?, answered_by = ?,"
+                " answered_at = ? WHERE id = ?",
+                (text, by, to_db(at), appeal_id),
+            )
+            if changed:
+                # Every answer is kept: a second one no longer hides the first.
+                await self.db.execute(
+                    "INSERT INTO appeal_answers (appeal_id, text, answered_by, at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (appeal_id, text, by, to_db(at)),
+                )
         return await self.get(appeal_id)
+
+    async def answers(self, appeal_id: int) -> list[tuple[str, str, datetime]]:
+        """Every staff answer to the appeal (text, who, when), oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT text, answered_by, at FROM appeal_answers WHERE appeal_id = ? ORDER BY id",
+            (appeal_id,),
+        )
+        return [(r["text"], r["answered_by"], from_db(r["at"])) for r in rows]
 
     async def recent(self, status: str | None = None, limit: int = 100) -> list[Appeal]:
         if status:

@@ -12,12 +12,17 @@ from types import TracebackType
 from typing import Self
 
 from storage.db import Database
+from storage.inbox import AuditRepo, InboxRepo
+from storage.notice_channels import NoticeChannelRepo
 from storage.outbox import OutboxRepo
 from storage.ports import (
     Appeals,
+    Audit,
     Contacts,
     ConversationStates,
+    Inbox,
     Journal,
+    NoticeChannels,
     OpsStats,
     Outages,
     Outbox,
@@ -47,7 +52,10 @@ class Store:
     appeals: Appeals
     outages: Outages
     outbox: Outbox
+    notice_channels: NoticeChannels
     stats: OpsStats
+    inbox: Inbox
+    audit: Audit
 
     @classmethod
     def over(cls, db: Database) -> Store:
@@ -62,7 +70,10 @@ class Store:
             appeals=AppealRepo(db),
             outages=OutageRepo(db),
             outbox=OutboxRepo(db),
+            notice_channels=NoticeChannelRepo(db),
             stats=SqliteOpsStats(db),
+            inbox=InboxRepo(db),
+            audit=AuditRepo(db),
         )
 
     @classmethod

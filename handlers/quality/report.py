@@ -111,23 +111,68 @@ def _morph() -> pymorphy3.MorphAnalyzer:
     return pymorphy3.MorphAnalyzer()
 
 
+# Names of people and places are no «reason» and must not reach a report: surnames,
+# first names, patronymics, place names (pymorphy3's grammemes).
+_PROPER: Final = frozenset({"Surn", "Name", "Patr", "Geox"})
+# Words that name a street or a place: the next words are its name («ул. Мира» is no
+# complaint about peace), up to a house number or the end of the name.
+_ADDRESS_MARKERS: Final = frozenset({
+    "ул", "улица", "улице", "улицы", "улицу", "пр", "пр-т", "проспект", "проспекте", "пер",
+    "переулок", "переулке", "пл", "площадь", "площади", "ш", "шоссе", "бульвар", "б-р",
+    "мкр", "микрорайон", "микрорайоне", "пос", "поселок", "посёлок", "поселке", "посёлке",
+    "пгт", "село", "селе", "деревня", "деревне", "г", "город", "городе", "наб",
+    "набережная", "набережной", "проезд", "проезде", "тупик",
+})
+_NAME_WORDS_AFTER_MARKER: Final = 2
+
+
 @lru_cache(maxsize=50_000)
 def _lemma(word: str) -> str | None:
     parse = _morph().parse(word)[0]
-    if parse.tag.POS not in _KEEP_POS:
+    if parse.tag.POS not in _KEEP_POS or _PROPER & parse.tag.grammemes:
         return None
     lemma = str(parse.normal_form).replace("ё", "е")
     return None if lemma in _STOP or len(lemma) < 3 else lemma
 
 
+_TOKEN: Final = re.compile(r"[а-яёa-z]+(?:-[а-яёa-z]+)?|\d+|[.,;:!?]", re.IGNORECASE)
+
+
+@lru_cache(maxsize=50_000)
+def _may_be_name(word: str) -> bool:
+    """Whether any reading of a word is a person's name («Вера», «Роман»): a capitalised
+    word inside a sentence that may be a name is left out, even where it is also a
+    common noun."""
+    return any(_PROPER & p.tag.grammemes for p in _morph().parse(word))
+
+
 def lemmas(text: str) -> frozenset[str]:
-    """The distinct meaningful lemmas of a text (nouns, verbs, adjectives; no stop-words).
-    «отключили», «отключение», «отключат» give one lemma each of their words."""
+    """The distinct meaningful lemmas of a text (nouns, verbs, adjectives; no stop-words,
+    no names of people, streets or places). «отключили», «отключение», «отключат» give
+    one lemma each of their words."""
     found = set()
-    for match in _WORD.finditer(text.lower()):
-        lemma = _lemma(match[0].replace("ё", "е"))
-        if lemma is not None:
-            found.add(lemma)
+    skip = 0
+    initial = True  # at the start of a sentence a capital says nothing
+    for match in _TOKEN.finditer(text.replace("ё", "е").replace("Ё", "Е")):
+        token = match[0]
+        lower = token.lower()
+        was_initial, initial = initial, token in ".!?"
+        if token.isdigit() or token in ".,;:!?":
+            if skip < _NAME_WORDS_AFTER_MARKER or token.isdigit():
+                skip = 0  # a house number or punctuation ends a street name («ул.» not)
+            continue
+        if lower in _ADDRESS_MARKERS:
+            skip = _NAME_WORDS_AFTER_MARKER
+            continue
+        if skip:
+            skip -= 1
+            continue
+        if token[0].isupper() and not was_initial and _may_be_name(lower):
+            continue
+        for word in lower.split("-"):
+            lemma = _lemma(word)
+            if lemma is not None:
+                found.add(lemma)
     return frozenset(found)
 
 

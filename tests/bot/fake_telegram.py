@@ -91,6 +91,8 @@ class FakeTelegram:
     # `ok` → successful ones) instead of kept in `calls`, so the fake does not grow.
     keep_calls: bool = True
     counts: dict[str, int] = field(default_factory=dict)
+    # Files the bot may download (getFile, then /file/bot<token>/<path>), by file id.
+    files: dict[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._pending: list[dict[str, Any]] = []
@@ -108,6 +110,7 @@ class FakeTelegram:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         # No access log: its request lines carry the token (the path is /bot<token>/...),
         # and tests assert the token never shows in captured logs.
         self._runner = web.AppRunner(app, shutdown_timeout=1, access_log=None)
@@ -279,6 +282,22 @@ class FakeTelegram:
     async def _get_me(self, params: dict[str, Any]) -> web.Response:
         return _ok(BOT_USER)
 
+    async def _get_file(self, params: dict[str, Any]) -> web.Response:
+        file_id = str(params.get("file_id", ""))
+        data = self.files.get(file_id)
+        if data is None:
+            return _error(400, "Bad Request: invalid file_id")
+        return _ok({"file_id": file_id, "file_unique_id": f"u-{file_id}",
+                    "file_size": len(data), "file_path": f"files/{file_id}"})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        data = self.files.get(request.match_info["path"].removeprefix("files/"))
+        if data is None:
+            return _error(404, "Not Found")
+        return web.Response(body=data, content_type="application/octet-stream")
+
     async def _true(self, params: dict[str, Any]) -> web.Response:
         return _ok(True)
 
@@ -375,6 +394,7 @@ class FakeTelegram:
 
 _METHODS = {
     "getme": FakeTelegram._get_me,
+    "getfile": FakeTelegram._get_file,
     "deletewebhook": FakeTelegram._delete_webhook,
     "setwebhook": FakeTelegram._set_webhook,
     "getwebhookinfo": FakeTelegram._get_webhook_info,

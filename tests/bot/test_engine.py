@@ -87,11 +87,39 @@ async def test_handler_failure_gets_an_apology_and_is_not_retried(
     eng, _ = engine
     await eng.accept(sms("boom", "x1"))
     await eng.drain(5)
-    assert await replies(store, "+79121234567") == [APOLOGY]
+    # what the bot failed on goes to a person, and the customer hears by when
+    [said] = await replies(store, "+79121234567")
+    assert said.startswith("Ваше сообщение передано специалисту, ответ — до 20.11 14:00")
+    [item] = await store.inbox.items(T0)
+    assert (item.kind, item.text) == ("unrecognised", "boom")
     assert await store.journal.unprocessed() == []
     row = await store.db.fetchone("SELECT error FROM inbound WHERE external_id = 'x1'")
     assert row is not None
     assert row["error"] == "handler failed"
+
+
+class BrokenInbox:
+    """An inbox port whose store is failing."""
+
+    def __getattr__(self, name: str) -> object:
+        async def fail(*args: object, **kwargs: object) -> None:
+            raise OSError("disk I/O error")
+
+        return fail
+
+
+async def test_when_even_the_hand_over_fails_the_customer_gets_an_apology(
+    store: Store,
+) -> None:
+    from dataclasses import replace
+
+    broken = replace(store, inbox=BrokenInbox())
+    eng = ConversationEngine(broken, Recorder(), lambda text: Intent(text=text))
+    await eng.accept(sms("boom", "x2"))
+    await eng.drain(5)
+    await eng.close()
+    assert await replies(store, "+79121234567") == [APOLOGY]
+    assert await store.journal.unprocessed() == []
 
 
 async def test_state_is_saved_and_passed_to_the_next_message(

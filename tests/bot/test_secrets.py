@@ -14,6 +14,7 @@ from pathlib import Path
 PASSWORD = "smpp-Pa55-never-logged"
 TOKEN = "987654321:AAsecretTokenThatMustNotLeak_0987"
 API_TOKEN = "api-bearer-never-logged"
+SESSION_SECRET = "staff-session-secret-never-logged"
 
 
 def _free_port() -> int:
@@ -37,6 +38,7 @@ def test_gateway_run_logs_no_secret(tmp_path: Path) -> None:
         GATEWAY__SMPP__PASSWORD=PASSWORD,
         GATEWAY__TELEGRAM__TOKEN=TOKEN,
         GATEWAY__API__TOKEN=API_TOKEN,
+        GATEWAY__STAFF__SESSION_SECRET=SESSION_SECRET,
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", "--config", str(cfg)],
@@ -50,6 +52,6 @@ def test_gateway_run_logs_no_secret(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "started channel sms" in err
     assert "telegram" in err.lower()  # the refused Telegram calls were logged
-    for secret in (PASSWORD, TOKEN, TOKEN.split(":")[1], API_TOKEN):
+    for secret in (PASSWORD, TOKEN, TOKEN.split(":")[1], API_TOKEN, SESSION_SECRET):
         assert secret not in out
         assert secret not in err

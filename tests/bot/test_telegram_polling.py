@@ -111,12 +111,19 @@ MAPPED = [
     ),
     pytest.param(
         photo_update(USER, caption="счётчик 4521"),
-        _expect("счётчик 4521", meta={"caption": "1"}),
+        # the file id comes along, so that staff can see the photo in the inbox
+        _expect("счётчик 4521", meta={"caption": "1", "file_id": "AgACAgIAAxk"}),
         id="photo-caption",
     ),
-    pytest.param(photo_update(USER), _expect(meta={"media": "photo"}), id="photo"),
+    pytest.param(
+        photo_update(USER), _expect(meta={"media": "photo", "file_id": "AgACAgIAAxk"}),
+        id="photo",
+    ),
     pytest.param(sticker_update(USER), _expect(meta={"media": "sticker"}), id="sticker"),
-    pytest.param(voice_update(USER), _expect(meta={"media": "voice"}), id="voice"),
+    pytest.param(
+        voice_update(USER), _expect(meta={"media": "voice", "file_id": "AwACAgIAAxk"}),
+        id="voice",
+    ),
 ]
 
 

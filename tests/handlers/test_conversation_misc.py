@@ -24,18 +24,23 @@ CASES = [
         "помощь",
         ["Присланные в другие дни тоже принимаем", "после 25 — следующего"],
     ),
-    ("unknown text", P1, "ывапролд", ["Не понял", "ПОМОЩЬ"]),
-    ("emoji only", P1, "👍", ["Не понял"]),
+    # what the bot cannot act on goes to a person, and the customer hears by when
+    ("unknown text", P1, "ывапролд", ["передано специалисту, ответ — до", "ЛС 1234567890 4521"]),
+    ("emoji only", P1, "😡", ["передано специалисту"]),
+    # a thumbs-up is thanks: no work for a person
+    ("thumbs up", P1, "👍", ["Пожалуйста"]),
+    ("thanks emoji with a skin tone", P1, "🙏🏻 ❤️", ["Пожалуйста"]),
     # a bare greeting or thanks is no appeal, and answering «Не понял» was rude
     ("greeting", STRANGER, "привет", ["Здравствуйте", "ЛС 1234567890 4521"]),
     ("thanks", P1, "Спасибо!", ["Пожалуйста"]),
     ("news that the power is back", P1, "Свет дали, спасибо", ["Пожалуйста"]),
     ("telegram menu /readings", "tg:3", "/readings", ["лицевой счёт"]),
-    ("a long unreadable text", P1, "ывапролд " * 600, ["слишком длинное"]),
+    ("a long unreadable text", P1, "ывапролд " * 600, ["передано специалисту"]),
     ("offices: own settlement first (SMS)", P3, "офисы", ["Ухта, ул. Ленина, 44"]),
     ("offices in Telegram: all", "tg:3", "офисы", ["Офисы:", "Сыктывкар", "Усинск"]),
     ("«привязать» in Telegram", "tg:3", "привязать", ["Пришлите номер телефона"]),
-    ("a phone number in SMS is not a linking request", P1, "+79120000002", ["Не понял"]),
+    ("a phone number in SMS is not a linking request", P1, "+79120000002",
+     ["передано специалисту"]),
     ("status without a number", P1, "статус", ["СТАТУС 123"]),
 ]
 
@@ -54,7 +59,7 @@ async def test_replies(
 
 async def test_media_without_text(talk: Conversation) -> None:
     said = await talk.send("tg:3", "", media="sticker")
-    assert "текстом" in said.text
+    assert "передано специалисту" in said.text
 
 
 async def test_sms_offices_start_with_customer_settlement(talk: Conversation) -> None:

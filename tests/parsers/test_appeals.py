@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from parsers import classify_appeal, parse
+from parsers.appeals import cyrillic, fold_latin
 
 CASES = [
     # outage
@@ -226,6 +227,20 @@ CASES = [
     # dictionary, so «деньги не пришли» missed the payment rule.
     ("за свет заплатила 2000 а пришло 3000", "billing"),
     ("оплатил, а деньги не пришли", "payment"),
+    # Round 6 (blind): paid, and the payment is not there; a payment gone astray; «два
+    # раза» alone once made a complaint a double payment; questions to the company about
+    # what it sells or buys are `other` («электричество» once made one an outage).
+    ("оплатила через сбербанк, а в кабинете платежа нет", "payment"),
+    ("перевела деньги, а оплаты не видно", "payment"),
+    ("деньги ушли не туда, ошиблась счетом", "payment"),
+    ("platezh ne proshel, dengi spisali", "payment"),
+    ("два раза списали оплату", "payment"),
+    ("zvonila tri raza nikto ne otvetil", "service_complaint"),
+    ("pisala dva raza, nikto ne perezvonil", "service_complaint"),
+    ("а вы счётчики продаёте?", "other"),
+    ("можно у вас купить электроплиту?", "other"),
+    ("можно ли продавать вам электроэнергию с солнечных панелей", "other"),
+    ("продала квартиру, как переоформить договор", "contract"),
 ]
 
 
@@ -250,3 +265,41 @@ def test_appeal(text: str, category: str | None) -> None:
 )
 def test_classify_appeal(text: str, category: str | None) -> None:
     assert classify_appeal(text) == category
+
+
+@pytest.mark.parametrize(
+    ("word", "read"),
+    [
+        ("net", "нет"),
+        ("pokazaniya", "показания"),
+        ("peredat", "передать"),
+        # what translit loses, put back when the plain reading is no dictionary word
+        ("bolshe", "больше"),  # the soft sign inside
+        ("obrashalas", "обращалась"),  # щ as «sh», and the soft sign at the end
+        ("soobshenii", "сообщении"),
+        ("pravilno", "правильно"),
+        ("pozhaluista", "пожалуйста"),  # й as «i»
+        ("etot", "етот"),  # a dictionary word already (pymorphy3 reads е as э)
+        # no repair makes a word: the plain reading stays
+        ("qwerty", "кверты"),
+        # not Latin: unchanged
+        ("свет", "свет"),
+    ],
+)
+def test_translit_reading(word: str, read: str) -> None:
+    assert cyrillic(word) == read
+
+
+@pytest.mark.parametrize(
+    ("word", "folded"),
+    [
+        ("da", "да"),
+        ("no", "no"),
+        ("yes", "yes"),
+        ("email", "email"),
+        ("max", "max"),
+        ("sms", "смс"),
+    ],
+)
+def test_command_words_fold_latin_except_english(word: str, folded: str) -> None:
+    assert fold_latin(word) == folded

@@ -310,3 +310,24 @@ def test_cli_report_appeals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "2026Q4" in capsys.readouterr().err
 
 
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "left_out"),
+    [
+        # «Основные причины» listed customers' surnames and street names
+        ("Иванов Петр Сергеевич просит перерасчёт", {"перерасчет"}, {"иванов", "петр"}),
+        ("нет света на ул. Мира 5", {"свет"}, {"мир"}),
+        ("нет света на улице Ленина д. 3, отключили", {"свет", "отключить"}, {"ленин"}),
+        ("Прошу, Вера Смирнова, перерасчёт", {"перерасчет"}, {"вера", "смирнов", "смирнова"}),
+        ("опять отключение в пос. Верхний Мыртыю", {"отключение"}, {"верхний"}),
+        # a capital at the start of a sentence is no name
+        ("Свет отключили. Счётчик сгорел", {"свет", "счетчик", "сгореть"}, set()),
+    ],
+)
+def test_reasons_leave_out_names_of_people_and_streets(
+    text: str, kept: set[str], left_out: set[str]
+) -> None:
+    found = lemmas(text)
+    assert kept <= found
+    assert not (left_out & found)

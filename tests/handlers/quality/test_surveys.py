@@ -423,7 +423,7 @@ def test_cli_survey_create_send_report(
     capsys.readouterr()
 
     assert main(["survey", "send", "1", "--dry-run", *cfg]) == 0
-    assert "получателей 5" in capsys.readouterr().out
+    assert "опрос №1: 5 получателей" in capsys.readouterr().out
     assert main(["survey", "send", "1", *cfg]) == 3  # 5 > confirm_above = 3
     assert "--yes" in capsys.readouterr().err
     assert main(["survey", "send", "1", "--yes", *cfg]) == 0
