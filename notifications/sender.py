@@ -95,19 +95,26 @@ class GroupCommit(Generic[T, R]):
         self._queue(item, done)
         return done
 
-    def put_nowait(self, item: T) -> None:
+    def put_nowait(self, item: T, *, ride: bool = False) -> None:
         """Queue `item` without waiting for it (a failure is logged by the writer); no
-        future for it: this is once per SMS part (the journal's answers)."""
-        self._queue(item, None)
+        future for it: this is once per SMS part (the journal's answers). `ride`: no
+        write of its own, it goes with the next `put` or `flush`."""
+        self._queue(item, None, start=not ride)
 
-    def _queue(self, item: T, done: asyncio.Future[R] | None) -> None:
+    def _queue(self, item: T, done: asyncio.Future[R] | None, *, start: bool = True) -> None:
         self._items.append((item, done))
+        if start:
+            self._start()
+
+    def _start(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._run(), name=self._name)
 
     async def flush(self) -> None:
         """Wait until everything queued so far is written (the writer runs until
         nothing is left queued)."""
+        if self._items:
+            self._start()
         if self._writer is not None and not self._writer.done():
             await asyncio.wait([self._writer])
 
@@ -135,9 +142,10 @@ class GroupCommit(Generic[T, R]):
 
 class OutboxJournal:
     """The `bot.core.SubmitJournal` of one channel over the outbox: parts about to be
-    submitted, and the SMSC's answers, written by group commit. Answers are written
-    first in each commit, so every answer received before a part goes on the wire is
-    durable by then: at a crash, the parts still `submitting` are at most a window."""
+    submitted, and the SMSC's answers, written by group commit. An answer starts no
+    commit: it rides with the next part's mark (written first in that commit) or the
+    batch's `flush`, so every answer received before a part goes on the wire is durable
+    by then: at a crash, the parts still `submitting` are at most a window."""
 
     def __init__(
         self, outbox: Outbox, channel: str, clock: Callable[[], datetime] = utcnow
@@ -153,8 +161,10 @@ class OutboxJournal:
         await self._commit.put(SubmitMark(int(ref), part, parts, reference, self.clock()))
 
     def submitted(self, ref: str, part: int, message_id: str | None, unanswered: int) -> None:
+        # No commit of its own: it must be durable before a further part goes on the
+        # wire, and so it rides with that part's mark (or the batch's `flush`).
         self._commit.put_nowait(
-            SubmitAnswer(int(ref), part, self.channel, message_id, unanswered)
+            SubmitAnswer(int(ref), part, self.channel, message_id, unanswered), ride=True
         )
 
     async def flush(self) -> None:
@@ -543,7 +553,9 @@ class OutboxSender:
                 mine.set_result(None)
                 if self._tails.get(address) is mine:
                     del self._tails[address]
-        # The journal's answers may land before or after: the ids are mapped either way.
+        # The last answers of the batch, which no later mark carried (the ids are
+        # mapped for receipts either way).
+        await self.journal.flush()
         await self.outbox.mark_sent_many(sent, moment)
 
     async def _cancel_opted_out(self, items: list[OutboxItem]) -> set[int]:
