@@ -9,24 +9,39 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aiohttp import web
+from pydantic import AfterValidator, BaseModel, Field
 
 from bot.core import normalize_phone
+from bot.httpapi import (
+    ApiError,
+    Handler,
+    Operation,
+    RequestModel,
+    Text,
+    add_route,
+    errors_middleware,
+    finite,
+    json_error,
+    openapi,
+    read_model,
+)
 
 if TYPE_CHECKING:
     from bot.app import Gateway
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+__all__ = ["GATEWAY_KEY", "AdminApi", "json_error"]
+
 GATEWAY_KEY: web.AppKey[Gateway] = web.AppKey("gateway")
 
-
-def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+# How long a stop waits for requests in flight before cancelling them (then as long
+# again for the cancelled handlers to finish): a stop is bounded, a slow client or a
+# 30-second /api/dev/sms wait included.
+SHUTDOWN_SECONDS = 2.0
 
 
 def _auth_middleware(token: str) -> Any:
@@ -43,6 +58,16 @@ def _auth_middleware(token: str) -> Any:
         return await handler(request)
 
     return auth
+
+
+class HealthOut(BaseModel):
+    """`GET /healthz` (docs/interfaces.md §11): 200 when everything is up, else 503."""
+
+    status: str
+    down: list[str]
+    channels: list[str] = []
+    mode: dict[str, bool] = {}
+    warning: str | None = None
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -64,29 +89,53 @@ async def metrics(request: web.Request) -> web.Response:
     return response
 
 
+class DevSmsIn(RequestModel):
+    """An MO for the development SMSC (docs/interfaces.md §6)."""
+
+    from_: Text = Field(alias="from", min_length=1, max_length=32,
+                        description="the sender's phone number")
+    text: Text = Field(min_length=1, max_length=5000)
+    to: Text | None = Field(default=None, max_length=32,
+                            description="the number written to (default [smpp] source_addr)")
+    timeout: Annotated[float, AfterValidator(finite)] = Field(
+        default=10, gt=0, le=30, description="seconds to wait for the replies (at most 30)"
+    )
+
+
+class DevSmsOut(BaseModel):
+    replies: list[str]
+
+
 async def dev_sms(request: web.Request) -> web.Response:
     """Inject a mobile-originated SMS into the simulator and return the replies."""
     gateway = request.app[GATEWAY_KEY]
     simulator = gateway.simulator
     if simulator is None:
-        return json_error(404, "the SMSC simulator is not running")
-    try:
-        data = await request.json()
-    except ValueError:
-        return json_error(400, "body must be JSON")
-    phone, text = data.get("from"), data.get("text")
-    if not isinstance(phone, str) or not isinstance(text, str) or not phone or not text:
-        return json_error(400, "fields 'from' and 'text' are required")
+        raise ApiError(404, "the SMSC simulator is not running")
+    data = await read_model(request, DevSmsIn)
     # The SMSC sends MSISDNs in one form; replies are addressed in E.164: read «8912…»
     # as the same person, or the wait below would watch the wrong number.
-    normalized = normalize_phone(phone, gateway.settings.service.phone_region)
-    if normalized is None:
-        return json_error(400, f"'from' is not a phone number: {phone!r}")
-    phone = normalized
-    to = data.get("to") or gateway.settings.smpp.source_addr
-    timeout = float(data.get("timeout", 10))
-    replies = await simulator.inject_and_wait(phone, str(to), text, timeout=min(timeout, 30))
+    phone = normalize_phone(data.from_, gateway.settings.service.phone_region)
+    if phone is None:
+        raise ApiError(400, f"from: not a phone number: {data.from_!r}", "from")
+    to = data.to or gateway.settings.smpp.source_addr
+    replies = await simulator.inject_and_wait(phone, to, data.text, timeout=data.timeout)
     return web.json_response({"replies": replies})
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    """The API's OpenAPI 3.1 description, generated from the routes' models."""
+    return web.json_response(openapi(request.app, title="sbyt-gateway admin API",
+                                     version=_version()))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sbyt-gateway")
+    except PackageNotFoundError:
+        return "0"
 
 
 class AdminApi:
@@ -98,11 +147,30 @@ class AdminApi:
         self.host = settings.host
         self.port = settings.port
         token = settings.token.get_secret_value()
-        self.app = web.Application(middlewares=[_auth_middleware(token)], client_max_size=64 << 20)
+        # Errors outermost: a 401, a 413 or a route's ApiError all leave as JSON. Bodies
+        # are read with each route's own limit (bot.httpapi.read_body); this cap is
+        # the largest of them, for whatever reads the body some other way.
+        self.app = web.Application(
+            middlewares=[errors_middleware, _auth_middleware(token)],
+            client_max_size=64 << 20,
+        )
         self.app[GATEWAY_KEY] = gateway
-        self.app.router.add_get("/healthz", healthz)
-        self.app.router.add_get("/metrics", metrics)
-        self.app.router.add_post("/api/dev/sms", dev_sms)
+        add_route(self.app, Operation(
+            "GET", "/healthz", "health of the store, the sender and every channel",
+            response=HealthOut, auth=False, errors={503: "a part is down (body as for 200)"},
+        ), healthz)
+        add_route(self.app, Operation(
+            "GET", "/metrics", "Prometheus metrics (text format)", response_type="text/plain",
+            errors={503: "the store cannot be read"},
+        ), metrics)
+        add_route(self.app, Operation(
+            "POST", "/api/dev/sms", "inject an SMS through the development SMSC and wait "
+            "for the replies (only while the simulator is on)",
+            body=DevSmsIn, response=DevSmsOut, errors={404: "the simulator is not running"},
+        ), dev_sms)
+        add_route(self.app, Operation(
+            "GET", "/api/openapi.json", "this document", description="OpenAPI 3.1",
+        ), openapi_json)
         self._add_extensions()
         self._runner: web.AppRunner | None = None
         if not token:
@@ -110,7 +178,7 @@ class AdminApi:
 
     def _add_extensions(self) -> None:
         """Routes owned by other parts: notifications (campaigns, outages), the inbox
-        (bot/api_inbox.py), Telegram webhook."""
+        (bot/api_inbox.py), the Telegram and MAX webhooks."""
         from bot.api_inbox import add_routes as add_inbox_routes
 
         add_inbox_routes(self.app)
@@ -120,13 +188,18 @@ class AdminApi:
             pass
         else:
             add_routes(self.app)
-        telegram = self.gateway.channels.get("telegram")
-        add = getattr(telegram, "add_routes", None)
-        if add is not None:
-            add(self.app)
+        from staff.web import mount
+
+        mount(self.app, self.gateway)  # the staff workspace under /staff/
+        for name in ("telegram", "max"):  # the messengers' webhook routes
+            add = getattr(self.gateway.channels.get(name), "add_routes", None)
+            if add is not None:
+                add(self.app)
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(
+            self.app, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

@@ -29,6 +29,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.answers import ChannelFiles, OutboxAnswers
+from bot.httpapi import Operation, add_route
 from handlers import inbox
 from storage.inbox import InboxMessage, InboxThread
 from storage.store import Store
@@ -279,6 +280,11 @@ async def get_attachment(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": str(exc)}, status=404)
     except inbox.InboxError as exc:
         return web.json_response({"error": str(exc)}, status=410)
+    return attachment_response(meta, data)
+
+
+def attachment_response(meta: dict[str, Any], data: bytes) -> web.Response:
+    """A customer's attachment as an HTTP answer (the API and the staff pages)."""
     kind = str(meta.get("mime_type") or ("image/jpeg" if meta.get("kind") == "photo"
                                          else "application/octet-stream"))
     headers = {"X-Content-Type-Options": "nosniff"}
@@ -296,11 +302,30 @@ def _answers(gateway: Gateway) -> OutboxAnswers:
 
 
 def add_routes(app: web.Application) -> None:
-    """Mount the inbox routes on the admin API's application."""
-    app.router.add_get("/api/inbox", list_inbox)
-    app.router.add_get("/api/inbox/{id}", show_item)
-    app.router.add_get("/api/inbox/{id}/attachments/{message}", get_attachment)
-    app.router.add_post("/api/inbox/{id}/reply", _action(ReplyBody, _reply))
-    app.router.add_post("/api/inbox/{id}/close", _action(CloseBody, _close))
-    app.router.add_post("/api/inbox/{id}/appeal", _action(AppealBody, _appeal))
-    app.router.add_post("/api/inbox/{id}/reading", _action(ReadingBody, _reading))
+    """Mount the inbox routes on the admin API's application, each described in the
+    OpenAPI document (bot.httpapi.add_route)."""
+    text = {"type": "string"}
+    add_route(app, Operation(
+        "GET", "/api/inbox", "inbox items, most urgent first",
+        query={name: (text, f"only items of this {name}")
+               for name in ("state", "channel", "kind", "category")},
+    ), list_inbox)
+    missing = {404: "no such item"}
+    add_route(app, Operation(
+        "GET", "/api/inbox/{id}", "one item with its messages and the customer",
+        errors=missing,
+    ), show_item)
+    add_route(app, Operation(
+        "GET", "/api/inbox/{id}/attachments/{message}", "an attachment's bytes",
+        response_type="application/octet-stream", errors=missing,
+    ), get_attachment)
+    for verb, model, run, summary, errors in (
+        ("reply", ReplyBody, _reply, "answer the customer on the item's channel",
+         {**missing, 409: "already answered after `after` (nothing sent)"}),
+        ("close", CloseBody, _close, "close the item, with an optional §5 label", missing),
+        ("appeal", AppealBody, _appeal, "register the item as an appeal", missing),
+        ("reading", ReadingBody, _reading, "enter a reading for the customer", missing),
+    ):
+        add_route(app, Operation(
+            "POST", f"/api/inbox/{{id}}/{verb}", summary, body=model, errors=errors,
+        ), _action(model, run))

@@ -228,6 +228,10 @@ class Gateway:
             from bot.telegram import TelegramChannel
 
             channels.append(TelegramChannel(s.telegram))
+        if s.max.enabled:
+            from bot.max import MaxChannel
+
+            channels.append(MaxChannel(s.max))
         if s.email.enabled:
             from mail_gateway.channel import EmailChannel
 
@@ -279,7 +283,24 @@ class Gateway:
         log.info("started %s%s", part, f" ({detail})" if detail else "")
 
     async def stop(self) -> None:
-        """Stop taking messages, finish or leave in-flight work in the outbox, close."""
+        """Stop taking requests and messages, leave unsent work in the outbox, close.
+
+        The admin API goes first: requests in flight get `SHUTDOWN_SECONDS` to finish,
+        then are cancelled (a slow client or a long wait held the stop forever). The
+        store closes last and always, whatever failed before it: its worker thread
+        is not a daemon, and a store left open kept the process alive after SIGTERM."""
+        try:
+            await self._stop_parts()
+        finally:
+            await self.close_store()
+
+    async def _stop_parts(self) -> None:
+        if self.api is not None:
+            try:
+                await self.api.stop()
+            except Exception:
+                log.exception("stopping the admin API failed")
+            log.info("stopped admin API")
         for name, channel in reversed(list(self.channels.items())):
             try:
                 await channel.stop()
@@ -300,15 +321,19 @@ class Gateway:
                 await task
         self._tasks.clear()
         log.info("stopped outbox sender")
-        if self.api is not None:
-            await self.api.stop()
-            log.info("stopped admin API")
         if self.simulator is not None:
             await self.simulator.stop()
             log.info("stopped SMSC simulator")
-        if self.store is not None:
-            await self.store.close()
-            log.info("stopped store")
+
+    async def close_store(self, *, interrupt: bool = False) -> None:
+        """Close the store (once). `interrupt`: abort a statement still running first
+        (a stop that ran out of time)."""
+        if self.store is None or not self.store.db.is_open:
+            return
+        if interrupt:
+            self.store.db.interrupt()
+        await self.store.close()
+        log.info("stopped store")
 
     async def _sender_stuck(self) -> bool:
         """The sender is down when its loop ended, or when a message stays `sending`

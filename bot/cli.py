@@ -76,11 +76,31 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     _print_banner(gateway)
     await stop.wait()
     log.info("stopping (signal received)")
+    return await stop_within(gateway, STOP_SECONDS)
+
+
+# A stop ends within this, whatever is in flight: the admin API's requests get
+# SHUTDOWN_SECONDS, then are cancelled; what is left is given up on.
+STOP_SECONDS = 10.0
+
+
+async def stop_within(gateway: Any, seconds: float) -> int:
+    """Stop the gateway within `seconds`; past them abort the store's running statement
+    and close it, and if even that hangs, leave at once (a process that ignores SIGTERM
+    is killed by systemd later, with less care). Unsent messages stay in the outbox."""
     try:
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(seconds):
             await gateway.stop()
+        return 0
     except TimeoutError:
-        log.warning("stop took longer than 5 s; unsent messages stay in the outbox")
+        log.warning("stop took longer than %g s; unsent messages stay in the outbox", seconds)
+    try:
+        async with asyncio.timeout(2):
+            await gateway.close_store(interrupt=True)
+    except TimeoutError:
+        log.error("the store did not close; exiting without it")
+        logging.shutdown()
+        os._exit(1)
     return 0
 
 
@@ -96,6 +116,8 @@ def _print_banner(gateway: Any) -> None:
         lines.append(f"  Telegram     {s.telegram.mode} via {s.telegram.api_base}")
     else:
         lines.append("  Telegram     off (set GATEWAY__TELEGRAM__TOKEN and [telegram] enabled)")
+    if s.max.enabled:
+        lines.append(f"  MAX          {s.max.mode} via {s.max.api_base}")
     if s.email.enabled:
         email = gateway.channels.get("email")
         port = getattr(email, "port", s.email.listen_port)
@@ -237,6 +259,7 @@ def register_extensions(sub: Any, common: argparse.ArgumentParser) -> None:
         "bot.cli_inbox",
         "bot.cli_notifications",
         "bot.cli_reports",
+        "bot.cli_staff",
     ):
         try:
             module = __import__(module_name, fromlist=["register"])

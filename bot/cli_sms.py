@@ -9,6 +9,8 @@ from typing import Any
 
 from bot.settings import Settings
 
+EXIT_USAGE = 2
+
 
 async def cmd_smsc(args: argparse.Namespace, settings: Settings) -> int:
     from sms_gateway.cli import run_smsc
@@ -19,25 +21,29 @@ async def cmd_smsc(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_sms_send(args: argparse.Namespace, settings: Settings) -> int:
     import aiohttp
 
-    from sms_gateway.cli import sms_send
+    from sms_gateway.cli import post_dev_sms
 
     api = settings.api
     host = "127.0.0.1" if api.host in ("0.0.0.0", "::", "") else api.host  # noqa: S104
     base = f"http://{host}:{api.port}"
     text = " ".join(args.text)
     try:
-        status, replies = await sms_send(
+        status, body = await post_dev_sms(
             base, api.token.get_secret_value(), args.phone, args.to, text, args.timeout
         )
     except (aiohttp.ClientError, TimeoutError) as exc:
         print(f"gateway: cannot reach the gateway API at {base}: {exc}", file=sys.stderr)
         return 1
-    if status == 404:
+    error = body.get("error") if isinstance(body, dict) else None
+    if status == 404 and error is None:
         print("gateway: /api/dev/sms is not available (is [smpp] simulator on?)", file=sys.stderr)
         return 1
     if status != 200:
-        print(f"gateway: the API answered HTTP {status}", file=sys.stderr)
-        return 1
+        # The API says what was wrong («from: not a phone number», «timeout: …»): show it.
+        detail = f": {error}" if error else ""
+        print(f"gateway: the API answered HTTP {status}{detail}", file=sys.stderr)
+        return EXIT_USAGE if status == 400 else 1
+    replies = [str(r) for r in body.get("replies", [])] if isinstance(body, dict) else []
     if not replies:
         print(f"(no reply within {args.timeout:g} s)")
     for reply in replies:

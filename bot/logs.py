@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # Loggers that log request URLs at DEBUG (Telegram's carry the token) or chatter.
-_NOISY = ("aiohttp.access", "aiogram.event", "aiosqlite")
+_NOISY = ("aiohttp.access", "aiogram.event", "aiosqlite", "pymorphy3")
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -110,6 +110,9 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.telegram.webhook_secret.get_secret_value(),
         settings.api.token.get_secret_value(),
         settings.email.smtp_password.get_secret_value(),
+        settings.staff.session_secret.get_secret_value(),
+        settings.max.token.get_secret_value(),
+        settings.max.webhook_secret.get_secret_value(),
     ]
 
 

@@ -138,6 +138,27 @@ class TelegramSettings(_Section):
     staff_chat_id: int | None = None
 
 
+class MaxSettings(_Section):
+    """The MAX messenger bot (docs/interfaces.md §14). `token` and `webhook_secret`
+    come from the environment only (GATEWAY__MAX__TOKEN, GATEWAY__MAX__WEBHOOK_SECRET)."""
+
+    enabled: bool = False
+    token: SecretStr = SecretStr("")  # environment only
+    # The address the official API schema (2026-07) gives.
+    api_base: str = "https://platform-api2.max.ru"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str = ""
+    webhook_secret: SecretStr = SecretStr("")  # environment only
+    webhook_path: str = "/max/webhook"
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with /")
+        return value
+
+
 class ReadingsSettings(_Section):
     window_first_day: int = Field(18, ge=1, le=28)
     window_last_day: int = Field(25, ge=1, le=28)
@@ -184,6 +205,8 @@ class NotificationsSettings(_Section):
     confirm_above: int = Field(1000, ge=0)
     telegram_rate: float = Field(30, gt=0)
     telegram_chat_rate: float = Field(1, gt=0)
+    # MAX Bot API requests a second (its documented limit is about 30).
+    max_rate: float = Field(30, gt=0)
     max_attempts: int = Field(5, ge=1)
     lease_seconds: float = Field(60, gt=0)
     batch_size: int = Field(200, ge=1)
@@ -219,6 +242,9 @@ class StaffSettings(_Section):
     answer_within_hours: int = Field(4, ge=1, le=200)  # working hours
     attachment_max_mb: int = Field(10, ge=0, le=100)
     session_secret: SecretStr = SecretStr("")
+    # Frequent answers offered in the workspace's reply box (TOML, [[answer]] title/text);
+    # None: the list shipped with the project (staff/data/answers.toml).
+    answer_templates_file: Path | None = None
 
     @field_validator("working_hours")
     @classmethod
@@ -337,6 +363,7 @@ class Settings(BaseSettings):
     staff: StaffSettings = Field(default_factory=StaffSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
+    max: MaxSettings = Field(default_factory=MaxSettings)
 
     @property
     def instance(self) -> str:
@@ -355,6 +382,11 @@ class Settings(BaseSettings):
             raise SettingsError(
                 "telegram.token: required when [telegram] enabled = true "
                 "(set GATEWAY__TELEGRAM__TOKEN in the environment)"
+            )
+        if self.max.enabled and not self.max.token.get_secret_value():
+            raise SettingsError(
+                "max.token: required when [max] enabled = true "
+                "(set GATEWAY__MAX__TOKEN in the environment)"
             )
 
     @property
@@ -444,6 +476,13 @@ def load_settings(path: str | Path | None = None, *, use_default_file: bool = Tr
             f"{config}: email.smtp_password must come from the environment "
             "(GATEWAY__EMAIL__SMTP_PASSWORD), not the file"
         )
+    for key in ("token", "webhook_secret"):
+        if isinstance(data.get("max"), dict) and key in data["max"]:
+            # The bot token and the webhook secret in a file end up in backups.
+            raise SettingsError(
+                f"{config}: max.{key} must come from the environment "
+                f"(GATEWAY__MAX__{key.upper()}), not the file"
+            )
     try:
         settings = Settings(**data)
     except ValidationError as exc:

@@ -43,7 +43,7 @@ class AppealsUseCase:
         account = accounts[0].number if len(accounts) == 1 else intent.account
         appeals = self.store.appeals
         tz = self.config.tz
-        tg = ctx.channel == "telegram"
+        tg = ctx.has_buttons
 
         if category == "outage":
             outage = await self._known_outage(ctx, accounts, text)
@@ -155,7 +155,7 @@ class AppealsUseCase:
             at = fmt_moment(appeal.answered_at or appeal.created_at, tz)
             bare = texts.STATUS_ANSWERED.format(id=appeal.id, at=at, answer="")
             answer = appeal.answer
-            if ctx.channel != "telegram":
+            if not ctx.has_buttons:
                 answer = texts.clip(answer, texts.SMS_MAX - len(bare))
             return Outcome.say(texts.STATUS_ANSWERED.format(id=appeal.id, at=at, answer=answer))
         if appeal.status == "closed":

@@ -67,6 +67,12 @@ class Context:
         return self.key.channel == "sms"
 
     @property
+    def has_buttons(self) -> bool:
+        """The messengers (Telegram, MAX): replies may carry inline buttons and the
+        «share my phone number» button; other channels' texts must stand alone."""
+        return self.key.channel in ("telegram", "max")
+
+    @property
     def sender_label(self) -> str:
         """How the export names the sender: E.164 for SMS, `telegram:<id>` for Telegram,
         `max:<id>` for MAX, the address for e-mail (docs/interfaces.md §4, §14)."""

@@ -135,7 +135,7 @@ def ask_account(ctx: Context, accounts: list[Account], intent: Intent, *, purpos
     options = [a.number for a in accounts]
     data = {"intent": intent.model_dump(mode="json"), "options": options, "purpose": purpose}
     new_state = ConversationState(CHOOSE_ACCOUNT, data, ctx.now + STATE_TTL)
-    if ctx.channel == "telegram":
+    if ctx.has_buttons:
         rows = tuple(((f"{a.number}, {a.address}"[:60], a.number),) for a in accounts)
         return Outcome((Reply(texts.CHOOSE_ACCOUNT_TG, choices=rows),), new_state)
     return Outcome.say(
@@ -145,6 +145,6 @@ def ask_account(ctx: Context, accounts: list[Account], intent: Intent, *, purpos
 
 def yes_no(ctx: Context) -> tuple[tuple[tuple[str, str], ...], ...]:
     """ДА/НЕТ buttons (Telegram); SMS texts say «Ответьте ДА или НЕТ» themselves."""
-    if ctx.channel != "telegram":
+    if not ctx.has_buttons:
         return ()
     return (((texts.BUTTON_YES, "да"), (texts.BUTTON_NO, "нет")),)

@@ -102,7 +102,7 @@ class Handlers:
     async def _route(self, ctx: Context, intent: Intent) -> Outcome:
         text = ctx.text.strip()
         words = _words(text)
-        tg = ctx.channel == "telegram"
+        tg = ctx.has_buttons
 
         # 1. media
         if ctx.media and not text and ctx.shared is None:
@@ -272,7 +272,7 @@ class Handlers:
     def help(self, ctx: Context) -> Outcome:
         """A short how-to for the channel, with reading formats."""
         window = {"first": self.config.window_first_day, "last": self.config.window_last_day}
-        if ctx.channel == "telegram":
+        if ctx.has_buttons:
             return Outcome.say(
                 texts.HELP_TG.format(**window),
                 choices=((("Обращение", "appeal:pick"), ("Офисы", "офисы")),),

@@ -104,7 +104,7 @@ class IdentityUseCase:
 
     @staticmethod
     def _denied(ctx: Context) -> Outcome:
-        if ctx.channel == "telegram":
+        if ctx.has_buttons:
             return Outcome.say(texts.BALANCE_DENIED_TG, request_contact=True)
         if ctx.channel in CODE_CHANNELS:
             return Outcome.say(texts.BALANCE_DENIED_CODE)
@@ -213,7 +213,7 @@ class IdentityUseCase:
         """«привязать», «код»: how to link."""
         if ctx.channel not in CODE_CHANNELS:
             return Outcome.say(texts.SMS_ONLY_TELEGRAM)
-        if ctx.channel != "telegram":
+        if not ctx.has_buttons:
             return Outcome.say(texts.LINK_HOWTO_CODE)
         return Outcome.say(texts.LINK_HOWTO, request_contact=True)
 
@@ -234,7 +234,7 @@ class IdentityUseCase:
         SMS opts in again after СТОП."""
         if ctx.contact.opted_out:
             await self.store.contacts.set_opted_out(ctx.contact.id, False)
-        if ctx.channel == "telegram":
+        if ctx.has_buttons:
             if ctx.contact.phone:
                 text = texts.START_TG_LINKED.format(
                     company=self.config.company, phone=mask_phone(ctx.contact.phone)
@@ -255,7 +255,7 @@ class IdentityUseCase:
         restriction, unplanned-outage and power-restored notices still come
         (`storage.notices`)."""
         await self.store.contacts.set_opted_out(ctx.contact.id, True)
-        text = texts.STOPPED_TG if ctx.channel == "telegram" else texts.STOPPED
+        text = texts.STOPPED_TG if ctx.has_buttons else texts.STOPPED
         return Outcome.say(text, state=None)
 
 

@@ -85,7 +85,7 @@ class OfficesUseCase:
         offices = order_offices(self.offices(), settlements)
         if not offices:
             return Outcome.say(texts.OFFICES_NONE.format(company=self.config.company))
-        if ctx.channel == "telegram":
+        if ctx.has_buttons:
             lines = [
                 texts.OFFICE_LINE.format(settlement=o.settlement, address=o.address, hours=o.hours)
                 + (f", тел. {o.phone}" if o.phone else "")

@@ -262,7 +262,7 @@ class ReadingsUseCase:
         )
         if refusal is not None:
             return Outcome.say(refusal, state=None)
-        if ctx.channel == "telegram":
+        if ctx.has_buttons:
             period = texts.IN_WINDOW_TG.format(month=month_name(self._period(ctx)))
             text = f"{texts.UNLINKED_RECEIVED_TG.format(account=number)} {period}"
             return Outcome.say(text, state=None, request_contact=True)
@@ -413,7 +413,7 @@ class ReadingsUseCase:
             account=account.number,
             options=options,
         )
-        if ctx.channel == "telegram":
+        if ctx.has_buttons:
             rows = tuple(((f"№{m.serial}", m.serial),) for m in meters)
             return Outcome(
                 (Reply(texts.CHOOSE_METER_TG.format(account=account.number), choices=rows),),
@@ -581,7 +581,7 @@ class ReadingsUseCase:
         day = local_day(ctx.now, self.config.tz)
         inside = in_window(day, self.config.window_first_day, self.config.window_last_day)
         window = "" if inside else texts.OUTSIDE_WINDOW.format(month=month_name(period))
-        if ctx.channel == "telegram":
+        if ctx.has_buttons:
             extra = [consumption, window or texts.IN_WINDOW_TG.format(month=month_name(period))]
             if linked and any(p.check.verdict is Verdict.ROLLOVER for p in plan):
                 extra.append(texts.ROLLOVER_TG)
@@ -594,8 +594,8 @@ class ReadingsUseCase:
         main, *extra = parts
         note = texts.CORRECTION.format(month=month_name(period))
         if replaced:
-            extra.insert(1 if extra and extra[0] and ctx.channel != "telegram" else 0, note)
-        if ctx.channel == "telegram":
+            extra.insert(1 if extra and extra[0] and not ctx.has_buttons else 0, note)
+        if ctx.has_buttons:
             return " ".join(x for x in [main, *extra] if x)
         text = texts.fit_sms(main, extra)
         if replaced and note not in text:

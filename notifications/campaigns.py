@@ -22,11 +22,13 @@ the sender read (`Notifications._routing`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,9 +38,12 @@ from bot.settings import Settings
 from notifications import templates
 from notifications.quiet import QuietHours
 from notifications.smsparts import sms_parts
+from parsers.counted import counted
+from storage.address import every_house
 from storage.campaigns import (
     AreaAudience,
     BillingMessage,
+    Campaign,
     CampaignAudience,
     CampaignRepo,
     Progress,
@@ -58,6 +63,7 @@ from storage.csvfile import (
     parse_invoice,
 )
 from storage.db import utcnow
+from storage.models import Outage
 from storage.notices import respects_opt_out
 from storage.outbox import PRIORITY_BULK, PRIORITY_URGENT
 from storage.store import Store
@@ -67,6 +73,15 @@ log = logging.getLogger(__name__)
 # An outage notice fits two SMS parts (contracts.md §8); longer input is cut to fit.
 SMS_OUTAGE_PARTS = 2
 _MIN_CLIPPED = 12
+# Two concatenated GSM parts hold at most 2 × 153 characters: a longer reason or area
+# can never fit and is cut to this before the fitting loop starts.
+_FIT_BOUND = SMS_OUTAGE_PARTS * 153
+
+# Bounds of what staff may send (docs/interfaces.md §11): a reason ≤ 500 characters, a house
+# list ≤ 2 000; a settlement or street name longer than 200 is no name.
+MAX_REASON = 500
+MAX_HOUSES = 2000
+MAX_PLACE = 200
 
 R = TypeVar("R", InvoiceRow, DebtRow)
 
@@ -107,7 +122,9 @@ class NoticeConfig:
             telegram=settings.telegram.enabled,
             running=frozenset(
                 name for name, on in (
-                    ("telegram", settings.telegram.enabled), ("email", settings.email.enabled)
+                    ("telegram", settings.telegram.enabled),
+                    ("max", settings.max.enabled),
+                    ("email", settings.email.enabled),
                 ) if on
             ),
             window_first_day=settings.readings.window_first_day,
@@ -144,7 +161,11 @@ class BroadcastReport:
     sms_parts: int
     sample: str
     needs_confirmation: bool = False
+    # Nobody at those addresses and no `allow_empty`: nothing was recorded (a misspelt
+    # street was recorded as an active outage for nobody).
+    empty: bool = False
     email: int = 0
+    max: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -155,18 +176,20 @@ class BroadcastReport:
             "by_channel": {
                 "sms": self.sms, "telegram": self.telegram,
                 **({"email": self.email} if self.email else {}),
+                **({"max": self.max} if self.max else {}),
             },
             "sms_parts": self.sms_parts,
             "sample": self.sample,
         }
 
 
-def _clip(value: str) -> str:
-    """`value` at least eight characters shorter (at least `_MIN_CLIPPED`), ending in
-    «…», cut after a whole word or house number where one ends (a reason cut to
-    «аварийное п…» or a list to «…, 1…» reads as nonsense or as another house)."""
+def _clip(value: str, keep: int | None = None) -> str:
+    """`value` cut to `keep` characters (default: at least eight fewer, at least
+    `_MIN_CLIPPED`), ending in «…», cut after a whole word or house number where one
+    ends (a reason cut to «аварийное п…» or a list to «…, 1…» reads as nonsense or as
+    another house)."""
     bare = value.removesuffix("…")
-    cut = bare[: max(_MIN_CLIPPED - 1, len(bare) - 8)]
+    cut = bare[: keep if keep is not None else max(_MIN_CLIPPED - 1, len(bare) - 8)]
     if len(cut) < len(bare) and bare[len(cut)] not in " ,;":
         boundary = max(cut.rfind(" "), cut.rfind(","), cut.rfind(";"))
         if boundary > 0:
@@ -176,7 +199,16 @@ def _clip(value: str) -> str:
 
 def _fit_sms(render: Callable[[str, str], str], reason: str, where: str) -> str:
     """`render(reason, where)` cut to `SMS_OUTAGE_PARTS` parts: a long reason first,
-    then a long area (house list), each ending in «…»."""
+    then a long area (house list), each ending in «…».
+
+    Linear in the input: nothing longer than two whole parts can fit, so each part is
+    first cut to that in one step; the loop then shortens by at least eight characters
+    a round from there, a bounded number of rounds (each clip of a 50 000-character
+    reason by eight used to cost 8 s, a 100 000-house list 14 minutes)."""
+    if len(reason) > _FIT_BOUND:
+        reason = _clip(reason, _FIT_BOUND)
+    if len(where) > _FIT_BOUND:
+        where = _clip(where, _FIT_BOUND)
     while True:
         text = render(reason, where).replace("….", "…")
         if sms_parts(text) <= SMS_OUTAGE_PARTS:
@@ -240,7 +272,101 @@ class ImportReport:
 
 
 class OutageError(ValueError):
-    """The outage request is wrong (the message says what to fix)."""
+    """The outage request is wrong. The message says what to fix in English (the API's
+    language, for the developers who integrate); `russian` says it to staff (the CLI,
+    Telegram, the workspace); `field` names the request field at fault."""
+
+    def __init__(self, message: str, russian: str, field: str = "") -> None:
+        super().__init__(message)
+        self.russian = russian
+        self.field = field or message.partition(":")[0].strip()
+
+
+class OutageStateError(OutageError):
+    """The outage cannot do that in its state (`status`: restored or cancelled)."""
+
+    def __init__(self, outage_id: int, status: str) -> None:
+        ended = "уже отменено" if status == "cancelled" else "уже закрыто: свет дали"
+        super().__init__(
+            f"outage: {outage_id} is already {status}", f"отключение №{outage_id} {ended}",
+            "outage",
+        )
+        self.status = status
+
+
+_UNTIL_BEFORE_START = "конец отключения должен быть позже начала"
+_FIELDS_RU = {
+    "settlement": "населённый пункт", "street": "улица", "houses": "список домов",
+    "reason": "причина",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OutageView:
+    """An outage as the list shows it (docs/interfaces.md §8 `outage list`)."""
+
+    outage: Outage
+
+    def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
+        o = self.outage
+        return {
+            "outage": o.id,
+            "status": o.status,
+            "planned": o.planned,
+            "settlement": o.settlement,
+            "street": o.street,
+            "houses": o.houses,
+            "reason": o.reason,
+            "start": local_time(o.start_at, tz),
+            "until": local_time(o.until_at, tz),
+            "ended_at": local_time(o.restored_at, tz) if o.restored_at else None,
+            "campaign": o.campaign_id,
+            "restored_campaign": o.restored_campaign_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSummary:
+    """A campaign as the list shows it: what, when, and its §10 progress."""
+
+    campaign: Campaign
+    progress: Progress
+
+    def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
+        c = self.campaign
+        return {
+            **self.progress.as_json(),
+            "title": c.title,
+            "status": c.status,
+            "created_at": local_time(c.created_at, tz),
+        }
+
+
+def check_outage_request(req: OutageRequest) -> OutageRequest:
+    """The request within bounds, the house list «все» read as every house; raises
+    OutageError naming the field. The CLI, the API and the staff commands all pass here,
+    so a 100 000-house list is refused before any work is done with it."""
+    for name, value, limit in (
+        ("settlement", req.settlement, MAX_PLACE),
+        ("street", req.street, MAX_PLACE),
+        ("houses", req.houses, MAX_HOUSES),
+        ("reason", req.reason, MAX_REASON),
+    ):
+        if len(value) > limit:
+            raise OutageError(
+                f"{name}: at most {limit} characters (got {len(value)})",
+                f"{_FIELDS_RU[name]}: не больше {counted(limit, 'символ')} "
+                f"(сейчас {len(value)})",
+            )
+    if not req.settlement.strip():
+        raise OutageError("settlement: required", "укажите населённый пункт")
+    if not req.reason.strip():
+        raise OutageError("reason: required", "укажите причину отключения")
+    if req.until <= req.start:
+        raise OutageError("until: must be after start", _UNTIL_BEFORE_START)
+    if every_house(req.houses) and req.houses:
+        req = replace(req, houses="")
+    return req
 
 
 class Notifications:
@@ -320,29 +446,33 @@ class Notifications:
         )
 
     async def outage(
-        self, req: OutageRequest, *, dry_run: bool = False, yes: bool = False
+        self,
+        req: OutageRequest,
+        *,
+        dry_run: bool = False,
+        yes: bool = False,
+        allow_empty: bool = False,
     ) -> BroadcastReport:
         """Record an outage and queue its notice to the people at those addresses; with
         `dry_run` only count them. Above `confirm_above` recipients without `yes`,
-        nothing is recorded and the report says `needs_confirmation`."""
-        if not req.settlement.strip():
-            raise OutageError("settlement: required")
-        if not req.reason.strip():
-            raise OutageError("reason: required")
-        if req.until <= req.start:
-            raise OutageError("until: must be after start")
+        nothing is recorded and the report says `needs_confirmation`; with no recipient
+        at all and no `allow_empty` (which `yes` does not imply), nothing is recorded
+        and the report says `empty`."""
+        req = check_outage_request(req)
         audience = AreaAudience(req.settlement, req.street, req.houses)
         routing = self._routing("outage", {"planned": req.planned})
         full, text = self.outage_text(req), self.outage_sms_text(req)
         counts = await self.campaigns.count(audience, routing)
         preview = BroadcastReport(
             None, None, counts.accounts, counts.recipients, counts.sms, counts.telegram,
-            sms_parts(text), text, email=counts.email,
+            sms_parts(text), text, email=counts.email, max=counts.max,
         )
         if dry_run:
             return preview
+        if counts.recipients == 0 and not allow_empty:
+            return replace(preview, empty=True)
         if counts.recipients > self.config.confirm_above and not yes:
-            return BroadcastReport(**{**_fields(preview), "needs_confirmation": True})
+            return replace(preview, needs_confirmation=True)
         now = self.clock()
         if req.planned:
             priority = PRIORITY_BULK
@@ -381,7 +511,24 @@ class Notifications:
             campaign, outage.id, counts.accounts, recipients, by_channel.get("sms", 0),
             by_channel.get("telegram", 0), preview.sms_parts, text,
             email=by_channel.get("email", 0),
+            max=by_channel.get("max", 0),
         )
+
+    async def outage_addresses(
+        self, req: OutageRequest, limit: int = 200
+    ) -> list[tuple[str, str, str, int]]:
+        """The houses an outage's area matches: (settlement, street, house, accounts),
+        houses in natural order (3, 9, 11, 21А). Raises OutageError as `outage` does."""
+        req = check_outage_request(req)  # «все» is every house, limits as everywhere
+        found = await self.campaigns.area_addresses(
+            AreaAudience(req.settlement, req.street, req.houses), limit
+        )
+
+        def order(row: tuple[str, str, str, int]) -> tuple[str, str, int, str]:
+            digits = re.match(r"\d+", row[2])
+            return row[0], row[1], int(digits[0]) if digits else 0, row[2]
+
+        return sorted(found, key=order)
 
     async def restored(self, outage_id: int) -> BroadcastReport | None:
         """Close the outage, drop its notices not sent yet, and tell the same people the
@@ -389,20 +536,45 @@ class Notifications:
         outage = await self.store.outages.get(outage_id)
         if outage is None:
             return None
-        where = templates.area(outage.settlement, outage.street, outage.houses)
-        now = self.clock()
         # A planned outage closed before it began never cut anyone off: «restored» would
         # puzzle people; those who were told of it hear it is called off, nobody else.
         called_off = outage.status == "cancelled" or (
-            outage.restored_campaign_id is None and outage.planned and now < outage.start_at
+            outage.restored_campaign_id is None and outage.planned
+            and self.clock() < outage.start_at
         )
+        try:
+            return await self._close(outage, called_off=called_off)
+        except OutageStateError:
+            # Another request closed it meanwhile: the report of that «restored».
+            again = await self.store.outages.get(outage_id)
+            if again is None or again.restored_campaign_id is None:
+                raise
+            return await self._close(again, called_off=again.status == "cancelled")
+
+    async def cancel_outage(self, outage_id: int) -> BroadcastReport | None:
+        """The outage is called off (docs/interfaces.md §8 `outage cancel`): it ends, its
+        notices not sent yet are dropped, those already told hear it is called off, and
+        «нет света» from the area is no longer answered with it. None if unknown;
+        OutageStateError when it is already restored or cancelled."""
+        outage = await self.store.outages.get(outage_id)
+        if outage is None:
+            return None
+        if outage.status != "active":
+            raise OutageStateError(outage_id, outage.status)
+        return await self._close(outage, called_off=True)
+
+    async def _close(self, outage: Outage, *, called_off: bool) -> BroadcastReport:
+        where = templates.area(outage.settlement, outage.street, outage.houses)
+        now = self.clock()
         start = outage.start_at.astimezone(self.config.tz).strftime("%d.%m %H:%M")
 
         def render(signature: str, area: str) -> str:
-            if called_off:
+            if called_off and outage.planned:
                 return templates.planned_called_off_notice(
                     where=area, start=start, company=signature
                 )
+            if called_off:
+                return templates.outage_called_off_notice(where=area, company=signature)
             return templates.restored_notice(where=area, company=signature)
 
         # Like the outage notice: Telegram gets it all, the SMS fits two parts (a long
@@ -422,15 +594,16 @@ class Notifications:
             else area
         )
         async with self.store.db.transaction():
+            await self._still_active(outage.id)
             if called_off:
                 await self.store.outages.cancel(outage.id, now)
             else:
                 await self.store.outages.restore(outage.id, now)
-            if outage.campaign_id is not None:
+            for notice in await self._notices(outage):
                 await self.campaigns.stop_unsent(
-                    outage.campaign_id, now,
+                    notice, now,
                     status="cancelled" if called_off else "expired",
-                    reason="planned outage called off" if called_off
+                    reason="outage called off" if called_off
                     else "power restored before sending",
                 )
             campaign = await self.campaigns.create(
@@ -446,6 +619,105 @@ class Notifications:
         self.wake()
         return await self._report(campaign, outage.id, accounts, sms_text)
 
+    async def _still_active(self, outage_id: int) -> None:
+        """Raise OutageStateError when another request ended the outage meanwhile."""
+        fresh = await self.store.outages.get(outage_id)
+        if fresh is not None and fresh.status != "active":
+            raise OutageStateError(outage_id, fresh.status)
+
+    async def _notices(self, outage: Outage) -> list[int]:
+        """The outage's notice campaigns: the first, then one per extension."""
+        if outage.campaign_id is None:
+            return []
+        found = await self.campaigns.get(outage.campaign_id)
+        extensions = found.params.get("extensions", []) if found else []
+        return [outage.campaign_id, *(int(e) for e in extensions)]
+
+    async def extend_outage(self, outage_id: int, until: datetime) -> BroadcastReport | None:
+        """The repair runs late (docs/interfaces.md §8 `outage extend`): the outage's expected
+        end moves to `until`; those already told get the new time (a new campaign of
+        kind `outage`); notices not sent yet carry the new time and stay valid until it.
+        None if unknown; OutageError for a time not after the start or already past,
+        OutageStateError when the outage is restored or cancelled."""
+        outage = await self.store.outages.get(outage_id)
+        if outage is None:
+            return None
+        if outage.status != "active":
+            raise OutageStateError(outage_id, outage.status)
+        now = self.clock()
+        if until <= outage.start_at:
+            raise OutageError("until: must be after the outage's start", _UNTIL_BEFORE_START)
+        if until <= now:
+            raise OutageError("until: already past", "новое время восстановления уже прошло")
+        req = OutageRequest(
+            settlement=outage.settlement, street=outage.street, houses=outage.houses,
+            reason=outage.reason, start=outage.start_at, until=until, planned=outage.planned,
+        )
+        where, tz = self._where(req), self.config.tz
+
+        def render(reason: str, area: str, signature: str) -> str:
+            return templates.outage_extended_notice(
+                planned=req.planned, where=area, reason=reason, until=until, tz=tz,
+                company=signature,
+            ).replace("….", "…")
+
+        # Like the outage notice: Telegram gets it all, signed in full; the SMS fits two
+        # parts, signed short.
+        signature = self.config.signature
+        full = render(req.reason, where, self.config.company)
+        sms_text = _fit_sms(lambda r, w: render(r, w, signature), req.reason, where)
+        first = {"sms": self.outage_sms_text(req), "telegram": self.outage_text(req)}
+        area = AreaAudience(outage.settlement, outage.street, outage.houses)
+        accounts = await self.campaigns.accounts_in(area)
+        priority = PRIORITY_BULK if outage.planned else PRIORITY_URGENT
+        status, not_before = (
+            self._bulk_timing(now) if outage.planned else ("queued", now)
+        )
+        async with self.store.db.transaction():
+            # Read again in the transaction: an outage cancelled meanwhile is not
+            # extended, and two extensions at once both stay on the list.
+            await self._still_active(outage.id)
+            notices = await self._notices(outage)
+            await self.store.outages.extend(outage.id, until)
+            # Who has not been told yet hears the outage once, with the new time.
+            for notice in notices:
+                await self.campaigns.set_valid_until(notice, until)
+                first_notice = notice == outage.campaign_id
+                await self.campaigns.update_params(
+                    notice,
+                    {"templates": first if first_notice
+                     else {"sms": sms_text, "telegram": full}},
+                )
+            campaign = await self.campaigns.create(
+                "outage", where,
+                {"outage": outage.id, "extends": outage.campaign_id,
+                 "templates": {"sms": sms_text, "telegram": full}},
+            )
+            if notices:
+                await self.campaigns.enqueue_audience(
+                    campaign, CampaignAudience(notices[0], reached_only=True),
+                    self._routing("outage", {"planned": outage.planned}),
+                    priority=priority, status=status,
+                    not_before=not_before, valid_until=until,
+                )
+                await self.campaigns.update_params(
+                    notices[0], {"extensions": [*notices[1:], campaign]}
+                )
+            await self.campaigns.finish_building(campaign)
+        self.wake()
+        log.info("outage %d: extended until %s, campaign %d", outage.id, until, campaign)
+        return await self._report(campaign, outage.id, accounts, sms_text)
+
+    async def outages(self, *, active_only: bool = False, limit: int = 200) -> list[OutageView]:
+        """Outages, newest first (docs/interfaces.md §8 `outage list`); `active_only`: not
+        restored or cancelled, planned ones not begun included."""
+        found = await self.store.outages.recent(active_only=active_only, limit=limit)
+        return [OutageView(o) for o in found]
+
+    async def campaign_list(self, limit: int = 100) -> list[CampaignSummary]:
+        """Campaigns, newest first, each with its progress (`campaigns list`)."""
+        return [CampaignSummary(c, p) for c, p in await self.campaigns.recent(limit)]
+
     async def _report(
         self, campaign: int, outage: int, accounts: int, text: str
     ) -> BroadcastReport:
@@ -456,6 +728,7 @@ class Notifications:
             campaign, outage, accounts, recipients, by_channel.get("sms", 0),
             by_channel.get("telegram", 0), sms_parts(text), text,
             email=by_channel.get("email", 0),
+            max=by_channel.get("max", 0),
         )
 
     # -- billing notices -----------------------------------------------------------------
@@ -515,7 +788,8 @@ class Notifications:
             name = Path(source).name
         # The same file twice (a re-run command, a re-sent upload) would notify everyone
         # twice: the idempotency key is per campaign. A file is known by its content.
-        digest = _digest(source)
+        # Hashing a 64 MB upload is CPU work: a worker thread, not the event loop.
+        digest = await asyncio.to_thread(_digest, source)
         if digest is not None:
             earlier = await self.campaigns.find_import(kind, digest)
             if earlier is not None:
@@ -634,15 +908,30 @@ class Notifications:
         return self.campaigns.undelivered(campaign_id)
 
 
-def _fields(report: BroadcastReport) -> dict[str, Any]:
-    return {name: getattr(report, name) for name in BroadcastReport.__slots__}
+# «03.12.2026 18:00», as people in Russia write a date (docs/interfaces.md §8)
+_RUSSIAN_TIME = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})[ T]+(\d{1,2}):(\d{2})")
+TIME_FORMATS = "YYYY-MM-DD HH:MM or DD.MM.YYYY HH:MM"
 
 
 def parse_local_time(text: str, tz: ZoneInfo) -> datetime:
-    """«2026-11-26 10:00» (ISO 8601; without an offset: the service's time zone) → an
-    aware datetime. Raises ValueError naming the text."""
+    """«2026-11-26 10:00» or «26.11.2026 10:00» (also ISO 8601 with an offset; without
+    one: the service's time zone) → an aware datetime. Raises ValueError naming the
+    text and the formats."""
+    value = text.strip()
+    if len(value) > 40:  # no time is written longer; do not echo a novel back
+        raise ValueError(f"expected {TIME_FORMATS}")
     try:
-        value = datetime.fromisoformat(text.strip())
+        russian = _RUSSIAN_TIME.fullmatch(value)
+        if russian:
+            day, month, year, hour, minute = (int(g) for g in russian.groups())
+            moment = datetime(year, month, day, hour, minute)  # noqa: DTZ001 - tz below
+        else:
+            moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{text!r}: expected YYYY-MM-DD HH:MM") from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+        raise ValueError(f"{value!r}: expected {TIME_FORMATS}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+
+
+def local_time(moment: datetime, tz: ZoneInfo) -> str:
+    """«2026-11-26 10:00»: a time as staff read and type it (local, to the minute)."""
+    return f"{moment.astimezone(tz):%Y-%m-%d %H:%M}"

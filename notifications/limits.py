@@ -94,6 +94,17 @@ class ChannelLimit:
     per_chat: float | None = None
     burst: float | None = None  # bucket size; default one second's worth (at least 1)
 
+    @classmethod
+    def windowed(cls, rate: float, per_chat: float | None = None) -> ChannelLimit:
+        """A limit that no one-second window exceeds: the messengers' limits are counted
+        per second (Telegram about 30 messages, MAX about 30 requests; beyond, 429). A
+        bucket holding a second's worth lets a second see its burst plus its refill,
+        twice the rate; this one holds a quarter and refills at three quarters, so any
+        second sees at most `rate`. (A quarter, not less: the sender's rounds are
+        ~0.25 s apart while an SMS batch goes out, and a smaller bucket would leave the
+        messengers idle between rounds; bench/bench_mixed.py.)"""
+        return cls(rate * 0.75, per_chat=per_chat, burst=max(1.0, rate * 0.25))
+
 
 class ChannelLimits:
     """Token buckets per channel (and per chat where the channel has a chat limit).
@@ -110,16 +121,26 @@ class ChannelLimits:
 
     @classmethod
     def from_rates(
-        cls, *, sms_tps: float, telegram_rate: float, telegram_chat_rate: float
+        cls,
+        *,
+        sms_tps: float,
+        telegram_rate: float,
+        telegram_chat_rate: float,
+        max_rate: float = 30,
+        email_rate: float | None = None,
     ) -> ChannelLimits:
         """The limits of design.md from settings: `[smpp] tps`, `[notifications]
-        telegram_rate`, `telegram_chat_rate`."""
-        return cls(
-            {
-                "sms": ChannelLimit(sms_tps),
-                "telegram": ChannelLimit(telegram_rate, per_chat=telegram_chat_rate),
-            }
-        )
+        telegram_rate`, `telegram_chat_rate`, `max_rate` (MAX Bot API requests a second),
+        `[email] rate` (the e-mail channel paces itself too; limited here, the sender
+        claims only what it can take, and a slow relay does not hold up the others)."""
+        limits = {
+            "sms": ChannelLimit(sms_tps),
+            "telegram": ChannelLimit.windowed(telegram_rate, per_chat=telegram_chat_rate),
+            "max": ChannelLimit.windowed(max_rate),
+        }
+        if email_rate is not None:
+            limits["email"] = ChannelLimit(email_rate)
+        return cls(limits)
 
     def _floor(self, channel: str, priority: int) -> float:
         if priority <= PRIORITY_REPLY:

@@ -63,6 +63,7 @@ from storage.db import utcnow
 from storage.models import OutboxItem
 from storage.outbox import PRIORITY_BULK, Receipt, SubmitAnswer, SubmitMark
 from storage.ports import Contacts, Outbox
+from storage.routing import MESSENGERS
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -295,6 +296,8 @@ class OutboxSender:
                 sms_tps=settings.smpp.tps,
                 telegram_rate=n.telegram_rate,
                 telegram_chat_rate=n.telegram_chat_rate,
+                max_rate=n.max_rate,
+                email_rate=settings.email.rate if settings.email.enabled else None,
             ),
             quiet=QuietHours(start, end, settings.service.tz),
             templates=CampaignRepo(store.db),
@@ -670,7 +673,7 @@ class OutboxSender:
         if item.channel == ChannelName.SMS.value or ChannelName.SMS.value not in self.channels:
             return False
         phone = item.phone
-        if phone is None and item.channel == ChannelName.TELEGRAM.value:
+        if phone is None and item.channel in MESSENGERS:
             contact = await self.contacts.get(item.channel, item.address)
             phone = contact.phone if contact else None
         if phone is None:

@@ -4,6 +4,9 @@
             [; плановое]
     /outage! …      the same, confirmed (above `confirm_above` recipients)
     /restored N     power is back for outage N
+    /calloff N      outage N is called off (those already told hear so)
+    /extend N ДД.ММ.ГГГГ ЧЧ:ММ   outage N lasts longer (those told hear the new time)
+    /outages        the outages not restored or cancelled
     /cancel N       stop campaign N
     /campaign N     progress of campaign N
 
@@ -17,12 +20,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from notifications import templates
-from notifications.campaigns import Notifications, OutageError, OutageRequest, parse_local_time
+from notifications.campaigns import (
+    Notifications,
+    OutageError,
+    OutageRequest,
+    parse_local_time,
+)
 
-_COMMAND = re.compile(r"^/(outage!?|restored|cancel|campaign|staff)(?:@\w+)?(?:\s+(.*))?$", re.S)
+_COMMAND = re.compile(
+    r"^/(outages|outage!?|restored|calloff|extend|cancel|campaign|staff)(?:@\w+)?(?:\s+(.*))?$",
+    re.S,
+)
 _PLANNED = {"плановое", "планово", "planned", "план"}
 
 
@@ -33,6 +45,7 @@ class StaffCommand:
     name: str
     outage: OutageRequest | None = None
     number: int | None = None
+    until: datetime | None = None
     confirmed: bool = False
     error: str | None = None
     text: str = ""
@@ -44,11 +57,20 @@ def parse_staff_command(text: str, tz: ZoneInfo) -> StaffCommand | None:
     if match is None:
         return None
     name, rest = match[1], (match[2] or "").strip()
-    if name in {"restored", "cancel", "campaign"}:
+    if name == "extend":
+        number, _, when = rest.partition(" ")
+        if not number.isdigit() or not when.strip():
+            return StaffCommand(name, error=templates.STAFF_EXTEND_USAGE, text=text)
+        try:
+            until = parse_local_time(when, tz)
+        except ValueError:
+            return StaffCommand(name, error=templates.STAFF_BAD_TIME.format(text=when.strip()))
+        return StaffCommand(name, number=int(number), until=until, text=text)
+    if name in {"restored", "calloff", "cancel", "campaign"}:
         if not rest.isdigit():
             return StaffCommand(name, error=f"Нужен номер: /{name} N", text=text)
         return StaffCommand(name, number=int(rest), text=text)
-    if name == "staff":
+    if name in {"staff", "outages"}:
         return StaffCommand(name, text=text)
     confirmed = name.endswith("!")
     parts = [p.strip() for p in rest.split(";")]
@@ -79,6 +101,9 @@ async def run_staff_command(service: Notifications, command: StaffCommand) -> st
         return command.error
     if command.name == "staff":
         return templates.STAFF_HELP
+    if command.name == "outages":
+        views = await service.outages(active_only=True)
+        return templates.staff_outages([v.as_json(service.config.tz) for v in views])
     if command.name == "outage":
         assert command.outage is not None
         try:
@@ -86,11 +111,13 @@ async def run_staff_command(service: Notifications, command: StaffCommand) -> st
         except OutageError as exc:
             if "until" in str(exc):
                 return templates.STAFF_BAD_WINDOW
-            return f"{templates.STAFF_OUTAGE_USAGE}\n({exc})"
+            return f"{templates.STAFF_OUTAGE_USAGE}\n({exc.russian})"
         preview = templates.staff_preview(
             accounts=report.accounts, recipients=report.recipients, sms=report.sms,
             telegram=report.telegram, parts=report.sms_parts, sample=report.sample,
         )
+        if report.empty:
+            return f"{preview}\n{templates.STAFF_EMPTY_AUDIENCE}"
         if report.needs_confirmation:
             confirm = command.text.strip().replace("/outage", "/outage!", 1)
             return f"{preview}\n{templates.staff_confirm(confirm)}"
@@ -108,6 +135,21 @@ async def run_staff_command(service: Notifications, command: StaffCommand) -> st
         return templates.staff_restored(
             restored.campaign, command.number, recipients=restored.recipients,
             text=restored.sample, called_off=outage is not None and outage.status == "cancelled",
+        )
+    if command.name in {"calloff", "extend"}:
+        try:
+            if command.name == "extend":
+                assert command.until is not None
+                changed = await service.extend_outage(command.number, command.until)
+            else:
+                changed = await service.cancel_outage(command.number)
+        except OutageError as exc:
+            return templates.staff_outage_refused(command.number, exc.russian)
+        if changed is None or changed.campaign is None:
+            return templates.STAFF_NOT_FOUND.format(what="отключение", number=command.number)
+        return templates.staff_outage_changed(
+            command.number, changed.campaign, recipients=changed.recipients,
+            text=changed.sample, extended=command.name == "extend",
         )
     if command.name == "cancel":
         stopped = await service.cancel(command.number)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from notifications.smsparts import sms_parts
@@ -72,6 +73,24 @@ def restored_notice(*, where: str, company: str) -> str:
 
 def planned_called_off_notice(*, where: str, start: str, company: str) -> str:
     return f"Плановое отключение {start}: {where} отменено, свет отключать не будут. {company}"
+
+
+def outage_called_off_notice(*, where: str, company: str) -> str:
+    """An unplanned outage announced by mistake or averted: called off."""
+    return f"Отключение света: {where} отменено, свет не отключаем. {company}"
+
+
+def outage_extended_notice(
+    *, planned: bool, where: str, reason: str, until: datetime, tz: ZoneInfo, company: str
+) -> str:
+    """The repair runs late: those already told hear the new restoration time."""
+    end = f"{until.astimezone(tz):%d.%m %H:%M}"
+    if planned:
+        return (
+            f"Плановое отключение света продлено до {end}: {where}. "
+            f"Причина: {reason}. {company}"
+        )
+    return f"Нет света: {where}. Восстановим позже: до {end}. Причина: {reason}. {company}"
 
 
 def invoice_notice(
@@ -152,8 +171,42 @@ STAFF_OUTAGE_USAGE = (
 )
 STAFF_HELP = (
     "Команды сотрудника:\n/outage … — оповестить об отключении (без аргументов — формат)\n"
-    "/restored N — свет дали по отключению N\n/cancel N — остановить рассылку N\n"
-    "/campaign N — ход рассылки N"
+    "/restored N — свет дали по отключению N\n"
+    "/calloff N — отключение N отменено (сообщить тем, кого предупредили)\n"
+    "/extend N ДД.ММ.ГГГГ ЧЧ:ММ — отключение N продлено (сообщить новое время)\n"
+    "/outages — идущие и плановые отключения\n"
+    "/cancel N — остановить рассылку N\n/campaign N — ход рассылки N"
+)
+STAFF_EXTEND_USAGE = "Формат: /extend N ДД.ММ.ГГГГ ЧЧ:ММ (новое время восстановления)"
+
+
+def staff_outages(rows: list[dict[str, Any]]) -> str:
+    """The active outages, one a line («№3 Сыктывкар, Комарова 1-15 до 26.11 18:00»)."""
+    if not rows:
+        return "Идущих и плановых отключений нет."
+    lines = [f"{counted(len(rows), 'отключение')}:"]
+    for row in rows:
+        where = area(row["settlement"], row["street"], row["houses"])
+        planned = ", плановое" if row["planned"] else ""
+        lines.append(f"№{row['outage']} {where}: {row['start']} — {row['until']}{planned}")
+    return "\n".join(lines)
+
+
+def staff_outage_changed(
+    outage: int, campaign: int, *, recipients: int, text: str, extended: bool
+) -> str:
+    what = "продлено" if extended else "отменено"
+    told = counted(recipients, "получатель")
+    return f"Отключение №{outage} {what}, рассылка №{campaign}: {told}.\nТекст: {text}"
+
+
+def staff_outage_refused(outage: int, why: str) -> str:
+    return f"Отключение №{outage}: не сделано ({why})."
+
+
+STAFF_EMPTY_AUDIENCE = (
+    "По этому адресу нет ни одного получателя: проверьте написание населённого пункта "
+    "и улицы. Отключение не записано, рассылки нет."
 )
 
 
@@ -200,5 +253,5 @@ def staff_progress(campaign: int, counts: dict[str, int]) -> str:
 
 
 STAFF_NOT_FOUND = "Не найдено: {what} №{number}."
-STAFF_BAD_TIME = "Не понял время «{text}»: нужно ГГГГ-ММ-ДД ЧЧ:ММ."
+STAFF_BAD_TIME = "Не понял время «{text}»: нужно ДД.ММ.ГГГГ ЧЧ:ММ или ГГГГ-ММ-ДД ЧЧ:ММ."
 STAFF_BAD_WINDOW = "Конец отключения должен быть позже начала."

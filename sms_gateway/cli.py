@@ -58,18 +58,33 @@ async def sms_send(  # noqa: PLR0917 - the signature the lead asked for
 ) -> tuple[int, list[str]]:
     """POST the MO to the running gateway (`/api/dev/sms`); returns (HTTP status,
     replies). The API injects it through the simulator and answers {"replies": [...]}."""
+    status, body = await post_dev_sms(api_base_url, api_token, phone, to, text, timeout)
+    replies: list[str] = []
+    if isinstance(body, dict) and isinstance(body.get("replies"), list):
+        replies = [str(item) for item in body["replies"]]
+    return status, replies
+
+
+async def post_dev_sms(  # noqa: PLR0917 - as sms_send
+    api_base_url: str,
+    api_token: str,
+    phone: str,
+    to: str | None,
+    text: str,
+    timeout: float = 10,  # noqa: ASYNC109 - the wait the API does, not a client deadline
+) -> tuple[int, Any]:
+    """`sms_send` with the API's whole answer: (HTTP status, its JSON body or None), so
+    that an error's text (`{"error": …}`) reaches the person who typed the command."""
     import aiohttp
 
     headers = {"Authorization": f"Bearer {api_token}"} if api_token else {}
-    body = {"from": phone, "to": to, "text": text}
+    body = {"from": phone, "to": to, "text": text, "timeout": timeout}
     client_timeout = aiohttp.ClientTimeout(total=timeout + 10)
     async with (
         aiohttp.ClientSession(timeout=client_timeout) as http,
         http.post(f"{api_base_url.rstrip('/')}/api/dev/sms", json=body, headers=headers) as resp,
     ):
-        replies: list[str] = []
+        data: Any = None
         if resp.content_type == "application/json":
-            data: Any = await resp.json()
-            if isinstance(data, dict) and isinstance(data.get("replies"), list):
-                replies = [str(item) for item in data["replies"]]
-        return resp.status, replies
+            data = await resp.json()
+        return resp.status, data

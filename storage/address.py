@@ -66,31 +66,61 @@ def _house_base(key: str) -> str:
     return match[1] + match[2] if match else key
 
 
-def house_in_spec(house: str, spec: str) -> bool:
-    """Whether a house falls under a house list as staff write it (contracts.md §8):
-    «1-15,17,21А». An empty spec means every house (a whole street or settlement).
+# «все», «всё», «все дома»: staff mean the whole street (docs/interfaces.md §8)
+_EVERY_HOUSE = frozenset({"все", "всё", "все дома", "всё дома", "весь", "вся улица"})
+
+
+def every_house(spec: str) -> bool:
+    """Whether a house list means every house: empty, or «все» / «всё» / «все дома»."""
+    return not spec.strip() or _base(spec).rstrip(".") in _EVERY_HOUSE
+
+
+class HouseSpec:
+    """A house list as staff write it (docs/interfaces.md §8), «1-15,17,21А», parsed once and
+    matched against any number of houses (parsing it per house made a long list
+    against a large street quadratic). An empty list or «все» means every house.
 
     A range covers every house whose number is in it, with or without a letter
     («5а» is in «1-15»); a single item matches that house, its buildings and fractions
     («17» covers «17к1» and «17/2», not «17а»).
     """
-    spec = re.sub(r"\s*[-–—]\s*", "-", _base(spec))  # «1 - 15» is one range
-    items = [item for item in re.split(r"[,;\s]+", spec) if item]
-    if not items:
-        return True
-    key = house_key(house)
-    if not key:
-        return False
-    match = _HOUSE_NUMBER.match(key)
-    number = int(match[1]) if match else None
-    base = _house_base(key)
-    for raw in items:
-        item = re.sub(r"^(дом|д)\.?", "", raw)
-        bounds = re.fullmatch(r"(\d+)[-–—](\d+)", item)
-        if bounds:
-            low, high = sorted((int(bounds[1]), int(bounds[2])))
-            if number is not None and low <= number <= high:
-                return True
-        elif item in (key, base):
+
+    __slots__ = ("every", "exact", "ranges")
+
+    def __init__(self, spec: str) -> None:
+        self.every = every_house(spec)
+        self.ranges: list[tuple[int, int]] = []
+        self.exact: set[str] = set()
+        if self.every:
+            return
+        spec = re.sub(r"\s*[-–—]\s*", "-", _base(spec))  # «1 - 15» is one range
+        for raw in re.split(r"[,;\s]+", spec):
+            item = re.sub(r"^(дом|д)\.?", "", raw)
+            if not item:
+                continue
+            bounds = re.fullmatch(r"(\d+)[-–—](\d+)", item)
+            if bounds:
+                low, high = sorted((int(bounds[1]), int(bounds[2])))
+                self.ranges.append((low, high))
+            else:
+                self.exact.add(item)
+        self.every = not self.ranges and not self.exact
+
+    def matches(self, house: str) -> bool:
+        if self.every:
             return True
-    return False
+        key = house_key(house)
+        if not key:
+            return False
+        if key in self.exact or _house_base(key) in self.exact:
+            return True
+        match = _HOUSE_NUMBER.match(key)
+        if match is None:
+            return False
+        number = int(match[1])
+        return any(low <= number <= high for low, high in self.ranges)
+
+
+def house_in_spec(house: str, spec: str) -> bool:
+    """Whether a house falls under a house list (see `HouseSpec`)."""
+    return HouseSpec(spec).matches(house)

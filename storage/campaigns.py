@@ -15,13 +15,14 @@ reminders) carry `TEMPLATE_PAYLOAD`, and the text lives once in the campaign's p
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from storage.address import house_in_spec, settlement_key, street_key
+from storage.address import HouseSpec, settlement_key, street_key
 from storage.db import Database, from_db, from_db_opt, to_db, utcnow
 from storage.models import OutboxItem
 from storage.notices import respects_opt_out
@@ -102,6 +103,7 @@ class AudienceCounts:
     sms: int
     telegram: int
     email: int = 0
+    max: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +180,25 @@ _NOT_OPTED_OUT = (
     "NOT EXISTS (SELECT 1 FROM contacts o WHERE o.phone = p.phone AND o.opted_out = 1)"
 )
 
+# The §10 states of a campaign's rows. An expired row never sent was dropped on purpose
+# (power back, validity over): cancelled. One sent and then reported expired by the
+# SMSC was not delivered.
+_PROGRESS_COLUMNS = (
+    "count(*) AS recipients,"
+    " coalesce(sum(CASE WHEN status IN ('queued', 'sending') THEN 1 ELSE 0 END), 0) AS queued,"
+    " coalesce(sum(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), 0) AS sent,"
+    " coalesce(sum(CASE WHEN status = 'delivered' THEN 1 ELSE 0 END), 0) AS delivered,"
+    " coalesce(sum(CASE WHEN status = 'failed' OR (status = 'expired'"
+    " AND sent_at IS NOT NULL) THEN 1 ELSE 0 END), 0) AS failed,"
+    " coalesce(sum(CASE WHEN status = 'deferred' THEN 1 ELSE 0 END), 0) AS deferred,"
+    " coalesce(sum(CASE WHEN status = 'cancelled' OR (status = 'expired'"
+    " AND sent_at IS NULL) THEN 1 ELSE 0 END), 0) AS cancelled,"
+    " coalesce(sum(possible_duplicate), 0) AS possible_duplicates"
+)
+
+# More distinct houses than this are matched in a worker thread, off the event loop.
+_HOUSES_ON_LOOP = 2000
+
 _INSERT_COLUMNS = (
     "channel, address, payload, priority, status, not_before, valid_until, campaign_id,"
     " account, phone, idempotency_key, created_at"
@@ -189,15 +210,26 @@ class CampaignRepo:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._functions_on: object | None = None
 
-    async def _functions(self) -> None:
-        # House lists («1-15,17,21А») are matched by the same Python rule everywhere
-        # (storage.address.house_in_spec), registered as an SQL function.
-        conn = self.db.conn
-        if self._functions_on is not conn:
-            await conn.create_function("house_in_spec", 2, _house_in_spec, deterministic=True)
-            self._functions_on = conn
+    async def _area_houses(self, audience: AreaAudience) -> list[str] | None:
+        """The houses of the settlement (and street) that the house list covers, or
+        None for every house. House lists («1-15,17,21А») are matched by the one Python
+        rule (storage.address.HouseSpec) over the area's distinct houses, then named in
+        SQL: no function is registered in the database (one registered per request
+        failed under concurrent requests, «Error creating function»), and the SQL stays
+        portable to PostgreSQL."""
+        spec = HouseSpec(audience.houses)
+        if spec.every:
+            return None
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT house FROM accounts WHERE settlement_key = :s"
+            " AND (:st = '' OR street_key = :st)",
+            {"s": settlement_key(audience.settlement), "st": street_key(audience.street)},
+        )
+        houses = [str(r["house"] or "") for r in rows]
+        if len(houses) > _HOUSES_ON_LOOP:  # a whole city: matching is CPU work
+            return await asyncio.to_thread(_matching, spec, houses)
+        return _matching(spec, houses)
 
     # -- campaigns ---------------------------------------------------------------------
 
@@ -253,6 +285,56 @@ class CampaignRepo:
         row = await self.db.fetchone("SELECT * FROM campaigns WHERE id = ?", (campaign_id,))
         return None if row is None else _campaign(row)
 
+    async def recent(self, limit: int = 100) -> list[tuple[Campaign, Progress]]:
+        """The newest campaigns first, each with its progress (docs/interfaces.md §10)."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM campaigns ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        campaigns = [_campaign(r) for r in rows]
+        if not campaigns:
+            return []
+        ids = ",".join(str(c.id) for c in campaigns)
+        counted = await self.db.fetchall(
+            f"SELECT campaign_id, {_PROGRESS_COLUMNS} FROM outbox"
+            f" WHERE campaign_id IN ({ids}) AND copy = 0 GROUP BY campaign_id"
+        )
+        by_id = {int(r["campaign_id"]): r for r in counted}
+        found = []
+        for campaign in campaigns:
+            row = by_id.get(campaign.id)
+            counts = {state: int(row[state]) if row else 0 for state in STATES}
+            recipients = int(row["recipients"]) if row else 0
+            duplicates = int(row["possible_duplicates"]) if row else 0
+            found.append((
+                campaign,
+                Progress(campaign.id, campaign.kind, recipients, counts, duplicates),
+            ))
+        return found
+
+    async def update_params(self, campaign_id: int, changes: dict[str, Any]) -> None:
+        """Merge `changes` into the campaign's params (read and written in Python: no
+        JSON functions in SQL). Unsent templated rows render the new texts."""
+        async with self.db.transaction():
+            value = await self.db.fetchval(
+                "SELECT params FROM campaigns WHERE id = ?", (campaign_id,)
+            )
+            if value is None:
+                return
+            params = {**json.loads(value), **changes}
+            await self.db.execute(
+                "UPDATE campaigns SET params = ? WHERE id = ?",
+                (json.dumps(params, ensure_ascii=False), campaign_id),
+            )
+
+    async def set_valid_until(self, campaign_id: int, until: datetime) -> int:
+        """Move the validity of the campaign's rows not yet handed to a channel (an
+        outage extended: its notice stays worth sending until the new end)."""
+        return await self.db.execute(
+            "UPDATE outbox SET valid_until = ? WHERE campaign_id = ?"
+            " AND status IN ('queued', 'deferred')",
+            (to_db(until), campaign_id),
+        )
+
     async def find(self, kind: str, title: str) -> Campaign | None:
         """The latest campaign of a kind and title (e.g. the reminder of a period)."""
         row = await self.db.fetchone(
@@ -289,23 +371,30 @@ class CampaignRepo:
 
     # -- audiences -----------------------------------------------------------------------
 
-    def _people(self, audience: Audience) -> tuple[str, dict[str, Any]]:
+    async def _people(self, audience: Audience) -> tuple[str, dict[str, Any]]:
         """A CTE `people(phone, account)`: one row per person, with one of their accounts
         (the smallest number, for the evidence columns)."""
         if isinstance(audience, AreaAudience):
+            houses = await self._area_houses(audience)
+            params: dict[str, Any] = {
+                "a_settlement": settlement_key(audience.settlement),
+                "a_street": street_key(audience.street),
+            }
+            if houses is None:
+                in_houses = ""
+            elif not houses:
+                in_houses = " AND 1 = 0"
+            else:
+                params.update({f"h{i}": house for i, house in enumerate(houses)})
+                in_houses = f" AND house IN ({', '.join(f':h{i}' for i in range(len(houses)))})"
             sql = (
                 "area AS (SELECT number FROM accounts WHERE settlement_key = :a_settlement"
-                " AND (:a_street = '' OR street_key = :a_street)"
-                " AND (:a_houses = '' OR house_in_spec(house, :a_houses))),"
+                f" AND (:a_street = '' OR street_key = :a_street){in_houses}),"
                 " people AS (SELECT ap.phone AS phone, min(ap.account) AS account"
                 " FROM account_phones ap JOIN area ON area.number = ap.account"
                 " GROUP BY ap.phone)"
             )
-            return sql, {
-                "a_settlement": settlement_key(audience.settlement),
-                "a_street": street_key(audience.street),
-                "a_houses": audience.houses.strip(),
-            }
+            return sql, params
         if isinstance(audience, CampaignAudience):
             reached = " AND status IN ('sent', 'delivered')" if audience.reached_only else ""
             sql = (
@@ -321,8 +410,10 @@ class CampaignRepo:
         )
         return sql, {}
 
-    def _routed(self, audience: Audience, routing: Routing) -> tuple[str, dict[str, Any]]:
-        people, params = self._people(audience)
+    async def _routed(
+        self, audience: Audience, routing: Routing
+    ) -> tuple[str, dict[str, Any]]:
+        people, params = await self._people(audience)
         messenger = _messenger_of(messengers(routing.running, telegram=routing.telegram))
         where = _NOT_OPTED_OUT if routing.respect_opt_out else "1"
         channel, address = route_sql(routing.running)
@@ -339,28 +430,43 @@ class CampaignRepo:
         return sql, params
 
     async def accounts_in(self, audience: AreaAudience) -> int:
-        await self._functions()
-        people, params = self._people(audience)
+        people, params = await self._people(audience)
         return int(await self.db.fetchval(f"WITH {people} SELECT count(*) FROM area", params))
+
+    async def area_addresses(
+        self, audience: AreaAudience, limit: int = 200
+    ) -> list[tuple[str, str, str, int]]:
+        """(settlement, street, house, accounts) of the houses an area matches, by street
+        and house, at most `limit` of them: what staff check before a broadcast."""
+        people, params = await self._people(audience)
+        rows = await self.db.fetchall(
+            f"WITH {people} SELECT a.settlement AS settlement, a.street AS street,"
+            " a.house AS house, count(*) AS n FROM accounts a JOIN area ON area.number = a.number"
+            " GROUP BY a.settlement, a.street, a.house ORDER BY a.street, a.house LIMIT :a_limit",
+            {**params, "a_limit": limit},
+        )
+        return [(r["settlement"], r["street"], r["house"], int(r["n"])) for r in rows]
 
     async def count(self, audience: Audience, routing: Routing) -> AudienceCounts:
         """The audience without building anything (a dry run)."""
-        await self._functions()
-        routed, params = self._routed(audience, routing)
+        routed, params = await self._routed(audience, routing)
         row = await self.db.fetchone(
             f"{routed} SELECT count(*) AS n,"
             " coalesce(sum(CASE WHEN ch = 'telegram' THEN 1 ELSE 0 END), 0) AS tg,"
-            " coalesce(sum(CASE WHEN ch = 'email' THEN 1 ELSE 0 END), 0) AS email"
+            " coalesce(sum(CASE WHEN ch = 'email' THEN 1 ELSE 0 END), 0) AS email,"
+            " coalesce(sum(CASE WHEN ch = 'max' THEN 1 ELSE 0 END), 0) AS mx"
             " FROM routed",
             params,
         )
         assert row is not None
         recipients, telegram, email = int(row["n"]), int(row["tg"]), int(row["email"])
+        on_max = int(row["mx"])
         accounts = (
             await self.accounts_in(audience) if isinstance(audience, AreaAudience) else 0
         )
         return AudienceCounts(
-            accounts, recipients, recipients - telegram - email, telegram, email
+            accounts, recipients, recipients - telegram - email - on_max, telegram, email,
+            on_max,
         )
 
     async def enqueue_audience(
@@ -377,8 +483,7 @@ class CampaignRepo:
     ) -> int:
         """Insert one templated row per person of the audience; returns rows added.
         `key_prefix` (default `c<campaign>:`) + phone is the idempotency key."""
-        await self._functions()
-        routed, params = self._routed(audience, routing)
+        routed, params = await self._routed(audience, routing)
         now = utcnow()
         params.update(
             payload=TEMPLATE_PAYLOAD,
@@ -582,17 +687,7 @@ class CampaignRepo:
         # An expired row never sent was dropped on purpose (power back, validity over):
         # cancelled. One sent and then reported expired by the SMSC was not delivered.
         row = await self.db.fetchone(
-            "SELECT count(*) AS recipients,"
-            " coalesce(sum(status IN ('queued', 'sending')), 0) AS queued,"
-            " coalesce(sum(status = 'sent'), 0) AS sent,"
-            " coalesce(sum(status = 'delivered'), 0) AS delivered,"
-            " coalesce(sum(status = 'failed' OR (status = 'expired' AND sent_at IS NOT NULL)),"
-            " 0) AS failed,"
-            " coalesce(sum(status = 'deferred'), 0) AS deferred,"
-            " coalesce(sum(status = 'cancelled' OR (status = 'expired' AND sent_at IS NULL)),"
-            " 0) AS cancelled,"
-            " coalesce(sum(possible_duplicate), 0) AS possible_duplicates"
-            " FROM outbox WHERE campaign_id = ? AND copy = 0",
+            f"SELECT {_PROGRESS_COLUMNS} FROM outbox WHERE campaign_id = ? AND copy = 0",
             (campaign_id,),
         )
         assert row is not None
@@ -655,8 +750,8 @@ class CampaignRepo:
             last = int(rows[-1]["id"])
 
 
-def _house_in_spec(house: Any, spec: Any) -> int:
-    return int(house_in_spec(str(house or ""), str(spec or "")))
+def _matching(spec: HouseSpec, houses: Iterable[str]) -> list[str]:
+    return [house for house in houses if spec.matches(house)]
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:

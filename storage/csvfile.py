@@ -97,7 +97,10 @@ class CsvFile:
         # The header names have neither delimiter inside them, so whichever occurs more
         # often in the header line is the delimiter.
         delimiter = ";" if first.count(";") > first.count(",") else ","
-        names = next(csv.reader([first], delimiter=delimiter))
+        try:
+            names = next(csv.reader([first], delimiter=delimiter))
+        except csv.Error as exc:  # e.g. a header field over csv.field_size_limit()
+            raise CsvFileError(f"line 1: the header cannot be read ({exc})") from None
         header = tuple(name.strip().lower() for name in names)
         missing = [name for name in required if name not in header]
         if missing:

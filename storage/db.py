@@ -101,6 +101,14 @@ class Database:
             conn, self._conn = self._conn, None
             await conn.close()
 
+    def interrupt(self) -> None:
+        """Abort the statement running in the worker thread, if any (a stop that ran out
+        of time must not wait for a long query). sqlite3's `interrupt()` is safe to call
+        from another thread; aiosqlite's own would queue behind the running statement."""
+        raw = getattr(self._conn, "_connection", None) if self._conn is not None else None
+        if isinstance(raw, sqlite3.Connection):
+            raw.interrupt()
+
     async def __aenter__(self) -> Self:
         return await self.open()
 

@@ -34,6 +34,7 @@ from storage.models import (
     UnlinkedSubmission,
 )
 from storage.outbox import NewMessage, PartRecord, Receipt, SubmitAnswer, SubmitMark
+from storage.staff import Role, StaffAccount
 
 
 class Registry(Protocol):
@@ -330,6 +331,16 @@ class Outages(Protocol):
         """Power is back: active → restored (other states are kept)."""
         ...
 
+    async def extend(self, outage_id: int, until: datetime) -> Outage | None:
+        """The repair runs late: an active outage's expected end moves to `until`
+        (other states are kept)."""
+        ...
+
+    async def recent(self, *, active_only: bool = False, limit: int = 200) -> list[Outage]:
+        """The newest outages first; `active_only`: neither restored nor cancelled
+        (planned ones not begun included)."""
+        ...
+
 
 class Outbox(Protocol):
     """Every reply and notice, durable until its channel took it.
@@ -426,6 +437,42 @@ class Outbox(Protocol):
         """Quiet hours: queued messages of `min_priority` or worse due before `until` wait
         until then (deferred); returns how many."""
         ...
+
+
+class StaffAccounts(Protocol):
+    """Accounts of the people who use the web workspace, and their failed logins (kept in
+    the store so that every instance of one gateway counts them together). Logins are
+    unique; an account is disabled, never deleted (the audit names it)."""
+
+    async def add(
+        self, login: str, role: Role, password_hash: str, at: datetime
+    ) -> StaffAccount | None:
+        """The new account, or None when the login is taken (nothing changed)."""
+        ...
+
+    async def get(self, login: str) -> StaffAccount | None: ...
+
+    async def all(self) -> list[StaffAccount]:
+        """Every account, by login."""
+        ...
+
+    async def disable(self, login: str, at: datetime) -> bool:
+        """False when there is no such enabled account."""
+        ...
+
+    async def set_password_hash(self, login: str, password_hash: str) -> None:
+        """Replace the hash (a rehash with stronger parameters after a login)."""
+        ...
+
+    async def record_failure(self, login: str, address: str, at: datetime) -> None: ...
+
+    async def failures_since(
+        self, since: datetime, *, login: str, address: str
+    ) -> tuple[int, int]:
+        """(failures of this login, failures from this address) at or after `since`."""
+        ...
+
+    async def forget_failures(self, before: datetime) -> None: ...
 
 
 class Inbox(Protocol):

@@ -798,3 +798,17 @@ class OutageRepo:
             (to_db(at), outage_id),
         )
         return await self.get(outage_id)
+
+    async def extend(self, outage_id: int, until: datetime) -> Outage | None:
+        await self.db.execute(
+            "UPDATE outages SET until_at = ? WHERE id = ? AND status = 'active'",
+            (to_db(until), outage_id),
+        )
+        return await self.get(outage_id)
+
+    async def recent(self, *, active_only: bool = False, limit: int = 200) -> list[Outage]:
+        where = " WHERE status = 'active'" if active_only else ""
+        rows = await self.db.fetchall(
+            f"SELECT * FROM outages{where} ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [_outage(r) for r in rows]

@@ -28,6 +28,7 @@ from storage.ports import (
     Outbox,
     Readings,
     Registry,
+    StaffAccounts,
 )
 from storage.repos import (
     AppealRepo,
@@ -38,6 +39,7 @@ from storage.repos import (
     RegistryRepo,
     StateRepo,
 )
+from storage.staff import StaffRepo
 from storage.stats import SqliteOpsStats
 
 
@@ -53,6 +55,7 @@ class Store:
     outages: Outages
     outbox: Outbox
     notice_channels: NoticeChannels
+    staff: StaffAccounts
     stats: OpsStats
     inbox: Inbox
     audit: Audit
@@ -71,6 +74,7 @@ class Store:
             outages=OutageRepo(db),
             outbox=OutboxRepo(db),
             notice_channels=NoticeChannelRepo(db),
+            staff=StaffRepo(db),
             stats=SqliteOpsStats(db),
             inbox=InboxRepo(db),
             audit=AuditRepo(db),

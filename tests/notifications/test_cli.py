@@ -90,7 +90,12 @@ def test_broadcast_outage_json_confirmation_restore_and_show(tmp_path: Path) -> 
 
     cancel = gateway(config, "broadcast", "cancel", "2")
     assert cancel.returncode == 0
-    assert "5 unsent" in cancel.stdout
+    assert cancel.stdout == "рассылка №2 остановлена, не отправлено: 5 сообщений\n"
+    show = gateway(config, "campaigns", "show", "2")
+    assert show.stdout.splitlines()[:3] == [
+        "рассылка №2 (свет дали / отмена)", "  получатели  5", "  доставлено  0"
+    ]
+    assert "    отменено  5" in show.stdout
     assert gateway(config, "outage", "restored", "9").returncode == 1
 
 
@@ -145,16 +150,67 @@ def test_import_invoices_again_after_cancel_says_who_is_not_told_twice(
     )
 
 
-def test_broadcast_outage_to_nobody_warns(tmp_path: Path) -> None:
+def test_broadcast_outage_to_nobody_is_refused_unless_allowed(tmp_path: Path) -> None:
     # «Сыктвкар» (a typo at night) recorded an outage for 0 customers with no word of it.
     config = setup(tmp_path)
     typo = [("Сыктвкар" if word == "Сыктывкар" else word) for word in OUTAGE]
-    for extra in (["--dry-run"], ["--yes", "--json"]):
+    proc = gateway(config, *typo, "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "нет ни одного абонента по адресу Сыктвкар, ул Комарова, 1-5" in proc.stderr
+    for extra in (["--yes", "--json"], ["--yes"]):  # --yes does not cover it
         proc = gateway(config, *typo, *extra)
-        assert proc.returncode == 0, proc.stderr
-        assert "no customer in the registry at Сыктвкар, ул Комарова, 1-5" in proc.stderr
+        assert proc.returncode == 3, proc.stderr
+        assert "--allow-empty" in proc.stderr
+    assert json.loads(gateway(config, "outage", "list", "--json").stdout) == {"outages": []}
+    proc = gateway(config, *typo, "--allow-empty", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["outage"] == 1
     proc = gateway(config, *OUTAGE, "--dry-run")
-    assert "no customer" not in proc.stderr
+    assert "нет ни одного" not in proc.stderr
+
+
+def test_outage_list_extend_cancel_and_campaigns_list(tmp_path: Path) -> None:
+    config = setup(tmp_path)
+    russian = [w.replace("2030-11-26 18:00", "26.11.2030 18:00") for w in OUTAGE]
+    first = gateway(config, *russian, "--houses", "все", "--yes", "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["recipients"] == 5  # «все»: the whole street
+    second = gateway(config, *OUTAGE, "--houses", "1-2", "--json")
+    assert second.returncode == 0, second.stderr
+    listed = json.loads(gateway(config, "outage", "list", "--json").stdout)["outages"]
+    assert [(o["outage"], o["status"], o["houses"]) for o in listed] == [
+        (2, "active", "1-2"), (1, "active", "")
+    ]
+    assert listed[1]["until"] == "2030-11-26 18:00"
+    extended = gateway(config, "outage", "extend", "1", "--until", "27.11.2030 02:00")
+    assert extended.returncode == 0, extended.stderr
+    assert "продлено до 2030-11-27 02:00" in extended.stdout
+    assert "0 получателей" in extended.stdout  # nothing was sent yet: nobody to re-tell
+    bad = gateway(config, "outage", "extend", "1", "--until", "когда починим")
+    assert (bad.returncode, "ДД.ММ.ГГГГ ЧЧ:ММ" in bad.stderr) == (2, True)
+    cancelled = gateway(config, "outage", "cancel", "2")
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert cancelled.stdout.startswith("отключение №2 отменено")
+    again = gateway(config, "outage", "cancel", "2")
+    assert again.returncode == 3
+    assert "отключение №2 уже отменено" in again.stderr
+    assert gateway(config, "outage", "cancel", "9").returncode == 1
+    assert gateway(config, "outage", "extend", "2", "--until", "2030-11-27 10:00"
+                   ).returncode == 3
+    active = json.loads(gateway(config, "outage", "list", "--active", "--json").stdout)
+    assert [o["outage"] for o in active["outages"]] == [1]
+    table = gateway(config, "outage", "list")
+    assert table.returncode == 0, table.stderr
+    assert "2 отключения" in table.stdout
+    assert "отменено" in table.stdout
+    campaigns = json.loads(gateway(config, "campaigns", "list", "--json").stdout)
+    kinds = [(c["campaign"], c["kind"]) for c in campaigns["campaigns"]]
+    assert kinds == [(4, "restored"), (3, "outage"), (2, "outage"), (1, "outage")]
+    newest = json.loads(gateway(config, "campaigns", "list", "--limit", "1", "--json").stdout)
+    assert [c["campaign"] for c in newest["campaigns"]] == [4]
+    assert gateway(config, "outage", "list", "--limit", "0").returncode == 2
+    table = gateway(config, "campaigns", "list")
+    assert "4 рассылки" in table.stdout
 
 
 def test_broadcast_outage_already_over_warns(tmp_path: Path) -> None:
@@ -164,6 +220,6 @@ def test_broadcast_outage_already_over_warns(tmp_path: Path) -> None:
     past = [w.replace("2030-", "2020-") for w in OUTAGE]
     proc = gateway(config, *past, "--dry-run")
     assert proc.returncode == 0, proc.stderr
-    assert "--until is already past" in proc.stderr
+    assert "время --until уже прошло" in proc.stderr
     proc = gateway(config, *OUTAGE, "--dry-run")
-    assert "already past" not in proc.stderr
+    assert "уже прошло" not in proc.stderr

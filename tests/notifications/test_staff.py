@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
+from notifications import templates
 from notifications.campaigns import NoticeConfig, Notifications
 from notifications.quiet import QuietHours
 from notifications.scheduler import ReminderScheduler
@@ -39,7 +40,7 @@ def test_parse(text: str, name: str, error: bool) -> None:
     assert (command.error is not None) == error
 
 
-@pytest.mark.parametrize("text", ["нет света", "/start", "/outages", "ЛС 123 день 5"])
+@pytest.mark.parametrize("text", ["нет света", "/start", "/outagesx", "ЛС 123 день 5"])
 def test_not_staff_commands(text: str) -> None:
     assert parse_staff_command(text, MSK) is None
 
@@ -107,3 +108,39 @@ async def test_scheduler_tick_queues_the_reminder_once(store: Store) -> None:
     assert await scheduler.tick() is not None
     assert await ReminderScheduler(service(store, first_day + timedelta(hours=3))).tick() is None
     assert await store.db.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+async def test_staff_outages_extend_and_call_off(store: Store) -> None:
+    for house in range(1, 3):
+        await add_account(store, f"100000000{house}", [f"+7912000000{house}"], house=str(house))
+    notes = service(store)
+    assert await staff_reply(notes, "/outages", 7, [7]) == "Идущих и плановых отключений нет."
+    await staff_reply(notes, OUTAGE, 7, [7])
+    listed = await staff_reply(notes, "/outages", 7, [7])
+    assert listed is not None
+    assert listed.startswith("1 отключение:\n№1 Сыктывкар, Комарова 1-3: 2030-11-26 10:00"), listed
+    reply = await staff_reply(notes, "/extend 1 27.11.2030 02:00", 7, [7])
+    assert reply is not None
+    assert reply.startswith("Отключение №1 продлено, рассылка №2: 0 получателей."), reply
+    assert "27.11 02:00" in reply
+    assert await staff_reply(notes, "/extend 1 когда-нибудь", 7, [7]) == (
+        "Не понял время «когда-нибудь»: нужно ДД.ММ.ГГГГ ЧЧ:ММ или ГГГГ-ММ-ДД ЧЧ:ММ."
+    )
+    assert await staff_reply(notes, "/extend 1", 7, [7]) == templates.STAFF_EXTEND_USAGE
+    reply = await staff_reply(notes, "/calloff 1", 7, [7])
+    assert reply is not None
+    assert reply.startswith("Отключение №1 отменено, рассылка №3: 0 получателей."), reply
+    reply = await staff_reply(notes, "/calloff 1", 7, [7])
+    assert reply == "Отключение №1: не сделано (отключение №1 уже отменено)."
+    assert await staff_reply(notes, "/calloff 9", 7, [7]) == "Не найдено: отключение №9."
+    progress = await staff_reply(notes, "/campaign 1", 7, [7])
+    assert progress is not None
+    assert progress.startswith("Рассылка №1 (2 получателя):"), progress  # was «2 получателей»
+
+
+async def test_staff_outage_to_nobody_records_nothing(store: Store) -> None:
+    await add_account(store, "1000000001", ["+79120000001"], house="1")
+    reply = await staff_reply(service(store), OUTAGE.replace("Комарова", "Комарва"), 7, [7])
+    assert reply is not None
+    assert reply.endswith(templates.STAFF_EMPTY_AUDIENCE)
+    assert await store.db.fetchval("SELECT count(*) FROM outages") == 0

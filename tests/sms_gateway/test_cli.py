@@ -23,4 +23,5 @@ async def test_sms_send_posts_and_returns_replies() -> None:
         base = str(server.make_url("")).rstrip("/")
         status, replies = await sms_send(base, "tok", "+79121234567", None, "день 4521", 1)
     assert (status, replies) == (200, ["Принято"])
-    assert seen == [("Bearer tok", {"from": "+79121234567", "to": None, "text": "день 4521"})]
+    assert seen == [("Bearer tok", {"from": "+79121234567", "to": None, "text": "день 4521",
+                                   "timeout": 1})]

@@ -201,7 +201,7 @@ async def test_appeal_answers_are_kept_as_a_history(store: Store) -> None:
 
 
 async def test_open_appeals_become_inbox_items_on_upgrade(tmp_path: Path) -> None:
-    """A database made before the inbox (the schema before 005_inbox) with open
+    """A database made before the inbox (the schema before the *_inbox migration) with open
     appeals: after the upgrade each contact's newest open appeal is an item, with its
     message."""
     path = tmp_path / "old.db"
