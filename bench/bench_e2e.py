@@ -128,7 +128,9 @@ async def build_registry(db: Path, count: int) -> None:
 class Product:
     """`gateway run` bound to the SMSC, and the ways to start a broadcast."""
 
-    def __init__(self, work: Path, smsc_port: int, tps: float, count: int) -> None:
+    def __init__(
+        self, work: Path, smsc_port: int, tps: float, count: int, profile: str | None = None
+    ) -> None:
         self.db = work / "gw.db"
         asyncio.run(build_registry(self.db, count))
         self.api_port = free_port()
@@ -144,8 +146,10 @@ class Product:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY")}
         self.env.update(GATEWAY__SMPP__PASSWORD="pw", GATEWAY__API__TOKEN=TOKEN)
         self.log = (work / "gateway.log").open("ab")
+        # `--profile FILE`: the gateway runs under cProfile (written when it stops).
+        profiler = ["-m", "cProfile", "-o", profile] if profile else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run", "--config", str(self.cfg)],
+            [sys.executable, *profiler, "-m", "bot.cli", "run", "--config", str(self.cfg)],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=self.log,
         )
         self._wait_api()
@@ -317,17 +321,20 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tps", type=float, default=10000)
+    parser.add_argument("--profile", metavar="FILE", help="cProfile `gateway run` into FILE")
+    parser.add_argument("--no-kannel", action="store_true", help="the product alone")
     args = parser.parse_args()
     if not (E2E / "node_modules" / "smpp").is_dir():
         sys.exit("node-smpp missing: cd bench/e2e && npm install")
     have_kannel = shutil.which("bearerbox") is not None and shutil.which("smsbox") is not None
+    have_kannel = have_kannel and not args.no_kannel
     if not have_kannel:
         print("Kannel not installed (apt-get install kannel): product figures only")
     results: dict[str, list[Result]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         smsc = Smsc()
-        product = Product(work, smsc.port, args.tps, args.recipients)
+        product = Product(work, smsc.port, args.tps, args.recipients, args.profile)
         kannel = Kannel(work, smsc.port, args.tps) if have_kannel else None
         try:
             text = product.sample()

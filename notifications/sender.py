@@ -34,13 +34,14 @@ never drains between batches; `step`/`drain` send one batch and wait for it (tes
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from bot.core import (
     Channel,
@@ -73,6 +74,8 @@ TEMPLATE_MARK = '{"tpl"'
 _BATCH = 2000  # items per group commit at most
 _HOUSEKEEPING = 60.0  # seconds between expiring early receipts
 T = TypeVar("T")
+# An address's turn in a batch: (address, the delivery it waits for, its own).
+Turn = tuple[str, "asyncio.Future[None] | None", "asyncio.Future[None]"]
 R = TypeVar("R")
 
 
@@ -84,27 +87,37 @@ class GroupCommit(Generic[T, R]):
     def __init__(self, write: Callable[[list[T]], Awaitable[Sequence[R]]], name: str) -> None:
         self._write = write
         self._name = name
-        self._items: list[tuple[T, asyncio.Future[R]]] = []
+        self._items: list[tuple[T, asyncio.Future[R] | None]] = []
         self._writer: asyncio.Task[None] | None = None
-        self._last: asyncio.Future[R] | None = None
 
     def put(self, item: T) -> asyncio.Future[R]:
         """Queue `item`; the future resolves once it is written (or with the error)."""
         done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._items.append((item, done))
-        self._last = done
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._run(), name=self._name)
+        self._queue(item, done)
         return done
 
-    def put_nowait(self, item: T) -> None:
-        """Queue `item` without waiting for it (a failure is logged by the writer)."""
-        self.put(item).add_done_callback(_retrieve)
+    def put_nowait(self, item: T, *, ride: bool = False) -> None:
+        """Queue `item` without waiting for it (a failure is logged by the writer); no
+        future for it: this is once per SMS part (the journal's answers). `ride`: no
+        write of its own, it goes with the next `put` or `flush`."""
+        self._queue(item, None, start=not ride)
+
+    def _queue(self, item: T, done: asyncio.Future[R] | None, *, start: bool = True) -> None:
+        self._items.append((item, done))
+        if start:
+            self._start()
+
+    def _start(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._run(), name=self._name)
 
     async def flush(self) -> None:
-        """Wait until everything queued so far is written (batches go in order)."""
-        if self._last is not None:
-            await asyncio.wait([self._last])
+        """Wait until everything queued so far is written (the writer runs until
+        nothing is left queued)."""
+        if self._items:
+            self._start()
+        if self._writer is not None and not self._writer.done():
+            await asyncio.wait([self._writer])
 
     async def _run(self) -> None:
         # Ends when a batch finds nothing newer waiting; `put` starts a new writer then.
@@ -114,29 +127,26 @@ class GroupCommit(Generic[T, R]):
                 results = await self._write([item for item, _ in batch])
             except asyncio.CancelledError:
                 for _, done in batch:
-                    done.cancel()
+                    if done is not None:
+                        done.cancel()
                 raise
             except Exception as exc:  # each waiting caller sees the error
                 log.exception("%s: write failed", self._name)
                 for _, done in batch:
-                    if not done.done():
+                    if done is not None and not done.done():
                         done.set_exception(exc)
                 continue
             for (_, done), result in zip(batch, results, strict=True):
-                if not done.done():
+                if done is not None and not done.done():
                     done.set_result(result)
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()  # logged by the writer already
 
 
 class OutboxJournal:
     """The `bot.core.SubmitJournal` of one channel over the outbox: parts about to be
-    submitted, and the SMSC's answers, written by group commit. Answers are written
-    first in each commit, so every answer received before a part goes on the wire is
-    durable by then: at a crash, the parts still `submitting` are at most a window."""
+    submitted, and the SMSC's answers, written by group commit. An answer starts no
+    commit: it rides with the next part's mark (written first in that commit) or the
+    batch's `flush`, so every answer received before a part goes on the wire is durable
+    by then: at a crash, the parts still `submitting` are at most a window."""
 
     def __init__(
         self, outbox: Outbox, channel: str, clock: Callable[[], datetime] = utcnow
@@ -152,8 +162,10 @@ class OutboxJournal:
         await self._commit.put(SubmitMark(int(ref), part, parts, reference, self.clock()))
 
     def submitted(self, ref: str, part: int, message_id: str | None, unanswered: int) -> None:
+        # No commit of its own: it must be durable before a further part goes on the
+        # wire, and so it rides with that part's mark (or the batch's `flush`).
         self._commit.put_nowait(
-            SubmitAnswer(int(ref), part, self.channel, message_id, unanswered)
+            SubmitAnswer(int(ref), part, self.channel, message_id, unanswered), ride=True
         )
 
     async def flush(self) -> None:
@@ -240,6 +252,7 @@ class OutboxSender:
         # The SMS channel's submit journal (the app hands it to the channel).
         self.journal = OutboxJournal(outbox, ChannelName.SMS.value)
         self.opt_outs = opt_outs
+        self.concurrency = concurrency
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -518,10 +531,34 @@ class OutboxSender:
         by_address: dict[str, list[tuple[OutboxItem, Outbound]]] = {}
         for item, outbound in ready:
             by_address.setdefault(item.address, []).append((item, outbound))
-        await asyncio.gather(
-            *(self._deliver_in_order(group, moment, sent) for group in by_address.values())
+        # One address's messages in order, also across batches in flight together: each
+        # address's turn is taken now, in claim order, and its messages wait for the
+        # address's previous delivery. A few workers then go through the addresses (a
+        # task per address was thousands of tasks queueing on `_limit` for a campaign).
+        loop = asyncio.get_running_loop()
+        turns: collections.deque[tuple[list[tuple[OutboxItem, Outbound]], Turn]] = (
+            collections.deque()
         )
-        # The journal's answers may land before or after: the ids are mapped either way.
+        for address, group in by_address.items():
+            mine: asyncio.Future[None] = loop.create_future()
+            turns.append((group, (address, self._tails.get(address), mine)))
+            self._tails[address] = mine
+
+        async def worker() -> None:
+            while turns:
+                group, turn = turns.popleft()
+                await self._deliver_in_order(group, turn, moment, sent)
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(turns)))))
+        finally:
+            for _, (address, _, mine) in turns:  # not reached (cancelled): free the turn
+                mine.set_result(None)
+                if self._tails.get(address) is mine:
+                    del self._tails[address]
+        # The last answers of the batch, which no later mark carried (the ids are
+        # mapped for receipts either way).
+        await self.journal.flush()
         await self.outbox.mark_sent_many(sent, moment)
 
     async def _cancel_opted_out(self, items: list[OutboxItem]) -> set[int]:
@@ -539,8 +576,11 @@ class OutboxSender:
             self._ready_in = seconds
 
     async def _outbound(self, item: OutboxItem) -> Outbound | None:
+        # `ref` names the outbox row to the channel (the submit journal, retries).
         if not item.payload.startswith(TEMPLATE_MARK):
-            return Outbound.model_validate_json(item.payload)
+            return Outbound.model_validate_json(item.payload).model_copy(
+                update={"ref": str(item.id)}
+            )
         if item.campaign_id is None or self.templates is None:
             return None
         texts = self._templates.get(item.campaign_id)
@@ -561,6 +601,7 @@ class OutboxSender:
             address=item.address,
             text=text,
             valid_until=item.valid_until,
+            ref=str(item.id),
         )
 
     # -- one message ---------------------------------------------------------------------
@@ -568,15 +609,11 @@ class OutboxSender:
     async def _deliver_in_order(
         self,
         group: list[tuple[OutboxItem, Outbound]],
+        turn: Turn,
         now: datetime,
         sent: list[tuple[int, str, tuple[str, ...], int]],
     ) -> None:
-        # One address's messages in order, also across batches in flight together: each
-        # waits for the address's previous delivery.
-        address = group[0][0].address
-        before = self._tails.get(address)
-        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._tails[address] = mine
+        address, before, mine = turn
         try:
             if before is not None:
                 await asyncio.shield(before)
@@ -596,9 +633,7 @@ class OutboxSender:
     ) -> None:
         async with self._limit:
             try:
-                result = await self.channels[item.channel].send(
-                    outbound.model_copy(update={"ref": str(item.id)})
-                )
+                result = await self.channels[item.channel].send(outbound)
                 _log_sent(item, result)
                 if item.campaign_id is not None:
                     self._touched.add(item.campaign_id)

@@ -69,6 +69,10 @@ from .session import DeliverAnswer, SmppSession
 
 log = logging.getLogger(__name__)
 
+# A campaign sends one text to thousands: its parts are encoded once per concatenation
+# reference (256 of them), not once per recipient.
+_encode = functools.lru_cache(maxsize=512)(codec.encode_message)
+
 # esm_class message type bits 2–5 (SMPP 3.4 §5.2.12): 0x04 SMSC delivery receipt,
 # 0x08 SME delivery ack, 0x10 manual/user ack, 0x20 intermediate delivery notification.
 _RECEIPT_TYPES = frozenset({0x04, 0x08, 0x10, 0x20})
@@ -239,7 +243,7 @@ class SmsChannel:
             self._ref = (self._ref + 1) & 0xFF
         reference = partial.reference if partial is not None else self._ref
         try:
-            encoded = codec.encode_message(outbound.text, reference)
+            encoded = _encode(outbound.text, reference)
         except codec.MessageTooLong as exc:
             return SendResult.failed(SendErrorKind.REJECTED, f"message too long: {exc}")
         within = self.send_timeout

@@ -16,6 +16,7 @@ References: 3GPP TS 23.038 §6.2.1 (GSM 7-bit default alphabet and extension tab
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -332,6 +333,7 @@ def count_parts(text: str) -> int:
 # --- Time (SMPP 3.4 §7.1.1) ---------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)  # a campaign's rows share one validity
 def absolute_time(when: datetime) -> str:
     """Aware datetime → SMPP absolute time "YYMMDDhhmmsstnnp", expressed in UTC
     (t = tenths of a second, nn = quarter hours from UTC, p = "+")."""

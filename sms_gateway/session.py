@@ -219,11 +219,18 @@ class _Link:
         self.reader = reader
         self.writer = writer
         self.timeout = timeout
-        self.pending: dict[int, tuple[asyncio.Future[tuple[int, bytes]], asyncio.TimerHandle]] = {}
+        # Requests awaiting their response, with their deadlines. The timeout is the same
+        # for all, so insertion order is deadline order: one timer for the oldest serves
+        # them all (not a timer per submit_sm).
+        self.pending: dict[int, tuple[asyncio.Future[tuple[int, bytes]], float]] = {}
+        self._timer: asyncio.TimerHandle | None = None
         self.lost = asyncio.get_running_loop().create_future()  # result: reason
         self.framer = Framer()
         # PDUs that came in the same read as bind_resp: dispatched once serving starts.
         self.backlog: list[tuple[int, int, int, bytes]] = []
+        # PDUs written during one turn of the event loop, sent together at its end: a
+        # window's worth of submits (or responses) costs one send(2), not one each.
+        self._corked: list[bytes] = []
 
     @property
     def alive(self) -> bool:
@@ -231,7 +238,18 @@ class _Link:
 
     def write(self, data: bytes) -> None:
         if self.alive and not self.writer.is_closing():
-            self.writer.write(data)
+            self._cork(data)
+
+    def _cork(self, data: bytes) -> None:
+        if not self._corked:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._corked.append(data)
+
+    def flush(self) -> None:
+        """Send what was written since the last flush (runs once per loop turn)."""
+        corked, self._corked = self._corked, []
+        if corked and not self.writer.is_closing():
+            self.writer.write(b"".join(corked))
 
     def request(self, sequence: int, data: bytes) -> asyncio.Future[tuple[int, bytes]]:
         loop = asyncio.get_running_loop()
@@ -239,22 +257,31 @@ class _Link:
         if not self.alive:
             future.set_exception(_LinkLost("link down"))
             return future
-        timer = loop.call_later(self.timeout, self._expire, sequence)
-        self.pending[sequence] = (future, timer)
-        self.writer.write(data)
+        self.pending[sequence] = (future, loop.time() + self.timeout)
+        if self._timer is None:
+            self._timer = loop.call_later(self.timeout, self._expire)
+        self._cork(data)
         return future
 
-    def _expire(self, sequence: int) -> None:
-        entry = self.pending.pop(sequence, None)
-        if entry is not None and not entry[0].done():
-            entry[0].set_exception(TimeoutError())
+    def _expire(self) -> None:
+        """Fail the requests past their deadline; wait for the next oldest one."""
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self.pending:
+            sequence, (future, deadline) = next(iter(self.pending.items()))
+            if deadline > now:
+                self._timer = loop.call_at(deadline, self._expire)
+                return
+            del self.pending[sequence]
+            if not future.done():
+                future.set_exception(TimeoutError())
 
     def resolve(self, sequence: int, status: int, pdu: bytes) -> bool:
         entry = self.pending.pop(sequence, None)
         if entry is None:
             return False
-        future, timer = entry
-        timer.cancel()
+        future, _ = entry
         if not future.done():
             future.set_result((status, pdu))
         return True
@@ -263,11 +290,14 @@ class _Link:
         """Mark lost, fail every pending request (they will be re-sent), abort."""
         if not self.lost.done():
             self.lost.set_result(reason)
-        for future, timer in self.pending.values():
-            timer.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for future, _ in self.pending.values():
             if not future.done():
                 future.set_exception(_LinkLost(reason))
         self.pending.clear()
+        self.flush()  # a last response (generic_nack, unbind_resp) still goes out
         self.writer.transport.abort()
 
 

@@ -8,6 +8,7 @@ stopped and duplicates at most the messages in flight. The idempotency key makes
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -166,6 +167,12 @@ _JOURNAL = (
 )
 
 _JOURNAL_ROWS = 100  # rows per statement: 700 variables, under SQLite's bound
+
+
+@functools.lru_cache(maxsize=_JOURNAL_ROWS)
+def _journal_sql(rows: int) -> str:
+    """The journal statement for `rows` rows (cached: sqlite3 then finds it prepared)."""
+    return _JOURNAL.format(values=", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows))
 
 _MARK_SENT = (
     "UPDATE outbox SET status = 'sent', sent_at = ?, parts = ?, lease_until = NULL,"
@@ -427,12 +434,13 @@ class OutboxRepo:
                 doubtful,
             )
         # One multi-row statement per chunk, atomic on its own: the journal is on every
-        # part's path, and a transaction around it would cost two more round trips.
+        # part's path, and a transaction around it would cost two more round trips. It
+        # goes through `executemany` with one set of parameters: that is one call into
+        # the database thread, where `execute` takes a second one to close its cursor.
         for start in range(0, len(rows), _JOURNAL_ROWS):
             chunk = rows[start : start + _JOURNAL_ROWS]
-            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-            await self.db.execute(
-                _JOURNAL.format(values=values), [v for row in chunk for v in row]
+            await self.db.executemany(
+                _journal_sql(len(chunk)), [[v for row in chunk for v in row]]
             )
 
     async def extend_lease(self, outbox_ids: Sequence[int], until: datetime) -> None:

@@ -87,6 +87,39 @@ async def test_one_address_keeps_its_order_across_batches(store: Store) -> None:
     assert channel.texts == [f"m{i}" for i in range(12)]
 
 
+async def test_a_batch_cut_short_leaves_no_address_waiting(store: Store) -> None:
+    # A batch takes every address's turn before its workers reach them: cut short (the
+    # service stopping), it must give back the turns it never reached, or the next
+    # message to such an address would wait for a delivery that never comes.
+    slow, other = "+79120000000", "+79120000001"
+
+    class Held(BlockingChannel):
+        def __init__(self) -> None:
+            super().__init__(slow)
+            self.holding = asyncio.Event()
+
+        async def send(self, outbound: Outbound) -> SendResult:
+            if outbound.address == slow:
+                self.holding.set()
+            return await super().send(outbound)
+
+    channel = Held()
+    await store.outbox.enqueue(message("sms", slow, "a"))
+    await store.outbox.enqueue(message("sms", other, "b"))
+    s = sender(store, channel, concurrency=1, clock=lambda: T0)
+    step = asyncio.create_task(s.step(T0))
+    await asyncio.wait_for(channel.holding.wait(), WAIT)  # the one worker is on `slow`
+    step.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await step
+    channel.release.set()
+    await store.outbox.enqueue(message("sms", other, "c"))
+    later = T0 + timedelta(minutes=5)  # past the cut batch's leases
+    await asyncio.wait_for(s.drain(later), WAIT)
+    assert channel.texts.count("b") == channel.texts.count("c") == 1
+    assert channel.texts.index("b") < channel.texts.index("c")
+
+
 async def test_a_sent_message_and_its_receipt_leave_one_masked_line_each(
     store: Store, sms: FakeChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
