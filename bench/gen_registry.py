@@ -1,4 +1,4 @@
-"""Generate a realistic billing registry CSV (contracts.md §3) for benchmarks and tests.
+"""Generate a realistic billing registry CSV (docs/interfaces.md §3) for benchmarks and tests.
 
     .venv/bin/python bench/gen_registry.py var/bench/registry.csv --accounts 500000
 

@@ -1,4 +1,4 @@
-"""The admin HTTP API (contracts.md §11) on aiohttp.
+"""The admin HTTP API (docs/interfaces.md §11) on aiohttp.
 
 Every route under `/api/`, and `/metrics`, needs `Authorization: Bearer <[api] token>`.
 With an empty token the API listens on loopback only (checked at start-up by the CLI) and accepts

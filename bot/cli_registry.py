@@ -1,4 +1,4 @@
-"""Registry commands (contracts.md §3, §4):
+"""Registry commands (docs/interfaces.md §3, §4):
 
     gateway import customers FILE.csv [--json]
     gateway export readings [--period YYYY-MM] [--format jsonl|csv] [--include-console]
@@ -148,7 +148,7 @@ async def _import_with_bar(db: Any, path: Path, size: int, settings: Settings) -
 
 async def cmd_export_unlinked(args: argparse.Namespace, settings: Settings) -> int:
     """One JSON object a line: who sent what for which account, and what became of it
-    (design.md «Identification»: staff check the held ones)."""
+    (docs/architecture.md «Identification»: staff check the held ones)."""
     from storage.db import Database
     from storage.repos import ReadingRepo
 

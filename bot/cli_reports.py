@@ -1,4 +1,4 @@
-"""Staff commands of the quality programme (contracts.md §9; issue 8):
+"""Staff commands of the quality programme (docs/interfaces.md §9; issue 8):
 
     gateway report appeals --quarter 2026Q4 [--out DIR]
     gateway report survey N [--out DIR]

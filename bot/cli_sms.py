@@ -1,4 +1,4 @@
-"""`gateway smsc` and `gateway sms send` (contracts.md §6); the work is in
+"""`gateway smsc` and `gateway sms send` (docs/interfaces.md §6); the work is in
 `sms_gateway/cli.py`."""
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ class SharedContact(BaseModel):
 
     phone: str
     # Telegram's `contact.user_id`: equal to the sender's id only when the user shared
-    # their own contact. Linking requires that equality (design.md, Identification).
+    # their own contact. Linking requires that equality (docs/architecture.md, Identification).
     user_id: int | None = None
     first_name: str | None = None
 
@@ -265,7 +265,7 @@ def mask_email(address: str | None) -> str:
 
 
 def mask_phone(phone: str | None) -> str:
-    """Mask a phone number for logs: `+79121234567` → `+7912***4567` (design.md). An
+    """Mask a phone number for logs: `+79121234567` → `+7912***4567` (docs/architecture.md). An
     e-mail address (the address of an e-mail conversation) is masked as one."""
     if not phone:
         return "-"

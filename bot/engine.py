@@ -281,7 +281,7 @@ class ConversationEngine:
         else:
             channel = inbound.channel
             address = inbound.address
-            # Replies come from the number the customer wrote to (design.md, Numbers),
+            # Replies come from the number the customer wrote to (docs/architecture.md, Numbers),
             # and an e-mail reply keeps the customer's thread.
             route = reply_route(channel, inbound.to)
         return Outbound(

@@ -1,5 +1,5 @@
 """Settings: `settings.toml` (or `--config FILE` / `GATEWAY_CONFIG`), overridden by
-`GATEWAY__<SECTION>__<KEY>` environment variables (contracts.md §2).
+`GATEWAY__<SECTION>__<KEY>` environment variables (docs/interfaces.md §2).
 
 Keys absent from the file take the defaults below. Secrets (SMPP password, Telegram
 token, webhook secret, API token) are meant to come from the environment; they are

@@ -2,7 +2,7 @@
 
 Why not aiogram's `Dispatcher`: its polling confirms an update's offset as soon as the update
 is handed out, while handlers run later as tasks, so a crash between the two loses the
-update (design.md, "Chosen dependencies"). Here every update is written to the inbound
+update (docs/architecture.md, "Chosen dependencies"). Here every update is written to the inbound
 journal (`on_inbound` returns once it is durable) before the next `getUpdates` call
 confirms it; an update journaled but not yet confirmed comes again after a crash and the
 journal recognises it by its external id (the update id).
@@ -15,7 +15,7 @@ into some of its error messages; nothing here logs an exception object or a trac
 from the HTTP client, only `_redact`ed text.
 
 Only `bot.core` and `bot.settings` of ours are imported: channels know nothing of handlers
-or storage (design.md, Layout).
+or storage (docs/architecture.md, Layout).
 """
 
 from __future__ import annotations

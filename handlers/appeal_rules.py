@@ -1,4 +1,4 @@
-"""Pure rules for appeals: due times (design.md, Appeals).
+"""Pure rules for appeals: due times (docs/architecture.md, Appeals).
 
 Outages and power quality are urgent (24 hours by default); every other category is
 due in 3 working days, where weekends and Russian public holidays (with the

@@ -1,5 +1,5 @@
 """Appeals (обращения): tickets, due times, «статус N», repeats, known outages, and the
-staff side used by the CLI (design.md, Domain rules: Appeals).
+staff side used by the CLI (docs/architecture.md, Domain rules: Appeals).
 
 An «нет света» from an address under a known outage is not opened as a new case: it is
 answered at once with the outage's reason and expected restoration, and recorded as an
@@ -142,7 +142,7 @@ class AppealsUseCase:
         """«статус N»: to the appeal's own contact or a contact linked to its account.
         Anyone else gets exactly the answer to a ticket that does not exist: tickets are
         numbered in sequence, and even «in progress» would tell a prober that ticket N
-        exists (design.md «Identification»)."""
+        exists (docs/architecture.md «Identification»)."""
         ticket = re.sub(r"\D", "", intent.ticket or "")
         if not ticket:
             return Outcome.say(texts.STATUS_NEED_NUMBER)

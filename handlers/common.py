@@ -35,7 +35,7 @@ def state(kind: str, now: datetime, ttl: timedelta = STATE_TTL, **data: Any) -> 
 
 
 # Channels whose address is not a phone number: a person there proves a phone on the
-# account with a code sent to it by SMS (design.md, Identification).
+# account with a code sent to it by SMS (docs/architecture.md, Identification).
 CODE_CHANNELS = frozenset({"telegram", "max", "email"})
 
 

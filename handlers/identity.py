@@ -1,4 +1,4 @@
-"""Who may see what (design.md, Domain rules: Identification), and subscriptions.
+"""Who may see what (docs/architecture.md, Domain rules: Identification), and subscriptions.
 
 Balance, debt, charges and appeal details go only to a contact linked to the account:
 an SMS sender whose phone is on the account, or a Telegram user who proved a phone on

@@ -1,4 +1,4 @@
-"""Submit meter readings (design.md, Domain rules: Readings).
+"""Submit meter readings (docs/architecture.md, Domain rules: Readings).
 
 The flow of one message: find the account (named in the text, remembered from the
 conversation, or the sender's only account; ask when the phone has several), give each
@@ -239,7 +239,7 @@ class ReadingsUseCase:
     # -- a sender not linked to the account -------------------------------------------
 
     async def _unlinked(self, ctx: Context, intent: Intent, number: str) -> Outcome:
-        """Readings for an account from a sender not linked to it (design.md
+        """Readings for an account from a sender not linked to it (docs/architecture.md
         «Identification»). Nothing is compared aloud: the answer is one and the same
         whether the account exists, the values are lower than the last, unusual, or do
         not fit its meters, so an answer is no oracle. Values that pass every check are

@@ -39,7 +39,7 @@ MONTHS = (
 
 def period_of(day: date, window_last_day: int) -> str:
     """The billing period (YYYY-MM) of a reading taken on `day`: the month itself up to
-    the window's last day, the next month after it (design.md, Readings: Window)."""
+    the window's last day, the next month after it (docs/architecture.md, Readings: Window)."""
     year, month = day.year, day.month
     if day.day > window_last_day:
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
@@ -152,7 +152,7 @@ def choose_base(
     window_last_day: int,
 ) -> Base | None:
     """The newer of billing's last reading and the last one the gateway accepted
-    (design.md: when billing's last reading is older than one the gateway accepted,
+    (docs/architecture.md: when billing's last reading is older than one the gateway accepted,
     validation uses the newer). A billing value without a date counts as the older."""
     billing_base = (
         Base(billing, period_of(billing_date, window_last_day) if billing_date else "0000-00")

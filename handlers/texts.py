@@ -70,7 +70,7 @@ UNCHANGED_LINKED = "Передать те же показания ЛС {account}
 UNCHANGED = "Передать по ЛС {account} те же показания, что в прошлый раз? Ответьте ДА или НЕТ"
 UNCHANGED_NONE = "По ЛС {account} нет прежних показаний. Пришлите значения, например: 4521"
 # To a sender not linked to the account: one answer whatever the account and the values
-# (design.md «Identification»: no oracle), never quoting the account's data.
+# (docs/architecture.md «Identification»: no oracle), never quoting the account's data.
 UNLINKED_RECEIVED = (
     "Показания по ЛС {account} получены. Ваш номер не указан в договоре: их проверит "
     "сотрудник, показания владельца счёта главнее."

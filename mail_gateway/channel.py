@@ -98,7 +98,7 @@ class EmailChannel:
     async def start(self, on_inbound: OnInbound, on_report: OnReport) -> None:
         self._on_inbound = on_inbound
         # aiosmtpd logs every SMTP command, addresses included, at INFO: personal data
-        # stays out of our logs (design.md, Personal data); its warnings still show.
+        # stays out of our logs (docs/architecture.md, Personal data); its warnings still show.
         logging.getLogger("mail.log").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
         loop = asyncio.get_running_loop()
         s = self.settings

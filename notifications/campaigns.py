@@ -3,9 +3,9 @@ reading reminders, appeal answers, cancel and progress.
 
 The CLI (`bot/cli_notifications.py`), the admin API (`notifications/api.py`) and the
 staff commands in Telegram (`notifications/staff.py`) all call `Notifications`, so the
-three give the same answers (contracts.md §8, §10, §11).
+three give the same answers (docs/interfaces.md §8, §10, §11).
 
-Kinds, priorities and routes (design.md «Notifications»):
+Kinds, priorities and routes (docs/architecture.md «Notifications»):
 
 | kind | priority | quiet hours | route | «СТОП» |
 |---|---|---|---|---|
@@ -70,7 +70,7 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 
-# An outage notice fits two SMS parts (contracts.md §8); longer input is cut to fit.
+# An outage notice fits two SMS parts (docs/interfaces.md §8); longer input is cut to fit.
 SMS_OUTAGE_PARTS = 2
 _MIN_CLIPPED = 12
 # Two concatenated GSM parts hold at most 2 × 153 characters: a longer reason or area
@@ -136,7 +136,7 @@ class NoticeConfig:
 
 @dataclass(frozen=True, slots=True)
 class OutageRequest:
-    """An outage as staff describe it (contracts.md §8). Times are aware."""
+    """An outage as staff describe it (docs/interfaces.md §8). Times are aware."""
 
     settlement: str
     reason: str
@@ -249,7 +249,7 @@ def _lines_digest(lines: Iterable[bytes]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ImportReport:
-    """The result of a billing file (contracts.md §10, §11)."""
+    """The result of a billing file (docs/interfaces.md §10, §11)."""
 
     campaign: int
     accepted: int
@@ -498,7 +498,7 @@ class Notifications:
             )
             await self.store.outages.set_campaign(outage.id, campaign, restored=False)
             # The SMS validity period ends with the outage: a notice not sent before
-            # the power is back is dropped, not sent late (design.md).
+            # the power is back is dropped, not sent late (docs/architecture.md).
             await self.campaigns.enqueue_audience(
                 campaign, audience, routing, priority=priority, status=status,
                 not_before=not_before, valid_until=req.until,
@@ -734,7 +734,7 @@ class Notifications:
     # -- billing notices -----------------------------------------------------------------
 
     async def import_invoices(self, source: Source, name: str = "") -> ImportReport:
-        """Each file becomes one invoice campaign (contracts.md §10)."""
+        """Each file becomes one invoice campaign (docs/interfaces.md §10)."""
 
         def message(row: InvoiceRow) -> BillingMessage:
             def text(signature: str) -> str:

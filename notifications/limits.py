@@ -1,4 +1,4 @@
-"""Rate limits of the channels, with priority (design.md «Limits»).
+"""Rate limits of the channels, with priority (docs/architecture.md «Limits»).
 
 Telegram takes about 30 messages a second overall and 1 a second per chat (429 with
 `retry_after` beyond); an SMSC grants a TPS per bind and counts one unit per part of a
@@ -129,7 +129,7 @@ class ChannelLimits:
         max_rate: float = 30,
         email_rate: float | None = None,
     ) -> ChannelLimits:
-        """The limits of design.md from settings: `[smpp] tps`, `[notifications]
+        """The limits of docs/architecture.md from settings: `[smpp] tps`, `[notifications]
         telegram_rate`, `telegram_chat_rate`, `max_rate` (MAX Bot API requests a second),
         `[email] rate` (the e-mail channel paces itself too; limited here, the sender
         claims only what it can take, and a slow relay does not hold up the others)."""

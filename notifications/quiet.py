@@ -1,4 +1,4 @@
-"""Quiet hours: when bulk notices wait (design.md «Notifications»).
+"""Quiet hours: when bulk notices wait (docs/architecture.md «Notifications»).
 
 Reminders, invoices, debt notices, surveys and planned-outage notices are not sent
 between 21:00 and 09:00 local time (`[notifications] quiet_hours`,

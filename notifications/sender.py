@@ -589,7 +589,7 @@ class OutboxSender:
             if len(self._templates) > 1000:
                 self._templates.clear()
             self._templates[item.campaign_id] = texts
-        # Messengers and e-mail get the full text (design.md, Notifications).
+        # Messengers and e-mail get the full text (docs/architecture.md, Notifications).
         text = texts.get(item.channel) or (
             texts.get(ChannelName.TELEGRAM.value)
             if item.channel != ChannelName.SMS.value else None

@@ -1,5 +1,5 @@
 """How many SMS parts a text takes: a pure function for campaign previews and for the
-rate limiter (an SMSC counts one TPS unit per part, design.md «Limits»).
+rate limiter (an SMSC counts one TPS unit per part, docs/architecture.md «Limits»).
 
 The SMS channel owns the real encoder (`sms_gateway.codec`); `notifications` may not
 import a channel, so this is the same rule written small: GSM 7-bit when every character

@@ -1,8 +1,8 @@
 """Every customer- and staff-facing text of notifications, in Russian, in one place.
 
 SMS texts are kept short: a Cyrillic SMS is UCS2, 70 characters single or 67 per part
-(design.md «Notifications»). The default outage notice fits in two parts
-(contracts.md §8; `tests/notifications/test_templates.py` checks it for a typical area).
+(docs/architecture.md «Notifications»). The default outage notice fits in two parts
+(docs/interfaces.md §8; `tests/notifications/test_templates.py` checks it for a typical area).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from notifications.smsparts import sms_parts
 from parsers.counted import counted
 
-# Every SMS notice fits this many parts (design.md «Notifications»).
+# Every SMS notice fits this many parts (docs/architecture.md «Notifications»).
 SMS_NOTICE_PARTS = 2
 
 

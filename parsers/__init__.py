@@ -1,4 +1,4 @@
-"""Free text → `Intent` (contracts.md §5): readings, commands, appeals.
+"""Free text → `Intent` (docs/interfaces.md §5): readings, commands, appeals.
 
 Pure functions, no I/O; nothing else of ours is imported. pymorphy3 loads its
 dictionary at the first message that needs lemmas.
@@ -166,7 +166,7 @@ def clear_caches() -> None:
 
 
 def intent_to_json(intent: Intent) -> dict[str, Any]:
-    """The contract's JSON object for `intent` (contracts.md §5); `error` only when set."""
+    """The contract's JSON object for `intent` (docs/interfaces.md §5); `error` only when set."""
     out: dict[str, Any] = {
         "text": intent.text,
         "intent": intent.intent,

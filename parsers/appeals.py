@@ -167,7 +167,7 @@ other 1: вопрос подсказать узнать интересовать
     прошу просить разъяснение консультация уточнить можно ли вакансия трудоустройство
 """
 
-# Tie-break: the category that needs the faster answer first (design.md: 24 hours for
+# Tie-break: the category that needs the faster answer first (docs/architecture.md: 24 hours for
 # outage and power quality).
 _PRIORITY: Final = {category: i for i, category in enumerate(APPEAL_CATEGORIES)}
 

@@ -1,4 +1,4 @@
-"""Commands of the contract in their everyday wordings (contracts.md §5).
+"""Commands of the contract in their everyday wordings (docs/interfaces.md §5).
 
 A command is recognised only when the whole message, once greetings, politeness,
 signatures and the account number are set aside, is one of the wordings below: «нет»

@@ -1,4 +1,4 @@
-"""The parse result: what a customer's text asks for (contracts.md §5).
+"""The parse result: what a customer's text asks for (docs/interfaces.md §5).
 
 `Intent` is owned here and used, never copied, by handlers and the engine.
 """

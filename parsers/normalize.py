@@ -9,7 +9,7 @@ Tokenisation is one master regular expression whose alternatives are tried in a 
 order at each position. Protected spans (phones, dates, times, money, percentages,
 voltages, house and flat numbers, durations and counts, ticket numbers) come first, so
 their digits are taken before anything is split on separators and can never become a
-reading or an account (contracts.md §5).
+reading or an account (docs/interfaces.md §5).
 """
 
 from __future__ import annotations
@@ -574,7 +574,7 @@ def _protected_at(norm: str, pos: int) -> bool:
 
 def _mark_addresses(tokens: list[Token], orig: str) -> None:
     """«Ленина 31»: a short number after a capitalised word of no meaning to us is a
-    house number, not a reading (contracts.md §5). ALL CAPS text carries no such cue."""
+    house number, not a reading (docs/interfaces.md §5). ALL CAPS text carries no such cue."""
     for i in range(1, len(tokens)):
         tok, prev = tokens[i], tokens[i - 1]
         if tok.kind != "num" or prev.kind != "word" or len(tok.text) > 3:

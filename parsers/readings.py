@@ -1,4 +1,4 @@
-"""Readings and the account number from the tokens of a message (contracts.md §5).
+"""Readings and the account number from the tokens of a message (docs/interfaces.md §5).
 
 The rules, in the order they are applied:
 

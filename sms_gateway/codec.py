@@ -359,7 +359,8 @@ RECEIPT_STATES: dict[str, DeliveryState] = {
     "REJECTD": DeliveryState.FAILED,
     "DELETED": DeliveryState.FAILED,
     # "Message is in invalid state": nobody can say it arrived, so the legally
-    # required notices go on paper (design.md, Notifications) rather than be assumed read.
+    # required notices go on paper (docs/architecture.md, Notifications) rather than be
+    # assumed read.
     "UNKNOWN": DeliveryState.FAILED,
     # Full words some SMSCs write instead of the seven-letter ones.
     "DELIVERED": DeliveryState.DELIVERED,

@@ -1,7 +1,7 @@
 """`SmppSession`: one SMPP 3.4 transceiver bind over asyncio, kept up for as long as
 the session runs.
 
-Why our own session and not smpplib's `Client` (design.md, "Chosen dependencies"): its
+Why our own session and not smpplib's `Client` (docs/architecture.md, "Chosen dependencies"): its
 socket is not thread-safe, its listener thread dies on any exception, and a throttled
 submit kills it unless an error handler is set. Here one asyncio task owns the link:
 
@@ -381,7 +381,7 @@ class SmppSession:
         reconnect_min_delay: float = 1.0,
         auth_retry_delay: float = 30,
     ) -> SmppSession:
-        """A session configured from `[smpp]` (contracts.md §2)."""
+        """A session configured from `[smpp]` (docs/interfaces.md §2)."""
         return cls(
             settings.host,
             settings.port,

@@ -1,4 +1,4 @@
-"""`SmscSimulator`: a development SMSC (contracts.md §6) on the same codec as the session.
+"""`SmscSimulator`: a development SMSC (docs/interfaces.md §6) on the same codec as the session.
 
 It speaks the server side of SMPP 3.4 well enough for development and loopback tests:
 bind with system_id/password, submit_sm answered with message ids, delivery receipts

@@ -1,4 +1,4 @@
-"""Address keys: how settlements, streets and houses are compared (contracts.md §8).
+"""Address keys: how settlements, streets and houses are compared (docs/interfaces.md §8).
 
 Case, «г.»/«город», «ул.»/«улица» (and the other common street types) and ё/е do not
 matter: «г. Сыктывкар, ул. Комарова» and «сыктывкар комарова» are one place.

@@ -33,7 +33,7 @@ TEMPLATE_PAYLOAD = '{"tpl":1}'
 
 KINDS = ("invoice", "debt", "outage", "restored", "reminder", "survey", "answer")
 
-# Progress states of contracts.md §10, each row counted in exactly one.
+# Progress states of docs/interfaces.md §10, each row counted in exactly one.
 STATES = ("queued", "sent", "delivered", "failed", "deferred", "cancelled")
 
 
@@ -108,7 +108,7 @@ class AudienceCounts:
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """A campaign's rows by state (contracts.md §10); the states add up to recipients."""
+    """A campaign's rows by state (docs/interfaces.md §10); the states add up to recipients."""
 
     campaign: int
     kind: str

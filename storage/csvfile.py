@@ -1,4 +1,4 @@
-"""Billing CSV files (contracts.md §3 and §10): reading and field validation.
+"""Billing CSV files (docs/interfaces.md §3 and §10): reading and field validation.
 
 One set of rules for every file billing sends us (customer registry, invoices, debts):
 UTF-8 with or without a BOM, a header row, the delimiter (`;` or `,`) taken from the
@@ -238,7 +238,7 @@ def decimal_text(value: Decimal) -> str:
     return format(value, "f")
 
 
-# -- billing notices (contracts.md §10) ----------------------------------------------------
+# -- billing notices (docs/interfaces.md §10) ----------------------------------------------------
 
 INVOICE_COLUMNS = ("account", "period", "amount", "due_date")
 DEBT_COLUMNS = ("account", "amount", "restriction_date")

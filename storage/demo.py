@@ -1,7 +1,7 @@
-"""The demo registry (contracts.md §1): loaded into an empty database when
+"""The demo registry (docs/interfaces.md §1): loaded into an empty database when
 `[demo] enabled = true`, so that `make run` has customers to talk to.
 
-`storage/demo/customers.csv` is an ordinary registry file (contracts.md §3): about thirty
+`storage/demo/customers.csv` is an ordinary registry file (docs/interfaces.md §3): about thirty
 accounts in Сыктывкар, Ухта, Воркута and Эжва with one-, two- and three-zone meters,
 accounts with several meters, a phone on several accounts, an account without a phone,
 debts and credit, and the sample accounts of the contracts (1234567890 with

@@ -1,10 +1,10 @@
-"""Readings export to billing (contracts.md §4): JSON lines or CSV, streamed.
+"""Readings export to billing (docs/interfaces.md §4): JSON lines or CSV, streamed.
 
 One record per current accepted reading of (account, meter, zone, period). Readings
 waiting for the customer's confirmation are never exported (only `accepted` ones are);
 readings typed in `gateway chat` (channel `console`) only on request. A reading from a
 sender not linked to the account is exported only while no linked contact has sent one
-for the key (design.md «Identification»).
+for the key (docs/architecture.md «Identification»).
 """
 
 from __future__ import annotations

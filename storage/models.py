@@ -102,7 +102,7 @@ class NewReading:
 
 @dataclass(frozen=True, slots=True)
 class UnlinkedSubmission:
-    """Readings sent for an account by a sender not linked to it (design.md
+    """Readings sent for an account by a sender not linked to it (docs/architecture.md
     «Identification»): what the probing limits count and what staff check."""
 
     channel: str

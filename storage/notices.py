@@ -1,4 +1,4 @@
-"""Notice kinds and which of them «СТОП» stops: the one table (design.md
+"""Notice kinds and which of them «СТОП» stops: the one table (docs/architecture.md
 «Notifications»; docs/interfaces.md §10).
 
 Opt-out stops invoices, reading reminders, surveys and planned-outage notices. Debt and

@@ -20,7 +20,7 @@ import aiosqlite
 from storage.db import Database, from_db, from_db_opt, to_db, utcnow
 from storage.models import OutboxItem
 
-# Priorities: lower goes first (design.md: replies before broadcasts).
+# Priorities: lower goes first (docs/architecture.md: replies before broadcasts).
 PRIORITY_REPLY = 0
 PRIORITY_URGENT = 10  # unplanned outage, power restored, appeal answers
 PRIORITY_BULK = 20  # invoices, debts, planned outages, reminders, surveys

@@ -197,7 +197,7 @@ class Readings(Protocol):
     def iter_export_rows(
         self, period: str | None, include_console: bool
     ) -> AsyncGenerator[ReadingRecord, None]:
-        """The current accepted readings for billing (contracts.md §4), streamed: one
+        """The current accepted readings for billing (docs/interfaces.md §4), streamed: one
         per key (with console readings included, the newest of the two lanes), ordered by
         period, account, meter serial, zone. `period` None: every period. Close it
         (`contextlib.aclosing`) when not consuming it to the end."""

@@ -1,4 +1,4 @@
-"""Customer registry import from billing (contracts.md §3, design.md "Registry").
+"""Customer registry import from billing (docs/interfaces.md §3, docs/architecture.md "Registry").
 
 The file has one row per meter. The import is an idempotent upsert applied in file
 order, a batch of rows per transaction:
@@ -136,7 +136,7 @@ def parse_emails(text: str) -> tuple[str, ...]:
 
 
 def parse_customer(row: CsvRow, region: str = "RU") -> CustomerRow | Rejected:
-    """Validate one registry row (contracts.md §3); the first problem is the reason."""
+    """Validate one registry row (docs/interfaces.md §3); the first problem is the reason."""
     f = row.fields
     try:
         account = parse_account(f["account"])
@@ -309,7 +309,7 @@ async def import_customers(
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Import the customer registry CSV (contracts.md §3) into `db`.
+    """Import the customer registry CSV (docs/interfaces.md §3) into `db`.
 
     `source` is a path, the file's bytes or a binary stream. `region` reads phone
     numbers written without a country code. `progress`, when given, is called after each

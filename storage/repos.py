@@ -340,7 +340,7 @@ class ReadingRepo:
         `gateway chat` (channel console) and real ones are separate lanes: an operator's
         test must not replace what the customer sent, which billing would then not
         receive. So are a linked contact's and an unlinked sender's: a stranger's value
-        never replaces the owner's (design.md «Identification»)."""
+        never replaces the owner's (docs/architecture.md «Identification»)."""
         return await self.db.execute(
             "UPDATE readings SET status = 'replaced' WHERE account = ? AND meter_serial = ?"
             " AND zone = ? AND period = ? AND status = 'accepted'"
@@ -440,7 +440,7 @@ class ReadingRepo:
     async def export_rows(
         self, period: str | None, include_console: bool
     ) -> list[ReadingRecord]:
-        """The current accepted readings for billing (contracts.md §4), all at once."""
+        """The current accepted readings for billing (docs/interfaces.md §4), all at once."""
         return [r async for r in self.iter_export_rows(period, include_console)]
 
     async def iter_export_rows(

@@ -1,4 +1,4 @@
-"""Where a notice to a person goes (docs/interfaces.md §14, design.md Notifications):
+"""Where a notice to a person goes (docs/interfaces.md §14, docs/architecture.md Notifications):
 one rule, in one place, as a Python function (billing notices, built row by row) and the
 same rule as SQL (audience campaigns, built by one `INSERT … SELECT`).
 

@@ -1,4 +1,4 @@
-"""The quarterly analysis of appeals (design.md: «quarterly analysis of appeals: main
+"""The quarterly analysis of appeals (docs/architecture.md: «quarterly analysis of appeals: main
 reasons, counts against the last period, repeated errors»). Pure: appeal records in, an
 `AppealsReport` out; no I/O, so the numbers are checked against tables of known answers.
 

@@ -1,4 +1,4 @@
-"""Satisfaction surveys (design.md: «surveys of satisfaction twice a year»), one
+"""Satisfaction surveys (docs/architecture.md: «surveys of satisfaction twice a year»), one
 questionnaire per customer group (accounts.segment: household, business).
 
 The flow:
@@ -202,7 +202,7 @@ def question_reply(
     text = f"{head}{number}{asked} {hint}{tail}"
     if channel == "telegram":
         return Reply(text, choices=choices)
-    # SMS: within two parts (design.md «Notifications»); the introduction goes first,
+    # SMS: within two parts (docs/architecture.md «Notifications»); the introduction goes first,
     # then the opt-out hint; the question and how to answer are never cut.
     for candidate in (text, f"{number}{asked} {hint}{tail}", f"{number}{asked} {hint}"):
         if len(candidate) <= SMS_MAX:

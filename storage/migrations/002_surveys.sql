@@ -1,4 +1,4 @@
--- 002: satisfaction surveys (design.md: «surveys of satisfaction twice a year», one
+-- 002: satisfaction surveys (docs/architecture.md: «surveys of satisfaction twice a year», one
 -- questionnaire per customer group). A survey is sent as a campaign of kind 'survey'
 -- (the sender defers it in quiet hours like any bulk notice); answers are collected in
 -- the conversation, one question after another.

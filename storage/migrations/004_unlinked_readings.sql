@@ -1,4 +1,4 @@
--- Readings from senders not linked to the account (design.md «Identification»).
+-- Readings from senders not linked to the account (docs/architecture.md «Identification»).
 -- A stranger's reading never replaces a linked contact's: the two are separate lanes
 -- (`linked`), and the export names the linked one whenever there is one for the key.
 ALTER TABLE readings ADD COLUMN linked INTEGER NOT NULL DEFAULT 1;  -- 1 linked, 0 not

@@ -5,8 +5,8 @@ the whole `Gateway` bound to an SMSC we did not write (`smpp34`, the Rust SMPP s
 on a free loopback port, `[smpp] simulator = false`). Customers write scripted SMS
 conversations at fixed times (the gateway's clock hook stamps each MO); every reply is
 checked as it comes back as submit_sm, and at the end the readings export must be
-exactly the set derived by hand from the domain rules (design.md «Readings»,
-«Identification»; contracts.md §3–§5):
+exactly the set derived by hand from the domain rules (docs/architecture.md «Readings»,
+«Identification»; docs/interfaces.md §3–§5):
 
 - period: the month of the local day up to the window's last day (25th), else the next;
 - a lower value is refused unless the meter rolled over within the cap; zero refused;

@@ -120,7 +120,7 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text("[api]\nport = -5\n", encoding="utf-8")
-    # --config after the last word of the command (contracts.md §2)
+    # --config after the last word of the command (docs/interfaces.md §2)
     proc = subprocess.run(
         [sys.executable, "-m", "bot.cli", "parse", "--config", str(cfg)],
         input="", capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,

@@ -1,5 +1,5 @@
-"""Readings from a sender not linked to the account (design.md «Identification»), through
-the real engine, parser and SQLite store.
+"""Readings from a sender not linked to the account (docs/architecture.md
+«Identification»), through the real engine, parser and SQLite store.
 
 A stranger's values are held or accepted without being compared aloud (no «меньше
 предыдущего», no ДА/НЕТ about consumption, no zone count, no meter serials), never

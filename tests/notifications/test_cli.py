@@ -1,5 +1,5 @@
 """`gateway broadcast|outage|import|campaigns` as staff run them: a real process over a
-SQLite file (contracts.md §8, §10)."""
+SQLite file (docs/interfaces.md §8, §10)."""
 
 from __future__ import annotations
 

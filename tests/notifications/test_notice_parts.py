@@ -1,4 +1,4 @@
-"""Every SMS notice within two parts, the full text in messengers (design.md
+"""Every SMS notice within two parts, the full text in messengers (docs/architecture.md
 «Notifications»: with `[service] sms_signature` of up to 12 characters). Realistic but
 long values: 12-digit accounts, amounts like 123 456,78, long settlement and street
 names, long house lists and reasons, a survey with a long introduction."""

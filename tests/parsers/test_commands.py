@@ -1,4 +1,4 @@
-"""Commands of the contract in their everyday wordings (contracts.md §5).
+"""Commands of the contract in their everyday wordings (docs/interfaces.md §5).
 
 Each row is (text, command, ticket, account). A comment on a row says what it once broke.
 """

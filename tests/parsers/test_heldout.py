@@ -1,5 +1,5 @@
 """Held-out style sets of customer messages, each written by a red-team pass from
-contracts.md §5 and the official samples alone, before reading the parser:
+docs/interfaces.md §5 and the official samples alone, before reading the parser:
 
 - heldout_messages.jsonl (526; the official samples it once repeated are taken out):
   SMS from old phones (translit, CAPS, no spaces, typos), Telegram chat, multi-line

@@ -1,4 +1,4 @@
-"""Readings and accounts: a table of customer wordings (contracts.md §5).
+"""Readings and accounts: a table of customer wordings (docs/interfaces.md §5).
 
 Each row is (text, account, readings) with readings written compactly as
 ``[meter@][zone=]value`` separated by spaces; an empty string means no readings, and

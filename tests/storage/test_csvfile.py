@@ -1,4 +1,4 @@
-"""Billing CSV rules (contracts.md §3, §10): reading, rejects, validators."""
+"""Billing CSV rules (docs/interfaces.md §3, §10): reading, rejects, validators."""
 
 from __future__ import annotations
 

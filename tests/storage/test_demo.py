@@ -1,4 +1,4 @@
-"""The demo registry (contracts.md §1): every kind of account, loaded only when empty."""
+"""The demo registry (docs/interfaces.md §1): every kind of account, loaded only when empty."""
 
 from __future__ import annotations
 

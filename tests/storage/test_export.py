@@ -1,4 +1,4 @@
-"""Readings export (contracts.md §4): exact JSON lines and CSV."""
+"""Readings export (docs/interfaces.md §4): exact JSON lines and CSV."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Registry import (contracts.md §3): validation, idempotency, phone replacement,
+"""Registry import (docs/interfaces.md §3): validation, idempotency, phone replacement,
 last row wins, and a real SIGKILL in the middle of an import."""
 
 from __future__ import annotations
