@@ -1,0 +1,241 @@
+"""SIGKILL of a gateway instance in the middle of a campaign and of conversations
+(docs/interfaces.md §13; issue #14).
+
+Real processes over loopback: the test process runs the SMSC (`SmscSimulator`, which
+outlives the gateways it counts for) and starts `gateway run` subprocesses with
+`[smpp] simulator = false` pointing at it, one shared settings file and, per instance,
+`GATEWAY__API__PORT` and `GATEWAY__SERVICE__INSTANCE_ID` from the environment. The
+registry is loaded with `gateway import customers`; the outage broadcast is started
+through the admin API (`POST /api/outages`). While the notice goes out, talkers (not in
+the outage's audience) send readings, single SMS and 3-part ones; a few send a second
+reading as soon as the first is acknowledged. A third of the way through the broadcast
+one instance is killed with SIGKILL.
+
+Then, within bounded waits, from the SMSC's record: every recipient has the notice,
+none got two different notice messages (a message resumed after the crash kept its
+concatenation reference), every MO has exactly one reply message, one conversation's
+replies in the order its messages were sent; the parts the SMSC accepted twice are at
+most what the killed instance had in its SMPP window(s), and each recipient with such a
+part is counted by the gateway as a possible duplicate (`possible_duplicates`, §10, and
+the outbox's flag for replies). The flag is set for every message with a part that was
+about to be submitted without an answer, whether or not the SMSC got it, so the test
+checks `doubled ≤ possible_duplicates ≤ window`, not equality.
+
+The variants: one instance on a SQLite file, killed and started again (what a single
+host does); two instances on one PostgreSQL database, the leader killed and not
+restarted, the other finishing the work and taking the leadership (`/healthz`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sms_gateway.simulator import SmscSimulator
+from tests.bot.instances import (
+    SMPP_PASSWORD,
+    Census,
+    Instance,
+    Mo,
+    Population,
+    census,
+    conversations,
+    gateway_cli,
+    outage_body,
+    stop_all,
+    store_rows,
+    store_value,
+    until,
+    write_settings,
+)
+
+RECIPIENTS = 2000
+TALKERS = 60
+PAIRS = 10          # talkers who send a second reading right after the first
+PARTS = 2           # the outage notice: two UCS2 parts
+TPS = 150.0         # per bind: the broadcast takes ~10–15 s, so the kill lands mid-way
+WINDOW = 10         # outstanding submit_sm per bind
+BINDS = 1           # per instance
+WAIT = 90.0         # seconds: the bound on the waits for the work to finish
+START = 60.0        # seconds: the bound on an instance's start
+
+
+@dataclass(frozen=True)
+class Deployment:
+    instances: int
+    restart: bool  # start the killed instance again (a single host) or not
+
+
+async def run_outage_with_a_kill(
+    tmp_path: Path, store: str, deployment: Deployment
+) -> None:
+    cfg = tmp_path / "gateway.toml"
+    population = Population(RECIPIENTS, TALKERS)
+    registry = tmp_path / "registry.csv"
+    population.write_csv(registry)
+    async with SmscSimulator(system_id="gateway", password=SMPP_PASSWORD) as smsc:
+        write_settings(cfg, store=store, smsc_port=smsc.port, tps=TPS, window=WINDOW)
+        status, out, err = await gateway_cli(cfg, "import", "customers", str(registry))
+        assert status == 0, err
+        instances = [
+            Instance(f"gw-{n}", cfg, tmp_path / f"gw-{n}.log")
+            for n in range(1, deployment.instances + 1)
+        ]
+        try:
+            await scenario(store, smsc, instances, population, deployment)
+        except BaseException:
+            for instance in instances:  # shown by pytest with the failure
+                print(f"--- {instance.name} (last lines of {instance.log})")
+                print(instance.log_tail())
+            raise
+        finally:
+            await stop_all(instances)
+
+
+async def scenario(
+    store: str,
+    smsc: SmscSimulator,
+    instances: list[Instance],
+    population: Population,
+    deployment: Deployment,
+) -> None:
+    for instance in instances:
+        await instance.start()
+    for instance in instances:
+        await instance.wait_up(START)
+    await until(lambda: _true(smsc.bound_count() >= len(instances) * BINDS),
+                "every instance bound", START)
+
+    status, report = await instances[-1].api("POST", "/api/outages", outage_body())
+    assert status == 200, report
+    campaign = int(report["campaign"])
+    assert report["recipients"] == RECIPIENTS
+    assert report["sms_parts"] == PARTS  # multipart: a half-sent notice must resume
+    total = RECIPIENTS * PARTS
+
+    plan = conversations(TALKERS, pairs=PAIRS)
+    assert len(smsc.build_mo("+79030000000", plan[0][0].text)) == 3
+    # The talkers write while the notice goes out: spread over the broadcast's expected
+    # first two thirds, so that some write before the kill and some after.
+    expected = total / (TPS * BINDS * len(instances))
+    talking = asyncio.gather(*(
+        talk(smsc, chat, delay=i * expected * 2 / 3 / len(plan))
+        for i, chat in enumerate(plan)
+    ), return_exceptions=True)
+    try:
+        await until(lambda: _true(len(smsc.submitted) >= total // 3),
+                    "a third of the broadcast is sent", WAIT)
+        victim = await leader(instances)
+        await victim.kill()
+        at_kill = len(smsc.submitted)
+        assert at_kill < total, "the instance must die in the middle of the broadcast"
+        survivors = [i for i in instances if i is not victim]
+        if deployment.restart:
+            await victim.start()
+            await victim.wait_up(START)
+            survivors = [victim]
+
+        phones = population.recipient_phones()
+        got: list[Census] = []
+
+        async def finished() -> bool:
+            got[:] = [census(smsc, phones, plan)]
+            return got[0].done
+
+        await until(finished, "every recipient notified and every MO answered", WAIT, 0.2)
+        results = await asyncio.wait_for(talking, WAIT)
+    finally:
+        if not talking.done():
+            talking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await talking
+    assert [r for r in results if r is not None] == []  # every deliver_sm acknowledged
+
+    # The killed instance's leases run out and the survivor settles its rows.
+    async def settled() -> bool:
+        left = await store_value(store, "SELECT count(*) FROM outbox WHERE status IN"
+                                 " ('queued', 'sending', 'deferred')")
+        return int(left) == 0
+
+    await until(settled, "nothing left queued or in flight in the outbox", WAIT, 0.2)
+    seen = census(smsc, phones, plan)
+    window = BINDS * WINDOW  # of the one instance killed
+    status, progress = await survivors[0].api("GET", f"/api/campaigns/{campaign}")
+    assert status == 200, progress
+    mos = [mo for chat in plan for mo in chat]
+    reply_flags = await store_value(
+        store, "SELECT coalesce(sum(possible_duplicate), 0) FROM outbox"
+        " WHERE campaign_id IS NULL AND address LIKE '+7903%'")
+    reply_rows = await store_rows(
+        store, "SELECT address, count(*) FROM outbox WHERE campaign_id IS NULL"
+        " AND address LIKE '+7903%' GROUP BY address")
+    inbound = await store_rows(
+        store, "SELECT address, count(*), count(processed_at) FROM inbound"
+        " WHERE address LIKE '%7903%' GROUP BY address")
+    figures = {
+        "killed_at_part": at_kill, "parts": total,
+        "notice_doubled": len(seen.doubled), "notice_extra_parts": seen.notice_extra_parts,
+        "replies_doubled": len(seen.replies_doubled),
+        "reply_extra_parts": seen.reply_extra_parts,
+        "possible_duplicates": progress["possible_duplicates"],
+        "reply_possible_duplicates": int(reply_flags),
+    }
+    print("figures:", json.dumps(figures))
+
+    assert seen.unserved == []
+    assert seen.unanswered == []
+    assert seen.restarted == [], "a notice started over instead of resuming"
+    assert seen.answered_twice == [], "an MO was handled twice"
+    assert seen.out_of_order == [], "a conversation's messages were handled out of order"
+    assert seen.strangers == [], "a talker got something other than an accepted reading"
+    # The journal: each MO once (the 3-part ones reassembled), each processed.
+    per_phone = {chat[0].phone: len(chat) for chat in plan}
+    assert {a: (n, p) for a, n, p in inbound} == {
+        phone: (count, count) for phone, count in per_phone.items()
+    }
+    assert dict(reply_rows) == per_phone  # one reply row per MO
+    # Duplicates only from what the killed instance had in flight, and all counted.
+    assert seen.notice_extra_parts + seen.reply_extra_parts <= window, figures
+    assert len(seen.doubled) <= progress["possible_duplicates"] <= window, figures
+    assert len(seen.replies_doubled) <= int(reply_flags), figures
+    assert progress["queued"] == 0
+    assert progress["sent"] + progress["delivered"] == RECIPIENTS, progress
+    assert len(mos) == TALKERS + PAIRS
+    if len(instances) > 1:
+        for survivor in survivors:
+            health = await survivor.health()
+            assert health is not None
+            assert health[1].get("leader") is True, health
+
+
+async def talk(smsc: SmscSimulator, chat: list[Mo], delay: float) -> None:
+    """One conversation: each MO sent when the one before was acknowledged (its every
+    part answered with deliver_sm_resp); a part whose bind died before answering is
+    delivered again by the SMSC (`redeliver_unacked`)."""
+    await asyncio.sleep(delay)
+    for mo in chat:
+        statuses = await smsc.inject_mo(mo.phone, mo.text, wait=WAIT)
+        assert statuses == [0] * len(statuses), (mo, statuses)
+
+
+async def leader(instances: list[Instance]) -> Instance:
+    """The instance to kill: the leader by `/healthz` when there are several (its
+    singletons must move), the only one otherwise."""
+    if len(instances) == 1:
+        return instances[0]
+    for instance in instances:
+        health = await instance.health()
+        if health is not None and health[1].get("leader") is True:
+            return instance
+    raise AssertionError("no instance says it is the leader in /healthz")
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_one_instance_on_sqlite_killed_and_restarted(tmp_path: Path) -> None:
+    await run_outage_with_a_kill(tmp_path, str(tmp_path / "gw.db"), Deployment(1, restart=True))
