@@ -29,7 +29,7 @@ import signal
 import socket
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -503,3 +503,32 @@ async def store_rows(store: str, sql: str) -> list[tuple[Any, ...]]:
 async def store_value(store: str, sql: str) -> Any:
     rows = await store_rows(store, sql)
     return rows[0][0] if rows else None
+
+
+# --- a PostgreSQL database of one's own -------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def fresh_pg_database(admin_url: str, prefix: str = "gw_") -> AsyncIterator[str]:
+    """CREATE DATABASE with a unique name on the server of `admin_url` and yield its url;
+    dropped on the way out (WITH (FORCE): a killed instance's connections may linger
+    until the server notices)."""
+    import uuid
+
+    import asyncpg  # type: ignore[import-untyped,unused-ignore]
+
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    base, _, _ = admin_url.rpartition("/")
+    admin = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin = await asyncpg.connect(admin_url, timeout=10)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
