@@ -168,6 +168,13 @@ class SmscSimulator:
         # set back to None: throttling by count, not by the wall clock's second.
         self.throttle_after_submits: int | None = None
         self.spread: Spread = spread
+        # Refuse every bind (ESME_RBINDFAIL) while true: a dropped bind stays down.
+        self.refuse_binds = False
+        # Seconds before a submit_sm_resp goes out; its receipt (on any bind) does not
+        # wait, so it arrives first, as it may from an SMSC with several binds.
+        self.resp_delay = 0.0
+        # The bind each receipt went on, by message id (kept with `keep_messages`).
+        self.receipt_binds: dict[str, int] = {}
         self.redeliver_unacked = True
         self.submit_status: int | None = None  # answer every submit_sm with this error
         self.default_to = default_to
@@ -343,6 +350,9 @@ class SmscSimulator:
         if request.password != self._password[:8]:
             conn.write(bind_resp(resp, codec.ESME_RINVPASWD, sequence, ""))
             return
+        if self.refuse_binds:
+            conn.write(bind_resp(resp, codec.ESME_RBINDFAIL, sequence, ""))
+            return
         conn.bound = True
         conn.receives = command_id != BIND_TRANSMITTER
         self.binds += 1
@@ -390,7 +400,11 @@ class SmscSimulator:
         self.submits_by_bind[conn.number] += 1
         if self.keep_messages:
             self.submitted.append(SubmittedPart(message_id, sm, codec.now_utc(), conn.number))
-        conn.write(message_id_resp(SUBMIT_SM_RESP, 0, sequence, message_id))
+        resp = message_id_resp(SUBMIT_SM_RESP, 0, sequence, message_id)
+        if self.resp_delay > 0:
+            asyncio.get_running_loop().call_later(self.resp_delay, conn.write, resp)
+        else:
+            conn.write(resp)
         if self.receipts and sm.registered_delivery & 0x01:
             target: _Conn | None = conn if conn.receives else None
             if self.spread == "round_robin":
@@ -405,6 +419,8 @@ class SmscSimulator:
         changed.set()
 
     def _send_receipt(self, conn: _Conn, message_id: str, sm: ShortMessage) -> None:
+        if self.keep_messages:
+            self.receipt_binds[message_id] = conn.number
         stat = self.receipt_stats.get(_digits(sm.destination), self.receipt_stat)
         now = codec.now_utc().strftime("%y%m%d%H%M")
         delivered = "001" if stat == "DELIVRD" else "000"
@@ -432,6 +448,18 @@ class SmscSimulator:
         )
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._send_deliver(conn, _PendingMo(receipt, future))
+
+    def send_receipt(self, part: SubmittedPart, bind: int | None = None) -> None:
+        """Send the delivery receipt of a recorded part now (with `receipts` off they
+        are not sent at submit), on bind number `bind` (default: as `spread` says)."""
+        if bind is None:
+            conn = self._receiver()
+        else:
+            found = [c for c in self._conns if c.bound and c.receives and c.number == bind]
+            if not found:
+                raise ConnectionError(f"bind {bind} is not bound to receive")
+            conn = found[0]
+        self._send_receipt(conn, part.message_id, part.sm)
 
     def _send_deliver(self, conn: _Conn, item: _PendingMo) -> None:
         self.delivers_by_bind[conn.number] += 1
