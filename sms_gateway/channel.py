@@ -64,6 +64,7 @@ from bot.settings import SmppSettings
 
 from . import codec
 from .fragments import Fragment, FragmentStore, SqliteFragmentStore
+from .limiter import TotalRateLimiter, whole_share
 from .pdu import (
     NPI_ISDN,
     TLV_MESSAGE_STATE,
@@ -74,7 +75,6 @@ from .pdu import (
     TON_INTERNATIONAL,
     ShortMessage,
 )
-from .limiter import TotalRateLimiter, whole_share
 from .reassembly import Assembled, Reassembler, fragment_key, split_concat
 from .session import DeliverAnswer, SmppSession, SubmitOutcome
 

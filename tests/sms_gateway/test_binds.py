@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
+from bot.app import Gateway
 from bot.core import ChannelName, DeliveryState, Outbound, SendErrorKind
-from bot.settings import SmppSettings
+from bot.settings import SmppSettings, load_settings
 from sms_gateway.channel import SmsChannel
 from sms_gateway.fragments import MemoryFragmentStore
 from sms_gateway.simulator import SmscSimulator
@@ -240,3 +243,33 @@ async def test_share_hook_divides_the_grant(smsc: SmscSimulator, journal: Journa
 
 async def test_password_never_in_bind_states(two: SmsChannel) -> None:
     assert PASSWORD not in repr(two.bind_states())
+
+
+async def test_gateway_with_two_binds_answers_and_shows_each_bind(tmp_path: Path) -> None:
+    # The whole gateway in-process with its development SMSC: a long MO whose parts
+    # come on both binds is answered once; /metrics and /healthz name each bind.
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(
+        f'[storage]\npath = "{tmp_path / "g.db"}"\n'
+        '[smpp]\nport = 0\nbinds = 2\n[api]\nport = 0\ntoken = "t0ken"\n',
+        encoding="utf-8",
+    )
+    async with Gateway(load_settings(cfg)) as gw:
+        smsc = gw.simulator
+        assert smsc is not None
+        await wait_until(smsc, lambda: smsc.bound_count() == 2)
+        text = "ЛС 1234567890 день 4521 ночь 1876. " + "Передаю показания счётчика. " * 6
+        replies = await smsc.inject_and_wait(PHONE, "7555", text, timeout=10, quiet=0.5)
+        assert len(replies) == 1
+        assert set(smsc.delivers_by_bind) == {1, 2}
+        families = text_string_to_metric_families((await gw.metrics_text()).decode())
+        binds = sorted(
+            sample.labels["bind"]
+            for family in families
+            if family.name == "gateway_smpp_window_in_use"
+            for sample in family.samples
+        )
+        assert binds == [f"gateway@127.0.0.1:{smsc.port}#1", f"gateway@127.0.0.1:{smsc.port}#2"]
+        healthy, body = await gw.health()
+        assert healthy
+        assert list(body["smpp_binds"].values()) == ["up", "up"]
