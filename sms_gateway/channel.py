@@ -91,6 +91,10 @@ _MAX_TRACKED = 200_000  # sent message ids remembered for receipt aggregation
 _MAX_PARTIAL = 10_000  # half-sent multipart messages remembered for their retry
 MAX_MESSAGE_ID = 65  # octets of an SMPP message_id (SMPP 3.4 §5.2.23)
 SEEN_RETENTION = timedelta(days=7)
+# Receipts waiting at once for a submit_sm_resp still unread on another bind; kept well
+# under a session's 64 deliver slots, so waiting receipts never stop a bind's reader
+# (which may be the one that has to read that very submit_sm_resp).
+_MAX_WAITING_RECEIPTS = 16
 
 
 @dataclass(slots=True)
@@ -178,6 +182,7 @@ class SmsChannel:
         self._ticket = 0
         self._open: set[int] = set()
         self._submit_done = asyncio.Event()
+        self._waiting_receipts = 0
         self.reassembler = Reassembler(self._store)
         self._on_inbound: OnInbound | None = None
         self._on_report: OnReport | None = None
@@ -452,18 +457,24 @@ class SmsChannel:
         part_id, sent = self._lookup(message_id)
         if sent is not None or not self._open or len(self.sessions) == 1:
             return part_id, sent  # one bind: the resp was read (and tracked) first
+        if self._waiting_receipts >= _MAX_WAITING_RECEIPTS:
+            return part_id, sent  # reported under the part's own id (module docstring)
         horizon = self._ticket
         loop = asyncio.get_running_loop()
         end = loop.time() + self.settings.response_timeout
-        while any(ticket <= horizon for ticket in self._open):
-            remaining = end - loop.time()
-            if remaining <= 0:
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._submit_done.wait(), remaining)
-            part_id, sent = self._lookup(message_id)
-            if sent is not None:
-                return part_id, sent
+        self._waiting_receipts += 1
+        try:
+            while any(ticket <= horizon for ticket in self._open):
+                remaining = end - loop.time()
+                if remaining <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._submit_done.wait(), remaining)
+                part_id, sent = self._lookup(message_id)
+                if sent is not None:
+                    return part_id, sent
+        finally:
+            self._waiting_receipts -= 1
         return self._lookup(message_id)
 
     def _remember_partial(self, ref: str, partial: _Partial) -> None:
