@@ -64,7 +64,7 @@ from bot.settings import SmppSettings
 
 from . import codec
 from .fragments import Fragment, FragmentStore, SqliteFragmentStore
-from .limiter import TotalRateLimiter, whole_share
+from .limiter import SubmitGate, TotalRateLimiter, whole_share
 from .pdu import (
     NPI_ISDN,
     TLV_MESSAGE_STATE,
@@ -141,6 +141,7 @@ class SmsChannel:
         clock: Callable[[], datetime] | None = None,
         journal: SubmitJournal | None = None,
         share: Callable[[], float] = whole_share,
+        limiter: SubmitGate | None = None,
     ) -> None:
         self.settings = settings
         # Each part's submit is recorded here before it goes on the wire (None: not
@@ -163,7 +164,10 @@ class SmsChannel:
         self.send_timeout = send_timeout
         self.start_wait = start_wait
         # `[smpp] tps_total` over all binds; `share` is this instance's part of the grant.
-        self.limiter = TotalRateLimiter(settings.tps_total, share)
+        # A `limiter` given replaces it (one the cluster shares, docs/interfaces.md §13).
+        self.limiter: SubmitGate = (
+            limiter if limiter is not None else TotalRateLimiter(settings.tps_total, share)
+        )
         gate = self.limiter.acquire if self.limiter.enabled else None
         self.sessions: list[SmppSession] = [
             SmppSession.from_settings(

@@ -17,8 +17,23 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 MIN_SHARE = 0.001  # a share of 0 (or less) would stop sending for good
+
+
+class SubmitGate(Protocol):
+    """What `SmsChannel` awaits before each submit_sm of any of its binds: this module's
+    limiter, or one shared by the instances (e.g. kept in PostgreSQL)."""
+
+    @property
+    def enabled(self) -> bool:
+        """False: no cap, and the channel does not await `acquire` at all."""
+        ...
+
+    async def acquire(self) -> None:
+        """Return when the next submit_sm may go."""
+        ...
 
 
 def whole_share() -> float:

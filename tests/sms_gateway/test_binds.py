@@ -17,6 +17,7 @@ from bot.core import ChannelName, DeliveryState, Outbound, SendErrorKind
 from bot.settings import SmppSettings, load_settings
 from sms_gateway.channel import SmsChannel
 from sms_gateway.fragments import MemoryFragmentStore
+from sms_gateway.limiter import TotalRateLimiter
 from sms_gateway.simulator import SmscSimulator
 
 from .conftest import PASSWORD, Journal, smpp_settings
@@ -226,6 +227,7 @@ async def test_tps_total_caps_the_sum_over_the_binds(
         times = sorted(part.received_at for part in smsc.submitted)
         span = (times[-1] - times[0]).total_seconds()
         assert span >= 1.5  # 20 intervals of 0.1 s; 1.5 leaves room for a late first one
+        assert isinstance(sms.limiter, TotalRateLimiter)
         assert sms.limiter.granted == 21
     finally:
         await sms.stop()
@@ -237,8 +239,46 @@ async def test_share_hook_divides_the_grant(smsc: SmscSimulator, journal: Journa
         MemoryFragmentStore(),
         share=lambda: 0.25,  # four live instances
     )
+    assert isinstance(sms.limiter, TotalRateLimiter)
     assert sms.limiter.rate() == 10
-    assert SmsChannel(smpp_settings(smsc.port), MemoryFragmentStore()).limiter.rate() is None
+    alone = SmsChannel(smpp_settings(smsc.port), MemoryFragmentStore()).limiter
+    assert isinstance(alone, TotalRateLimiter)
+    assert alone.rate() is None
+
+
+class CountingGate:
+    """A stand-in for a limiter the instances share: counts what it lets through."""
+
+    enabled = True
+
+    def __init__(self) -> None:
+        self.passed = 0
+
+    async def acquire(self) -> None:
+        self.passed += 1
+
+
+async def test_a_shared_limiter_replaces_the_instance_one(
+    smsc: SmscSimulator, journal: Journal
+) -> None:
+    gate = CountingGate()
+    sms = SmsChannel(
+        smpp_settings(smsc.port, binds=2, tps_total=5), MemoryFragmentStore(), limiter=gate
+    )
+    await sms.start(journal.on_inbound, journal.on_report)
+    try:
+        await wait_until(smsc, lambda: smsc.bound_count() == 2)
+        smsc.throttle_after_submits = 2  # part 3 is throttled once, then let through
+        throttled = asyncio.create_task(sms.send(out(LONG_RU)))
+        await wait_until(smsc, lambda: smsc.throttled >= 1)
+        smsc.throttle_after_submits = None
+        result = await throttled
+        assert result.ok
+        assert smsc.accepted == 3
+        # every submit_sm on the wire went through the gate, the throttled one too
+        assert gate.passed == 3 + smsc.throttled
+    finally:
+        await sms.stop()
 
 
 async def test_password_never_in_bind_states(two: SmsChannel) -> None:
