@@ -72,7 +72,9 @@ async def test_standalone_smsc_takes_the_binds_of_two_instances(tmp_path: Path) 
         for sms, journal in zip(instances, journals, strict=True):
             await sms.start(journal.on_inbound, journal.on_report)
         try:
-            assert all(session.is_up() for sms in instances for session in sms.sessions)
+            sessions = [session for sms in instances for session in sms.sessions]
+            # start() waits for an instance's first bind; the second follows (bounded)
+            assert all(await asyncio.gather(*(s.wait_bound(10) for s in sessions)))
             results = await asyncio.gather(*(
                 sms.send(Outbound(
                     channel=ChannelName.SMS, address=f"+7912123456{i % 10}",
