@@ -157,6 +157,25 @@ async def test_a_receipt_read_before_its_submit_resp_is_aggregated(
     assert journal.reports[-1].state is DeliveryState.DELIVERED
 
 
+async def test_receipts_at_once_on_any_bind_are_all_aggregated(
+    two: SmsChannel, smsc: SmscSimulator, journal: Journal
+) -> None:
+    # The simulator sends each receipt right after its submit_sm_resp, on the binds in
+    # turn: ten long messages at once, each reported under its first part's id only.
+    results = await asyncio.gather(*(
+        two.send(out(LONG_RU, address=f"+7912765432{i}")) for i in range(10)
+    ))
+    assert all(result.parts == 3 for result in results)
+    firsts = {result.message_ids[0] for result in results}
+
+    def finished() -> set[str]:
+        return {r.message_id for r in journal.reports if r.extra.get("reported") == "3"}
+
+    await journal.wait(lambda: finished() == firsts)
+    assert {r.message_id for r in journal.reports} == firsts
+    assert set(smsc.receipt_binds.values()) == {1, 2}
+
+
 async def test_a_dropped_bind_rebinds_while_the_other_keeps_sending(
     two: SmsChannel, smsc: SmscSimulator
 ) -> None:
