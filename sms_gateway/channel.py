@@ -91,10 +91,11 @@ _MAX_TRACKED = 200_000  # sent message ids remembered for receipt aggregation
 _MAX_PARTIAL = 10_000  # half-sent multipart messages remembered for their retry
 MAX_MESSAGE_ID = 65  # octets of an SMPP message_id (SMPP 3.4 §5.2.23)
 SEEN_RETENTION = timedelta(days=7)
-# Receipts waiting at once for a submit_sm_resp still unread on another bind; kept well
-# under a session's 64 deliver slots, so waiting receipts never stop a bind's reader
-# (which may be the one that has to read that very submit_sm_resp).
-_MAX_WAITING_RECEIPTS = 16
+# Receipts waiting at once for a submit_sm_resp still unread on another bind: half a
+# session's 64 deliver slots, so waiting receipts never stop a bind's reader (which may
+# be the one that has to read that very submit_sm_resp). Beyond it a receipt is
+# reported under its part's own id, as after a restart.
+_MAX_WAITING_RECEIPTS = 32
 
 
 @dataclass(slots=True)
