@@ -98,6 +98,11 @@ SEEN_RETENTION = timedelta(days=7)
 _MAX_WAITING_RECEIPTS = 32
 
 
+_Origin = tuple[int, int] | None
+"""The link an MO came on: (bind index, that session's bind count when it came), so a
+rebind of the same session is another link; None: handed over by the sweep."""
+
+
 @dataclass(slots=True)
 class _Sent:
     expected: int  # parts of the message; ids are added as each part is accepted
@@ -173,7 +178,7 @@ class SmsChannel:
         self.sessions: list[SmppSession] = [
             SmppSession.from_settings(
                 settings,
-                on_deliver=self._on_deliver,
+                on_deliver=functools.partial(self._on_deliver, number - 1),
                 reconnect_min_delay=reconnect_min_delay,
                 auth_retry_delay=auth_retry_delay,
                 label=str(number) if settings.binds > 1 else "",
@@ -192,7 +197,9 @@ class SmsChannel:
         self._on_inbound: OnInbound | None = None
         self._on_report: OnReport | None = None
         self._sent: collections.OrderedDict[str, _Sent] = collections.OrderedDict()
-        self._inflight: collections.Counter[str] = collections.Counter()
+        # Messages being handed over whose deliver_sm_resp is not out yet, by digest key,
+        # counted per link they came on (`_Origin`).
+        self._inflight: dict[str, collections.Counter[_Origin]] = {}
         self._ref = random.randrange(256)  # noqa: S311 - a concatenation reference
         self._partial: collections.OrderedDict[str, _Partial] = collections.OrderedDict()
         self._sweeper: asyncio.Task[None] | None = None
@@ -495,11 +502,11 @@ class SmsChannel:
 
     # --- inbound -------------------------------------------------------------------------
 
-    async def _on_deliver(self, sm: ShortMessage) -> DeliverAnswer:
+    async def _on_deliver(self, bind: int, sm: ShortMessage) -> DeliverAnswer:
         if self._is_receipt(sm):
             await self._handle_receipt(sm)
             return 0
-        return await self._handle_mo(sm)
+        return await self._handle_mo(sm, (bind, self.sessions[bind].stats.binds))
 
     @staticmethod
     def _is_receipt(sm: ShortMessage) -> bool:
@@ -519,7 +526,7 @@ class SmsChannel:
             return "+" + digits if sm.source_ton == 1 else digits
         return raw  # alphanumeric sender: keep as given
 
-    async def _handle_mo(self, sm: ShortMessage) -> DeliverAnswer:
+    async def _handle_mo(self, sm: ShortMessage, origin: _Origin) -> DeliverAnswer:
         concat, data = split_concat(sm)
         now = self.clock()
         address = self._address(sm)
@@ -539,6 +546,7 @@ class SmsChannel:
                 received_at=now,
                 meta={},
                 assembled=None,
+                origin=origin,
             )
         fragment = Fragment(
             key=fragment_key(address, sm.destination, concat),
@@ -557,9 +565,11 @@ class SmsChannel:
         assembled = await self.reassembler.add(fragment)  # committed before we answer
         if assembled is None:
             return 0
-        return await self._hand_over_assembled(assembled)
+        return await self._hand_over_assembled(assembled, origin)
 
-    async def _hand_over_assembled(self, message: Assembled) -> DeliverAnswer:
+    async def _hand_over_assembled(
+        self, message: Assembled, origin: _Origin = None
+    ) -> DeliverAnswer:
         meta = {"parts": str(message.total)}
         if not message.complete:
             meta["partial"] = f"{message.parts_received}/{message.total}"
@@ -572,6 +582,7 @@ class SmsChannel:
                 received_at=message.received_at,
                 meta=meta,
                 assembled=message,
+                origin=origin,
             )
         except BaseException:
             self.reassembler.release(message.key)
@@ -587,13 +598,18 @@ class SmsChannel:
         received_at: datetime,
         meta: dict[str, str],
         assembled: Assembled | None,
+        origin: _Origin,
     ) -> DeliverAnswer:
         """Journal the message through `on_inbound`; return status 0 and what to do once
-        the deliver_sm_resp is out (count the digest as acknowledged)."""
+        the deliver_sm_resp is out (count the digest as acknowledged).
+
+        The same digest still in hand on a link that is up is another message (the
+        customer sent the text again); on a link gone since, it is this one redelivered
+        (on another bind at once, or after the rebind): same N, so the journal drops it."""
         assert self._on_inbound is not None  # noqa: S101 - start() sets it
         seen_key = "mo:" + digest
-        handled = await self._store.seen_count(seen_key) + self._inflight[seen_key]
-        self._inflight[seen_key] += 1
+        handled = await self._store.seen_count(seen_key) + self._live_inflight(seen_key)
+        self._inflight.setdefault(seen_key, collections.Counter())[origin] += 1
         inbound = Inbound(
             channel=ChannelName.SMS,
             address=address,
@@ -606,7 +622,7 @@ class SmsChannel:
         try:
             new = await self._on_inbound(inbound)
         except BaseException:
-            self._done_inflight(seen_key)
+            self._done_inflight(seen_key, origin)
             raise
         log.info(
             "SMS from %s to %s stored (%s%s)",
@@ -626,13 +642,30 @@ class SmsChannel:
                 elif assembled is not None:
                     self.reassembler.release(assembled.key)
             finally:
-                self._done_inflight(seen_key)
+                self._done_inflight(seen_key, origin)
 
         return 0, after
 
-    def _done_inflight(self, key: str) -> None:
-        self._inflight[key] -= 1
-        if self._inflight[key] <= 0:
+    def _live_inflight(self, key: str) -> int:
+        """How many messages with this digest are in hand on links still up."""
+        return sum(
+            count
+            for origin, count in self._inflight.get(key, {}).items()
+            if origin is None
+            or (
+                self.sessions[origin[0]].is_up()
+                and self.sessions[origin[0]].stats.binds == origin[1]
+            )
+        )
+
+    def _done_inflight(self, key: str, origin: _Origin) -> None:
+        counter = self._inflight.get(key)
+        if counter is None:
+            return
+        counter[origin] -= 1
+        if counter[origin] <= 0:
+            del counter[origin]
+        if not counter:
             del self._inflight[key]
 
     # --- partial messages after the timeout ---------------------------------------------

@@ -128,7 +128,7 @@ class SmscSimulator:
     Knobs are plain attributes and may change while it runs: `max_tps`,
     `mute_enquire_link`, `drop_after_submits`, `throttle_after_submits`, `receipts`,
     `receipt_stat`, `receipt_stats` (per destination digits), `receipt_tlvs`,
-    `receipt_text`, `redeliver_unacked`, `submit_status`, `spread`.
+    `receipt_text`, `redeliver_unacked`, `redeliver_at_once`, `submit_status`, `spread`.
 
     `submits_by_bind` and `delivers_by_bind` count submit_sm and deliver_sm per bind
     number (see `SubmittedPart.bind`).
@@ -176,6 +176,9 @@ class SmscSimulator:
         # The bind each receipt went on, by message id (kept with `keep_messages`).
         self.receipt_binds: dict[str, int] = {}
         self.redeliver_unacked = True
+        # With `redeliver_unacked`: MOs and receipts unacknowledged on a bind that drops
+        # go at once to another bind still up (else they wait for the next bind).
+        self.redeliver_at_once = False
         self.submit_status: int | None = None  # answer every submit_sm with this error
         self.default_to = default_to
         self.response_timeout = response_timeout
@@ -258,6 +261,14 @@ class SmscSimulator:
         await asyncio.sleep(0)
         return chosen[0].number
 
+    def unacked_binds(self) -> list[int]:
+        """Numbers of the binds with a deliver_sm still waiting for its response."""
+        return sorted(
+            c.number
+            for c in self._conns
+            if c.bound and any(isinstance(item, _PendingMo) for item in c.pending.values())
+        )
+
     def bound_numbers(self) -> list[int]:
         """Numbers of the binds up now, in bind order."""
         return sorted(c.number for c in self._conns if c.bound)
@@ -302,6 +313,12 @@ class SmscSimulator:
             elif not item.done():
                 item.set_exception(ConnectionError("ESME connection lost"))
         conn.pending.clear()
+        if self._redeliver and self.redeliver_at_once:
+            receivers = [c for c in self._conns if c.bound and c.receives and c is not conn]
+            if receivers:
+                queued, self._redeliver = self._redeliver, []
+                for item in queued:
+                    self._send_deliver(self._receiver(), item)
 
     def _dispatch(
         self, conn: _Conn, command_id: int, status: int, sequence: int, pdu: bytes

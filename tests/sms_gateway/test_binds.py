@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from bot.app import Gateway
-from bot.core import ChannelName, DeliveryState, Outbound, SendErrorKind
+from bot.core import ChannelName, DeliveryState, Inbound, Outbound, SendErrorKind
 from bot.settings import SmppSettings, load_settings
 from sms_gateway.channel import SmsChannel
 from sms_gateway.fragments import MemoryFragmentStore
@@ -341,3 +341,45 @@ async def test_gateway_with_two_binds_answers_and_shows_each_bind(tmp_path: Path
         healthy, body = await gw.health()
         assert healthy
         assert list(body["smpp_binds"].values()) == ["up", "up"]
+
+
+@pytest.mark.parametrize("text", ["ДА", LONG_RU])
+async def test_an_mo_redelivered_on_the_other_bind_while_in_hand_is_handled_once(
+    smsc: SmscSimulator, text: str
+) -> None:
+    # Bind A drops while the MO it carried is being journaled (its deliver_sm_resp never
+    # went out); the SMSC sends it again at once on bind B. The copy is the same message
+    # (same external id), not the customer writing «ДА» a second time.
+    journal = Journal()
+    release = asyncio.Event()
+    calls: list[Inbound] = []
+
+    async def slow_inbound(message: Inbound) -> bool:
+        calls.append(message)
+        if len(calls) == 1:
+            await asyncio.wait_for(release.wait(), 10)
+        return await journal.on_inbound(message)
+
+    sms = channel_for(smsc)
+    await sms.start(slow_inbound, journal.on_report)
+    try:
+        await both_up(smsc, sms)
+        smsc.redeliver_at_once = True
+        smsc.refuse_binds = True  # the dropped bind stays down
+        delivered = asyncio.create_task(smsc.inject_mo(PHONE, text, wait=10))
+        await wait_until(smsc, lambda: len(calls) == 1)
+        # the bind whose deliver_sm waits for its response (the other parts' are out)
+        await wait_until(smsc, lambda: len(smsc.unacked_binds()) == 1)
+        await smsc.drop_bind(smsc.unacked_binds()[0])
+        # The copy is answered while the first is still in hand: a single SMS is handed
+        # over again (and must get the same id); a long one's last part finds the
+        # message claimed and is only acknowledged.
+        assert set(await asyncio.wait_for(delivered, 10)) == {0}
+        assert len(calls) == (2 if text == "ДА" else 1)
+        release.set()
+        await wait_until(smsc, lambda: sms._inflight == {})  # noqa: SLF001 - first done
+        assert [m.text for m in journal.inbound] == [text]
+        assert len({call.external_id for call in calls}) == 1
+    finally:
+        release.set()
+        await sms.stop()
