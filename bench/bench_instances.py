@@ -91,12 +91,9 @@ async def deployment(
     """A fresh store with `population` imported and `count` instances up and bound."""
     async with store_for(args, work) as store:
         cfg = work / "gateway.toml"
-        extra = f"binds = {args.binds}\n" if args.binds != 1 else ""
         write_settings(cfg, store=store, smsc_port=smsc.port, tps=100_000, window=args.window,
-                       lease_seconds=30, receipts=args.receipts, log_level="WARNING")
-        if extra:  # [smpp] binds (docs/interfaces.md §13), only when asked for
-            text = cfg.read_text(encoding="utf-8").replace("[smpp]\n", "[smpp]\n" + extra, 1)
-            cfg.write_text(text, encoding="utf-8")
+                       binds=args.binds, lease_seconds=30, receipts=args.receipts,
+                       log_level="WARNING")
         registry = work / "registry.csv"
         population.write_csv(registry)
         status, _, err = await gateway_cli(cfg, "import", "customers", str(registry),
@@ -146,8 +143,7 @@ async def broadcast(args: argparse.Namespace, work: Path, count: int) -> dict[st
             seconds = last[1] - started
             cpu = [round(cpu_seconds(pid) - b, 1) for pid, b in zip(pids, cpu_before,
                                                                   strict=True)]
-            by_bind = dict(sorted(smsc.submits_by_bind.items())) if hasattr(
-                smsc, "submits_by_bind") else {}
+            by_bind = dict(sorted(smsc.submits_by_bind.items()))
             parts = smsc.accepted - before
     return {
         "instances": count,

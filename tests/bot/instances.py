@@ -176,6 +176,7 @@ def write_settings(
     smsc_port: int,
     tps: float,
     window: int,
+    binds: int = 1,
     lease_seconds: float = 2.0,
     receipts: bool = True,
     log_level: str = "INFO",
@@ -187,6 +188,7 @@ def write_settings(
     path.write_text(
         f"[storage]\n{where}\n[demo]\nenabled = false\n"
         f"[smpp]\nsimulator = false\nport = {smsc_port}\ntps = {tps:g}\nwindow = {window}\n"
+        f"binds = {binds}\n"
         f"request_receipts = {'true' if receipts else 'false'}\n"
         f"[notifications]\nlease_seconds = {lease_seconds:g}\n"
         'quiet_hours = "00:00-00:00"\nconfirm_above = 100000000\n'
