@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from storage.address import HouseSpec, settlement_key, street_key
-from storage.db import Database, from_db, from_db_opt, to_db, utcnow
+from storage.db import Database, from_db, from_db_opt, insert_id, to_db, utcnow
 from storage.models import OutboxItem
 from storage.notices import respects_opt_out
 from storage.routing import Person, messengers, route, route_sql
@@ -236,7 +236,7 @@ class CampaignRepo:
     async def create(
         self, kind: str, title: str, params: dict[str, Any], *, status: str = "building"
     ) -> int:
-        return await self.db.execute(
+        return await insert_id(self.db, 
             "INSERT INTO campaigns (kind, title, status, params, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (kind, title, status, json.dumps(params, ensure_ascii=False), to_db(utcnow())),

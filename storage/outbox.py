@@ -15,9 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
-from storage.db import Database, from_db, from_db_opt, to_db, utcnow
+from storage.db import Database, Row, from_db, from_db_opt, insert_id, to_db, utcnow
 from storage.models import OutboxItem
 
 # Priorities: lower goes first (docs/architecture.md: replies before broadcasts).
@@ -101,7 +99,7 @@ class NewMessage:
     status: str = "queued"
 
 
-def _item(row: aiosqlite.Row) -> OutboxItem:
+def _item(row: Row) -> OutboxItem:
     return OutboxItem(
         id=row["id"],
         channel=row["channel"],
@@ -188,7 +186,7 @@ class OutboxRepo:
 
     async def enqueue(self, msg: NewMessage) -> int:
         """Add a message; returns its id, or 0 when its idempotency key exists already."""
-        return await self.db.execute(_INSERT, _row(msg, to_db(utcnow())))
+        return await insert_id(self.db, _INSERT, _row(msg, to_db(utcnow())))
 
     async def claim(
         self,

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.address import settlement_key
-from storage.db import Database
+from storage.db import SqliteDatabase
 from storage.demo import demo_csv, load_demo_if_empty
 from storage.registry import REGISTRY_COLUMNS, import_customers
 from storage.repos import RegistryRepo
 
 
 async def test_loads_into_an_empty_database_only(tmp_path: Path) -> None:
-    async with Database(tmp_path / "g.db") as db:
+    async with SqliteDatabase(tmp_path / "g.db") as db:
         loaded = await load_demo_if_empty(db)
         assert loaded >= 25
         assert await RegistryRepo(db).count_accounts() == loaded
@@ -22,14 +22,14 @@ async def test_loads_into_an_empty_database_only(tmp_path: Path) -> None:
 async def test_real_data_is_never_mixed_with_demo_data(tmp_path: Path) -> None:
     header = ";".join(REGISTRY_COLUMNS).encode()
     row = "5550001111;;Клиент;Ухта;Мира;1;;S1;1;5;;;;;0".encode()
-    async with Database(tmp_path / "g.db") as db:
+    async with SqliteDatabase(tmp_path / "g.db") as db:
         await import_customers(db, header + b"\n" + row + b"\n")
         assert await load_demo_if_empty(db) == 0
         assert await RegistryRepo(db).count_accounts() == 1
 
 
 async def test_demo_file_is_clean_and_has_every_kind(tmp_path: Path) -> None:
-    async with Database(tmp_path / "g.db") as db:
+    async with SqliteDatabase(tmp_path / "g.db") as db:
         report = await import_customers(db, demo_csv())
         assert report.rejected == []
         repo = RegistryRepo(db)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from storage.db import Database
+from storage.db import Database, SqliteDatabase
 from storage.export import EXPORT_KEYS, export_readings, export_value
 from storage.models import NewReading
 from storage.repos import ReadingRepo
@@ -41,7 +41,7 @@ async def export(db: Database, **options: object) -> str:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "g.db") as opened:
+    async with SqliteDatabase(tmp_path / "g.db") as opened:
         yield opened
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from storage.csvfile import CsvRow, Rejected
-from storage.db import Database
+from storage.db import SqliteDatabase
 from storage.registry import REGISTRY_COLUMNS, CustomerRow, import_customers, parse_customer
 from storage.repos import RegistryRepo
 from tests.storage.test_registry import GOOD
@@ -64,7 +64,7 @@ def test_a_file_without_the_column_says_nothing_of_emails() -> None:
 
 
 async def test_emails_replaced_kept_and_looked_up(tmp_path: Path) -> None:
-    async with Database(tmp_path / "g.db") as db:
+    async with SqliteDatabase(tmp_path / "g.db") as db:
         repo = RegistryRepo(db)
         await import_customers(db, with_emails("Ivan@Mail.ru|ivan@work.example"))
         assert await repo.accounts_for_email("IVAN@mail.ru") == ["1234567890"]
@@ -82,7 +82,7 @@ async def test_emails_replaced_kept_and_looked_up(tmp_path: Path) -> None:
 
 
 async def test_one_address_on_several_accounts(tmp_path: Path) -> None:
-    async with Database(tmp_path / "g.db") as db:
+    async with SqliteDatabase(tmp_path / "g.db") as db:
         await import_customers(db, with_emails("family@mail.ru", account="1111111111"))
         await import_customers(db, with_emails("family@mail.ru", account="2222222222"))
         assert await RegistryRepo(db).accounts_for_email("family@mail.ru") == [

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from storage.campaigns import AreaAudience, BillingMessage, CampaignRepo, Routing
-from storage.db import Database, to_db
+from storage.db import Database, SqliteDatabase, to_db
 from storage.notice_channels import NoticeChannelRepo
 from storage.routing import Person, Target, route
 
@@ -87,7 +87,7 @@ def _expected(running: frozenset[str], *, required: bool = False) -> set[tuple[s
     ids=["all", "telegram", "email", "sms only"],
 )
 async def test_audience_sql_follows_the_rule(tmp_path: Path, running: frozenset[str]) -> None:
-    async with Database(tmp_path / "g.db") as db:
+    async with SqliteDatabase(tmp_path / "g.db") as db:
         await _world(db)
         repo = CampaignRepo(db)
         campaign = await repo.create("outage", "t", {})
@@ -105,7 +105,7 @@ async def test_audience_sql_follows_the_rule(tmp_path: Path, running: frozenset[
 
 
 async def test_debt_notice_by_sms_and_a_copy_to_the_chosen_channel(tmp_path: Path) -> None:
-    async with Database(tmp_path / "g.db") as db:
+    async with SqliteDatabase(tmp_path / "g.db") as db:
         await _world(db)
         repo = CampaignRepo(db)
         campaign = await repo.create("debt", "d", {})
@@ -139,7 +139,7 @@ async def test_debt_notice_by_sms_and_a_copy_to_the_chosen_channel(tmp_path: Pat
 
 
 async def test_invoice_goes_to_the_chosen_channel_only(tmp_path: Path) -> None:
-    async with Database(tmp_path / "g.db") as db:
+    async with SqliteDatabase(tmp_path / "g.db") as db:
         await _world(db)
         repo = CampaignRepo(db)
         campaign = await repo.create("invoice", "i", {})
@@ -166,7 +166,7 @@ async def test_the_messenger_written_from_last(
 ) -> None:
     from storage.repos import ContactRepo
 
-    async with Database(tmp_path / "g.db") as db:
+    async with SqliteDatabase(tmp_path / "g.db") as db:
         now = to_db(NOW)
         await db.execute("INSERT INTO accounts (number, settlement, settlement_key, updated_at)"
                          " VALUES ('1', 'Ухта', 'ухта', ?)", (now,))
