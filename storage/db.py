@@ -159,6 +159,10 @@ async def insert_id(db: Database, sql: str, params: Params = ()) -> int:
     return int(await db.fetchval(f"{sql} RETURNING id", params) or 0)
 
 
+class IntegrityError(Exception):
+    """A constraint refused a statement (unique, foreign key, check), on either store."""
+
+
 class StoreOpenError(OSError):
     """The store cannot be created or opened (a bad `[storage] path` or `url`)."""
 
@@ -294,23 +298,35 @@ class SqliteDatabase:
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return its rowcount."""
-        async with self._guard(), self.conn.execute(sql, params) as cur:
-            return int(cur.rowcount)
+        try:
+            async with self._guard(), self.conn.execute(sql, params) as cur:
+                return int(cur.rowcount)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        async with self._guard():
-            await self.conn.executemany(sql, rows)
+        try:
+            async with self._guard():
+                await self.conn.executemany(sql, rows)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
-        async with self._guard(), self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        try:
+            async with self._guard(), self.conn.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
-        async with self._guard(), self.conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
-            # RETURNING: the statement is complete only once every row was stepped.
-            await cur.fetchall()
-            return row
+        try:
+            async with self._guard(), self.conn.execute(sql, params) as cur:
+                row = await cur.fetchone()
+                # RETURNING: the statement is complete only once every row was stepped.
+                await cur.fetchall()
+                return row
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)

@@ -268,7 +268,7 @@ class InboxRepo:
         changed = await self.db.execute(
             "UPDATE inbox_threads SET state = 'closed', live = NULL, closed_at = ?,"
             " closed_by = ?, label = COALESCE(?, label),"
-            " labelled_by = CASE WHEN ? IS NULL THEN labelled_by ELSE ? END"
+            " labelled_by = CASE WHEN CAST(? AS TEXT) IS NULL THEN labelled_by ELSE ? END"
             " WHERE id = ? AND live = 1",
             (
                 to_db(at), by, None if label is None else json.dumps(label, ensure_ascii=False),

@@ -327,7 +327,7 @@ class OutboxRepo:
             # receipt sets every part of its message.
             await self.db.executemany(
                 "UPDATE outbox_message_ids SET state = ? WHERE outbox_id = ?"
-                " AND (? OR (channel = ? AND message_id = ?))",
+                " AND (? = 1 OR (channel = ? AND message_id = ?))",
                 [
                     (r.state, owner, int(r.whole), r.channel, r.message_id)
                     for r, owner in zip(receipts, found, strict=True)
@@ -351,7 +351,8 @@ class OutboxRepo:
         for start in range(0, len(touched), _CHUNK):
             part = touched[start : start + _CHUNK]
             rows = await self.db.fetchall(
-                "SELECT outbox_id, max(state IS NULL OR state = 'pending') AS open,"
+                "SELECT outbox_id,"
+                " max(CASE WHEN state IS NULL OR state = 'pending' THEN 1 ELSE 0 END) AS open,"
                 f" max({_RANK_SQL}) AS worst FROM outbox_message_ids"
                 f" WHERE outbox_id IN ({_marks(part)}) GROUP BY outbox_id",
                 part,
@@ -557,7 +558,8 @@ class OutboxRepo:
         if items:
             await self.db.executemany(
                 "UPDATE outbox SET status = 'queued', not_before = ?, lease_until = NULL,"
-                " attempts = max(attempts - 1, 0) WHERE id = ? AND status = 'sending'",
+                " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
+                " WHERE id = ? AND status = 'sending'",
                 [(to_db(when), item_id) for item_id, when in items],
             )
 

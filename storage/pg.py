@@ -28,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from storage.db import Params, StoreOpenError, migrations
+from storage.db import IntegrityError, Params, StoreOpenError, migrations
 
 log = logging.getLogger(__name__)
 
@@ -264,31 +264,46 @@ class PgDatabase:
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return its rowcount."""
         text, names = to_pg(sql)
-        async with self.connection() as conn:
-            return _rowcount(await conn.execute(text, *_args(names, params)))
+        try:
+            async with self.connection() as conn:
+                return _rowcount(await conn.execute(text, *_args(names, params)))
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         text, names = to_pg(sql)
         args = [_args(names, row) for row in rows]
         if not args:
             return
-        async with self.connection() as conn:
-            await conn.executemany(text, args)
+        try:
+            async with self.connection() as conn:
+                await conn.executemany(text, args)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
         text, names = to_pg(sql)
-        async with self.connection() as conn:
-            return list(await conn.fetch(text, *_args(names, params)))
+        try:
+            async with self.connection() as conn:
+                return list(await conn.fetch(text, *_args(names, params)))
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
 
     async def fetchone(self, sql: str, params: Params = ()) -> asyncpg.Record | None:
         text, names = to_pg(sql)
-        async with self.connection() as conn:
-            return await conn.fetchrow(text, *_args(names, params))
+        try:
+            async with self.connection() as conn:
+                return await conn.fetchrow(text, *_args(names, params))
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         text, names = to_pg(sql)
-        async with self.connection() as conn:
-            return await conn.fetchval(text, *_args(names, params))
+        try:
+            async with self.connection() as conn:
+                return await conn.fetchval(text, *_args(names, params))
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
 
     async def iterate(
         self, sql: str, params: Params = (), *, page: int = 1000

@@ -342,7 +342,7 @@ class ReadingRepo:
         return await self.db.execute(
             "UPDATE readings SET status = 'replaced' WHERE account = ? AND meter_serial = ?"
             " AND zone = ? AND period = ? AND status = 'accepted'"
-            " AND (channel = 'console') = ? AND linked = ?",
+            " AND (CASE WHEN channel = 'console' THEN 1 ELSE 0 END) = ? AND linked = ?",
             (account, serial, zone, period, int(channel == "console"), int(linked)),
         )
 
