@@ -15,7 +15,9 @@ tests/bot/test_instances_e2e.py and bench/bench_instances.py.
   (the submit journal), so a re-sent part is a duplicate part of the same message, and
   a message handled twice would be a second message.
 
-Every wait is bounded; processes are ended by the caller in `finally` (`stop_all`).
+Every wait is bounded; processes are ended by the caller in `finally` (`stop_all`). The
+processes run in the settings file's directory, so whatever a wrong setting might make
+lands there, never in the repository.
 """
 
 from __future__ import annotations
@@ -203,6 +205,8 @@ def base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("GATEWAY")}
     env["GATEWAY__SMPP__PASSWORD"] = SMPP_PASSWORD
     env["GATEWAY__API__TOKEN"] = TOKEN
+    # The code of this checkout, whatever directory the process runs in.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
 
@@ -212,7 +216,7 @@ async def gateway_cli(
     """Run one `gateway …` command to its end; (exit status, stdout, stderr)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", *args, "--config", str(cfg),
-        cwd=ROOT, env=env or base_env(),
+        cwd=cfg.parent, env=env or base_env(),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:
@@ -253,7 +257,7 @@ class Instance:
             log.write(f"=== start {self.starts} of {self.name}\n".encode())
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.cli", "run", "--config", str(self.cfg),
-                cwd=ROOT, env=self.env(), stdout=asyncio.subprocess.DEVNULL, stderr=log,
+                cwd=self.cfg.parent, env=self.env(), stdout=asyncio.subprocess.DEVNULL, stderr=log,
             )
 
     @property
