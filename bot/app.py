@@ -24,11 +24,13 @@ from handlers.base import Context, HandlerConfig, Outcome
 from handlers.dispatch import Handlers
 from handlers.inbox import InboxIntake
 from notifications.campaigns import Notifications
+from notifications.limits import ChannelLimits
 from notifications.scheduler import ReminderScheduler
 from notifications.sender import OutboxSender
 from notifications.staff import staff_reply
-from notifications.wake import LocalWake
+from notifications.wake import LocalWake, PgWake, WakeSignal
 from parsers.intent import Intent
+from storage.cluster import Cluster, PgCluster, SoloCluster
 from storage.db import utcnow
 from storage.outbox import PRIORITY_URGENT, NewMessage
 from storage.store import Store
@@ -42,6 +44,10 @@ log = logging.getLogger("gateway")
 # How long past its lease a `sending` message may wait before /healthz says the sender
 # is down (a live sender reclaims it at its next look, within a poll).
 STUCK_GRACE = timedelta(seconds=10)
+# Inbound messages journaled this long ago and still unprocessed were left by a dead
+# instance; the leader looks for them this often (docs/operations.md "Several instances").
+ORPHAN_AGE = timedelta(seconds=60)
+ORPHAN_CHECK = timedelta(seconds=30)
 
 
 def handler_config(settings: Settings) -> HandlerConfig:
@@ -142,6 +148,14 @@ class Gateway:
         self.notifications: Notifications | None = None
         self.reminders: ReminderScheduler | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        # This instance among the instances of the gateway (docs/interfaces.md §13): the
+        # singletons (updates from Telegram and MAX, the reminder scheduler, the staff
+        # digest) run only while it is the leader.
+        self.cluster: Cluster | None = None
+        self._singletons: dict[str, asyncio.Task[Any]] = {}
+        self._leading = asyncio.Lock()
+        self._ready = False
+        self._stopping = False
         # Its own registry per gateway: two gateways in one process never mix counts.
         self.metrics = Metrics(settings.instance)
 
@@ -158,9 +172,16 @@ class Gateway:
             if self.demo_loaded:
                 log.warning("DEMO DATA: loaded %d demo accounts into an empty database",
                             self.demo_loaded)
+        self.cluster = self._make_cluster()
+        await self.cluster.start(self._on_leadership)
+        self._up("cluster", f"instance {s.instance}, "
+                 f"{'leader' if self.cluster.is_leader else 'follower'}")
         self.sender = OutboxSender.from_settings(self.store, s)
-        # Another process (the CLI) that queues work wakes this sender at once.
-        self.sender.wake_signal = LocalWake(s.storage.path)
+        if isinstance(self.sender.limiter, ChannelLimits):
+            # The Telegram and MAX limits are the bots', counted across instances.
+            self.sender.limiter.share = self.cluster.share
+        # Another process (the CLI) or instance that queues work wakes this sender at once.
+        self.sender.wake_signal = self._make_wake()
         self.notifications = Notifications.from_settings(self.store, s, wake=self.sender.wake)
         config = handler_config(s)
         handlers = StaffAwareHandlers(
@@ -178,6 +199,9 @@ class Gateway:
         if s.smpp.enabled and s.smpp.simulator:
             await self._start_simulator()
         for channel in [*self._build_channels(), *self._extra]:
+            # A follower's messenger channels send but take no updates (the leader's do).
+            if hasattr(channel, "set_receiving"):
+                channel.receiving = self.cluster.is_leader  # type: ignore[attr-defined]
             # Receipts feed the receipt lag; the sender sends through a wrapper that
             # counts and times each send (bot/metrics.py).
             await channel.start(self.engine.accept, self.metrics.on_report(self.sender.on_report))
@@ -187,18 +211,8 @@ class Gateway:
         await self.engine.recover()
         self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
         self._up("outbox sender", "")
-        self.reminders = ReminderScheduler(self.notifications)
-        self._tasks.append(asyncio.create_task(self.reminders.run(), name="reminders"))
-        self._up("reading reminder scheduler", f"day {s.readings.window_first_day}, "
-                 f"{s.notifications.reminder_hour}:00 local")
-        if s.telegram.enabled and s.telegram.staff_chat_id is not None:
-            from handlers.quality.digest import run_digest_scheduler
-
-            self._tasks.append(asyncio.create_task(
-                run_digest_scheduler(self.store, self._to_staff_chat, s.service.tz),
-                name="staff-digest",
-            ))
-            self._up("staff digest", "09:00 local to the staff chat")
+        self._ready = True
+        await self._apply_leadership()
         if s.api.enabled:
             from bot.api import AdminApi
 
@@ -208,6 +222,102 @@ class Gateway:
             except OSError as exc:
                 raise SettingsError(_listen_error("api", s.api.host, s.api.port, exc)) from exc
             self._up("admin API", f"http://{s.api.host}:{self.api.port}")
+
+    def _make_cluster(self) -> Cluster:
+        """PostgreSQL: instances with the same url find each other through it; SQLite:
+        this process is the only instance (docs/interfaces.md §13)."""
+        assert self.store is not None
+        s = self.settings
+        if getattr(self.store.db, "dialect", "sqlite") == "postgresql":
+            return PgCluster(
+                self._pg_url(), s.instance, heartbeat=s.service.heartbeat_seconds
+            )
+        return SoloCluster(s.instance)
+
+    def _make_wake(self) -> WakeSignal:
+        assert self.store is not None
+        if getattr(self.store.db, "dialect", "sqlite") == "postgresql":
+            return PgWake(self._pg_url())
+        return LocalWake(self.settings.storage.path)
+
+    def _pg_url(self) -> str:
+        url = getattr(self.store.db if self.store is not None else None, "url", None)
+        if not isinstance(url, str):
+            raise RuntimeError("a PostgreSQL store without a url")
+        return url
+
+    async def _on_leadership(self, leader: bool) -> None:
+        await self._apply_leadership()
+
+    async def _apply_leadership(self) -> None:
+        """Start the singletons on the leader, stop them on a follower (idempotent: the
+        cluster's callback and the end of `start()` both call it)."""
+        if not self._ready or self.cluster is None:
+            return
+        async with self._leading:
+            leader = self.cluster.is_leader and not self._stopping
+            for channel in self.channels.values():
+                setter = getattr(channel, "set_receiving", None)
+                if setter is not None and not self._stopping:  # stop() confirms itself
+                    await setter(leader)
+            if leader:
+                self._start_singletons()
+            else:
+                await self._stop_singletons()
+
+    def _start_singletons(self) -> None:
+        s = self.settings
+        assert self.notifications is not None
+        assert self.store is not None
+        if "reminders" not in self._singletons:
+            self.reminders = ReminderScheduler(self.notifications)
+            self._singletons["reminders"] = asyncio.create_task(
+                self.reminders.run(), name="reminders"
+            )
+            self._up("reading reminder scheduler", f"day {s.readings.window_first_day}, "
+                     f"{s.notifications.reminder_hour}:00 local")
+        if (
+            s.telegram.enabled and s.telegram.staff_chat_id is not None
+            and "staff-digest" not in self._singletons
+        ):
+            from handlers.quality.digest import run_digest_scheduler
+
+            self._singletons["staff-digest"] = asyncio.create_task(
+                run_digest_scheduler(self.store, self._to_staff_chat, s.service.tz),
+                name="staff-digest",
+            )
+            self._up("staff digest", "09:00 local to the staff chat")
+        shared = not isinstance(self.cluster, SoloCluster)
+        if shared and "journal-recovery" not in self._singletons:
+            self._singletons["journal-recovery"] = asyncio.create_task(
+                self._recover_orphans(), name="journal-recovery"
+            )
+
+    async def _recover_orphans(self) -> None:
+        """The leader's housekeeping on a shared store: messages journaled by an instance
+        that died before handling them are handled here (each once: the engine skips
+        what another instance processed meanwhile)."""
+        assert self.engine is not None
+        while True:
+            await asyncio.sleep(ORPHAN_CHECK.total_seconds())
+            try:
+                found = await self.engine.recover(received_before=utcnow() - ORPHAN_AGE)
+            except Exception:
+                log.exception("journal recovery failed; trying again later")
+                continue
+            if found:
+                log.warning("took over %d inbound messages left by another instance", found)
+
+    async def _stop_singletons(self) -> None:
+        if self.reminders is not None:
+            self.reminders.stop()
+        tasks, self._singletons = self._singletons, {}
+        for task in tasks.values():
+            task.cancel()
+        for name, task in tasks.items():
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+            log.info("stopped %s (not the leader)", name)
 
     def _build_channels(self) -> list[Channel]:
         s = self.settings
@@ -295,6 +405,14 @@ class Gateway:
             await self.close_store()
 
     async def _stop_parts(self) -> None:
+        # Leave the cluster first: another instance takes over the singletons now.
+        self._stopping = True
+        await self._apply_leadership()
+        if self.cluster is not None:
+            try:
+                await self.cluster.stop()
+            except Exception:
+                log.exception("leaving the cluster failed")
         if self.api is not None:
             try:
                 await self.api.stop()
@@ -392,10 +510,15 @@ class Gateway:
         for name, channel in self.channels.items():
             if name != ChannelName.CONSOLE.value and not channel.is_up():
                 down.append(f"channel:{name}")
+        cluster = self.cluster
         body: dict[str, Any] = {
             "status": "ok" if not down else "down",
             "down": down,
             "instance": self.settings.instance,
+            # docs/interfaces.md §13: whether this instance runs the singletons, and the
+            # live instances of the gateway (this one included)
+            "leader": cluster is not None and cluster.is_leader,
+            "instances": [i.id for i in await cluster.instances()] if cluster else [],
             "channels": sorted(self.channels),
             "mode": {
                 "simulator": self.settings.smpp.enabled and self.settings.smpp.simulator,

@@ -8,7 +8,10 @@ The order of steps is fixed, and each is where it is for a reason:
 2. resolve the contact: before the lock, since the key needs nothing else; an SMS
    sender's phone is proven by the network, a Telegram user's only once verified.
 3. per-conversation lock: two quick messages of one person are handled in order, while
-   other conversations run concurrently.
+   other conversations run concurrently. On PostgreSQL, where several instances share
+   the journal (docs/interfaces.md §13), the lock is also taken in the store, first in
+   the transaction of 4–9 (`storage.cluster.lock_conversation`), and an entry another
+   instance processed meanwhile is skipped: each message is handled once.
 4. load state: a pending confirmation or question changes what «да» or «2» mean.
 5. parse: pure, no I/O (parsers/).
 6. handler: the use case (handlers/); it returns replies, never calls a channel.
@@ -32,6 +35,7 @@ import logging
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from bot.core import (
@@ -47,6 +51,7 @@ from bot.metrics import Metrics
 from handlers.base import KEEP, Context, HandlerConfig, InboxNote, Outcome, Reply, SharedPhone
 from handlers.inbox import InboxIntake
 from parsers.intent import Intent
+from storage.cluster import lock_conversation
 from storage.models import Contact, ConversationKey
 from storage.outbox import PRIORITY_REPLY, NewMessage
 from storage.store import Store
@@ -89,6 +94,7 @@ class ConversationEngine:
         self._locks: dict[ConversationKey, asyncio.Lock] = {}
         self._lock_users: dict[ConversationKey, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._entries: set[int] = set()  # journal entries being processed here
         self._closing = False
 
     # -- the channel-facing side -------------------------------------------------------
@@ -120,11 +126,21 @@ class ConversationEngine:
     def _spawn(self, entry_id: int, inbound: Inbound) -> None:
         task = asyncio.create_task(self.process(entry_id, inbound), name=f"inbound-{entry_id}")
         self._tasks.add(task)
+        self._entries.add(entry_id)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._entries.discard(entry_id))
 
-    async def recover(self) -> int:
-        """Process journal entries left unprocessed by a crash; returns how many."""
-        entries = await self.store.journal.unprocessed()
+    async def recover(self, received_before: datetime | None = None) -> int:
+        """Process journal entries left unprocessed by a crash (of this instance, or of
+        another one sharing the store: the leader looks now and then, for entries
+        received before `received_before`); returns how many. Entries in progress here
+        are left alone; one in progress at another instance waits for its
+        conversation's lock and is then skipped as processed."""
+        entries = [
+            entry for entry in await self.store.journal.unprocessed()
+            if entry.id not in self._entries
+            and (received_before is None or entry.received_at < received_before)
+        ]
         for entry in entries:
             self._spawn(entry.id, Inbound.model_validate_json(entry.payload))
         if entries:
@@ -170,8 +186,12 @@ class ConversationEngine:
         # 2. resolve the contact
         contact = await self._resolve(inbound)
         key = ConversationKey(inbound.channel.value, inbound.address)
-        # 3. per-conversation lock
+        # 3. per-conversation lock (in this process, and in the store for all instances)
         async with self._lock(key), self.store.db.transaction():
+            await lock_conversation(self.store.db, f"{key.channel}:{key.address}")
+            if await self.store.journal.is_processed(entry_id):
+                log.info("engine: inbound %d was processed by another instance", entry_id)
+                return
             # 4. load state (and note that the contact wrote: notices go to the
             # messenger a person wrote from last)
             state = await self.store.state.get(key, inbound.received_at)

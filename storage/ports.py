@@ -236,6 +236,10 @@ class Journal(Protocol):
         """Entries not marked processed, oldest (by id) first (replayed at start-up)."""
         ...
 
+    async def is_processed(self, entry_id: int) -> bool:
+        """Whether the entry is marked processed (by this or another instance)."""
+        ...
+
 
 class Appeals(Protocol):
     """Appeals (обращения): numbered tickets with a due time, their messages (the first
