@@ -319,6 +319,21 @@ class Gateway:
                 await task
             log.info("stopped %s (not the leader)", name)
 
+    def _standby(self) -> list[str]:
+        """The singletons another instance runs while this one follows (/healthz: they
+        are neither up nor down here)."""
+        if self.cluster is None or self.cluster.is_leader:
+            return []
+        s = self.settings
+        names = [name for name, channel in self.channels.items()
+                 if hasattr(channel, "set_receiving")]
+        names.append("reminders")
+        if s.telegram.enabled and s.telegram.staff_chat_id is not None:
+            names.append("staff-digest")
+        if not isinstance(self.cluster, SoloCluster):
+            names.append("journal-recovery")
+        return names
+
     def _build_channels(self) -> list[Channel]:
         s = self.settings
         channels: list[Channel] = []
@@ -518,6 +533,7 @@ class Gateway:
             # docs/interfaces.md §13: whether this instance runs the singletons, and the
             # live instances of the gateway (this one included)
             "leader": cluster is not None and cluster.is_leader,
+            "standby": self._standby(),
             "instances": [i.id for i in await cluster.instances()] if cluster else [],
             "channels": sorted(self.channels),
             "mode": {
