@@ -37,6 +37,7 @@ from storage.store import Store
 
 if TYPE_CHECKING:
     from bot.api import AdminApi
+    from sms_gateway.fragments import FragmentStore
     from sms_gateway.simulator import SmscSimulator
 
 log = logging.getLogger("gateway")
@@ -343,7 +344,7 @@ class Gateway:
             channels.append(
                 SmsChannel(
                     self._smpp or s.smpp,
-                    fragments_path=self._fragments_path(),
+                    self._fragments(),
                     region=s.service.phone_region,
                     clock=self.clock,
                     journal=self.sender.journal if self.sender is not None else None,
@@ -362,6 +363,17 @@ class Gateway:
 
             channels.append(EmailChannel(s.email, company=s.service.company))
         return channels
+
+    def _fragments(self) -> FragmentStore | Path:
+        """Parts of long MO SMS: in the PostgreSQL store, shared by every instance (a
+        long SMS whose parts reach two instances is reassembled once); beside the SQLite
+        file otherwise."""
+        db = self.store.db if self.store is not None else None
+        if getattr(db, "dialect", "sqlite") == "postgresql":
+            from sms_gateway.fragments_pg import PgFragmentStore
+
+            return PgFragmentStore(db.pool)  # type: ignore[union-attr]
+        return self._fragments_path()
 
     def _fragments_path(self) -> Path:
         return self.settings.storage.path.with_name(

@@ -1,5 +1,5 @@
-"""A PostgreSQL database of its own per test (docs/interfaces.md §13), with the cluster's
-tables. Tests are skipped where no server answers at 127.0.0.1:5432."""
+"""A PostgreSQL database of its own per test (docs/interfaces.md §13). Tests are skipped
+where no server answers at 127.0.0.1:5432 (or `GATEWAY_TEST_PG`)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ def _dsn(name: str) -> str:
 
 
 @pytest.fixture
-async def pg_dsn() -> AsyncIterator[str]:
-    """The url of a new, empty database (dropped after the test) with migration 009."""
+async def pg_url() -> AsyncIterator[str]:
+    """The url of a new, empty database, dropped after the test."""
     try:
         admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
@@ -30,13 +30,20 @@ async def pg_dsn() -> AsyncIterator[str]:
     name = f"gw_{uuid.uuid4().hex[:12]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        conn = await asyncpg.connect(_dsn(name))
-        try:
-            sql = (resources.files("storage") / "migrations" / "009_cluster.pg.sql").read_text()
-            await conn.execute(sql)
-        finally:
-            await conn.close()
         yield _dsn(name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def pg_dsn(pg_url: str) -> str:
+    """A new database with the cluster's tables only (migration 009), for the parts
+    that need no store around them."""
+    conn = await asyncpg.connect(pg_url)
+    try:
+        sql = (resources.files("storage") / "migrations" / "009_cluster.pg.sql").read_text()
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+    return pg_url
