@@ -226,6 +226,8 @@ class PgCluster:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
         await self._step_down()
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -277,7 +279,7 @@ class PgCluster:
                 if got:
                     self._leader = True
                     log.warning("cluster: instance %s is now the leader", self.instance_id)
-                    await self._tell(True)
+                    self._tell_soon(True)
             rows = await conn.fetch(_LIVE, self.heartbeat * LIVE_PERIODS, timeout=self.timeout)
             self._live = [InstanceInfo(r["id"], r["started_at"], r["heartbeat_at"]) for r in rows]
             self.heartbeats += 1
@@ -285,7 +287,7 @@ class PgCluster:
             raise
         except Exception as exc:  # OSError, asyncpg errors, timeouts: all mean "lost"
             log.warning("cluster: heartbeat of %s failed (%s)", self.instance_id, exc)
-            await self._step_down()
+            self._step_down_soon()
             conn, self._conn = self._conn, None
             if conn is not None:
                 conn.terminate()
@@ -293,10 +295,22 @@ class PgCluster:
             self._beat_done.set()
 
     def _terminated(self, conn: Any) -> None:
-        if conn is self._conn and self._leader and self._task is not None:
-            task = asyncio.get_running_loop().create_task(self._step_down())
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+        if conn is self._conn and self._task is not None:
+            self._step_down_soon()
+
+    def _step_down_soon(self) -> None:
+        if self._leader:
+            self._leader = False
+            log.warning("cluster: instance %s is no longer the leader", self.instance_id)
+            self._tell_soon(False)
+
+    def _tell_soon(self, leader: bool) -> None:
+        """The callback in a task of its own: starting a singleton may wait on the network
+        (Telegram's setWebhook), and the heartbeats must not wait for it. Each call is
+        told in order; the app applies the state current when it runs."""
+        task = asyncio.get_running_loop().create_task(self._tell(leader))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def _step_down(self) -> None:
         if self._leader:
