@@ -11,7 +11,10 @@ The order of steps is fixed, and each is where it is for a reason:
    other conversations run concurrently. On PostgreSQL, where several instances share
    the journal (docs/interfaces.md §13), the lock is also taken in the store, first in
    the transaction of 4–9 (`storage.cluster.lock_conversation`), and an entry another
-   instance processed meanwhile is skipped: each message is handled once.
+   instance processed meanwhile is skipped: each message is handled once. A message
+   whose conversation has an earlier one still unprocessed (journaled by another
+   instance a moment before) waits for it first, up to `order_wait` seconds (that
+   instance may have died: the leader's recovery takes its message over later).
 4. load state: a pending confirmation or question changes what «да» or «2» mean.
 5. parse: pure, no I/O (parsers/).
 6. handler: the use case (handlers/); it returns replies, never calls a channel.
@@ -58,6 +61,9 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 
+# How often a message waiting for its conversation's earlier one looks again (seconds).
+ORDER_POLL = 0.05
+
 APOLOGY = "Извините, не удалось обработать сообщение. Мы уже разбираемся, попробуйте позже."
 
 Parse = Callable[[str], Intent]
@@ -83,8 +89,11 @@ class ConversationEngine:
         wake_sender: Callable[[], None] | None = None,
         metrics: Metrics | None = None,
         inbox: InboxIntake | None = None,
+        order_wait: float = 2.0,
     ) -> None:
         self.store = store
+        self.order_wait = order_wait
+        self.order_waits = 0  # messages that waited for an earlier one (tests, logs)
         self.metrics = metrics
         self.inbox = inbox or InboxIntake(store, HandlerConfig())
         self.handlers = handlers
@@ -187,6 +196,7 @@ class ConversationEngine:
         contact = await self._resolve(inbound)
         key = ConversationKey(inbound.channel.value, inbound.address)
         # 3. per-conversation lock (in this process, and in the store for all instances)
+        await self._after_earlier(entry_id, key)
         async with self._lock(key), self.store.db.transaction():
             await lock_conversation(self.store.db, f"{key.channel}:{key.address}")
             if await self.store.journal.is_processed(entry_id):
@@ -348,6 +358,24 @@ class ConversationEngine:
         self._wake()
 
     # -- locks -------------------------------------------------------------------------
+
+    async def _after_earlier(self, entry_id: int, key: ConversationKey) -> None:
+        """On a store shared by instances: wait (bounded) until the conversation's
+        earlier messages are processed, wherever they were journaled."""
+        if getattr(self.store.db, "dialect", "sqlite") != "postgresql":
+            return  # one process: the conversation's lock is taken in journal order
+        journal = self.store.journal
+        if not await journal.earlier_unprocessed(entry_id, key.channel, key.address):
+            return
+        self.order_waits += 1
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.order_wait
+        while loop.time() < deadline:
+            await asyncio.sleep(ORDER_POLL)
+            if not await journal.earlier_unprocessed(entry_id, key.channel, key.address):
+                return
+        log.warning("engine: inbound %d goes before an earlier one of %s, still unprocessed",
+                    entry_id, mask_phone(key.address))
 
     def _lock(self, key: ConversationKey) -> _KeyLock:
         return _KeyLock(self, key)
