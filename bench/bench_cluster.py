@@ -2,12 +2,17 @@
 docs/operations.md "Several instances").
 
     .venv/bin/python bench/bench_cluster.py takeover [--rounds 5] [--heartbeat 5]
+    .venv/bin/python bench/bench_cluster.py claims [--rows 20000]
 
 takeover: three processes run a `PgCluster` each on a fresh database (created and
 dropped here, on 127.0.0.1:5432 as postgres); the leader is killed with SIGKILL, and the
 time until another process reports itself leader is measured, `--rounds` times (the new
 leader is killed in the next round, at a random moment of its heartbeat period; a fresh
 process replaces each one killed). Prints each takeover time, the median and the maximum.
+
+claims: `--rows` outbox rows on a fresh database, claimed (batches of 200, as the sender
+does) and marked sent by 1, 2 and 4 "instances" (a `PgDatabase` pool each) at once:
+rows a second in all, and a check that no row was claimed twice.
 """
 
 from __future__ import annotations
@@ -117,12 +122,68 @@ async def takeover(rounds: int, heartbeat: float) -> list[float]:
     return times
 
 
+async def claims(rows: int, instances: int) -> float:
+    from datetime import timedelta
+
+    from bot.core import ChannelName, Outbound
+    from storage.db import utcnow
+    from storage.pg import PgDatabase
+    from storage.store import Store
+
+    admin = await asyncpg.connect(ADMIN)
+    name = f"gw_bench_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = ADMIN.rpartition("/")[0] + "/" + name
+    stores: list[Store] = []
+    try:
+        for _ in range(instances):
+            db = PgDatabase(dsn)
+            await db.open()
+            stores.append(Store.over(db))
+        payload = Outbound(channel=ChannelName.SMS, address="+79120000000", text="x")
+        await stores[0].db.executemany(
+            "INSERT INTO outbox (channel, address, payload, priority, status, not_before,"
+            " created_at, idempotency_key) VALUES ('sms', ?, ?, 20, 'queued', ?, ?, ?)",
+            [(f"+7912{n:07d}", payload.model_dump_json(), "2000-01-01T00:00:00+00:00",
+              "2000-01-01T00:00:00+00:00", f"b{n}") for n in range(rows)],
+        )
+        claimed: list[int] = []
+
+        async def instance(store: Store) -> None:
+            while True:
+                items = await store.outbox.claim(utcnow(), 200, timedelta(seconds=60))
+                if not items:
+                    return
+                claimed.extend(item.id for item in items)
+                await store.outbox.mark_sent_many(
+                    [(item.id, "sms", [f"m{item.id}"], 1) for item in items], utcnow()
+                )
+
+        started = time.perf_counter()
+        await asyncio.gather(*(instance(store) for store in stores))
+        elapsed = time.perf_counter() - started
+        assert len(claimed) == len(set(claimed)) == rows, "a row claimed twice or lost"
+        return rows / elapsed
+    finally:
+        for store in stores:
+            await store.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["takeover"])
+    parser.add_argument("what", choices=["takeover", "claims"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--heartbeat", type=float, default=5.0)
+    parser.add_argument("--rows", type=int, default=20_000)
     args = parser.parse_args()
+    if args.what == "claims":
+        for instances in (1, 2, 4):
+            rate = asyncio.run(claims(args.rows, instances))
+            print(f"claims: {args.rows} rows, {instances} instance(s): {rate:,.0f} rows/s, "
+                  "none twice")
+        return
     times = asyncio.run(takeover(args.rounds, args.heartbeat))
     print(f"takeover after SIGKILL, heartbeat {args.heartbeat:g} s, 3 instances, "
           f"{len(times)} rounds: median {statistics.median(times):.2f} s, "

@@ -29,11 +29,11 @@ from storage.registry import DEFAULT_BATCH  # noqa: E402 - after the path is set
 
 def child(db_path: str, csv_path: str, batch: int) -> None:
     """Run one import and print its figures as JSON (runs in the child process)."""
-    from storage.db import Database
+    from storage.db import SqliteDatabase
     from storage.registry import import_customers
 
     async def run() -> dict[str, float | int]:
-        async with Database(db_path) as db:
+        async with SqliteDatabase(db_path) as db:
             started = time.perf_counter()
             report = await import_customers(db, csv_path, batch_size=batch)
             seconds = time.perf_counter() - started

@@ -33,6 +33,7 @@ from parsers.intent import Intent
 from storage.cluster import Cluster, PgCluster, SoloCluster
 from storage.db import utcnow
 from storage.outbox import PRIORITY_URGENT, NewMessage
+from storage.pg import PgDatabase
 from storage.store import Store
 
 if TYPE_CHECKING:
@@ -164,8 +165,11 @@ class Gateway:
 
     async def start(self) -> None:
         s = self.settings
-        self.store = await Store.open(s.storage.path)
-        self._up("store", f"SQLite {s.storage.path}")
+        from storage.open import open_database
+
+        target = s.storage.target
+        self.store = Store.over(await open_database(target, create=True))
+        self._up("store", target.describe())
         if s.demo.enabled:
             from storage.demo import load_demo_if_empty
 
@@ -229,7 +233,7 @@ class Gateway:
         this process is the only instance (docs/interfaces.md §13)."""
         assert self.store is not None
         s = self.settings
-        if getattr(self.store.db, "dialect", "sqlite") == "postgresql":
+        if self.store.db.dialect == "postgresql":
             return PgCluster(
                 self._pg_url(), s.instance, heartbeat=s.service.heartbeat_seconds
             )
@@ -237,15 +241,15 @@ class Gateway:
 
     def _make_wake(self) -> WakeSignal:
         assert self.store is not None
-        if getattr(self.store.db, "dialect", "sqlite") == "postgresql":
+        if self.store.db.dialect == "postgresql":
             return PgWake(self._pg_url())
         return LocalWake(self.settings.storage.path)
 
     def _pg_url(self) -> str:
-        url = getattr(self.store.db if self.store is not None else None, "url", None)
-        if not isinstance(url, str):
-            raise RuntimeError("a PostgreSQL store without a url")
-        return url
+        db = self.store.db if self.store is not None else None
+        if not isinstance(db, PgDatabase):
+            raise RuntimeError("not a PostgreSQL store")
+        return db.url
 
     async def _on_leadership(self, leader: bool) -> None:
         await self._apply_leadership()
@@ -369,10 +373,10 @@ class Gateway:
         long SMS whose parts reach two instances is reassembled once); beside the SQLite
         file otherwise."""
         db = self.store.db if self.store is not None else None
-        if getattr(db, "dialect", "sqlite") == "postgresql":
+        if isinstance(db, PgDatabase):
             from sms_gateway.fragments_pg import PgFragmentStore
 
-            return PgFragmentStore(db.pool)  # type: ignore[union-attr]
+            return PgFragmentStore(db.pool)
         return self._fragments_path()
 
     def _fragments_path(self) -> Path:

@@ -362,7 +362,7 @@ class ConversationEngine:
     async def _after_earlier(self, entry_id: int, key: ConversationKey) -> None:
         """On a store shared by instances: wait (bounded) until the conversation's
         earlier messages are processed, wherever they were journaled."""
-        if getattr(self.store.db, "dialect", "sqlite") != "postgresql":
+        if self.store.db.dialect != "postgresql":
             return  # one process: the conversation's lock is taken in journal order
         journal = self.store.journal
         if not await journal.earlier_unprocessed(entry_id, key.channel, key.address):

@@ -34,6 +34,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from storage.open import StoreTarget, parse_store_url, store_target, url_has_password
+
 DEFAULT_CONFIG = Path("settings.toml")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -96,7 +98,31 @@ class ServiceSettings(_Section):
 
 
 class StorageSettings(_Section):
+    """`url` chooses the store (docs/interfaces.md §13): empty or `sqlite:///PATH` is the
+    SQLite file (`path` is its short form; a sqlite url sets `path`), a
+    `postgresql://USER@HOST[:PORT]/DB` url is PostgreSQL (the password from
+    GATEWAY__STORAGE__URL or PGPASSWORD, never the file). `url` wins over `path`; with
+    PostgreSQL, `path` still places the instance's local side files."""
+
     path: Path = Path("var/gateway.db")
+    url: SecretStr = SecretStr("")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: SecretStr) -> SecretStr:
+        parse_store_url(value.get_secret_value())  # ValueError with the password masked
+        return SecretStr(value.get_secret_value().strip())
+
+    @model_validator(mode="after")
+    def _sqlite_url(self) -> Self:
+        target = parse_store_url(self.url.get_secret_value())
+        if target is not None and target.path is not None:
+            self.path = self._file(target.path)
+        return self
+
+    @property
+    def target(self) -> StoreTarget:
+        return store_target(self.url.get_secret_value(), self.path)
 
     @field_validator("path")
     @classmethod
@@ -480,6 +506,14 @@ def load_settings(path: str | Path | None = None, *, use_default_file: bool = Tr
         raise SettingsError(
             f"{config}: email.smtp_password must come from the environment "
             "(GATEWAY__EMAIL__SMTP_PASSWORD), not the file"
+        )
+    storage = data.get("storage")
+    url = storage.get("url") if isinstance(storage, dict) else None
+    if isinstance(url, str) and url_has_password(url):
+        # A database password in a file ends up in backups and repositories.
+        raise SettingsError(
+            f"{config}: storage.url must not hold the password: leave it out of the "
+            "file and set PGPASSWORD (or the whole url in GATEWAY__STORAGE__URL)"
         )
     for key in ("token", "webhook_secret"):
         if isinstance(data.get("max"), dict) and key in data["max"]:

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from storage.address import HouseSpec, settlement_key, street_key
-from storage.db import Database, from_db, from_db_opt, to_db, utcnow
+from storage.db import Database, from_db, from_db_opt, insert_id, to_db, utcnow
 from storage.models import OutboxItem
 from storage.notices import respects_opt_out
 from storage.routing import Person, messengers, route, route_sql
@@ -236,7 +236,7 @@ class CampaignRepo:
     async def create(
         self, kind: str, title: str, params: dict[str, Any], *, status: str = "building"
     ) -> int:
-        return await self.db.execute(
+        return await insert_id(self.db, 
             "INSERT INTO campaigns (kind, title, status, params, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (kind, title, status, json.dumps(params, ensure_ascii=False), to_db(utcnow())),
@@ -415,7 +415,7 @@ class CampaignRepo:
     ) -> tuple[str, dict[str, Any]]:
         people, params = await self._people(audience)
         messenger = _messenger_of(messengers(routing.running, telegram=routing.telegram))
-        where = _NOT_OPTED_OUT if routing.respect_opt_out else "1"
+        where = _NOT_OPTED_OUT if routing.respect_opt_out else "1 = 1"
         channel, address = route_sql(routing.running)
         sql = (
             f"WITH {people}, chosen AS (SELECT p.phone AS phone, p.account AS account,"
@@ -496,15 +496,21 @@ class CampaignRepo:
             now=to_db(now),
         )
         async with self.db.transaction():
-            await self.db.execute(
+            # Parameters in a SELECT list have no type PostgreSQL could infer: cast.
+            # (`WHERE 1 = 1`: SQLite needs a WHERE before ON CONFLICT after a SELECT.)
+            added = await self.db.execute(
                 f"{routed} INSERT INTO outbox ({_INSERT_COLUMNS})"
-                " SELECT ch, addr, :payload, :priority, :status, :not_before,"
-                " :valid_until, :campaign, account, phone, :key || phone, :now FROM routed"
-                " WHERE 1 ON CONFLICT (idempotency_key) DO NOTHING",
+                " SELECT ch, addr, CAST(:payload AS TEXT), CAST(:priority AS INTEGER),"
+                " CAST(:status AS TEXT), CAST(:not_before AS TEXT),"
+                " CAST(:valid_until AS TEXT), CAST(:campaign AS INTEGER), account, phone,"
+                " CAST(:key AS TEXT) || phone, CAST(:now AS TEXT) FROM routed"
+                " WHERE 1 = 1 ON CONFLICT (idempotency_key) DO NOTHING",
                 params,
             )
-            # The driver reports no row count for a statement starting with WITH.
-            return int(await self.db.fetchval("SELECT changes()"))
+            if self.db.dialect == "sqlite":
+                # aiosqlite reports no row count for a statement starting with WITH.
+                added = int(await self.db.fetchval("SELECT changes()"))
+            return added
 
     async def by_channel(self, campaign_id: int) -> dict[str, int]:
         rows = await self.db.fetchall(

@@ -33,7 +33,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -327,10 +330,10 @@ class PgCluster:
             log.exception("cluster: starting/stopping the singletons failed")
 
 
-async def lock_conversation(db: Any, key: str) -> None:
+async def lock_conversation(db: Database, key: str) -> None:
     """Inside the caller's transaction: hold the conversation `key` until it ends, so
     two instances handle one conversation's messages one at a time (PostgreSQL grants
     waiters in turn). The embedded store needs none: one process, one writer, and the
     engine's own per-conversation lock."""
-    if getattr(db, "dialect", "sqlite") == "postgresql":
+    if db.dialect == "postgresql":
         await db.fetchval("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))

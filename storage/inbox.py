@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
-from storage.db import Database, from_db, from_db_opt, to_db
+from storage.db import Database, Row, from_db, from_db_opt, insert_id, to_db
 
 THREAD_KINDS = ("unrecognised", "handover", "appeal")
 THREAD_STATES = ("open", "answered", "closed")
@@ -95,7 +93,7 @@ class LabelledMessage:
     at: datetime
 
 
-def _thread(row: aiosqlite.Row) -> InboxThread:
+def _thread(row: Row) -> InboxThread:
     keys = row.keys()
     return InboxThread(
         id=row["id"],
@@ -122,7 +120,7 @@ def _thread(row: aiosqlite.Row) -> InboxThread:
     )
 
 
-def _message(row: aiosqlite.Row) -> InboxMessage:
+def _message(row: Row) -> InboxMessage:
     return InboxMessage(
         id=row["id"],
         thread_id=row["thread_id"],
@@ -164,7 +162,7 @@ class InboxRepo:
     ) -> InboxThread:
         if kind not in THREAD_KINDS:
             raise ValueError(f"unknown thread kind {kind!r}")
-        thread_id = await self.db.execute(
+        thread_id = await insert_id(self.db, 
             "INSERT INTO inbox_threads (contact_id, channel, address, reply_source, kind,"
             " due_at, appeal_id, text, received_at, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -198,7 +196,7 @@ class InboxRepo:
     async def add_message(self, thread_id: int, msg: NewInboxMessage) -> int:
         """Append a message; returns its id (0 when that inbound message or outbox row is
         in a thread already: processing again after a crash adds nothing)."""
-        return await self.db.execute(
+        return await insert_id(self.db, 
             "INSERT INTO inbox_messages (thread_id, direction, author, text, at, handled,"
             " inbound_id, outbox_id, attachment, attachment_data)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -270,7 +268,7 @@ class InboxRepo:
         changed = await self.db.execute(
             "UPDATE inbox_threads SET state = 'closed', live = NULL, closed_at = ?,"
             " closed_by = ?, label = COALESCE(?, label),"
-            " labelled_by = CASE WHEN ? IS NULL THEN labelled_by ELSE ? END"
+            " labelled_by = CASE WHEN CAST(? AS TEXT) IS NULL THEN labelled_by ELSE ? END"
             " WHERE id = ? AND live = 1",
             (
                 to_db(at), by, None if label is None else json.dumps(label, ensure_ascii=False),
@@ -372,7 +370,7 @@ class AuditRepo:
     async def append(
         self, actor: str, action: str, subject: str, details: dict[str, Any], at: datetime
     ) -> int:
-        return await self.db.execute(
+        return await insert_id(self.db, 
             "INSERT INTO audit_log (actor, action, subject, details, at) VALUES (?, ?, ?, ?, ?)",
             (actor, action, subject, json.dumps(details, ensure_ascii=False), to_db(at)),
         )

@@ -17,9 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
-from storage.db import Database, from_db, from_db_opt, to_db, utcnow
+from storage.db import Database, Row, from_db, from_db_opt, insert_id, to_db, utcnow
 from storage.models import OutboxItem
 
 # Priorities: lower goes first (docs/architecture.md: replies before broadcasts).
@@ -103,7 +101,7 @@ class NewMessage:
     status: str = "queued"
 
 
-def _item(row: aiosqlite.Row) -> OutboxItem:
+def _item(row: Row) -> OutboxItem:
     return OutboxItem(
         id=row["id"],
         channel=row["channel"],
@@ -190,7 +188,7 @@ class OutboxRepo:
 
     async def enqueue(self, msg: NewMessage) -> int:
         """Add a message; returns its id, or 0 when its idempotency key exists already."""
-        return await self.db.execute(_INSERT, _row(msg, to_db(utcnow())))
+        return await insert_id(self.db, _INSERT, _row(msg, to_db(utcnow())))
 
     async def claim(
         self,
@@ -219,7 +217,7 @@ class OutboxRepo:
         # SQLite has one writer: BEGIN IMMEDIATE serialises the claims.
         skip_locked = (
             " FOR UPDATE SKIP LOCKED"
-            if getattr(self.db, "dialect", "sqlite") == "postgresql"
+            if self.db.dialect == "postgresql"
             else ""
         )
         async with self.db.transaction():
@@ -341,7 +339,7 @@ class OutboxRepo:
             # receipt sets every part of its message.
             await self.db.executemany(
                 "UPDATE outbox_message_ids SET state = ? WHERE outbox_id = ?"
-                " AND (? OR (channel = ? AND message_id = ?))",
+                " AND (? = 1 OR (channel = ? AND message_id = ?))",
                 [
                     (r.state, owner, int(r.whole), r.channel, r.message_id)
                     for r, owner in zip(receipts, found, strict=True)
@@ -365,7 +363,8 @@ class OutboxRepo:
         for start in range(0, len(touched), _CHUNK):
             part = touched[start : start + _CHUNK]
             rows = await self.db.fetchall(
-                "SELECT outbox_id, max(state IS NULL OR state = 'pending') AS open,"
+                "SELECT outbox_id,"
+                " max(CASE WHEN state IS NULL OR state = 'pending' THEN 1 ELSE 0 END) AS open,"
                 f" max({_RANK_SQL}) AS worst FROM outbox_message_ids"
                 f" WHERE outbox_id IN ({_marks(part)}) GROUP BY outbox_id",
                 part,
@@ -571,7 +570,8 @@ class OutboxRepo:
         if items:
             await self.db.executemany(
                 "UPDATE outbox SET status = 'queued', not_before = ?, lease_until = NULL,"
-                " attempts = max(attempts - 1, 0) WHERE id = ? AND status = 'sending'",
+                " attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
+                " WHERE id = ? AND status = 'sending'",
                 [(to_db(when), item_id) for item_id, when in items],
             )
 

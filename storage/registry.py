@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -216,14 +217,24 @@ ON CONFLICT (account, serial) DO UPDATE SET
     zones = excluded.zones, digits = excluded.digits, last_t1 = excluded.last_t1,
     last_t2 = excluded.last_t2, last_t3 = excluded.last_t3, last_date = excluded.last_date
 WHERE meters.zones <> excluded.zones OR meters.digits <> excluded.digits
-   OR meters.last_t1 IS NOT excluded.last_t1 OR meters.last_t2 IS NOT excluded.last_t2
-   OR meters.last_t3 IS NOT excluded.last_t3 OR meters.last_date IS NOT excluded.last_date
+   OR (meters.last_t1 <> excluded.last_t1
+       OR (meters.last_t1 IS NULL) <> (excluded.last_t1 IS NULL))
+   OR (meters.last_t2 <> excluded.last_t2
+       OR (meters.last_t2 IS NULL) <> (excluded.last_t2 IS NULL))
+   OR (meters.last_t3 <> excluded.last_t3
+       OR (meters.last_t3 IS NULL) <> (excluded.last_t3 IS NULL))
+   OR (meters.last_date <> excluded.last_date
+       OR (meters.last_date IS NULL) <> (excluded.last_date IS NULL))
 """
 
-# What this import touched, for the report's distinct counts. A temporary table rather
-# than Python sets: sets of a million keys cost over 100 MB; this costs the page cache.
+# What this import touched, for the report's distinct counts. A table rather than Python
+# sets: sets of a million keys cost over 100 MB; this costs the page cache. On SQLite a
+# temporary table (one connection); on PostgreSQL, where each statement may take another
+# pool connection, an unlogged table of this import's own (dropped at the end).
 _SEEN_TABLE = "temp.registry_import_seen"
-_SEEN = f"INSERT INTO {_SEEN_TABLE} (kind, key) VALUES (?, ?) ON CONFLICT DO NOTHING"
+_SEEN = "INSERT INTO {seen} (kind, key) VALUES (?, ?) ON CONFLICT DO NOTHING"
+# Separates account and meter serial in a seen key (PostgreSQL text holds no NUL).
+_KEY_SEP = "\x1f"
 
 _DELETE_PHONES = "DELETE FROM account_phones WHERE account = ?"
 _INSERT_PHONE = "INSERT INTO account_phones (account, phone) VALUES (?, ?) ON CONFLICT DO NOTHING"
@@ -252,7 +263,9 @@ class _Keys:
         return s, st, h
 
 
-async def _write(db: Database, batch: Iterable[CustomerRow], keys: _Keys, now: str) -> None:
+async def _write(
+    db: Database, batch: Iterable[CustomerRow], keys: _Keys, now: str, seen: str
+) -> None:
     # Within a batch only the last row of an account (and of a meter) matters; earlier
     # batches were already written in file order, so the last row wins across batches.
     accounts: dict[str, CustomerRow] = {}
@@ -280,8 +293,9 @@ async def _write(db: Database, batch: Iterable[CustomerRow], keys: _Keys, now: s
         await db.executemany(_DELETE_EMAILS, [(r.account,) for r in with_emails])
         await db.executemany(_INSERT_EMAIL, email_params)
         await db.executemany(_UPSERT_METER, meter_params)
-        await db.executemany(_SEEN, [(0, number) for number in accounts])
-        await db.executemany(_SEEN, [(1, f"{a}\x00{s}") for a, s in meters])
+        insert_seen = _SEEN.format(seen=seen)
+        await db.executemany(insert_seen, [(0, number) for number in accounts])
+        await db.executemany(insert_seen, [(1, f"{a}{_KEY_SEP}{s}") for a, s in meters])
 
 
 def _read_batch(
@@ -322,15 +336,25 @@ async def import_customers(
     report = ImportReport()
     keys = _Keys()
     now = to_db(utcnow())
-    cache_before = await db.fetchval("PRAGMA cache_size")
-    checkpoint_before = await db.fetchval("PRAGMA wal_autocheckpoint")
-    await db.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB}")
-    await db.execute(f"PRAGMA wal_autocheckpoint = {_IMPORT_CHECKPOINT_PAGES}")
-    await db.execute(f"DROP TABLE IF EXISTS {_SEEN_TABLE}")
-    await db.execute(
-        f"CREATE TABLE {_SEEN_TABLE} (kind INTEGER NOT NULL, key TEXT NOT NULL,"
-        " PRIMARY KEY (kind, key)) WITHOUT ROWID"
-    )
+    sqlite = db.dialect == "sqlite"
+    cache_before = checkpoint_before = 0
+    if sqlite:
+        seen = _SEEN_TABLE
+        cache_before = int(await db.fetchval("PRAGMA cache_size"))
+        checkpoint_before = int(await db.fetchval("PRAGMA wal_autocheckpoint"))
+        await db.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB}")
+        await db.execute(f"PRAGMA wal_autocheckpoint = {_IMPORT_CHECKPOINT_PAGES}")
+        await db.execute(f"DROP TABLE IF EXISTS {seen}")
+        await db.execute(
+            f"CREATE TABLE {seen} (kind INTEGER NOT NULL, key TEXT NOT NULL,"
+            " PRIMARY KEY (kind, key)) WITHOUT ROWID"
+        )
+    else:
+        seen = f"registry_import_seen_{uuid.uuid4().hex[:12]}"
+        await db.execute(
+            f"CREATE UNLOGGED TABLE {seen} (kind INTEGER NOT NULL, key TEXT NOT NULL,"
+            " PRIMARY KEY (kind, key))"
+        )
     try:
         with CsvFile(source, required=REGISTRY_COLUMNS) as csv_file:
             rows = iter(csv_file)
@@ -346,16 +370,17 @@ async def import_customers(
             while True:
                 batch, position, last = await asyncio.to_thread(read)
                 if batch:
-                    await _write(db, batch, keys, now)
+                    await _write(db, batch, keys, now, seen)
                 if progress is not None:
                     progress(position)
                 if last:
                     break
-        counts = await db.fetchall(f"SELECT kind, count(*) FROM {_SEEN_TABLE} GROUP BY kind")
+        counts = await db.fetchall(f"SELECT kind, count(*) FROM {seen} GROUP BY kind")
         by_kind = {int(row[0]): int(row[1]) for row in counts}
         report.accounts, report.meters = by_kind.get(0, 0), by_kind.get(1, 0)
     finally:
-        await db.execute(f"DROP TABLE IF EXISTS {_SEEN_TABLE}")
-        await db.execute(f"PRAGMA cache_size = {int(cache_before)}")
-        await db.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_before)}")
+        await db.execute(f"DROP TABLE IF EXISTS {seen}")
+        if sqlite:
+            await db.execute(f"PRAGMA cache_size = {cache_before}")
+            await db.execute(f"PRAGMA wal_autocheckpoint = {checkpoint_before}")
     return report

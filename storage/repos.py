@@ -9,9 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import aiosqlite
-
-from storage.db import Database, from_db, from_db_opt, to_db, utcnow
+from storage.db import Database, Row, from_db, from_db_opt, insert_id, to_db, utcnow
 from storage.models import (
     ZONES,
     Account,
@@ -32,7 +30,7 @@ def _dec(text: str | None) -> Decimal | None:
     return None if text is None or text == "" else Decimal(text)
 
 
-def _meter(row: aiosqlite.Row) -> Meter:
+def _meter(row: Row) -> Meter:
     last: dict[str, Decimal | None] = {
         zone: _dec(row[f"last_{zone.lower()}"]) for zone in ZONES[: row["zones"]]
     }
@@ -113,7 +111,7 @@ class ContactRepo:
         self.db = db
 
     @staticmethod
-    def _contact(row: aiosqlite.Row) -> Contact:
+    def _contact(row: Row) -> Contact:
         return Contact(
             id=row["id"],
             channel=row["channel"],
@@ -196,7 +194,7 @@ class ContactRepo:
         self, contact_id: int, phone: str, code_hash: str, created_at: datetime,
         expires_at: datetime,
     ) -> int:
-        return await self.db.execute(
+        return await insert_id(self.db, 
             "INSERT INTO link_codes (contact_id, phone, code_hash, created_at, expires_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (contact_id, phone, code_hash, to_db(created_at), to_db(expires_at)),
@@ -256,7 +254,7 @@ class ReadingRepo:
         self.db = db
 
     @staticmethod
-    def _reading(row: aiosqlite.Row) -> ReadingRecord:
+    def _reading(row: Row) -> ReadingRecord:
         return ReadingRecord(
             id=row["id"],
             account=row["account"],
@@ -320,7 +318,7 @@ class ReadingRepo:
                     )
                     replaced = replaced or count > 0
                 ids.append(
-                    await self.db.execute(
+                    await insert_id(self.db, 
                         "INSERT INTO readings (account, meter_serial, zone, value, period,"
                         " channel, sender, received_at, status, inbound_id, linked,"
                         " entered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -344,7 +342,7 @@ class ReadingRepo:
         return await self.db.execute(
             "UPDATE readings SET status = 'replaced' WHERE account = ? AND meter_serial = ?"
             " AND zone = ? AND period = ? AND status = 'accepted'"
-            " AND (channel = 'console') = ? AND linked = ?",
+            " AND (CASE WHEN channel = 'console' THEN 1 ELSE 0 END) = ? AND linked = ?",
             (account, serial, zone, period, int(channel == "console"), int(linked)),
         )
 
@@ -388,7 +386,7 @@ class ReadingRepo:
 
     async def add_unlinked(self, submission: UnlinkedSubmission) -> int:
         s = submission
-        return await self.db.execute(
+        return await insert_id(self.db, 
             "INSERT INTO unlinked_submissions (channel, address, sender, account, text,"
             " outcome, reason, received_at, inbound_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (s.channel, s.address, s.sender, s.account, s.text, s.outcome, s.reason,
@@ -464,15 +462,13 @@ class ReadingRepo:
         # newest linked reading, or the newest unlinked one while there is none.
         sql += " ORDER BY period, account, meter_serial, zone, linked, id"
         held: ReadingRecord | None = None  # the newest row of the key being read
-        async with self.db.conn.execute(sql, params) as cursor:
-            while rows := await cursor.fetchmany(page):
-                for row in rows:
-                    record = self._reading(row)
-                    # With console readings there may be one accepted per lane: the
-                    # export names one value per key, the newest (rows come by key, id).
-                    if held is not None and _key(held) != _key(record):
-                        yield held
-                    held = record
+        async for row in self.db.iterate(sql, params, page=page):
+            record = self._reading(row)
+            # With console readings there may be one accepted per lane: the
+            # export names one value per key, the newest (rows come by key, id).
+            if held is not None and _key(held) != _key(record):
+                yield held
+            held = record
         if held is not None:
             yield held
 
@@ -535,7 +531,7 @@ class JournalRepo:
         self, channel: str, external_id: str, address: str, payload: str, received_at: datetime
     ) -> tuple[int, bool]:
         """Store a message; returns (id, True) when new, (id, False) for a redelivery."""
-        new_id = await self.db.execute(
+        new_id = await insert_id(self.db, 
             "INSERT INTO inbound (channel, external_id, address, payload, received_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel, external_id) DO NOTHING",
             (channel, external_id, address, payload, to_db(received_at)),
@@ -585,7 +581,7 @@ class JournalRepo:
         ]
 
 
-def _appeal(row: aiosqlite.Row) -> Appeal:
+def _appeal(row: Row) -> Appeal:
     return Appeal(
         id=row["id"],
         contact_id=row["contact_id"],
@@ -627,7 +623,7 @@ class AppealRepo:
         status: str = "open",
     ) -> Appeal:
         async with self.db.transaction():
-            appeal_id = await self.db.execute(
+            appeal_id = await insert_id(self.db, 
                 "INSERT INTO appeals (contact_id, channel, address, reply_source, account,"
                 " category, text, status, created_at, due_at, outage_id)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -726,7 +722,7 @@ class AppealRepo:
         return None if row is None else _appeal(row)
 
 
-def _outage(row: aiosqlite.Row) -> Outage:
+def _outage(row: Row) -> Outage:
     return Outage(
         id=row["id"],
         settlement=row["settlement"],
@@ -762,7 +758,7 @@ class OutageRepo:
     ) -> Outage:
         from storage.address import settlement_key, street_key
 
-        outage_id = await self.db.execute(
+        outage_id = await insert_id(self.db, 
             "INSERT INTO outages (settlement, street, houses, settlement_key, street_key,"
             " reason, start_at, until_at, planned, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

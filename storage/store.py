@@ -11,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from storage.db import Database
+from storage.db import Database, SqliteDatabase
 from storage.inbox import AuditRepo, InboxRepo
 from storage.notice_channels import NoticeChannelRepo
 from storage.outbox import OutboxRepo
@@ -82,7 +82,7 @@ class Store:
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
-        db = Database(path)
+        db = SqliteDatabase(path)
         await db.open()
         return cls.over(db)
 

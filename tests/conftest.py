@@ -6,21 +6,55 @@ import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from storage.store import Store
 
+_PG_LEFT_OUT = pytest.StashKey[int]()
 
-@pytest.fixture(params=["sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """Every repository contract test runs over each storage implementation; SQLite is the
-    one we have. A PostgreSQL one is added by extending `params` (e.g. "postgres") and
-    yielding a `Store` whose fields are its repositories (`storage.ports`) here; the
-    contract tests in tests/storage/test_repos.py then run over both unchanged."""
-    assert request.param == "sqlite"
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A SQLite store for tests of what runs above the store. The store contract tests
+    (tests/storage/, and the repository tests that import `tests.stores`) replace this
+    fixture with one over both SQLite and PostgreSQL."""
     async with await Store.open(tmp_path / "gateway.db") as opened:
         yield opened
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a reachable PostgreSQL (and not under CI=true) its store tests are left
+    out, said once in the header (`pytest_report_header`), not once per test."""
+    from tests.stores import in_ci, pg_unreachable
+
+    def on_pg(item: pytest.Item) -> bool:
+        callspec = getattr(item, "callspec", None)
+        return callspec is not None and callspec.params.get("store_kind") == "postgresql"
+
+    if not any(on_pg(item) for item in items) or in_ci() or pg_unreachable() is None:
+        return
+    left_out = [item for item in items if on_pg(item)]
+    items[:] = [item for item in items if not on_pg(item)]
+    config.hook.pytest_deselected(items=left_out)
+    config.stash[_PG_LEFT_OUT] = len(left_out)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The one line (also under -q) saying the PostgreSQL store tests did not run."""
+    left_out = config.stash.get(_PG_LEFT_OUT, 0)
+    if left_out:
+        from tests.stores import report_header
+
+        terminalreporter.write_line(f"{report_header()} ({left_out} tests)", yellow=True)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """One line: whether the PostgreSQL store tests run here (tests/stores.py)."""
+    from tests.stores import report_header
+
+    return report_header()
 
 
 @pytest.fixture(autouse=True)

@@ -12,9 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
-from storage.db import Database, from_db, from_db_opt, to_db
+from storage.db import Database, Row, from_db, from_db_opt, insert_id, to_db
 
 SEGMENTS = ("household", "business")
 SCALES = ("score", "yesno")
@@ -73,7 +71,7 @@ class Person:
     business: str | None  # the person's first business account, if any
 
 
-def _survey(row: aiosqlite.Row) -> Survey:
+def _survey(row: Row) -> Survey:
     return Survey(
         id=row["id"],
         title=row["title"],
@@ -87,7 +85,7 @@ def _survey(row: aiosqlite.Row) -> Survey:
     )
 
 
-def _recipient(row: aiosqlite.Row) -> Recipient:
+def _recipient(row: Row) -> Recipient:
     return Recipient(
         id=row["id"],
         survey_id=row["survey_id"],
@@ -117,7 +115,7 @@ class SurveyRepo:
     ) -> int:
         """A draft survey with its questions as (segment, text, scale) in order."""
         async with self.db.transaction():
-            survey_id = await self.db.execute(
+            survey_id = await insert_id(self.db, 
                 "INSERT INTO surveys (title, intro, days, created_at) VALUES (?, ?, ?, ?)",
                 (title, intro, days, to_db(now)),
             )
@@ -182,7 +180,7 @@ class SurveyRepo:
         """The survey's campaign (kind 'survey'), created on first use."""
         if survey.campaign_id is not None:
             return survey.campaign_id
-        campaign_id = await self.db.execute(
+        campaign_id = await insert_id(self.db, 
             "INSERT INTO campaigns (kind, title, status, params, created_at)"
             " VALUES ('survey', ?, 'active', ?, ?)",
             (survey.title, json.dumps({"survey_id": survey.id}), to_db(now)),
@@ -217,7 +215,7 @@ class SurveyRepo:
         now: datetime,
     ) -> int:
         """Returns the new recipient's id, or 0 when the person was asked already."""
-        return await self.db.execute(
+        return await insert_id(self.db, 
             "INSERT INTO survey_recipients (survey_id, segment, phone, account, channel,"
             " address, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (survey_id, phone) DO NOTHING",

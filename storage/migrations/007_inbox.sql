@@ -1,6 +1,6 @@
 -- 007: the inbox (people behind the bot), the audit log, appeal answers as a history.
 -- Timestamps are UTC ISO-8601 strings as in 001 (storage.db.to_db). Portable SQL only:
--- the same statements run on PostgreSQL with INTEGER PRIMARY KEY read as a serial key.
+-- the same statements run on PostgreSQL, where 007_inbox.pg.sql gives identity keys.
 
 -- One thread per contact while it is not closed: what the bot could not act on, requests
 -- for a person, and appeals; later messages of the contact join it.

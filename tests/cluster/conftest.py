@@ -1,39 +1,27 @@
-"""A PostgreSQL database of its own per test (docs/interfaces.md §13). Tests are skipped
-where no server answers at 127.0.0.1:5432 (or `GATEWAY_TEST_PG`)."""
+"""A PostgreSQL database of its own per test (docs/interfaces.md §13), made and dropped
+by the helpers of tests/stores.py (server `GATEWAY_TEST_PG_URL`, skipped where it cannot
+be reached, failed under `CI=true`)."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 from importlib import resources
 
+import asyncpg
 import pytest
 
-asyncpg = pytest.importorskip("asyncpg")
-
-ADMIN_DSN = os.environ.get("GATEWAY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _dsn(name: str) -> str:
-    base, _, _ = ADMIN_DSN.rpartition("/")
-    return f"{base}/{name}"
+from tests.stores import create_pg_database, database_url, drop_pg_database, require_pg
 
 
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
     """The url of a new, empty database, dropped after the test."""
+    require_pg()
+    name = await create_pg_database()
     try:
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"no PostgreSQL at {ADMIN_DSN}: {exc}")
-    name = f"gw_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _dsn(name)
+        yield database_url(name)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_pg_database(name)
 
 
 @pytest.fixture

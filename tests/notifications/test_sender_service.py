@@ -223,8 +223,9 @@ async def test_healthz_sees_a_stuck_sender_and_the_sender_recovers_it(tmp_path: 
 async def test_campaign_progress_goes_to_the_service_log(
     store: Store, sms: FakeChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
-    campaign = await store.db.execute(
-        "INSERT INTO campaigns (kind, status, created_at) VALUES ('invoice', 'active', ?)",
+    campaign = await store.db.fetchval(
+        "INSERT INTO campaigns (kind, status, created_at) VALUES ('invoice', 'active', ?)"
+        " RETURNING id",
         (to_db(T0),),
     )
     for i in range(3):

@@ -5,10 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -37,12 +35,6 @@ async def export(db: Database, **options: object) -> str:
     kwargs: dict[str, object] = {"fmt": "jsonl", "include_console": False, "tz": MSK}
     await export_readings(db, out=out, **(kwargs | options))  # type: ignore[arg-type]
     return out.getvalue()
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with Database(tmp_path / "g.db") as opened:
-        yield opened
 
 
 async def test_json_line_is_the_contract_example(db: Database) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import migrations, to_db
+from storage.db import IntegrityError, migrations, to_db
 from storage.inbox import NewInboxMessage
 from storage.store import Store
 
@@ -35,7 +35,7 @@ async def test_one_live_thread_per_contact_and_a_new_one_after_closing(store: St
     assert live.id == first
     assert live.state == "open"
     assert live.reply_source == "7555"
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         await _thread(store, "+79120000001", due=T0)
     assert await store.inbox.close(first, "anna", T0, None)
     assert not await store.inbox.close(first, "boris", T0, None)  # closed once

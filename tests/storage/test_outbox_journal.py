@@ -134,8 +134,9 @@ async def test_campaign_progress_counts_possible_duplicates_outside_the_states(
     store: Store,
 ) -> None:
     campaigns = CampaignRepo(store.db)
-    campaign = await store.db.execute(
-        "INSERT INTO campaigns (kind, status, created_at) VALUES ('invoice', 'active', ?)",
+    campaign = await store.db.fetchval(
+        "INSERT INTO campaigns (kind, status, created_at) VALUES ('invoice', 'active', ?)"
+        " RETURNING id",
         (T0.isoformat(),),
     )
     first, second, _ = await claimed(store, 3, campaign)

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 
 from storage.csvfile import CsvFileError, CsvRow, Rejected
-from storage.db import Database
+from storage.db import Database, SqliteDatabase
 from storage.phones import _slow, to_e164
 from storage.registry import REGISTRY_COLUMNS, CustomerRow, import_customers, parse_customer
 from storage.repos import RegistryRepo
+from tests.stores import DbMaker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -140,14 +141,14 @@ async def dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
-async def test_import_report_and_rows(tmp_path: Path) -> None:
+async def test_import_report_and_rows(make_db: DbMaker) -> None:
     data = csv_text(
         {},
         {"meter_serial": "011234568", "zones": "3", "last_t3": "77"},
         {"account": "12a"},
         {"account": "0012345678", "phones": "", "zones": "1", "last_t2": ""},
     )
-    async with Database(tmp_path / "g.db") as db:
+    async with make_db() as db:
         report = await import_customers(db, data)
         assert (report.rows, report.accounts, report.meters) == (4, 2, 3)
         assert report.rejected == [(4, "account '12a' must be digits")]
@@ -167,9 +168,9 @@ async def test_import_report_and_rows(tmp_path: Path) -> None:
         assert zeros.phones == ()
 
 
-async def test_same_file_twice_same_state(tmp_path: Path) -> None:
+async def test_same_file_twice_same_state(make_db: DbMaker) -> None:
     data = csv_text({}, {"account": "0012345678", "phones": "89041112233|89121234567"})
-    async with Database(tmp_path / "g.db") as db:
+    async with make_db() as db:
         await import_customers(db, data)
         first = await dump(db)
         stamps = await db.fetchall("SELECT number, updated_at FROM accounts ORDER BY number")
@@ -182,8 +183,8 @@ async def test_same_file_twice_same_state(tmp_path: Path) -> None:
         assert [tuple(r) for r in again] == [tuple(r) for r in stamps]
 
 
-async def test_phones_replaced_and_removed_phone_loses_link(tmp_path: Path) -> None:
-    async with Database(tmp_path / "g.db") as db:
+async def test_phones_replaced_and_removed_phone_loses_link(make_db: DbMaker) -> None:
+    async with make_db() as db:
         await import_customers(db, csv_text({"phones": "+79121234567|+79041112233"}))
         repo = RegistryRepo(db)
         assert await repo.phone_on_account("+79041112233", "1234567890")
@@ -196,15 +197,15 @@ async def test_phones_replaced_and_removed_phone_loses_link(tmp_path: Path) -> N
         assert account.phones == ("+79121234567", "+79505556677")
 
 
-async def test_an_account_not_in_the_file_keeps_its_phones(tmp_path: Path) -> None:
-    async with Database(tmp_path / "g.db") as db:
+async def test_an_account_not_in_the_file_keeps_its_phones(make_db: DbMaker) -> None:
+    async with make_db() as db:
         await import_customers(db, csv_text({"account": "1111111111"}))
         await import_customers(db, csv_text({"account": "2222222222"}))
         assert await RegistryRepo(db).accounts_for_phone("+79121234567") == [
             "1111111111", "2222222222"]
 
 
-async def test_last_row_wins_across_batches(tmp_path: Path) -> None:
+async def test_last_row_wins_across_batches(make_db: DbMaker) -> None:
     data = csv_text(
         {"name": "Старый Владелец", "phones": "89041112233", "balance": "10"},
         {"account": "5555555555"},
@@ -215,7 +216,7 @@ async def test_last_row_wins_across_batches(tmp_path: Path) -> None:
         # a rejected last row does not count
         {"name": "Ошибка", "zones": "7"},
     )
-    async with Database(tmp_path / "g.db") as db:
+    async with make_db() as db:
         report = await import_customers(db, data, batch_size=2)
         assert report.rejected == [(6, "zones '7' must be 1, 2 or 3")]
         account = await RegistryRepo(db).get_account("1234567890")
@@ -228,9 +229,9 @@ async def test_last_row_wins_across_batches(tmp_path: Path) -> None:
         assert report.meters == 4
 
 
-async def test_same_meter_twice_last_row_wins(tmp_path: Path) -> None:
+async def test_same_meter_twice_last_row_wins(make_db: DbMaker) -> None:
     data = csv_text({"last_t1": "100"}, {"last_t1": "200", "last_date": "2026-11-20"})
-    async with Database(tmp_path / "g.db") as db:
+    async with make_db() as db:
         report = await import_customers(db, data)
         assert report.meters == 1
         row = await db.fetchone("SELECT last_t1, last_date FROM meters")
@@ -238,25 +239,25 @@ async def test_same_meter_twice_last_row_wins(tmp_path: Path) -> None:
         assert tuple(row) == ("200", "2026-11-20")
 
 
-async def test_comma_delimiter_and_bom(tmp_path: Path) -> None:
+async def test_comma_delimiter_and_bom(make_db: DbMaker) -> None:
     data = b"\xef\xbb\xbf" + csv_text({"name": "Иванов", "balance": "12.5"}, delimiter=",")
-    async with Database(tmp_path / "g.db") as db:
+    async with make_db() as db:
         report = await import_customers(db, data)
         assert (report.rows, report.rejected) == (1, [])
 
 
-async def test_unreadable_file_raises(tmp_path: Path) -> None:
-    async with Database(tmp_path / "g.db") as db:
+async def test_unreadable_file_raises(tmp_path: Path, make_db: DbMaker) -> None:
+    async with make_db() as db:
         with pytest.raises(CsvFileError):
             await import_customers(db, tmp_path / "absent.csv")
         with pytest.raises(CsvFileError, match="missing column"):
             await import_customers(db, b"account;phones\n1;2\n")
 
 
-async def test_progress_reports_bytes(tmp_path: Path) -> None:
+async def test_progress_reports_bytes(make_db: DbMaker) -> None:
     data = csv_text(*({"account": str(1000 + i)} for i in range(10)))
     seen: list[int] = []
-    async with Database(tmp_path / "g.db") as db:
+    async with make_db() as db:
         await import_customers(db, data, batch_size=3, progress=seen.append)
     assert len(seen) >= 4
     assert seen == sorted(seen)
@@ -267,11 +268,11 @@ async def test_progress_reports_bytes(tmp_path: Path) -> None:
 
 _CHILD = """
 import asyncio, sys
-from storage.db import Database
+from storage.db import Database, SqliteDatabase
 from storage.registry import import_customers
 
 async def main() -> None:
-    async with Database(sys.argv[1]) as db:
+    async with SqliteDatabase(sys.argv[1]) as db:
         def committed(position: int) -> None:
             print(position, flush=True)
         await import_customers(db, sys.argv[2], batch_size=1000, progress=committed)
@@ -283,7 +284,7 @@ asyncio.run(main())
 
 def _sync_dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     async def run() -> dict[str, list[tuple[Any, ...]]]:
-        async with Database(path) as db:
+        async with SqliteDatabase(path) as db:
             return await dump(db)
 
     return asyncio.run(run())
@@ -319,10 +320,10 @@ async def test_killed_import_rerun_equals_clean_import(tmp_path: Path) -> None:
         (partial,) = conn.execute("SELECT count(*) FROM meters").fetchone()
     assert 5000 <= partial < rows
 
-    async with Database(killed_db) as db:
+    async with SqliteDatabase(killed_db) as db:
         rerun = await import_customers(db, source, batch_size=1000)
         after_rerun = await dump(db)
-    async with Database(tmp_path / "clean.db") as db:
+    async with SqliteDatabase(tmp_path / "clean.db") as db:
         clean = await import_customers(db, source, batch_size=1000)
         after_clean = await dump(db)
     assert rerun.rejected == clean.rejected

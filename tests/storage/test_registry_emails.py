@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import pytest
 
 from storage.csvfile import CsvRow, Rejected
-from storage.db import Database
 from storage.registry import REGISTRY_COLUMNS, CustomerRow, import_customers, parse_customer
 from storage.repos import RegistryRepo
 from tests.storage.test_registry import GOOD
+from tests.stores import DbMaker
 
 
 def with_emails(*emails: str | None, account: str = "1234567890") -> bytes:
@@ -63,8 +62,8 @@ def test_a_file_without_the_column_says_nothing_of_emails() -> None:
     assert row.emails is None
 
 
-async def test_emails_replaced_kept_and_looked_up(tmp_path: Path) -> None:
-    async with Database(tmp_path / "g.db") as db:
+async def test_emails_replaced_kept_and_looked_up(make_db: DbMaker) -> None:
+    async with make_db() as db:
         repo = RegistryRepo(db)
         await import_customers(db, with_emails("Ivan@Mail.ru|ivan@work.example"))
         assert await repo.accounts_for_email("IVAN@mail.ru") == ["1234567890"]
@@ -81,8 +80,8 @@ async def test_emails_replaced_kept_and_looked_up(tmp_path: Path) -> None:
         assert await repo.accounts_for_email("ivan@mail.ru") == []
 
 
-async def test_one_address_on_several_accounts(tmp_path: Path) -> None:
-    async with Database(tmp_path / "g.db") as db:
+async def test_one_address_on_several_accounts(make_db: DbMaker) -> None:
+    async with make_db() as db:
         await import_customers(db, with_emails("family@mail.ru", account="1111111111"))
         await import_customers(db, with_emails("family@mail.ru", account="2222222222"))
         assert await RegistryRepo(db).accounts_for_email("family@mail.ru") == [

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from storage.db import Database, migrations
+from storage.db import SqliteDatabase, migrations
 from storage.models import (
     Appeal,
     ConversationKey,
@@ -34,10 +34,10 @@ T0 = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
 
 async def test_migrations_set_user_version_and_reopen_is_a_no_op(tmp_path: Path) -> None:
     path = tmp_path / "g.db"
-    async with Database(path) as db:
+    async with SqliteDatabase(path) as db:
         assert await db.fetchval("PRAGMA user_version") == len(migrations())
         assert await db.fetchval("PRAGMA journal_mode") == "wal"
-    async with Database(path) as db:
+    async with SqliteDatabase(path) as db:
         assert await db.migrate() == len(migrations())
 
 

@@ -4,7 +4,6 @@ audience campaigns and the rows of billing notices checked against it."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -12,6 +11,7 @@ from storage.campaigns import AreaAudience, BillingMessage, CampaignRepo, Routin
 from storage.db import Database, to_db
 from storage.notice_channels import NoticeChannelRepo
 from storage.routing import Person, Target, route
+from tests.stores import DbMaker
 
 P = "+79120000001"
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -86,8 +86,8 @@ def _expected(running: frozenset[str], *, required: bool = False) -> set[tuple[s
     "running", [ALL, frozenset({"telegram"}), frozenset({"email"}), frozenset()],
     ids=["all", "telegram", "email", "sms only"],
 )
-async def test_audience_sql_follows_the_rule(tmp_path: Path, running: frozenset[str]) -> None:
-    async with Database(tmp_path / "g.db") as db:
+async def test_audience_sql_follows_the_rule(make_db: DbMaker, running: frozenset[str]) -> None:
+    async with make_db() as db:
         await _world(db)
         repo = CampaignRepo(db)
         campaign = await repo.create("outage", "t", {})
@@ -104,8 +104,8 @@ async def test_audience_sql_follows_the_rule(tmp_path: Path, running: frozenset[
             by.count("sms"), by.count("telegram"), by.count("email"))
 
 
-async def test_debt_notice_by_sms_and_a_copy_to_the_chosen_channel(tmp_path: Path) -> None:
-    async with Database(tmp_path / "g.db") as db:
+async def test_debt_notice_by_sms_and_a_copy_to_the_chosen_channel(make_db: DbMaker) -> None:
+    async with make_db() as db:
         await _world(db)
         repo = CampaignRepo(db)
         campaign = await repo.create("debt", "d", {})
@@ -138,8 +138,8 @@ async def test_debt_notice_by_sms_and_a_copy_to_the_chosen_channel(tmp_path: Pat
         assert await db.fetchval("SELECT count(*) FROM outbox") == len(rows)
 
 
-async def test_invoice_goes_to_the_chosen_channel_only(tmp_path: Path) -> None:
-    async with Database(tmp_path / "g.db") as db:
+async def test_invoice_goes_to_the_chosen_channel_only(make_db: DbMaker) -> None:
+    async with make_db() as db:
         await _world(db)
         repo = CampaignRepo(db)
         campaign = await repo.create("invoice", "i", {})
@@ -162,11 +162,11 @@ async def test_invoice_goes_to_the_chosen_channel_only(tmp_path: Path) -> None:
     ],
 )
 async def test_the_messenger_written_from_last(
-    tmp_path: Path, running: frozenset[str], written_last: str | None, target: Target
+    make_db: DbMaker, running: frozenset[str], written_last: str | None, target: Target
 ) -> None:
     from storage.repos import ContactRepo
 
-    async with Database(tmp_path / "g.db") as db:
+    async with make_db() as db:
         now = to_db(NOW)
         await db.execute("INSERT INTO accounts (number, settlement, settlement_key, updated_at)"
                          " VALUES ('1', 'Ухта', 'ухта', ?)", (now,))
