@@ -522,6 +522,8 @@ class Gateway:
             appeals_overdue=await stats.appeals_overdue(datetime.now(UTC)),
             inbox_open=await self._inbox_open(),
             smpp_windows=windows,
+            leader=self.cluster.is_leader if self.cluster is not None else None,
+            live_instances=self.cluster.live_count() if self.cluster is not None else None,
         )
         return self.metrics.render(snapshot)
 
