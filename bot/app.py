@@ -24,17 +24,21 @@ from handlers.base import Context, HandlerConfig, Outcome
 from handlers.dispatch import Handlers
 from handlers.inbox import InboxIntake
 from notifications.campaigns import Notifications
+from notifications.limits import ChannelLimits
 from notifications.scheduler import ReminderScheduler
 from notifications.sender import OutboxSender
 from notifications.staff import staff_reply
-from notifications.wake import LocalWake
+from notifications.wake import LocalWake, PgWake, WakeSignal
 from parsers.intent import Intent
+from storage.cluster import Cluster, PgCluster, SoloCluster
 from storage.db import utcnow
 from storage.outbox import PRIORITY_URGENT, NewMessage
+from storage.pg import PgDatabase
 from storage.store import Store
 
 if TYPE_CHECKING:
     from bot.api import AdminApi
+    from sms_gateway.fragments import FragmentStore
     from sms_gateway.simulator import SmscSimulator
 
 log = logging.getLogger("gateway")
@@ -42,6 +46,10 @@ log = logging.getLogger("gateway")
 # How long past its lease a `sending` message may wait before /healthz says the sender
 # is down (a live sender reclaims it at its next look, within a poll).
 STUCK_GRACE = timedelta(seconds=10)
+# Inbound messages journaled this long ago and still unprocessed were left by a dead
+# instance; the leader looks for them this often (docs/operations.md "Several instances").
+ORPHAN_AGE = timedelta(seconds=60)
+ORPHAN_CHECK = timedelta(seconds=30)
 
 
 def handler_config(settings: Settings) -> HandlerConfig:
@@ -149,6 +157,14 @@ class Gateway:
         self.notifications: Notifications | None = None
         self.reminders: ReminderScheduler | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        # This instance among the instances of the gateway (docs/interfaces.md §13): the
+        # singletons (updates from Telegram and MAX, the reminder scheduler, the staff
+        # digest) run only while it is the leader.
+        self.cluster: Cluster | None = None
+        self._singletons: dict[str, asyncio.Task[Any]] = {}
+        self._leading = asyncio.Lock()
+        self._ready = False
+        self._stopping = False
         # Its own registry per gateway: two gateways in one process never mix counts.
         self.metrics = Metrics(settings.instance)
 
@@ -156,8 +172,11 @@ class Gateway:
 
     async def start(self) -> None:
         s = self.settings
-        self.store = await Store.open(s.storage.path)
-        self._up("store", f"SQLite {s.storage.path}")
+        from storage.open import open_database
+
+        target = s.storage.target
+        self.store = Store.over(await open_database(target, create=True))
+        self._up("store", target.describe())
         if s.demo.enabled:
             from storage.demo import load_demo_if_empty
 
@@ -165,9 +184,16 @@ class Gateway:
             if self.demo_loaded:
                 log.warning("DEMO DATA: loaded %d demo accounts into an empty database",
                             self.demo_loaded)
+        self.cluster = self._make_cluster()
+        await self.cluster.start(self._on_leadership)
+        self._up("cluster", f"instance {s.instance}, "
+                 f"{'leader' if self.cluster.is_leader else 'follower'}")
         self.sender = OutboxSender.from_settings(self.store, s)
-        # Another process (the CLI) that queues work wakes this sender at once.
-        self.sender.wake_signal = LocalWake(s.storage.path)
+        if isinstance(self.sender.limiter, ChannelLimits):
+            # The Telegram and MAX limits are the bots', counted across instances.
+            self.sender.limiter.share = self.cluster.share
+        # Another process (the CLI) or instance that queues work wakes this sender at once.
+        self.sender.wake_signal = self._make_wake()
         self.notifications = Notifications.from_settings(self.store, s, wake=self.sender.wake)
         config = handler_config(s)
         handlers = StaffAwareHandlers(
@@ -185,6 +211,9 @@ class Gateway:
         if s.smpp.enabled and s.smpp.simulator:
             await self._start_simulator()
         for channel in [*self._build_channels(), *self._extra]:
+            # A follower's messenger channels send but take no updates (the leader's do).
+            if hasattr(channel, "set_receiving"):
+                channel.receiving = self.cluster.is_leader  # type: ignore[attr-defined]
             # Receipts feed the receipt lag; the sender sends through a wrapper that
             # counts and times each send (bot/metrics.py).
             await channel.start(self.engine.accept, self.metrics.on_report(self.sender.on_report))
@@ -194,18 +223,8 @@ class Gateway:
         await self.engine.recover()
         self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox-sender"))
         self._up("outbox sender", "")
-        self.reminders = ReminderScheduler(self.notifications)
-        self._tasks.append(asyncio.create_task(self.reminders.run(), name="reminders"))
-        self._up("reading reminder scheduler", f"day {s.readings.window_first_day}, "
-                 f"{s.notifications.reminder_hour}:00 local")
-        if s.telegram.enabled and s.telegram.staff_chat_id is not None:
-            from handlers.quality.digest import run_digest_scheduler
-
-            self._tasks.append(asyncio.create_task(
-                run_digest_scheduler(self.store, self._to_staff_chat, s.service.tz),
-                name="staff-digest",
-            ))
-            self._up("staff digest", "09:00 local to the staff chat")
+        self._ready = True
+        await self._apply_leadership()
         if s.api.enabled:
             from bot.api import AdminApi
 
@@ -216,6 +235,117 @@ class Gateway:
                 raise SettingsError(_listen_error("api", s.api.host, s.api.port, exc)) from exc
             self._up("admin API", f"http://{s.api.host}:{self.api.port}")
 
+    def _make_cluster(self) -> Cluster:
+        """PostgreSQL: instances with the same url find each other through it; SQLite:
+        this process is the only instance (docs/interfaces.md §13)."""
+        assert self.store is not None
+        s = self.settings
+        if self.store.db.dialect == "postgresql":
+            return PgCluster(
+                self._pg_url(), s.instance, heartbeat=s.service.heartbeat_seconds
+            )
+        return SoloCluster(s.instance)
+
+    def _make_wake(self) -> WakeSignal:
+        assert self.store is not None
+        if self.store.db.dialect == "postgresql":
+            return PgWake(self._pg_url())
+        return LocalWake(self.settings.storage.path)
+
+    def _pg_url(self) -> str:
+        db = self.store.db if self.store is not None else None
+        if not isinstance(db, PgDatabase):
+            raise RuntimeError("not a PostgreSQL store")
+        return db.url
+
+    async def _on_leadership(self, leader: bool) -> None:
+        await self._apply_leadership()
+
+    async def _apply_leadership(self) -> None:
+        """Start the singletons on the leader, stop them on a follower (idempotent: the
+        cluster's callback and the end of `start()` both call it)."""
+        if not self._ready or self.cluster is None:
+            return
+        async with self._leading:
+            leader = self.cluster.is_leader and not self._stopping
+            for channel in self.channels.values():
+                setter = getattr(channel, "set_receiving", None)
+                if setter is not None and not self._stopping:  # stop() confirms itself
+                    await setter(leader)
+            if leader:
+                self._start_singletons()
+            else:
+                await self._stop_singletons()
+
+    def _start_singletons(self) -> None:
+        s = self.settings
+        assert self.notifications is not None
+        assert self.store is not None
+        if "reminders" not in self._singletons:
+            self.reminders = ReminderScheduler(self.notifications)
+            self._singletons["reminders"] = asyncio.create_task(
+                self.reminders.run(), name="reminders"
+            )
+            self._up("reading reminder scheduler", f"day {s.readings.window_first_day}, "
+                     f"{s.notifications.reminder_hour}:00 local")
+        if (
+            s.telegram.enabled and s.telegram.staff_chat_id is not None
+            and "staff-digest" not in self._singletons
+        ):
+            from handlers.quality.digest import run_digest_scheduler
+
+            self._singletons["staff-digest"] = asyncio.create_task(
+                run_digest_scheduler(self.store, self._to_staff_chat, s.service.tz),
+                name="staff-digest",
+            )
+            self._up("staff digest", "09:00 local to the staff chat")
+        shared = not isinstance(self.cluster, SoloCluster)
+        if shared and "journal-recovery" not in self._singletons:
+            self._singletons["journal-recovery"] = asyncio.create_task(
+                self._recover_orphans(), name="journal-recovery"
+            )
+
+    async def _recover_orphans(self) -> None:
+        """The leader's housekeeping on a shared store: messages journaled by an instance
+        that died before handling them are handled here (each once: the engine skips
+        what another instance processed meanwhile)."""
+        assert self.engine is not None
+        while True:
+            await asyncio.sleep(ORPHAN_CHECK.total_seconds())
+            try:
+                found = await self.engine.recover(received_before=utcnow() - ORPHAN_AGE)
+            except Exception:
+                log.exception("journal recovery failed; trying again later")
+                continue
+            if found:
+                log.warning("took over %d inbound messages left by another instance", found)
+
+    async def _stop_singletons(self) -> None:
+        if self.reminders is not None:
+            self.reminders.stop()
+        tasks, self._singletons = self._singletons, {}
+        for task in tasks.values():
+            task.cancel()
+        for name, task in tasks.items():
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+            log.info("stopped %s (not the leader)", name)
+
+    def _standby(self) -> list[str]:
+        """The singletons another instance runs while this one follows (/healthz: they
+        are neither up nor down here)."""
+        if self.cluster is None or self.cluster.is_leader:
+            return []
+        s = self.settings
+        names = [name for name, channel in self.channels.items()
+                 if hasattr(channel, "set_receiving")]
+        names.append("reminders")
+        if s.telegram.enabled and s.telegram.staff_chat_id is not None:
+            names.append("staff-digest")
+        if not isinstance(self.cluster, SoloCluster):
+            names.append("journal-recovery")
+        return names
+
     def _build_channels(self) -> list[Channel]:
         s = self.settings
         channels: list[Channel] = []
@@ -225,7 +355,7 @@ class Gateway:
             channels.append(
                 SmsChannel(
                     self._smpp or s.smpp,
-                    fragments_path=self._fragments_path(),
+                    self._fragments(),
                     region=s.service.phone_region,
                     clock=self.clock,
                     journal=self.sender.journal if self.sender is not None else None,
@@ -246,6 +376,17 @@ class Gateway:
 
             channels.append(EmailChannel(s.email, company=s.service.company))
         return channels
+
+    def _fragments(self) -> FragmentStore | Path:
+        """Parts of long MO SMS: in the PostgreSQL store, shared by every instance (a
+        long SMS whose parts reach two instances is reassembled once); beside the SQLite
+        file otherwise."""
+        db = self.store.db if self.store is not None else None
+        if isinstance(db, PgDatabase):
+            from sms_gateway.fragments_pg import PgFragmentStore
+
+            return PgFragmentStore(db.pool)
+        return self._fragments_path()
 
     def _smpp_share_now(self) -> float:
         return self.smpp_share()
@@ -307,6 +448,14 @@ class Gateway:
             await self.close_store()
 
     async def _stop_parts(self) -> None:
+        # Leave the cluster first: another instance takes over the singletons now.
+        self._stopping = True
+        await self._apply_leadership()
+        if self.cluster is not None:
+            try:
+                await self.cluster.stop()
+            except Exception:
+                log.exception("leaving the cluster failed")
         if self.api is not None:
             try:
                 await self.api.stop()
@@ -383,6 +532,8 @@ class Gateway:
             appeals_overdue=await stats.appeals_overdue(datetime.now(UTC)),
             inbox_open=await self._inbox_open(),
             smpp_windows=windows,
+            leader=self.cluster.is_leader if self.cluster is not None else None,
+            live_instances=self.cluster.live_count() if self.cluster is not None else None,
         )
         return self.metrics.render(snapshot)
 
@@ -402,11 +553,17 @@ class Gateway:
         for name, channel in self.channels.items():
             if name != ChannelName.CONSOLE.value and not channel.is_up():
                 down.append(f"channel:{name}")
+        cluster = self.cluster
         bind_states = getattr(self.channels.get(ChannelName.SMS.value), "bind_states", None)
         body: dict[str, Any] = {
             "status": "ok" if not down else "down",
             "down": down,
             "instance": self.settings.instance,
+            # docs/interfaces.md §13: whether this instance runs the singletons, and the
+            # live instances of the gateway (this one included)
+            "leader": cluster is not None and cluster.is_leader,
+            "standby": self._standby(),
+            "instances": [i.id for i in await cluster.instances()] if cluster else [],
             "channels": sorted(self.channels),
             "mode": {
                 "simulator": self.settings.smpp.enabled and self.settings.smpp.simulator,

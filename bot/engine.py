@@ -8,7 +8,13 @@ The order of steps is fixed, and each is where it is for a reason:
 2. resolve the contact: before the lock, since the key needs nothing else; an SMS
    sender's phone is proven by the network, a Telegram user's only once verified.
 3. per-conversation lock: two quick messages of one person are handled in order, while
-   other conversations run concurrently.
+   other conversations run concurrently. On PostgreSQL, where several instances share
+   the journal (docs/interfaces.md §13), the lock is also taken in the store, first in
+   the transaction of 4–9 (`storage.cluster.lock_conversation`), and an entry another
+   instance processed meanwhile is skipped: each message is handled once. A message
+   whose conversation has an earlier one still unprocessed (journaled by another
+   instance a moment before) waits for it first, up to `order_wait` seconds (that
+   instance may have died: the leader's recovery takes its message over later).
 4. load state: a pending confirmation or question changes what «да» or «2» mean.
 5. parse: pure, no I/O (parsers/).
 6. handler: the use case (handlers/); it returns replies, never calls a channel.
@@ -32,6 +38,7 @@ import logging
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from bot.core import (
@@ -47,11 +54,15 @@ from bot.metrics import Metrics
 from handlers.base import KEEP, Context, HandlerConfig, InboxNote, Outcome, Reply, SharedPhone
 from handlers.inbox import InboxIntake
 from parsers.intent import Intent
+from storage.cluster import lock_conversation
 from storage.models import Contact, ConversationKey
 from storage.outbox import PRIORITY_REPLY, NewMessage
 from storage.store import Store
 
 log = logging.getLogger(__name__)
+
+# How often a message waiting for its conversation's earlier one looks again (seconds).
+ORDER_POLL = 0.05
 
 APOLOGY = "Извините, не удалось обработать сообщение. Мы уже разбираемся, попробуйте позже."
 
@@ -78,8 +89,11 @@ class ConversationEngine:
         wake_sender: Callable[[], None] | None = None,
         metrics: Metrics | None = None,
         inbox: InboxIntake | None = None,
+        order_wait: float = 2.0,
     ) -> None:
         self.store = store
+        self.order_wait = order_wait
+        self.order_waits = 0  # messages that waited for an earlier one (tests, logs)
         self.metrics = metrics
         self.inbox = inbox or InboxIntake(store, HandlerConfig())
         self.handlers = handlers
@@ -89,6 +103,7 @@ class ConversationEngine:
         self._locks: dict[ConversationKey, asyncio.Lock] = {}
         self._lock_users: dict[ConversationKey, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._entries: set[int] = set()  # journal entries being processed here
         self._closing = False
 
     # -- the channel-facing side -------------------------------------------------------
@@ -120,11 +135,21 @@ class ConversationEngine:
     def _spawn(self, entry_id: int, inbound: Inbound) -> None:
         task = asyncio.create_task(self.process(entry_id, inbound), name=f"inbound-{entry_id}")
         self._tasks.add(task)
+        self._entries.add(entry_id)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._entries.discard(entry_id))
 
-    async def recover(self) -> int:
-        """Process journal entries left unprocessed by a crash; returns how many."""
-        entries = await self.store.journal.unprocessed()
+    async def recover(self, received_before: datetime | None = None) -> int:
+        """Process journal entries left unprocessed by a crash (of this instance, or of
+        another one sharing the store: the leader looks now and then, for entries
+        received before `received_before`); returns how many. Entries in progress here
+        are left alone; one in progress at another instance waits for its
+        conversation's lock and is then skipped as processed."""
+        entries = [
+            entry for entry in await self.store.journal.unprocessed()
+            if entry.id not in self._entries
+            and (received_before is None or entry.received_at < received_before)
+        ]
         for entry in entries:
             self._spawn(entry.id, Inbound.model_validate_json(entry.payload))
         if entries:
@@ -170,8 +195,13 @@ class ConversationEngine:
         # 2. resolve the contact
         contact = await self._resolve(inbound)
         key = ConversationKey(inbound.channel.value, inbound.address)
-        # 3. per-conversation lock
+        # 3. per-conversation lock (in this process, and in the store for all instances)
+        await self._after_earlier(entry_id, key)
         async with self._lock(key), self.store.db.transaction():
+            await lock_conversation(self.store.db, f"{key.channel}:{key.address}")
+            if await self.store.journal.is_processed(entry_id):
+                log.info("engine: inbound %d was processed by another instance", entry_id)
+                return
             # 4. load state (and note that the contact wrote: notices go to the
             # messenger a person wrote from last)
             state = await self.store.state.get(key, inbound.received_at)
@@ -328,6 +358,24 @@ class ConversationEngine:
         self._wake()
 
     # -- locks -------------------------------------------------------------------------
+
+    async def _after_earlier(self, entry_id: int, key: ConversationKey) -> None:
+        """On a store shared by instances: wait (bounded) until the conversation's
+        earlier messages are processed, wherever they were journaled."""
+        if self.store.db.dialect != "postgresql":
+            return  # one process: the conversation's lock is taken in journal order
+        journal = self.store.journal
+        if not await journal.earlier_unprocessed(entry_id, key.channel, key.address):
+            return
+        self.order_waits += 1
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.order_wait
+        while loop.time() < deadline:
+            await asyncio.sleep(ORDER_POLL)
+            if not await journal.earlier_unprocessed(entry_id, key.channel, key.address):
+                return
+        log.warning("engine: inbound %d goes before an earlier one of %s, still unprocessed",
+                    entry_id, mask_phone(key.address))
 
     def _lock(self, key: ConversationKey) -> _KeyLock:
         return _KeyLock(self, key)

@@ -404,6 +404,8 @@ class MaxChannel:
         self._ready = False
         self._up = False
         self._closed = False
+        # Whether this instance takes updates (the leader) or only sends (set_receiving).
+        self.receiving = True
         self._idle = True
         self._task: asyncio.Task[None] | None = None
         self._user_locks: dict[str, asyncio.Lock] = {}
@@ -433,6 +435,11 @@ class MaxChannel:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=5)
+        await self._confirm()
+        self._up = False
+        await self._api.close()
+
+    async def _confirm(self) -> None:
         if self._settings.mode == "polling" and self._marker is not None and self._ready:
             # Confirm the last journaled batch now, or it comes again after a restart
             # (harmless: the journal dedups it).
@@ -441,8 +448,30 @@ class MaxChannel:
                     "GET", "/updates",
                     params={"marker": self._marker, "limit": 1, "timeout": 0}, wait=2,
                 )
-        self._up = False
-        await self._api.close()
+
+    async def set_receiving(self, on: bool) -> None:
+        """Take updates (poll, or register the webhook) or leave that to another
+        instance (docs/interfaces.md §13: one live instance receives; every instance
+        sends, and serves the webhook route). A follower only checks the token. Off:
+        the polling loop stops as in `stop()`, its last batch confirmed."""
+        if on == self.receiving or self._closed:
+            return
+        self.receiving = on
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            if self._idle:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=5)
+        if not on:
+            await self._confirm()
+        self._ready = False  # the new role's setup call (delete/set the webhook)
+        if self._on_inbound is not None and not self._closed:
+            try:
+                await self._setup()
+            except (MaxApiError, MaxNetworkError) as exc:
+                self._log_failure("start", exc)
+            self._task = asyncio.create_task(self._run(), name="max-channel")
 
     def is_up(self) -> bool:
         return self._up and not self._closed
@@ -455,6 +484,11 @@ class MaxChannel:
 
     async def _setup(self) -> None:
         await self._api.call("GET", "/me")
+        if not self.receiving:
+            self._ready = True
+            self._up = True
+            logger.info("max: connected to send only (another instance receives)")
+            return
         if self._settings.mode == "polling":
             found = await self._api.call("GET", "/subscriptions")
             for item in found.get("subscriptions") or []:
@@ -482,7 +516,7 @@ class MaxChannel:
             try:
                 if not self._ready:
                     await self._setup()
-                if self._settings.mode == "webhook":
+                if self._settings.mode == "webhook" or not self.receiving:
                     return
                 await self._poll_once()
                 delay = self._retry_delay

@@ -74,6 +74,10 @@ class Snapshot:
     # None: no inbox store yet (the family is then not exported).
     inbox_open: int | None = None
     smpp_windows: Mapping[str, int] = field(default_factory=dict)
+    # Several instances (docs/interfaces.md §13): whether this one leads, and how many
+    # are live (None: not reported; the families are then not exported).
+    leader: bool | None = None
+    live_instances: int | None = None
 
 
 class Metrics:
@@ -82,6 +86,7 @@ class Metrics:
     def __init__(self, instance: str) -> None:
         self.instance = instance
         self.registry = CollectorRegistry(auto_describe=True)
+        self._lazy: dict[str, Gauge] = {}
         r = self.registry
         self._inbound = Counter(
             "gateway_inbound", "Inbound messages journaled (redeliveries not counted).",
@@ -170,7 +175,22 @@ class Metrics:
             self._inbox_open.labels(self.instance).set(snapshot.inbox_open)
         for bind, in_use in snapshot.smpp_windows.items():
             self._window.labels(self.instance, bind).set(in_use)
+        if snapshot.leader is not None:
+            self._gauge("gateway_leader", "1 while this instance runs the singletons.").labels(
+                self.instance).set(int(snapshot.leader))
+        if snapshot.live_instances is not None:
+            self._gauge("gateway_instances_live", "Live instances of the gateway.").labels(
+                self.instance).set(snapshot.live_instances)
         return generate_latest(self.registry)
+
+    def _gauge(self, name: str, documentation: str) -> Gauge:
+        """A gauge labelled `instance`, made at its first scrape."""
+        gauge = self._lazy.get(name)
+        if gauge is None:
+            gauge = self._lazy[name] = Gauge(
+                name, documentation, ["instance"], registry=self.registry
+            )
+        return gauge
 
     # -- wiring ------------------------------------------------------------------------
 

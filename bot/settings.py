@@ -62,6 +62,11 @@ class ServiceSettings(_Section):
     log_format: Literal["text", "json"] = "text"
     # Names this instance in logs, /healthz and /metrics; empty: "<host name>:<[api] port>".
     instance_id: str = ""
+    # Several instances on one PostgreSQL store (docs/interfaces.md §13): how often this
+    # instance says it is alive and a follower tries for leadership. Live instances are
+    # those heard within 3 periods; a dead leader is replaced within about one period
+    # (at most 10 s, so that takeover stays within 30 s; docs/operations.md).
+    heartbeat_seconds: float = Field(5.0, gt=0, le=10)
 
     @field_validator("phone_region")
     @classmethod

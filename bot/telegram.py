@@ -413,6 +413,8 @@ class TelegramChannel:
         self._ready = False  # getMe and the mode's setup call succeeded
         self._up = False
         self._closed = False
+        # Whether this instance takes updates (the leader) or only sends (set_receiving).
+        self.receiving = True
         self._task: asyncio.Task[None] | None = None
         # True while the loop waits on the network (getUpdates or backoff): stop() may
         # cancel it there; while journaling a batch it lets the batch finish.
@@ -448,6 +450,11 @@ class TelegramChannel:
             # confirmed below; a journal that hangs is cut off.
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=5)
+        await self._confirm()
+        self._up = False
+        await self._bot.session.close()
+
+    async def _confirm(self) -> None:
         if self._settings.mode == "polling" and self._offset is not None and self._ready:
             # Confirm the last journaled batch now, or it comes again after a restart
             # (harmless: the journal dedups it, but a group would be told twice).
@@ -455,8 +462,30 @@ class TelegramChannel:
                 await self._bot.get_updates(
                     offset=self._offset, limit=1, timeout=0, request_timeout=2
                 )
-        self._up = False
-        await self._bot.session.close()
+
+    async def set_receiving(self, on: bool) -> None:
+        """Take updates (poll, or register the webhook) or leave that to another
+        instance (docs/interfaces.md §13: one live instance receives; every instance
+        sends, and serves the webhook route). A follower only checks the token. Off:
+        the polling loop stops as in `stop()`, its last batch confirmed."""
+        if on == self.receiving or self._closed:
+            return
+        self.receiving = on
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            if self._idle:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=5)
+        if not on:
+            await self._confirm()
+        self._ready = False  # the new role's setup call (delete/set the webhook)
+        if self._on_inbound is not None and not self._closed:
+            try:
+                await self._setup()
+            except AiogramError as exc:
+                self._log_failure("start", exc)
+            self._task = asyncio.create_task(self._run(), name="telegram-channel")
 
     def is_up(self) -> bool:
         """True while the Bot API answers (getMe worked and polling / webhook is set)."""
@@ -470,6 +499,11 @@ class TelegramChannel:
 
     async def _setup(self) -> None:
         await self._bot.get_me()
+        if not self.receiving:
+            self._ready = True
+            self._up = True
+            logger.info("telegram: connected to send only (another instance receives)")
+            return
         if self._settings.mode == "polling":
             # A webhook left from another deployment makes getUpdates fail with 409.
             await self._bot.delete_webhook(drop_pending_updates=False)
@@ -498,7 +532,7 @@ class TelegramChannel:
             try:
                 if not self._ready:
                     await self._setup()
-                if self._settings.mode == "webhook":
+                if self._settings.mode == "webhook" or not self.receiving:
                     return  # Telegram calls us; nothing to run
                 await self._poll_once()
                 delay = self._retry_delay

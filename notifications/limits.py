@@ -12,11 +12,20 @@ wait behind 100 000 notices. Each channel's bucket keeps a reserve that only rep
 goes out within one refill however large the campaign.
 
 Time is passed in (`now`), never read here: tests count tokens with a fake clock.
+
+Several instances (docs/interfaces.md §13) send through one Telegram bot and one MAX
+bot, whose limits count every instance's requests together. Each instance takes its
+share of them: `ChannelLimits.share` (the cluster's `1 / live instances`) scales the
+rates of the channels in `SHARED` (the bot-wide rate and the per-chat rate alike), so N
+instances together never exceed one bot's limit, whichever instance sends to a chat. A
+change of the count takes effect at the next call. SMS is not scaled here: `[smpp] tps`
+is what the operator grants each bind, and the cap across binds and instances is
+`[smpp] tps_total`'s business.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -27,6 +36,8 @@ from storage.outbox import PRIORITY_REPLY
 REPLY_RESERVE = 0.2
 # Per-chat buckets kept before idle (full) ones are forgotten.
 _MAX_CHAT_BUCKETS = 10_000
+# Channels whose limits belong to the bot, not to an instance (shared by instances).
+SHARED = frozenset({"telegram", "max"})
 
 
 class RateLimiter(Protocol):
@@ -110,7 +121,13 @@ class ChannelLimits:
     """Token buckets per channel (and per chat where the channel has a chat limit).
     Channels without a limit are not limited (console, API)."""
 
-    def __init__(self, limits: Mapping[str, ChannelLimit], reserve: float = REPLY_RESERVE):
+    def __init__(
+        self,
+        limits: Mapping[str, ChannelLimit],
+        reserve: float = REPLY_RESERVE,
+        *,
+        share: Callable[[], float] | None = None,
+    ):
         self._limits = dict(limits)
         self._reserve = reserve
         self._buckets = {
@@ -118,6 +135,31 @@ class ChannelLimits:
             for name, limit in self._limits.items()
         }
         self._chats: dict[str, dict[str, TokenBucket]] = {name: {} for name in self._limits}
+        # This instance's part of the `SHARED` channels' limits (None: all of them).
+        self.share = share
+        self._applied = 1.0
+
+    def _rescale(self, at: float) -> None:
+        """Apply the current share to the shared channels' buckets (when it changed):
+        what they earned until `at` at the old rate is kept, the new rate runs after."""
+        if self.share is None:
+            return
+        share = min(1.0, max(0.0, float(self.share())))
+        if share <= 0 or share == self._applied:
+            return
+        self._applied = share
+        for name in SHARED & self._buckets.keys():
+            limit = self._limits[name]
+            bucket = self._buckets[name]
+            bucket.refill(at)
+            bucket.rate = limit.rate * share
+            # The burst shrinks with the rate (at least one message, or nothing goes).
+            bucket.capacity = max(1.0, (limit.burst or limit.rate) * share)
+            bucket.tokens = min(bucket.tokens, bucket.capacity)
+            if limit.per_chat is not None:
+                for chat in self._chats[name].values():
+                    chat.refill(at)
+                    chat.rate = limit.per_chat * share
 
     @classmethod
     def from_rates(
@@ -128,11 +170,13 @@ class ChannelLimits:
         telegram_chat_rate: float,
         max_rate: float = 30,
         email_rate: float | None = None,
+        share: Callable[[], float] | None = None,
     ) -> ChannelLimits:
         """The limits of docs/architecture.md from settings: `[smpp] tps`, `[notifications]
         telegram_rate`, `telegram_chat_rate`, `max_rate` (MAX Bot API requests a second),
         `[email] rate` (the e-mail channel paces itself too; limited here, the sender
-        claims only what it can take, and a slow relay does not hold up the others)."""
+        claims only what it can take, and a slow relay does not hold up the others);
+        `share`: this instance's part of the bots' limits (the cluster's)."""
         limits = {
             "sms": ChannelLimit(sms_tps),
             "telegram": ChannelLimit.windowed(telegram_rate, per_chat=telegram_chat_rate),
@@ -140,7 +184,7 @@ class ChannelLimits:
         }
         if email_rate is not None:
             limits["email"] = ChannelLimit(email_rate)
-        return cls(limits)
+        return cls(limits, share=share)
 
     def _floor(self, channel: str, priority: int) -> float:
         if priority <= PRIORITY_REPLY:
@@ -151,6 +195,8 @@ class ChannelLimits:
         per_chat = self._limits[channel].per_chat
         if per_chat is None:
             return None
+        if channel in SHARED:
+            per_chat *= self._applied
         chats = self._chats[channel]
         bucket = chats.get(address)
         if bucket is None:
@@ -170,6 +216,7 @@ class ChannelLimits:
         if bucket is None:
             return 0.0
         at = now.timestamp()
+        self._rescale(at)
         bucket.refill(at)
         wait = bucket.wait(cost, self._floor(channel, priority))
         chat = self._chat(channel, address, at)
@@ -186,6 +233,7 @@ class ChannelLimits:
         bucket = self._buckets.get(channel)
         if bucket is None:
             return 1 << 30
+        self._rescale(now.timestamp())
         bucket.refill(now.timestamp())
         return max(0, int(bucket.tokens))
 
@@ -193,5 +241,6 @@ class ChannelLimits:
         bucket = self._buckets.get(channel)
         if bucket is None:
             return 0.0
+        self._rescale(now.timestamp())
         bucket.refill(now.timestamp())
         return bucket.wait(1)

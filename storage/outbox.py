@@ -1,8 +1,10 @@
 """The outbox: every reply and notice, durable until the channel took it.
 
-Rows are claimed with a lease (`status = 'sending'`, `lease_until`): a sender that dies
-leaves its rows to be claimed again when the lease runs out, so a crash resumes where it
-stopped and duplicates at most the messages in flight. The idempotency key makes each
+Rows are claimed with a lease (`status = 'sending'`, `lease_until`; on PostgreSQL with
+`FOR UPDATE SKIP LOCKED`, so the senders of several instances never take one row twice
+and never wait for each other): a sender that dies leaves its rows to be claimed again
+when the lease runs out, so a crash resumes where it stopped and duplicates at most the
+messages in flight. The idempotency key makes each
 (campaign, recipient) one row, however often a campaign is (re)built.
 """
 
@@ -210,9 +212,19 @@ class OutboxRepo:
         if max_priority is not None:
             where += " AND priority <= :maxp"
             params["maxp"] = max_priority
+        # PostgreSQL, several instances (docs/interfaces.md §13): rows another sender is
+        # claiming right now are skipped, not waited for, and never claimed twice.
+        # SQLite has one writer: BEGIN IMMEDIATE serialises the claims.
+        skip_locked = (
+            " FOR UPDATE SKIP LOCKED"
+            if self.db.dialect == "postgresql"
+            else ""
+        )
         async with self.db.transaction():
             rows = await self.db.fetchall(
-                f"SELECT * FROM outbox WHERE {where} ORDER BY priority, id LIMIT :limit", params
+                f"SELECT * FROM outbox WHERE {where} ORDER BY priority, id LIMIT :limit"
+                + skip_locked,
+                params,
             )
             if not rows:
                 return []

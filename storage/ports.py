@@ -236,6 +236,15 @@ class Journal(Protocol):
         """Entries not marked processed, oldest (by id) first (replayed at start-up)."""
         ...
 
+    async def is_processed(self, entry_id: int) -> bool:
+        """Whether the entry is marked processed (by this or another instance)."""
+        ...
+
+    async def earlier_unprocessed(self, entry_id: int, channel: str, address: str) -> bool:
+        """Whether an entry of the same conversation journaled before `entry_id` is not
+        processed yet (several instances keep a conversation's order by waiting)."""
+        ...
+
 
 class Appeals(Protocol):
     """Appeals (обращения): numbered tickets with a due time, their messages (the first

@@ -550,6 +550,20 @@ class JournalRepo:
             (to_db(utcnow()), error, entry_id),
         )
 
+    async def is_processed(self, entry_id: int) -> bool:
+        processed = await self.db.fetchval(
+            "SELECT processed_at IS NOT NULL FROM inbound WHERE id = ?", (entry_id,)
+        )
+        return bool(processed)
+
+    async def earlier_unprocessed(self, entry_id: int, channel: str, address: str) -> bool:
+        found = await self.db.fetchval(
+            "SELECT 1 FROM inbound WHERE processed_at IS NULL AND id < ? AND channel = ?"
+            " AND address = ? LIMIT 1",
+            (entry_id, channel, address),
+        )
+        return found is not None
+
     async def unprocessed(self, limit: int = 1000) -> list[JournalEntry]:
         rows = await self.db.fetchall(
             "SELECT * FROM inbound WHERE processed_at IS NULL ORDER BY id LIMIT ?", (limit,)

@@ -99,6 +99,17 @@ async def test_healthz_names_the_development_mode(gateway: Gateway) -> None:
             assert resp.status == 200, body
     assert body["mode"] == {"simulator": True, "demo": True}
     assert "sms" in body["channels"]
+    # SQLite: one instance, always the leader (docs/interfaces.md §13)
+    assert body["leader"] is True
+    assert body["standby"] == []
+    assert body["instances"] == [gateway.settings.instance]
+
+
+async def test_the_only_instance_of_a_sqlite_store_runs_the_singletons(gateway: Gateway) -> None:
+    assert gateway.cluster is not None
+    assert gateway.cluster.is_leader
+    assert sorted(gateway._singletons) == ["reminders"]  # no staff chat: no digest
+    assert not any(task.done() for task in gateway._singletons.values())
 
 
 async def test_dev_sms_reads_the_sender_in_any_notation(gateway: Gateway) -> None:

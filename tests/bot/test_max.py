@@ -362,3 +362,34 @@ async def test_a_dead_api_is_survived(caplog: pytest.LogCaptureFixture) -> None:
     assert result.error is not None
     assert result.error.kind is SendErrorKind.CONNECTION
     assert TOKEN not in caplog.text
+
+
+# --------------------------------------------------------------------------- leadership
+
+
+async def test_only_the_leader_polls_max(mx: FakeMax) -> None:
+    """docs/interfaces.md §13: a follower's MAX channel checks the token and may send,
+    but leaves updates and subscriptions alone until it leads; losing the lead stops
+    its polling with the last batch confirmed."""
+    mx.subscriptions = [{"url": "https://old.example/hook"}]
+    journal = Journal()
+    first = mx.push_update(text_update(41, "раз"))
+    async with MaxChannel(settings(mx), poll_timeout=1, retry_delay=0.05) as channel:
+        channel.receiving = False
+        await channel.start(journal, _no_reports)
+        assert channel.is_up()
+        assert [(c.method, c.path) for c in mx.calls] == [("GET", "/me")]
+        assert mx.subscriptions == [{"url": "https://old.example/hook"}]
+        await channel.set_receiving(True)
+        await mx.wait_until(lambda: len(journal.got) == 1)
+        assert mx.subscriptions == []
+        await channel.set_receiving(False)
+        markers = [c.query.get("marker") for c in mx.calls_of("GET", "/updates")]
+        assert markers[-1] == str(first)  # confirmed on the way out
+        assert not mx.pending
+        polls = len(markers)
+        mx.push_update(text_update(41, "два"))
+        assert channel._task is not None
+        await asyncio.wait_for(channel._task, 5)
+        assert len(mx.calls_of("GET", "/updates")) == polls
+    assert [i.text for i in journal.got] == ["раз"]

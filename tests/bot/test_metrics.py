@@ -127,6 +127,9 @@ async def test_state_gauges_are_read_from_the_store_at_scrape_time(gateway: Gate
     samples = _samples((await _scrape(gateway))[2])
     assert _get(samples, "gateway_outbox_depth", priority="bulk") == 1
     assert _get(samples, "gateway_appeals_overdue") == 1
+    # docs/interfaces.md §13: the one instance of a SQLite store leads, alone
+    assert _get(samples, "gateway_leader") == 1
+    assert _get(samples, "gateway_instances_live") == 1
 
 
 @pytest.mark.parametrize(
@@ -155,6 +158,15 @@ def test_each_gateway_has_its_own_registry() -> None:
     second_text = second.render(empty).decode()
     assert "gateway_inbound_total{" not in second_text
     assert "a:1" not in second_text
+
+
+def test_leadership_gauges_follow_the_snapshot() -> None:
+    metrics = Metrics("a:1")
+    assert b"gateway_leader" not in metrics.render(Snapshot({}, 0))
+    text = metrics.render(Snapshot({}, 0, leader=False, live_instances=3))
+    assert b'gateway_leader{instance="a:1"} 0.0' in text
+    assert b'gateway_instances_live{instance="a:1"} 3.0' in text
+    assert b'gateway_leader{instance="a:1"} 1.0' in metrics.render(Snapshot({}, 0, leader=True))
 
 
 def test_inbox_open_appears_once_the_inbox_store_answers() -> None:

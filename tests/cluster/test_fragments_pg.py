@@ -1,0 +1,106 @@
+"""MO parts shared by instances (sms_gateway/fragments_pg.py, docs/interfaces.md §13): a
+long SMS whose parts arrive on two binds, at two instances, is handled once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from sms_gateway import codec
+from sms_gateway.channel import SmsChannel
+from sms_gateway.fragments import Fragment, FragmentStore
+from sms_gateway.fragments_pg import PgFragmentStore
+from sms_gateway.simulator import SmscSimulator
+from tests.sms_gateway.conftest import PASSWORD, Journal, smpp_settings
+
+PHONE = "+79120000001"
+LONG_RU = (
+    "Здравствуйте, передаю показания счётчика по лицевому счёту 1234567890: день 4521, "
+    "ночь 1876. Прошу проверить начисление за прошлый месяц, оно кажется завышенным."
+)
+
+
+@pytest.fixture
+async def pools(pg_dsn: str) -> AsyncIterator[list[asyncpg.Pool]]:
+    """Two pools on one database: the stores of two instances."""
+    opened = [await asyncpg.create_pool(pg_dsn, min_size=1, max_size=4) for _ in range(2)]
+    try:
+        yield opened
+    finally:
+        for pool in opened:
+            await pool.close()
+
+
+async def test_pg_fragment_store_keeps_the_contract(pools: list[asyncpg.Pool]) -> None:
+    """The same contract as tests/sms_gateway/test_channel.py's, and what one instance
+    stores the other reads."""
+    store: FragmentStore = PgFragmentStore(pools[0])
+    other: FragmentStore = PgFragmentStore(pools[1])
+    now = codec.now_utc()
+    old = Fragment("k", 1, 2, 2, b"b\x00", 8, "+7", "7555", now - timedelta(minutes=10))
+    new = Fragment("k", 1, 2, 1, b"a", 8, "+7", "7555", now)
+    assert await store.add(old)
+    assert not await other.add(old)
+    assert await other.add(new)
+    assert [(f.seq, f.data) for f in await store.parts("k")] == [(1, b"a"), (2, b"b\x00")]
+    assert (await store.parts("k"))[1] == old
+    assert await other.expired(now - timedelta(minutes=5)) == ["k"]
+    assert await other.expired(now - timedelta(minutes=20)) == []
+    await other.delete("k")
+    assert await store.parts("k") == []
+    assert await store.seen_count("d") == 0
+    await store.note_seen(["d"], now)
+    await other.note_seen(["d", "e", "d"], now)
+    assert (await store.seen_count("d"), await other.seen_count("e")) == (3, 1)
+    assert await other.forget_seen(now + timedelta(seconds=1)) == 2
+    assert await store.seen_count("d") == 0
+
+
+@pytest.mark.parametrize("last_at", ["second", "both"])
+async def test_a_long_sms_split_over_two_instances_is_handled_once(
+    pools: list[asyncpg.Pool], last_at: str
+) -> None:
+    """Parts come over two SMSC connections to two channels with their own stores on one
+    database; the instance that gets the last part hands the message over. With `both`
+    the SMSC sends the last part to each instance at once (a redelivery racing the
+    first): both may find it complete, and hand over the same external id."""
+    journal = Journal()  # de-duplicates on external_id, as the shared journal does
+    deleted = asyncio.Event()
+
+    class Store(PgFragmentStore):
+        async def delete(self, key: str) -> None:
+            await super().delete(key)
+            deleted.set()
+
+    stores = [Store(pool) for pool in pools]
+    async with SmscSimulator(password=PASSWORD) as one, SmscSimulator(password=PASSWORD) as two:
+        channels = [
+            SmsChannel(smpp_settings(smsc.port), store, reconnect_min_delay=0.05)
+            for smsc, store in zip((one, two), stores, strict=True)
+        ]
+        for channel in channels:
+            await channel.start(journal.on_inbound, journal.on_report)
+        try:
+            parts = one.build_mo(PHONE, LONG_RU)
+            assert len(parts) >= 2
+            first = [one.deliver(sm, 10) for sm in parts[:-1]]
+            assert await asyncio.gather(*first) == [0] * (len(parts) - 1)
+            assert journal.inbound == []
+            last = [two.deliver(parts[-1], 10)]
+            if last_at == "both":
+                last.append(one.deliver(parts[-1], 10))
+            assert set(await asyncio.gather(*last)) == {0}
+            await journal.wait(lambda: len(journal.inbound) == 1)
+            # The parts are deleted once the deliver_sm_resp is out: nothing is left
+            # for a sweeper to hand over as a partial message later.
+            await asyncio.wait_for(deleted.wait(), 10)
+            assert await stores[0].expired(codec.now_utc() + timedelta(days=1)) == []
+        finally:
+            for channel in channels:
+                await channel.stop()
+    assert [m.text for m in journal.inbound] == [LONG_RU]
+    assert journal.inbound[0].meta == {"parts": str(len(parts))}
