@@ -126,6 +126,10 @@ _LONG = (
 )
 _SHORT = "ЛС {account} день {day} ночь {night}"
 REPLY = re.compile(r"Приняты показания ЛС (\d+): день (\d+), ночь (\d+)")
+# In the reply to a second reading of the period, and only there: so the replies tell
+# the order in which one conversation's readings were handled (a lower correction is
+# accepted too, so acceptance alone would not).
+CORRECTION = "Прежние показания"
 
 
 @dataclass(frozen=True)
@@ -152,10 +156,10 @@ class Mo:
 
 def conversations(talkers: int, *, long_every: int = 3, pairs: int = 0) -> list[list[Mo]]:
     """One conversation per talker: a reading (every `long_every`-th one in 3 parts);
-    the first `pairs` talkers send a second, higher reading as soon as the first is
-    acknowledged by the gateway (deliver_sm_resp). Handled out of order, the first would
-    be refused as lower than the second: so every reply being «Приняты показания»
-    shows that one conversation's messages were handled in order."""
+    the first `pairs` talkers send a second reading as soon as the first is
+    acknowledged by the gateway (deliver_sm_resp). The reply to the reading handled
+    second says the earlier one was replaced (`CORRECTION`): so the replies show whether
+    one conversation's messages were handled in the order they were sent."""
     plan = []
     for i in range(talkers):
         phone, account = Population.talker_phone(i), Population.talker_account(i)
@@ -359,6 +363,7 @@ class WireMessage:
     times: Counter[int] = field(default_factory=Counter)
     coding: int = 0
     completed_at: int | None = None  # index in the SMSC's record of its last new part
+    binds: set[int] = field(default_factory=set)  # the SMSC's numbers of the binds used
 
     @property
     def complete(self) -> bool:
@@ -401,6 +406,7 @@ def wire_messages(smsc: SmscSimulator) -> dict[str, list[WireMessage]]:
             message = found[key] = WireMessage(part.destination, key[1], key[2],
                                                coding=sm.data_coding)
         message.times[seq] += 1
+        message.binds.add(part.bind)
         if seq not in message.parts:
             message.parts[seq] = data
             if message.complete:
@@ -428,7 +434,8 @@ class Census:
     answered_twice: list[Mo]     # MOs with two different reply messages
     replies_doubled: list[Mo]    # MOs whose one reply had a part accepted twice
     reply_extra_parts: int
-    out_of_order: list[str]      # phones whose replies came in another order than sent
+    handled_out_of_order: list[Mo]  # a first reading answered as a correction, or not
+    sent_out_of_order: list[str]  # phones whose replies reached the SMSC in another order
     strangers: list[str]         # texts to talkers that are no accepted-reading reply
 
     @property
@@ -453,7 +460,8 @@ def census(smsc: SmscSimulator, recipients: Sequence[str], plan: Sequence[Sequen
     twice: list[Mo] = []
     reply_doubled: list[Mo] = []
     reply_extra = 0
-    out_of_order: list[str] = []
+    handled_out_of_order: list[Mo] = []
+    sent_out_of_order: list[str] = []
     strangers: list[str] = []
     for chat in plan:
         messages = wire.get(digits(chat[0].phone), [])
@@ -469,10 +477,12 @@ def census(smsc: SmscSimulator, recipients: Sequence[str], plan: Sequence[Sequen
             key = (match[1], int(match[2]), int(match[3]))
             replies.setdefault(key, []).append(message)
             order.append(key)
-        for mo in chat:
+        for n, mo in enumerate(chat):
             got = replies.get(mo.key, [])
             if not got:
                 unanswered.append(mo)
+            elif (CORRECTION in got[0].text) != (n > 0):
+                handled_out_of_order.append(mo)
             if len(got) > 1:
                 twice.append(mo)
             extra = sum(m.extra_parts for m in got)
@@ -481,12 +491,30 @@ def census(smsc: SmscSimulator, recipients: Sequence[str], plan: Sequence[Sequen
                 reply_doubled.append(mo)
         keys = [mo.key for mo in chat]
         if [k for k in dict.fromkeys(order) if k in keys] != keys and set(order) >= set(keys):
-            out_of_order.append(chat[0].phone)
+            sent_out_of_order.append(chat[0].phone)
     return Census(unserved, restarted, doubled, notice_extra, unanswered, twice,
-                  reply_doubled, reply_extra, out_of_order, strangers)
+                  reply_doubled, reply_extra, handled_out_of_order, sent_out_of_order,
+                  strangers)
 
 
 # --- what the store says ----------------------------------------------------------------------
+
+
+async def import_registry(store: str, csv_file: Path) -> int:
+    """Load the registry file into the store (a SQLite path or a `postgresql://` url)
+    through the store's own import (what `gateway import customers` runs), creating the
+    schema; returns the accounts upserted."""
+    from storage.open import open_database, store_target
+    from storage.registry import import_customers
+
+    url, path = (store, "") if "://" in store else ("", store)
+    db = await open_database(store_target(url, path), create=True)
+    try:
+        report = await import_customers(db, csv_file)
+    finally:
+        await db.close()
+    assert not report.rejected, report.rejected[:5]
+    return int(report.accounts)
 
 
 async def store_rows(store: str, sql: str) -> list[tuple[Any, ...]]:

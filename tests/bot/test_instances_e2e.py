@@ -45,14 +45,16 @@ from tests.bot.instances import (
     Population,
     census,
     conversations,
-    gateway_cli,
+    import_registry,
     outage_body,
     stop_all,
     store_rows,
     store_value,
     until,
+    wire_messages,
     write_settings,
 )
+from tests.stores import create_pg_database, database_url, drop_pg_database, require_pg
 
 RECIPIENTS = 2000
 TALKERS = 60
@@ -64,6 +66,8 @@ WAIT = 120.0        # seconds: the bound on the waits for the work to finish (an
                     # killed instance journaled but did not handle waits for the
                     # leader's recovery of orphaned entries: up to ~90 s)
 START = 60.0        # seconds: the bound on an instance's start
+LEASE = 10.0        # [notifications] lease_seconds: the survivor takes the killed
+                    # instance's rows over after it
 
 
 @dataclass(frozen=True)
@@ -86,9 +90,8 @@ async def run_outage_with_a_kill(
         # of one account does), else after the next bind.
         smsc.redeliver_at_once = not deployment.restart
         write_settings(cfg, store=store, smsc_port=smsc.port, tps=TPS, window=WINDOW,
-                       binds=deployment.binds)
-        status, out, err = await gateway_cli(cfg, "import", "customers", str(registry))
-        assert status == 0, err
+                       binds=deployment.binds, lease_seconds=LEASE)
+        assert await import_registry(store, registry) == RECIPIENTS + TALKERS
         instances = [
             Instance(f"gw-{n}", cfg, tmp_path / f"gw-{n}.log")
             for n in range(1, deployment.instances + 1)
@@ -139,9 +142,13 @@ async def scenario(
         await until(lambda: _true(len(smsc.submitted) >= total // 3),
                     "a third of the broadcast is sent", WAIT)
         victim = await leader(instances)
+        binds_before = set(smsc.bound_numbers())
         await victim.kill()
         at_kill = len(smsc.submitted)
         mo_binds_at_kill = sorted(smsc.delivers_by_bind)
+        await until(lambda: _true(len(smsc.bound_numbers()) < len(binds_before)),
+                    "the SMSC sees the killed instance's binds go", START)
+        killed_binds = sorted(binds_before - set(smsc.bound_numbers()))
         assert at_kill < total, "the instance must die in the middle of the broadcast"
         survivors = [i for i in instances if i is not victim]
         if deployment.restart:
@@ -156,7 +163,16 @@ async def scenario(
             got[:] = [census(smsc, phones, plan)]
             return got[0].done
 
-        await until(finished, "every recipient notified and every MO answered", WAIT, 0.2)
+        try:
+            await until(finished, "every recipient notified and every MO answered", WAIT,
+                        0.2)
+        except AssertionError as exc:
+            left = got[0] if got else census(smsc, phones, plan)
+            raise AssertionError(
+                f"{exc}: {len(left.unserved)} recipients without the notice "
+                f"{show(smsc, left.unserved)}, MOs without a reply {left.unanswered[:6]}, "
+                f"other texts to talkers {left.strangers[:3]}"
+            ) from None
         results = await asyncio.wait_for(talking, WAIT)
     finally:
         if not talking.done():
@@ -191,17 +207,24 @@ async def scenario(
         "notice_doubled": len(seen.doubled), "notice_extra_parts": seen.notice_extra_parts,
         "replies_doubled": len(seen.replies_doubled),
         "reply_extra_parts": seen.reply_extra_parts,
+        "killed_binds": killed_binds,
+        "replies_sent_out_of_order": {
+            phone: [(m.text[:60], sorted(m.binds)) for m in wire_messages(smsc)[phone[1:]]]
+            for phone in seen.sent_out_of_order
+        },
         "possible_duplicates": progress["possible_duplicates"],
         "delivers_by_bind": dict(sorted(smsc.delivers_by_bind.items())),
         "reply_possible_duplicates": int(reply_flags),
     }
-    print("figures:", json.dumps(figures))
+    print("figures:", json.dumps(figures, ensure_ascii=False))
 
     assert seen.unserved == []
     assert seen.unanswered == []
-    assert seen.restarted == [], "a notice started over instead of resuming"
-    assert seen.answered_twice == [], "an MO was handled twice"
-    assert seen.out_of_order == [], "a conversation's messages were handled out of order"
+    assert seen.restarted == [], ("a notice started over instead of resuming", show(
+        smsc, seen.restarted))
+    assert seen.answered_twice == [], ("an MO was handled twice", show(
+        smsc, [mo.phone for mo in seen.answered_twice]))
+    assert seen.handled_out_of_order == [], "a conversation's messages handled out of order"
     assert seen.strangers == [], "a talker got something other than an accepted reading"
     # The journal: each MO once (the 3-part ones reassembled), each processed.
     per_phone = {chat[0].phone: len(chat) for chat in plan}
@@ -223,6 +246,18 @@ async def scenario(
             health = await survivor.health()
             assert health is not None
             assert health[1].get("leader") is True, health
+
+
+def show(smsc: SmscSimulator, phones: list[str], first: int = 4) -> list[str]:
+    """What the SMSC accepted for these phones, for a failure's message."""
+    wire = wire_messages(smsc)
+    return [
+        f"{phone}: " + "; ".join(
+            f"ref {m.reference} parts {dict(m.times)} binds {sorted(m.binds)}"
+            f" complete at {m.completed_at}" for m in wire.get(phone.lstrip("+"), [])
+        )
+        for phone in phones[:first]
+    ]
 
 
 async def talk(smsc: SmscSimulator, chat: list[Mo], delay: float) -> None:
@@ -256,3 +291,25 @@ async def test_one_instance_on_sqlite_killed_and_restarted(tmp_path: Path) -> No
     await run_outage_with_a_kill(
         tmp_path, str(tmp_path / "gw.db"), Deployment(1, binds=2, restart=True)
     )
+
+
+async def on_postgresql(tmp_path: Path, deployment: Deployment) -> None:
+    """The scenario on a database of its own on the test server (tests/stores.py)."""
+    require_pg()  # skip with one line, or fail under CI=true, when it is unreachable
+    name = await create_pg_database()
+    try:
+        await run_outage_with_a_kill(tmp_path, database_url(name), deployment)
+    finally:
+        await drop_pg_database(name)
+
+
+@pytest.mark.pg
+@pytest.mark.timeout(300)
+async def test_one_instance_on_postgresql_killed_and_restarted(tmp_path: Path) -> None:
+    await on_postgresql(tmp_path, Deployment(1, binds=2, restart=True))
+
+
+@pytest.mark.pg
+@pytest.mark.timeout(300)
+async def test_two_instances_on_postgresql_leader_killed(tmp_path: Path) -> None:
+    await on_postgresql(tmp_path, Deployment(2, binds=1, restart=False))
