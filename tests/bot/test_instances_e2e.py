@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +123,8 @@ async def scenario(
     await until(lambda: _true(smsc.bound_count() >= len(instances) * binds),
                 "every bind of every instance up", START)
 
+    clock = asyncio.get_running_loop().time
+    began = clock()
     status, report = await instances[-1].api("POST", "/api/outages", outage_body())
     assert status == 200, report
     campaign = int(report["campaign"])
@@ -138,19 +141,26 @@ async def scenario(
         talk(smsc, chat, delay=i * expected * 2 / 3 / len(plan))
         for i, chat in enumerate(plan)
     ), return_exceptions=True)
+    takeover: asyncio.Future[float] | None = None
+    served = False
     try:
         await until(lambda: _true(len(smsc.submitted) >= total // 3),
                     "a third of the broadcast is sent", WAIT)
         victim = await leader(instances)
         binds_before = set(smsc.bound_numbers())
         await victim.kill()
+        killed_after = clock() - began
         at_kill = len(smsc.submitted)
+        assert at_kill < total, "the instance must die in the middle of the broadcast"
         mo_binds_at_kill = sorted(smsc.delivers_by_bind)
+        submits_at_kill = dict(sorted(smsc.submits_by_bind.items()))
+        survivors = [i for i in instances if i is not victim]
+        # docs/interfaces.md §13: the singletons move within 30 s; timed from the kill
+        takeover = (asyncio.ensure_future(leads_after(survivors[0], clock))
+                    if survivors else None)
         await until(lambda: _true(len(smsc.bound_numbers()) < len(binds_before)),
                     "the SMSC sees the killed instance's binds go", START)
         killed_binds = sorted(binds_before - set(smsc.bound_numbers()))
-        assert at_kill < total, "the instance must die in the middle of the broadcast"
-        survivors = [i for i in instances if i is not victim]
         if deployment.restart:
             await victim.start()
             await victim.wait_up(START)
@@ -174,7 +184,11 @@ async def scenario(
                 f"other texts to talkers {left.strangers[:3]}"
             ) from None
         results = await asyncio.wait_for(talking, WAIT)
+        done_after = clock() - began
+        served = True
     finally:
+        if takeover is not None and not served:
+            takeover.cancel()
         if not talking.done():
             talking.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -188,6 +202,7 @@ async def scenario(
         return int(left) == 0
 
     await until(settled, "nothing left queued or in flight in the outbox", WAIT, 0.2)
+    leader_after = await asyncio.wait_for(takeover, 30) if takeover is not None else None
     seen = census(smsc, phones, plan)
     window = binds * WINDOW  # of the one instance killed
     status, progress = await survivors[0].api("GET", f"/api/campaigns/{campaign}")
@@ -204,6 +219,8 @@ async def scenario(
         " WHERE address LIKE '%7903%' GROUP BY address")
     figures = {
         "killed_at_part": at_kill, "parts": total,
+        "seconds": {"kill": round(killed_after, 1), "all_served": round(done_after, 1),
+                    "survivor_leads_after_kill": leader_after},
         "notice_doubled": len(seen.doubled), "notice_extra_parts": seen.notice_extra_parts,
         "replies_doubled": len(seen.replies_doubled),
         "reply_extra_parts": seen.reply_extra_parts,
@@ -213,6 +230,7 @@ async def scenario(
             for phone in seen.sent_out_of_order
         },
         "possible_duplicates": progress["possible_duplicates"],
+        "submits_by_bind_at_kill": submits_at_kill,
         "delivers_by_bind": dict(sorted(smsc.delivers_by_bind.items())),
         "reply_possible_duplicates": int(reply_flags),
     }
@@ -280,6 +298,18 @@ async def leader(instances: list[Instance]) -> Instance:
         if health is not None and health[1].get("leader") is True:
             return instance
     raise AssertionError("no instance says it is the leader in /healthz")
+
+
+async def leads_after(instance: Instance, clock: Callable[[], float]) -> float:
+    """Seconds until `instance` says in /healthz that it leads (bounded by 30 s)."""
+    began = clock()
+
+    async def leads() -> bool:
+        health = await instance.health()
+        return health is not None and health[1].get("leader") is True
+
+    await until(leads, f"{instance.name} leads", 30.0, 0.1)
+    return round(clock() - began, 1)
 
 
 async def _true(value: bool) -> bool:
