@@ -10,8 +10,8 @@ counting parts instead of keeping them during the broadcast) and starts the inst
 as `gateway run` subprocesses with one shared settings file (`[smpp] simulator = false`,
 `[smpp] tps` per bind far above what is reached, `tps_total = 0`), each with its own
 `[api] port` and instance id from the environment. Each case gets a fresh database
-(CREATE DATABASE on the server of `--url`, dropped at the end) loaded with
-`gateway import customers`.
+(CREATE DATABASE on the server of `--url`, dropped at the end) with the registry loaded
+through the store's import (what `gateway import customers` runs).
 
 - broadcast: an outage notice to `--recipients` people (2 UCS2 parts each) started with
   `POST /api/outages`; msgs/s = recipients ÷ seconds from the request to the last part
@@ -55,7 +55,7 @@ from tests.bot.instances import (  # noqa: E402
     Mo,
     Population,
     fresh_pg_database,
-    gateway_cli,
+    import_registry,
     outage_body,
     stop_all,
     until,
@@ -80,6 +80,15 @@ async def store_for(args: argparse.Namespace, work: Path) -> AsyncIterator[str]:
         yield str(work / "gw.db")
         return
     async with fresh_pg_database(args.url, prefix="gw_bench_") as url:
+        if args.no_sync_commit:  # diagnosis only: is the WAL flush per commit the limit?
+            import asyncpg
+
+            conn = await asyncpg.connect(url)
+            try:
+                name = url.rpartition("/")[2]
+                await conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+            finally:
+                await conn.close()
         yield url
 
 
@@ -96,10 +105,7 @@ async def deployment(
                        log_level="WARNING")
         registry = work / "registry.csv"
         population.write_csv(registry)
-        status, _, err = await gateway_cli(cfg, "import", "customers", str(registry),
-                                           within=START)
-        if status != 0:
-            raise RuntimeError(f"import failed: {err[-2000:]}")
+        await import_registry(store, registry)
         instances = [Instance(f"bench-{n}", cfg, work / f"bench-{n}.log")
                      for n in range(1, count + 1)]
         try:
@@ -205,7 +211,8 @@ async def latency(args: argparse.Namespace, work: Path, count: int) -> dict[str,
             await until(all_answered, "every MO answered", args.max_seconds, 0.5)
         wire = wire_messages(smsc)
     delays: list[float] = []
-    wrong = extra = 0
+    wrong = extra = twice = 0
+    last_done: datetime | None = None
     completed_at = {}
     for index, part in enumerate(smsc.submitted):
         completed_at[index] = part.received_at
@@ -216,10 +223,14 @@ async def latency(args: argparse.Namespace, work: Path, count: int) -> dict[str,
         first = replies[0]
         if REPLY.search(first.text) is None:
             wrong += 1
-        extra += len(replies) - 1 + sum(m.extra_parts for m in replies)
+        twice += len(replies) > 1
+        extra += sum(m.extra_parts for m in replies)
         assert first.completed_at is not None
-        delays.append((completed_at[first.completed_at] - at).total_seconds() * 1000)
+        done = completed_at[first.completed_at]
+        last_done = max(last_done or done, done)
+        delays.append((done - at).total_seconds() * 1000)
     delays.sort()
+    span = (last_done - min(sent_at.values())).total_seconds() if last_done else 0.0
 
     def pct(q: float) -> float | None:
         if not delays:
@@ -234,7 +245,11 @@ async def latency(args: argparse.Namespace, work: Path, count: int) -> dict[str,
         "acknowledged": sum(1 for a in acks if isinstance(a, list) and a == [0] * len(a)),
         "answered": len(delays),
         "not_an_accepted_reading": wrong,
-        "extra_replies_or_parts": extra,
+        "answered_twice": twice,      # a second reply message: the MO handled twice
+        "reply_parts_resent": extra,  # a part of one reply accepted twice
+        # replies per second from the first MO to the last reply: below the MO rate,
+        # the gateway falls behind and the latency grows with the run's length
+        "answered_per_second": round(len(delays) / span, 1) if span else None,
         "p50_ms": round(statistics.median(delays), 1) if delays else None,
         "p99_ms": pct(0.99),
         "max_ms": round(delays[-1], 1) if delays else None,
@@ -243,7 +258,8 @@ async def latency(args: argparse.Namespace, work: Path, count: int) -> dict[str,
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"store": args.store, "window": args.window, "binds": args.binds,
-                              "receipts": args.receipts}
+                              "receipts": args.receipts,
+                              "synchronous_commit": not args.no_sync_commit}
     counts = [int(n) for n in args.instances.split(",") if n]
     with tempfile.TemporaryDirectory(prefix="bench-instances-") as tmp:
         if args.recipients:
@@ -274,6 +290,10 @@ def main() -> None:
     parser.add_argument("--binds", type=int, default=1, help="[smpp] binds per instance")
     parser.add_argument("--receipts", action="store_true",
                         help="ask for delivery receipts (the SMSC sends one per part)")
+    parser.add_argument("--no-sync-commit", action="store_true",
+                        help="diagnosis only: the bench database with synchronous_commit ="
+                        " off (a PostgreSQL crash could then lose the last commits, the"
+                        " submit journal's included: not for production)")
     parser.add_argument("--store", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--url", default=os.environ.get(
         "GATEWAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
