@@ -154,7 +154,10 @@ async def test_a_conversation_is_held_by_one_instance_at_a_time(
     # The second instance waits in the store for the conversation's lock.
     conn = await asyncpg.connect(pg_url)
     try:
-        waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        waiting = (
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
         for _ in range(int(WAIT / 0.01)):  # bounded
             if await conn.fetchval(waiting):
                 break
@@ -231,6 +234,8 @@ async def test_the_singletons_run_on_one_instance_and_move_when_it_leaves(
             assert (health["leader"], health["standby"][0]) == (False, "reminders")
             await until(lambda: second.cluster is not None
                         and second.cluster.live_count() == 2, "both live")
+            # each takes half of [smpp] tps_total and of the messengers' limits
+            assert second.smpp_share() == 0.5
             first_running = False
             await first.stop()
             await until(lambda: "reminders" in second._singletons, "taken over")
