@@ -149,8 +149,8 @@ class Gateway:
 
     async def start(self) -> None:
         s = self.settings
-        self.store = await Store.open(s.storage.path)
-        self._up("store", f"SQLite {s.storage.path}")
+        self.store = await Store.open(s.storage.target)
+        self._up("store", s.storage.target.describe())
         if s.demo.enabled:
             from storage.demo import load_demo_if_empty
 

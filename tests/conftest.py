@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 
 from storage.store import Store
+from tests.stores import pg_url
+
+__all__ = ["pg_url"]  # a fresh PostgreSQL database for any test (tests/stores.py)
 
 _PG_LEFT_OUT = pytest.StashKey[int]()
 
@@ -30,6 +33,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     from tests.stores import in_ci, pg_unreachable
 
     def on_pg(item: pytest.Item) -> bool:
+        if "pg_url" in getattr(item, "fixturenames", ()):
+            return True
         callspec = getattr(item, "callspec", None)
         return callspec is not None and callspec.params.get("store_kind") == "postgresql"
 

@@ -172,6 +172,18 @@ async def store(db: Database) -> Store:
     return Store.over(db)
 
 
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The url of a fresh, empty PostgreSQL database (dropped afterwards); for tests
+    that only make sense on PostgreSQL (its CLI, `gateway run` on it)."""
+    require_pg()
+    name = str(_run(create_pg_database))
+    try:
+        yield database_url(name)
+    finally:
+        _run(lambda: drop_pg_database(name))
+
+
 def report_header() -> str:
     """One line for `pytest_report_header`: whether the PostgreSQL tests run."""
     where = mask_url(pg_admin_url())
