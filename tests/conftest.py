@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from storage.store import Store
-from tests.stores import pg_url
+from tests.stores import pg_url, suite_store
 
 __all__ = ["pg_url"]  # a fresh PostgreSQL database for any test (tests/stores.py)
 
@@ -23,7 +23,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     """A SQLite store for tests of what runs above the store. The store contract tests
     (tests/storage/, and the repository tests that import `tests.stores`) replace this
     fixture with one over both SQLite and PostgreSQL."""
-    async with await Store.open(tmp_path / "gateway.db") as opened:
+    async with suite_store(tmp_path) as opened:
         yield opened
 
 

@@ -18,6 +18,7 @@ import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +27,7 @@ import asyncpg
 import pytest
 
 from storage.db import Database, SqliteDatabase
+from storage.open import StoreTarget
 from storage.pg import PgDatabase, mask_url
 from storage.store import Store
 
@@ -182,6 +184,25 @@ def pg_url() -> Iterator[str]:
         yield database_url(name)
     finally:
         _run(lambda: drop_pg_database(name))
+
+
+@asynccontextmanager
+async def suite_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """The store of the tests above the store layer: SQLite in tmp_path, or a fresh
+    PostgreSQL database when `GATEWAY_TEST_STORE=postgresql` (the whole suite on PG)."""
+    if os.environ.get("GATEWAY_TEST_STORE", "sqlite") != "postgresql":
+        async with await Store.open(tmp_path / "gateway.db") as opened:
+            yield opened
+        return
+    require_pg()
+    name = await create_pg_database()
+    try:
+        async with await Store.open(
+            StoreTarget("postgresql", url=database_url(name))
+        ) as opened:
+            yield opened
+    finally:
+        await drop_pg_database(name)
 
 
 def report_header() -> str:
