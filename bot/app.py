@@ -172,11 +172,8 @@ class Gateway:
 
     async def start(self) -> None:
         s = self.settings
-        from storage.open import open_database
-
-        target = s.storage.target
-        self.store = Store.over(await open_database(target, create=True))
-        self._up("store", target.describe())
+        self.store = await Store.open(s.storage.target)
+        self._up("store", s.storage.target.describe())
         if s.demo.enabled:
             from storage.demo import load_demo_if_empty
 
