@@ -1,12 +1,15 @@
 """SMPP session benchmarks against the in-process SMSC simulator over loopback.
 
-    .venv/bin/python bench/bench_smpp.py [throughput|latency|throttled|codec|all]
+    .venv/bin/python bench/bench_smpp.py [throughput|latency|throttled|codec|binds|all]
 
 - throughput: submit_sm parts per second through one bind (window 50, TPS unlimited).
 - latency: MO → reply latency (median, p99) at 100 MO/s with a trivial echo responder.
 - throttled: 5 000 messages with tps=500 to an SMSC accepting 100 submit_sm/s (the rest
   ESME_RTHROTTLED): wall time and rejections.
 - codec: µs per submit_sm build / parse, smpplib vs the fast path.
+- binds: parts/s through `SmsChannel` with `[smpp] binds` 1 and 2 (docs/interfaces.md
+  §13): with each bind's tps as the operator grants it (200/s), with tps unlimited (what
+  one process can do), and with `tps_total` 300 over two binds of 200/s. Not in `all`.
 """
 
 from __future__ import annotations
@@ -161,6 +164,50 @@ async def throttled(messages: int = 5000, accept_tps: int = 100, tps: int = 500)
         )
 
 
+async def binds_run(binds: int, parts: int, **kw: object) -> float:
+    """Parts per second of `parts` single-part SMS through one channel of `binds`."""
+    async with SmscSimulator(password=PASSWORD, keep_messages=False) as smsc:
+        smsc.receipts = False
+        sms = SmsChannel(settings(smsc.port, binds=binds, **kw), MemoryFragmentStore(),
+                         send_timeout=600)
+
+        async def inbound(_: Inbound) -> bool:
+            return True
+
+        async def report(_: DeliveryReport) -> None:
+            return None
+
+        await sms.start(inbound, report)
+        try:
+            for _ in range(500):  # every bind up (bounded: 5 s)
+                if smsc.bound_count() == binds:
+                    break
+                await asyncio.sleep(0.01)
+            start = time.perf_counter()
+            results = await asyncio.gather(*(
+                sms.send(Outbound(channel=ChannelName.SMS, address=f"+7912{i:07d}", text="x"))
+                for i in range(parts)
+            ))
+            elapsed = time.perf_counter() - start
+        finally:
+            await sms.stop()
+        assert all(result.ok for result in results)
+        by_bind = dict(sorted(smsc.submits_by_bind.items()))
+    rate = parts / elapsed
+    options = ", ".join(f"{key} {value}" for key, value in kw.items())
+    print(f"binds={binds} ({options}): {parts} parts in {elapsed:.2f} s = {rate:,.0f} parts/s;"
+          f" per bind {by_bind}")
+    return rate
+
+
+async def binds_bench() -> None:
+    for tps, parts in ((200, 2000), (100_000, 20_000)):
+        one = await binds_run(1, parts, tps=tps)
+        two = await binds_run(2, parts, tps=tps)
+        print(f"  binds=2 / binds=1 at tps {tps}: ×{two / one:.2f}")
+    await binds_run(2, 1500, tps=200, tps_total=300)
+
+
 def codec_bench() -> None:
     from smpplib import smpp
 
@@ -189,6 +236,8 @@ async def main(which: str) -> None:
         await latency()
     if which in ("throttled", "all"):
         await throttled()
+    if which == "binds":
+        await binds_bench()
 
 
 if __name__ == "__main__":

@@ -82,6 +82,10 @@ def make_parse(settings: Settings) -> Parse:
     return _parse
 
 
+def _whole_share() -> float:
+    return 1.0
+
+
 def _listen_error(section: str, host: str, port: int, exc: OSError) -> str:
     """A server socket that cannot listen, named by the settings key that moves it."""
     reason = exc.strerror or str(exc)
@@ -133,6 +137,9 @@ class Gateway:
         self.engine: ConversationEngine | None = None
         self.sender: OutboxSender | None = None
         self.channels: dict[str, Channel] = {}
+        # This instance's share of `[smpp] tps_total` (docs/interfaces.md §13): the whole
+        # grant alone; the cluster sets it to its part (e.g. 1 / live instances).
+        self.smpp_share: Callable[[], float] = _whole_share
         self.simulator: SmscSimulator | None = None
         self.api: AdminApi | None = None
         self.demo_loaded = 0
@@ -222,6 +229,8 @@ class Gateway:
                     region=s.service.phone_region,
                     clock=self.clock,
                     journal=self.sender.journal if self.sender is not None else None,
+                    # read at every slot, so the cluster may replace `smpp_share` later
+                    share=self._smpp_share_now,
                 )
             )
         if s.telegram.enabled:
@@ -237,6 +246,9 @@ class Gateway:
 
             channels.append(EmailChannel(s.email, company=s.service.company))
         return channels
+
+    def _smpp_share_now(self) -> float:
+        return self.smpp_share()
 
     def _fragments_path(self) -> Path:
         return self.settings.storage.path.with_name(
@@ -362,12 +374,10 @@ class Gateway:
         now (docs/interfaces.md §13)."""
         assert self.store is not None
         stats = self.store.stats
-        windows: dict[str, int] = {}
         sms = self.channels.get(ChannelName.SMS.value)
-        session = getattr(sms, "session", None)
-        if session is not None:
-            bind = f"{session.system_id}@{session.host}:{session.port}"
-            windows[bind] = int(session.window_in_use)
+        bind_windows = getattr(sms, "bind_windows", None)
+        # one `bind` label value per SMPP session, `system_id@host:port#N`
+        windows: dict[str, int] = bind_windows() if bind_windows is not None else {}
         snapshot = Snapshot(
             outbox_depth=await stats.outbox_depth(),
             appeals_overdue=await stats.appeals_overdue(datetime.now(UTC)),
@@ -392,6 +402,7 @@ class Gateway:
         for name, channel in self.channels.items():
             if name != ChannelName.CONSOLE.value and not channel.is_up():
                 down.append(f"channel:{name}")
+        bind_states = getattr(self.channels.get(ChannelName.SMS.value), "bind_states", None)
         body: dict[str, Any] = {
             "status": "ok" if not down else "down",
             "down": down,
@@ -402,6 +413,9 @@ class Gateway:
                 "demo": self.settings.demo.enabled,
             },
         }
+        if bind_states is not None:
+            # each SMPP bind: "up" or why not; the channel is up while one bind is
+            body["smpp_binds"] = bind_states()
         if body["mode"]["simulator"] or body["mode"]["demo"]:
             body["warning"] = "development mode: " + ", ".join(
                 k for k in ("simulator", "demo") if body["mode"][k]

@@ -15,7 +15,7 @@ EXIT_USAGE = 2
 async def cmd_smsc(args: argparse.Namespace, settings: Settings) -> int:
     from sms_gateway.cli import run_smsc
 
-    return await run_smsc(settings)
+    return await run_smsc(settings, max_tps=args.max_tps, spread=args.spread)
 
 
 async def cmd_sms_send(args: argparse.Namespace, settings: Settings) -> int:
@@ -53,6 +53,14 @@ async def cmd_sms_send(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("smsc", parents=[common], help="run the development SMSC alone")
+    p.add_argument(
+        "--max-tps", type=float, default=None,
+        help="throttle submit_sm above this many per second over all binds (default: none)",
+    )
+    p.add_argument(
+        "--spread", choices=("round_robin", "first"), default="round_robin",
+        help="MO parts and receipts over all binds in turn (default) or to the first",
+    )
     p.set_defaults(func=cmd_smsc, no_db=True)
 
     sms = sub.add_parser("sms", parents=[common], help="development SMS tools")

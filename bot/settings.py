@@ -141,7 +141,13 @@ class SmppSettings(_Section):
     system_type: str = ""
     source_addr: str = "7555"
     simulator: bool = True
+    # submit_sm per second on each bind (docs/interfaces.md §13).
     tps: float = Field(50, gt=0)
+    # The operator's grant for the account, over every bind of every instance sharing
+    # the database; 0: no cap.
+    tps_total: float = Field(0, ge=0)
+    # SMPP sessions this instance binds with the same credentials.
+    binds: int = Field(1, ge=1, le=64)
     window: int = Field(10, ge=1, le=1000)
     enquire_link_interval: float = Field(30, gt=0)
     response_timeout: float = Field(10, gt=0)

@@ -1,4 +1,13 @@
-"""`SmsChannel`: the SMS channel (`bot.core.Channel`) over one `SmppSession`.
+"""`SmsChannel`: the SMS channel (`bot.core.Channel`) over `[smpp] binds` `SmppSession`s.
+
+Several binds (docs/interfaces.md §13): every session binds with the same credentials
+and hands its deliver_sm to the same handler, so an MO's parts meet in one
+`FragmentStore` and a receipt finds the message it reports on whichever bind either
+came on. Each part is sent on the bind that is up with the fewest submits outstanding
+(ties in turn); a bind that drops reconnects on its own while the others keep sending,
+and a part whose bind dropped under it goes again on another. `[smpp] tps` paces each
+bind; `[smpp] tps_total` caps the sum over the instance's binds (`TotalRateLimiter`,
+whose `share` hook the cluster sets).
 
 Inbound: deliver_sm / data_sm → receipt or MO. An MO is decoded by data_coding,
 reassembled when concatenated (parts committed to the `FragmentStore` before they are
@@ -27,11 +36,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -54,6 +64,7 @@ from bot.settings import SmppSettings
 
 from . import codec
 from .fragments import Fragment, FragmentStore, SqliteFragmentStore
+from .limiter import SubmitGate, TotalRateLimiter, whole_share
 from .pdu import (
     NPI_ISDN,
     TLV_MESSAGE_STATE,
@@ -65,7 +76,7 @@ from .pdu import (
     ShortMessage,
 )
 from .reassembly import Assembled, Reassembler, fragment_key, split_concat
-from .session import DeliverAnswer, SmppSession
+from .session import DeliverAnswer, SmppSession, SubmitOutcome
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +91,16 @@ _MAX_TRACKED = 200_000  # sent message ids remembered for receipt aggregation
 _MAX_PARTIAL = 10_000  # half-sent multipart messages remembered for their retry
 MAX_MESSAGE_ID = 65  # octets of an SMPP message_id (SMPP 3.4 §5.2.23)
 SEEN_RETENTION = timedelta(days=7)
+# Receipts waiting at once for a submit_sm_resp still unread on another bind: half a
+# session's 64 deliver slots, so waiting receipts never stop a bind's reader (which may
+# be the one that has to read that very submit_sm_resp). Beyond it a receipt is
+# reported under its part's own id, as after a restart.
+_MAX_WAITING_RECEIPTS = 32
+
+
+_Origin = tuple[int, int] | None
+"""The link an MO came on: (bind index, that session's bind count when it came), so a
+rebind of the same session is another link; None: handed over by the sweep."""
 
 
 @dataclass(slots=True)
@@ -125,6 +146,8 @@ class SmsChannel:
         auth_retry_delay: float = 30.0,
         clock: Callable[[], datetime] | None = None,
         journal: SubmitJournal | None = None,
+        share: Callable[[], float] = whole_share,
+        limiter: SubmitGate | None = None,
     ) -> None:
         self.settings = settings
         # Each part's submit is recorded here before it goes on the wire (None: not
@@ -146,38 +169,99 @@ class SmsChannel:
         self.region = region
         self.send_timeout = send_timeout
         self.start_wait = start_wait
-        self.session = SmppSession.from_settings(
-            settings,
-            on_deliver=self._on_deliver,
-            reconnect_min_delay=reconnect_min_delay,
-            auth_retry_delay=auth_retry_delay,
+        # `[smpp] tps_total` over all binds; `share` is this instance's part of the grant.
+        # A `limiter` given replaces it (one the cluster shares, docs/interfaces.md §13).
+        self.limiter: SubmitGate = (
+            limiter if limiter is not None else TotalRateLimiter(settings.tps_total, share)
         )
+        gate = self.limiter.acquire if self.limiter.enabled else None
+        self.sessions: list[SmppSession] = [
+            SmppSession.from_settings(
+                settings,
+                on_deliver=functools.partial(self._on_deliver, number - 1),
+                reconnect_min_delay=reconnect_min_delay,
+                auth_retry_delay=auth_retry_delay,
+                label=str(number) if settings.binds > 1 else "",
+                gate=gate,
+            )
+            for number in range(1, settings.binds + 1)
+        ]
+        self._turn = 0  # round robin among binds equally busy
+        # Submits under way (tickets), so that a receipt read on one bind before the
+        # submit_sm_resp of its message was read on another waits for it (`_settled`).
+        self._ticket = 0
+        self._open: set[int] = set()
+        self._submit_done = asyncio.Event()
+        self._waiting_receipts = 0
         self.reassembler = Reassembler(self._store)
         self._on_inbound: OnInbound | None = None
         self._on_report: OnReport | None = None
         self._sent: collections.OrderedDict[str, _Sent] = collections.OrderedDict()
-        self._inflight: collections.Counter[str] = collections.Counter()
+        # Messages being handed over whose deliver_sm_resp is not out yet, by digest key,
+        # counted per link they came on (`_Origin`).
+        self._inflight: dict[str, collections.Counter[_Origin]] = {}
         self._ref = random.randrange(256)  # noqa: S311 - a concatenation reference
         self._partial: collections.OrderedDict[str, _Partial] = collections.OrderedDict()
         self._sweeper: asyncio.Task[None] | None = None
 
+    @property
+    def session(self) -> SmppSession:
+        """The first bind (the only one with `[smpp] binds = 1`)."""
+        return self.sessions[0]
+
+    def bind_label(self, number: int) -> str:
+        """`system_id@host:port#N`: the `bind` label of `gateway_smpp_window_in_use`."""
+        s = self.settings
+        return f"{s.system_id}@{s.host}:{s.port}#{number}"
+
+    def bind_windows(self) -> dict[str, int]:
+        """submit_sm outstanding on each bind, by `bind_label`."""
+        return {
+            self.bind_label(number): int(session.window_in_use)
+            for number, session in enumerate(self.sessions, 1)
+        }
+
+    def bind_states(self) -> dict[str, str]:
+        """Each bind's state for /healthz: "up", or why not (the session's last error)."""
+        return {
+            self.bind_label(number): "up" if session.is_up() else (session.last_error or "down")
+            for number, session in enumerate(self.sessions, 1)
+        }
+
     # --- Channel lifecycle ------------------------------------------------------------
 
     async def start(self, on_inbound: OnInbound, on_report: OnReport) -> None:
-        """Connect and bind (waits up to `start_wait` s for the first bind; reconnects
-        are the session's own business), and start sweeping stale partial messages."""
+        """Connect and bind every session (waits up to `start_wait` s for the first
+        bind; reconnects are each session's own business), and start sweeping stale
+        partial messages."""
         self._on_inbound = on_inbound
         self._on_report = on_report
         if self._owns_store and isinstance(self._store, SqliteFragmentStore):
             await self._store.open()
-        await self.session.start()
+        for session in self.sessions:
+            await session.start()
         self._sweeper = asyncio.create_task(self._sweep_loop(), name="sms-reassembly-sweeper")
-        if not await self.session.wait_bound(self.start_wait):
+        if not await self._wait_any_bound(self.start_wait):
             log.warning(
                 "SMSC %s:%s not bound yet; the channel keeps trying in the background",
                 self.settings.host,
                 self.settings.port,
             )
+
+    async def _wait_any_bound(self, within: float) -> bool:
+        """Wait until at least one bind is up; False when none is within `within` s."""
+        if any(session.is_up() for session in self.sessions):
+            return True
+        if within <= 0:
+            return False
+        waiters = [asyncio.ensure_future(s.wait_bound()) for s in self.sessions]
+        try:
+            await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+        return any(session.is_up() for session in self.sessions)
 
     async def stop(self) -> None:
         """Unbind and close; stop the sweeper; close the store if the channel owns it."""
@@ -186,12 +270,13 @@ class SmsChannel:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
-        await self.session.stop()
+        await asyncio.gather(*(session.stop() for session in self.sessions))
         if self._owns_store and isinstance(self._store, SqliteFragmentStore):
             await self._store.close()
 
     def is_up(self) -> bool:
-        return self.session.is_up()
+        """At least one bind is up."""
+        return any(session.is_up() for session in self.sessions)
 
     async def __aenter__(self) -> SmsChannel:
         return self
@@ -283,14 +368,18 @@ class SmsChannel:
                 before_wire = functools.partial(
                     self.journal.submitting, outbound.ref, index, total, reference
                 )
-            outcome = await self.session.submit(
-                sm, within=max(0.0, deadline - loop.time()), before_wire=before_wire
-            )
-            if self.journal is not None and outbound.ref:
-                self.journal.submitted(
-                    outbound.ref, index, outcome.message_id if outcome.ok else None,
-                    outcome.unanswered,
-                )
+            ticket = self._begin_submit()
+            try:
+                outcome = await self._submit_part(sm, deadline, before_wire)
+                if self.journal is not None and outbound.ref:
+                    self.journal.submitted(
+                        outbound.ref, index, outcome.message_id if outcome.ok else None,
+                        outcome.unanswered,
+                    )
+                if outcome.ok:
+                    self._track(sent, outcome.message_id or "")
+            finally:
+                self._end_submit(ticket)
             if not outcome.ok:
                 assert outcome.kind is not None  # noqa: S101 - not ok means a kind
                 where = f"part {index}/{total}: " if total > 1 else ""
@@ -307,8 +396,98 @@ class SmsChannel:
                     )
                 return SendResult.failed(outcome.kind, where + (outcome.detail or ""))
             ids[index] = outcome.message_id or ""
-            self._track(sent, outcome.message_id or "")
         return SendResult(message_ids=tuple(ids[i] for i in sorted(ids)), parts=total)
+
+    def _pick(self) -> SmppSession | None:
+        """The bind that is up with the fewest submits outstanding, equal ones in turn;
+        None when no bind is up."""
+        up = [session for session in self.sessions if session.is_up()]
+        if not up:
+            return None
+        start = self._turn % len(up)
+        self._turn += 1
+        return min(up[start:] + up[:start], key=lambda session: session.window_in_use)
+
+    async def _submit_part(
+        self,
+        sm: ShortMessage,
+        deadline: float,
+        before_wire: Callable[[], Awaitable[None]] | None,
+    ) -> SubmitOutcome:
+        """Submit one part on a bind that is up before the loop time `deadline`; when
+        that bind drops under it, on another (one bind: it waits for its rebind)."""
+        loop = asyncio.get_running_loop()
+        if len(self.sessions) == 1:
+            return await self.sessions[0].submit(
+                sm, within=max(0.0, deadline - loop.time()), before_wire=before_wire
+            )
+        hook_ran = False
+
+        async def hook() -> None:
+            nonlocal hook_ran
+            hook_ran = True
+            if before_wire is not None:
+                await before_wire()
+
+        unanswered = 0
+        while True:
+            remaining = deadline - loop.time()
+            session = self._pick()
+            if session is None and remaining > 0 and await self._wait_any_bound(remaining):
+                session = self._pick()
+            if session is None:
+                return SubmitOutcome(
+                    None, kind=SendErrorKind.CONNECTION, detail="SMSC not bound",
+                    unanswered=unanswered,
+                )
+            outcome = await session.submit(
+                sm,
+                within=max(0.0, deadline - loop.time()),
+                before_wire=None if hook_ran else hook,
+                leave_on_drop=True,
+            )
+            unanswered += outcome.unanswered
+            if not outcome.left or deadline - loop.time() <= 0:
+                return dataclasses.replace(outcome, unanswered=unanswered, left=False)
+            log.info("SMPP bind %s dropped a submit; sending it on another bind", session.label)
+            await asyncio.sleep(0)  # a bind that flips up and down gets no busy loop
+
+    def _begin_submit(self) -> int:
+        self._ticket += 1
+        self._open.add(self._ticket)
+        return self._ticket
+
+    def _end_submit(self, ticket: int) -> None:
+        self._open.discard(ticket)
+        done, self._submit_done = self._submit_done, asyncio.Event()
+        done.set()
+
+    async def _settled(self, message_id: str) -> tuple[str, _Sent | None]:
+        """`_lookup`, after waiting (at most `response_timeout`) for the submits that
+        were under way when the receipt came: with several binds its submit_sm_resp may
+        still be unread on another bind, or read but not yet tracked."""
+        part_id, sent = self._lookup(message_id)
+        if sent is not None or not self._open or len(self.sessions) == 1:
+            return part_id, sent  # one bind: the resp was read (and tracked) first
+        if self._waiting_receipts >= _MAX_WAITING_RECEIPTS:
+            return part_id, sent  # reported under the part's own id (module docstring)
+        horizon = self._ticket
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.settings.response_timeout
+        self._waiting_receipts += 1
+        try:
+            while any(ticket <= horizon for ticket in self._open):
+                remaining = end - loop.time()
+                if remaining <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._submit_done.wait(), remaining)
+                part_id, sent = self._lookup(message_id)
+                if sent is not None:
+                    return part_id, sent
+        finally:
+            self._waiting_receipts -= 1
+        return self._lookup(message_id)
 
     def _remember_partial(self, ref: str, partial: _Partial) -> None:
         self._partial[ref] = partial
@@ -323,11 +502,11 @@ class SmsChannel:
 
     # --- inbound -------------------------------------------------------------------------
 
-    async def _on_deliver(self, sm: ShortMessage) -> DeliverAnswer:
+    async def _on_deliver(self, bind: int, sm: ShortMessage) -> DeliverAnswer:
         if self._is_receipt(sm):
             await self._handle_receipt(sm)
             return 0
-        return await self._handle_mo(sm)
+        return await self._handle_mo(sm, (bind, self.sessions[bind].stats.binds))
 
     @staticmethod
     def _is_receipt(sm: ShortMessage) -> bool:
@@ -347,7 +526,7 @@ class SmsChannel:
             return "+" + digits if sm.source_ton == 1 else digits
         return raw  # alphanumeric sender: keep as given
 
-    async def _handle_mo(self, sm: ShortMessage) -> DeliverAnswer:
+    async def _handle_mo(self, sm: ShortMessage, origin: _Origin) -> DeliverAnswer:
         concat, data = split_concat(sm)
         now = self.clock()
         address = self._address(sm)
@@ -367,6 +546,7 @@ class SmsChannel:
                 received_at=now,
                 meta={},
                 assembled=None,
+                origin=origin,
             )
         fragment = Fragment(
             key=fragment_key(address, sm.destination, concat),
@@ -385,9 +565,11 @@ class SmsChannel:
         assembled = await self.reassembler.add(fragment)  # committed before we answer
         if assembled is None:
             return 0
-        return await self._hand_over_assembled(assembled)
+        return await self._hand_over_assembled(assembled, origin)
 
-    async def _hand_over_assembled(self, message: Assembled) -> DeliverAnswer:
+    async def _hand_over_assembled(
+        self, message: Assembled, origin: _Origin = None
+    ) -> DeliverAnswer:
         meta = {"parts": str(message.total)}
         if not message.complete:
             meta["partial"] = f"{message.parts_received}/{message.total}"
@@ -400,6 +582,7 @@ class SmsChannel:
                 received_at=message.received_at,
                 meta=meta,
                 assembled=message,
+                origin=origin,
             )
         except BaseException:
             self.reassembler.release(message.key)
@@ -415,13 +598,18 @@ class SmsChannel:
         received_at: datetime,
         meta: dict[str, str],
         assembled: Assembled | None,
+        origin: _Origin,
     ) -> DeliverAnswer:
         """Journal the message through `on_inbound`; return status 0 and what to do once
-        the deliver_sm_resp is out (count the digest as acknowledged)."""
+        the deliver_sm_resp is out (count the digest as acknowledged).
+
+        The same digest still in hand on a link that is up is another message (the
+        customer sent the text again); on a link gone since, it is this one redelivered
+        (on another bind at once, or after the rebind): same N, so the journal drops it."""
         assert self._on_inbound is not None  # noqa: S101 - start() sets it
         seen_key = "mo:" + digest
-        handled = await self._store.seen_count(seen_key) + self._inflight[seen_key]
-        self._inflight[seen_key] += 1
+        handled = await self._store.seen_count(seen_key) + self._live_inflight(seen_key)
+        self._inflight.setdefault(seen_key, collections.Counter())[origin] += 1
         inbound = Inbound(
             channel=ChannelName.SMS,
             address=address,
@@ -434,7 +622,7 @@ class SmsChannel:
         try:
             new = await self._on_inbound(inbound)
         except BaseException:
-            self._done_inflight(seen_key)
+            self._done_inflight(seen_key, origin)
             raise
         log.info(
             "SMS from %s to %s stored (%s%s)",
@@ -454,13 +642,30 @@ class SmsChannel:
                 elif assembled is not None:
                     self.reassembler.release(assembled.key)
             finally:
-                self._done_inflight(seen_key)
+                self._done_inflight(seen_key, origin)
 
         return 0, after
 
-    def _done_inflight(self, key: str) -> None:
-        self._inflight[key] -= 1
-        if self._inflight[key] <= 0:
+    def _live_inflight(self, key: str) -> int:
+        """How many messages with this digest are in hand on links still up."""
+        return sum(
+            count
+            for origin, count in self._inflight.get(key, {}).items()
+            if origin is None
+            or (
+                self.sessions[origin[0]].is_up()
+                and self.sessions[origin[0]].stats.binds == origin[1]
+            )
+        )
+
+    def _done_inflight(self, key: str, origin: _Origin) -> None:
+        counter = self._inflight.get(key)
+        if counter is None:
+            return
+        counter[origin] -= 1
+        if counter[origin] <= 0:
+            del counter[origin]
+        if not counter:
             del self._inflight[key]
 
     # --- partial messages after the timeout ---------------------------------------------
@@ -546,7 +751,7 @@ class SmsChannel:
                 MAX_MESSAGE_ID,
             )
             return
-        part_id, sent = self._lookup(message_id)
+        part_id, sent = await self._settled(message_id)
         extra: dict[str, str] = {"stat": word or ""}
         if parsed is not None and parsed.err:
             extra["err"] = parsed.err

@@ -11,14 +11,21 @@ import contextlib
 import signal
 from typing import TYPE_CHECKING, Any
 
-from .simulator import SmscSimulator
+from .simulator import SmscSimulator, Spread
 
 if TYPE_CHECKING:
     from bot.settings import Settings
 
 
-async def run_smsc(settings: Settings) -> int:
-    """Run the development SMSC alone on `[smpp] host:port` until SIGINT/SIGTERM."""
+async def run_smsc(
+    settings: Settings, *, max_tps: float | None = None, spread: Spread = "round_robin"
+) -> int:
+    """Run the development SMSC alone on `[smpp] host:port` until SIGINT/SIGTERM.
+
+    It takes any number of binds with the `[smpp]` credentials (several instances with
+    `[smpp] binds` each, docs/interfaces.md §13); `max_tps` throttles the submit_sm of
+    all binds together per wall-clock second (the operator's grant; None: no limit);
+    `spread` says where MO parts and receipts go (in turn over the binds, or the first)."""
     smpp = settings.smpp
     simulator = SmscSimulator(
         smpp.host,
@@ -26,6 +33,10 @@ async def run_smsc(settings: Settings) -> int:
         system_id=smpp.system_id,
         password=smpp.password.get_secret_value(),
         default_to=smpp.source_addr,
+        max_tps=max_tps,
+        spread=spread,
+        # a long run must not keep every part it ever accepted
+        keep_messages=False,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -34,9 +45,11 @@ async def run_smsc(settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
     try:
         async with simulator:
+            limit = f"at most {max_tps:g} submit_sm/s" if max_tps else "no TPS limit"
             print(
                 f"Development SMSC (SMPP 3.4 simulator) listening on {smpp.host}:"
-                f"{simulator.port}, system_id {smpp.system_id!r}; Ctrl+C to stop",
+                f"{simulator.port}, system_id {smpp.system_id!r}, {limit}, "
+                f"MO and receipts {spread.replace('_', ' ')}; Ctrl+C to stop",
                 flush=True,
             )
             await stop.wait()
@@ -44,7 +57,14 @@ async def run_smsc(settings: Settings) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
-    print(f"SMSC stopped: {len(simulator.submitted)} submit_sm accepted", flush=True)
+    by_bind = ", ".join(
+        f"bind {number}: {count}" for number, count in sorted(simulator.submits_by_bind.items())
+    )
+    print(
+        f"SMSC stopped: {simulator.accepted} submit_sm accepted, {simulator.throttled} "
+        f"throttled, {simulator.binds} binds" + (f" ({by_bind})" if by_bind else ""),
+        flush=True,
+    )
     return 0
 
 

@@ -97,6 +97,9 @@ class SubmitOutcome:
     # Submits of this part that went on the wire and got no answer (the link dropped or
     # timed out) before this outcome: the SMSC may have taken the part that often more.
     unanswered: int = 0
+    # `submit(leave_on_drop=True)` gave up because this bind was not up or dropped: the
+    # caller may try another bind of the same account within its deadline.
+    left: bool = False
 
     @property
     def ok(self) -> bool:
@@ -341,8 +344,15 @@ class SmppSession:
         on_deliver: DeliverHandler | None = None,
         max_concurrent_delivers: int = 64,
         ack_settle: float = 0.5,
+        label: str = "",
+        gate: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.host = host
+        # Names this bind in logs when an instance binds several (docs/interfaces.md §13).
+        self.label = label
+        # Awaited before every submit_sm goes on the wire, after this bind's pacer: the
+        # instance's `[smpp] tps_total` limiter shared by all its binds.
+        self.gate = gate
         self.port = port
         self.system_id = system_id
         self._password = password  # never logged
@@ -380,8 +390,11 @@ class SmppSession:
         on_deliver: DeliverHandler | None = None,
         reconnect_min_delay: float = 1.0,
         auth_retry_delay: float = 30,
+        label: str = "",
+        gate: Callable[[], Awaitable[None]] | None = None,
     ) -> SmppSession:
-        """A session configured from `[smpp]` (docs/interfaces.md §2)."""
+        """A session configured from `[smpp]` (docs/interfaces.md §2); `tps` is this
+        bind's own pace, `gate` the instance's `tps_total` limiter (§13)."""
         return cls(
             settings.host,
             settings.port,
@@ -396,6 +409,8 @@ class SmppSession:
             reconnect_max_delay=settings.reconnect_max_delay,
             auth_retry_delay=auth_retry_delay,
             on_deliver=on_deliver,
+            label=label,
+            gate=gate,
         )
 
     # --- lifecycle --------------------------------------------------------------------
@@ -473,7 +488,7 @@ class SmppSession:
 
     async def _run(self) -> None:
         attempt = 0
-        where = f"{self.host}:{self.port}"
+        where = f"{self.host}:{self.port}" + (f" (bind {self.label})" if self.label else "")
         while not self._stopping:
             delay: float
             try:
@@ -548,7 +563,13 @@ class SmppSession:
             writer.transport.abort()
             raise _BindRejected(status)
         self.stats.binds += 1
-        log.info("SMPP bound to %s:%s as %r (transceiver)", self.host, self.port, self.system_id)
+        log.info(
+            "SMPP bound to %s:%s as %r (transceiver%s)",
+            self.host,
+            self.port,
+            self.system_id,
+            f", bind {self.label}" if self.label else "",
+        )
         return link
 
     async def _await_bind(self, link: _Link, sequence: int) -> int:
@@ -701,13 +722,18 @@ class SmppSession:
         *,
         within: float | None = None,
         before_wire: Callable[[], Awaitable[None]] | None = None,
+        leave_on_drop: bool = False,
     ) -> SubmitOutcome:
         """Submit one part; retry throttling, temporary errors and drops for `within`
         seconds (default: 6 × response_timeout). Never raises for network failures.
 
         `before_wire` runs once, inside the window and after the pacer, just before the
         part is first written (the channel records the submit durably there): so at most
-        a window of recorded parts is ever unanswered."""
+        a window of recorded parts is ever unanswered.
+
+        `leave_on_drop`: when this bind is not up or its link drops, return at once
+        (`left=True`) instead of waiting for the rebind: the channel then sends the part
+        on another bind (docs/interfaces.md §13)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (within if within is not None else 6 * self.response_timeout)
         temporary = 0
@@ -716,7 +742,18 @@ class SmppSession:
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0 or self._stopping:
+                if last.status == 0 and last.unanswered == 0 and self.is_up():
+                    # Bound all along: the time ran out before the part could go (the
+                    # pacer after throttling), which "SMSC not bound" would misname.
+                    return SubmitOutcome(
+                        None, kind=SendErrorKind.CONNECTION, detail="send timeout before submit"
+                    )
                 return last
+            if leave_on_drop and not self.is_up():
+                return SubmitOutcome(
+                    None, kind=SendErrorKind.CONNECTION, detail="SMSC not bound",
+                    unanswered=unanswered, left=True,
+                )
             if not self._bound.is_set():
                 try:
                     await asyncio.wait_for(self._bound.wait(), remaining)
@@ -728,6 +765,8 @@ class SmppSession:
                 continue
             async with self._window:
                 sent_at = await self.pacer.acquire()
+                if self.gate is not None:
+                    await self.gate()
                 if before_wire is not None:
                     hook, before_wire = before_wire, None
                     await hook()
@@ -743,8 +782,10 @@ class SmppSession:
                     unanswered += 1
                     last = SubmitOutcome(
                         None, kind=SendErrorKind.CONNECTION, detail="link lost",
-                        unanswered=unanswered,
+                        unanswered=unanswered, left=leave_on_drop,
                     )
+                    if leave_on_drop:
+                        return last
                     continue
                 except TimeoutError:
                     self.stats.response_timeouts += 1

@@ -6,8 +6,15 @@ bind with system_id/password, submit_sm answered with message ids, delivery rece
 appendix-B text), mobile-originated messages (single and multipart; GSM, UCS2 or
 Latin-1; UDH with 8- or 16-bit references, SAR TLVs, or message_payload), and knobs for
 what real SMSCs do to us: throttling (at most N submit_sm per wall-clock second, the
-rest answered ESME_RTHROTTLED), dropping the connection (now, or at the N-th submit
-with it unanswered), not answering enquire_link, redelivering unacknowledged MOs.
+rest answered ESME_RTHROTTLED; or, deterministic for tests, every submit_sm after the
+next N), dropping the connection (now, one bind, or at the N-th submit with it
+unanswered), not answering enquire_link, redelivering unacknowledged MOs.
+
+Several binds with the same credentials are accepted (docs/interfaces.md §13: every
+instance binds `[smpp] binds` sessions). With `spread="round_robin"` (the default) MO
+parts and delivery receipts go to the bound receivers in turn, so the parts of one long
+MO and the receipt of a submit arrive on different binds; `spread="first"` sends them
+all to the first bound receiver (receipts: on the bind that submitted).
 
 Every accepted submit_sm is recorded; `messages_to(phone)` gives the reassembled texts.
 With `keep_messages=False` (load tests) it only counts them (`accepted`).
@@ -16,6 +23,7 @@ With `keep_messages=False` (load tests) it only counts them (`accepted`).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import random
@@ -66,6 +74,7 @@ log = logging.getLogger(__name__)
 
 Coding = Literal["auto", "gsm", "ucs2", "latin1"]
 Split = Literal["udh", "udh16", "sar", "payload"]
+Spread = Literal["round_robin", "first"]
 
 _BIND_RESP = {
     BIND_TRANSCEIVER: BIND_TRANSCEIVER_RESP,
@@ -85,6 +94,7 @@ class SubmittedPart:
     message_id: str
     sm: ShortMessage
     received_at: datetime
+    bind: int = 0  # the bind it came on (numbered 1, 2, … in bind order)
 
     @property
     def destination(self) -> str:
@@ -103,6 +113,7 @@ class _Conn:
     writer: asyncio.StreamWriter
     bound: bool = False
     receives: bool = False  # transceiver or receiver: MO and receipts go here
+    number: int = 0  # 1, 2, … in the order of successful binds
     pending: dict[int, _PendingMo | asyncio.Future[int]] = field(default_factory=dict)
 
     def write(self, data: bytes) -> None:
@@ -115,9 +126,12 @@ class SmscSimulator:
 
     Lifecycle: `async with SmscSimulator(...) as smsc:` or `start()` / `stop()`.
     Knobs are plain attributes and may change while it runs: `max_tps`,
-    `mute_enquire_link`, `drop_after_submits`, `receipts`, `receipt_stat`,
-    `receipt_stats` (per destination digits), `receipt_tlvs`, `receipt_text`,
-    `redeliver_unacked`, `submit_status`.
+    `mute_enquire_link`, `drop_after_submits`, `throttle_after_submits`, `receipts`,
+    `receipt_stat`, `receipt_stats` (per destination digits), `receipt_tlvs`,
+    `receipt_text`, `redeliver_unacked`, `redeliver_at_once`, `submit_status`, `spread`.
+
+    `submits_by_bind` and `delivers_by_bind` count submit_sm and deliver_sm per bind
+    number (see `SubmittedPart.bind`).
 
     `accepted` counts accepted submit_sm; `submitted` keeps them too unless
     `keep_messages` is False (a load test's peer must not grow with every message).
@@ -136,6 +150,7 @@ class SmscSimulator:
         default_to: str = "7555",
         response_timeout: float = 10.0,
         keep_messages: bool = True,
+        spread: Spread = "round_robin",
     ) -> None:
         self.host = host
         self._port = port
@@ -149,7 +164,21 @@ class SmscSimulator:
         self.receipt_text = True
         self.mute_enquire_link = False
         self.drop_after_submits: int | None = None
+        # Accept this many more submit_sm, then answer ESME_RTHROTTLED to every one until
+        # set back to None: throttling by count, not by the wall clock's second.
+        self.throttle_after_submits: int | None = None
+        self.spread: Spread = spread
+        # Refuse every bind (ESME_RBINDFAIL) while true: a dropped bind stays down.
+        self.refuse_binds = False
+        # Seconds before a submit_sm_resp goes out; its receipt (on any bind) does not
+        # wait, so it arrives first, as it may from an SMSC with several binds.
+        self.resp_delay = 0.0
+        # The bind each receipt went on, by message id (kept with `keep_messages`).
+        self.receipt_binds: dict[str, int] = {}
         self.redeliver_unacked = True
+        # With `redeliver_unacked`: MOs and receipts unacknowledged on a bind that drops
+        # go at once to another bind still up (else they wait for the next bind).
+        self.redeliver_at_once = False
         self.submit_status: int | None = None  # answer every submit_sm with this error
         self.default_to = default_to
         self.response_timeout = response_timeout
@@ -161,6 +190,9 @@ class SmscSimulator:
         self.throttled = 0
         self.generic_nacks_received = 0
         self.enquire_links = 0
+        self.submits_by_bind: collections.Counter[int] = collections.Counter()
+        self.delivers_by_bind: collections.Counter[int] = collections.Counter()
+        self._turn = 0
         self._server: asyncio.Server | None = None
         self._conns: set[_Conn] = set()
         self._sequence = SequenceCounter()
@@ -218,6 +250,29 @@ class SmscSimulator:
             conn.writer.transport.abort()
         await asyncio.sleep(0)
 
+    async def drop_bind(self, number: int | None = None) -> int:
+        """Abort one bound ESME connection (bind `number`, default the oldest) while the
+        others stay; returns its number."""
+        bound = sorted((c for c in self._conns if c.bound), key=lambda c: c.number)
+        chosen = [c for c in bound if number is None or c.number == number]
+        if not chosen:
+            raise ConnectionError(f"no bind {number if number is not None else ''} bound")
+        chosen[0].writer.transport.abort()
+        await asyncio.sleep(0)
+        return chosen[0].number
+
+    def unacked_binds(self) -> list[int]:
+        """Numbers of the binds with a deliver_sm still waiting for its response."""
+        return sorted(
+            c.number
+            for c in self._conns
+            if c.bound and any(isinstance(item, _PendingMo) for item in c.pending.values())
+        )
+
+    def bound_numbers(self) -> list[int]:
+        """Numbers of the binds up now, in bind order."""
+        return sorted(c.number for c in self._conns if c.bound)
+
     def bound_count(self) -> int:
         """ESME connections currently bound."""
         return sum(1 for conn in self._conns if conn.bound)
@@ -258,6 +313,12 @@ class SmscSimulator:
             elif not item.done():
                 item.set_exception(ConnectionError("ESME connection lost"))
         conn.pending.clear()
+        if self._redeliver and self.redeliver_at_once:
+            receivers = [c for c in self._conns if c.bound and c.receives and c is not conn]
+            if receivers:
+                queued, self._redeliver = self._redeliver, []
+                for item in queued:
+                    self._send_deliver(self._receiver(), item)
 
     def _dispatch(
         self, conn: _Conn, command_id: int, status: int, sequence: int, pdu: bytes
@@ -306,9 +367,13 @@ class SmscSimulator:
         if request.password != self._password[:8]:
             conn.write(bind_resp(resp, codec.ESME_RINVPASWD, sequence, ""))
             return
+        if self.refuse_binds:
+            conn.write(bind_resp(resp, codec.ESME_RBINDFAIL, sequence, ""))
+            return
         conn.bound = True
         conn.receives = command_id != BIND_TRANSMITTER
         self.binds += 1
+        conn.number = self.binds
         conn.write(bind_resp(resp, 0, sequence, "simsmsc"))
         if conn.receives and self._redeliver:
             queued, self._redeliver = self._redeliver, []
@@ -316,6 +381,10 @@ class SmscSimulator:
                 self._send_deliver(conn, item)
 
     def _throttle(self) -> bool:
+        if self.throttle_after_submits is not None:
+            if self.throttle_after_submits <= 0:
+                return True
+            self.throttle_after_submits -= 1
         if self.max_tps is None:
             return False
         second = int(asyncio.get_running_loop().time())
@@ -345,11 +414,21 @@ class SmscSimulator:
         self._next_id += 1
         message_id = f"{self._next_id:X}"
         self.accepted += 1
+        self.submits_by_bind[conn.number] += 1
         if self.keep_messages:
-            self.submitted.append(SubmittedPart(message_id, sm, codec.now_utc()))
-        conn.write(message_id_resp(SUBMIT_SM_RESP, 0, sequence, message_id))
-        if self.receipts and sm.registered_delivery & 0x01 and conn.receives:
-            self._send_receipt(conn, message_id, sm)
+            self.submitted.append(SubmittedPart(message_id, sm, codec.now_utc(), conn.number))
+        resp = message_id_resp(SUBMIT_SM_RESP, 0, sequence, message_id)
+        if self.resp_delay > 0:
+            asyncio.get_running_loop().call_later(self.resp_delay, conn.write, resp)
+        else:
+            conn.write(resp)
+        if self.receipts and sm.registered_delivery & 0x01:
+            target: _Conn | None = conn if conn.receives else None
+            if self.spread == "round_robin":
+                with contextlib.suppress(ConnectionError):
+                    target = self._receiver()
+            if target is not None:
+                self._send_receipt(target, message_id, sm)
         self._notify()
 
     def _notify(self) -> None:
@@ -357,6 +436,8 @@ class SmscSimulator:
         changed.set()
 
     def _send_receipt(self, conn: _Conn, message_id: str, sm: ShortMessage) -> None:
+        if self.keep_messages:
+            self.receipt_binds[message_id] = conn.number
         stat = self.receipt_stats.get(_digits(sm.destination), self.receipt_stat)
         now = codec.now_utc().strftime("%y%m%d%H%M")
         delivered = "001" if stat == "DELIVRD" else "000"
@@ -385,7 +466,20 @@ class SmscSimulator:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._send_deliver(conn, _PendingMo(receipt, future))
 
+    def send_receipt(self, part: SubmittedPart, bind: int | None = None) -> None:
+        """Send the delivery receipt of a recorded part now (with `receipts` off they
+        are not sent at submit), on bind number `bind` (default: as `spread` says)."""
+        if bind is None:
+            conn = self._receiver()
+        else:
+            found = [c for c in self._conns if c.bound and c.receives and c.number == bind]
+            if not found:
+                raise ConnectionError(f"bind {bind} is not bound to receive")
+            conn = found[0]
+        self._send_receipt(conn, part.message_id, part.sm)
+
     def _send_deliver(self, conn: _Conn, item: _PendingMo) -> None:
+        self.delivers_by_bind[conn.number] += 1
         sequence = self._sequence.next_sequence()
         conn.pending[sequence] = item
         conn.write(encode_sm(DELIVER_SM, sequence, item.sm))
@@ -393,10 +487,18 @@ class SmscSimulator:
     # --- mobile-originated messages ---------------------------------------------------------
 
     def _receiver(self) -> _Conn:
-        for conn in sorted(self._conns, key=id):
-            if conn.bound and conn.receives:
-                return conn
-        raise ConnectionError("no ESME bound to receive")
+        """The bound receiver the next deliver_sm goes to: in turn (`spread`
+        "round_robin") or always the first bound."""
+        receivers = sorted(
+            (conn for conn in self._conns if conn.bound and conn.receives),
+            key=lambda conn: conn.number,
+        )
+        if not receivers:
+            raise ConnectionError("no ESME bound to receive")
+        if self.spread == "first":
+            return receivers[0]
+        self._turn += 1
+        return receivers[self._turn % len(receivers)]
 
     async def deliver(self, sm: ShortMessage, wait: float | None = None) -> int:
         """Send one deliver_sm to the bound ESME; returns deliver_sm_resp's status.
