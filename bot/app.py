@@ -30,7 +30,7 @@ from notifications.sender import OutboxSender
 from notifications.staff import staff_reply
 from notifications.wake import LocalWake, PgWake, WakeSignal
 from parsers.intent import Intent
-from storage.cluster import Cluster, PgCluster, SoloCluster
+from storage.cluster import LIVE_PERIODS, Cluster, PgCluster, SoloCluster
 from storage.db import utcnow
 from storage.outbox import PRIORITY_URGENT, NewMessage
 from storage.pg import PgDatabase
@@ -46,10 +46,6 @@ log = logging.getLogger("gateway")
 # How long past its lease a `sending` message may wait before /healthz says the sender
 # is down (a live sender reclaims it at its next look, within a poll).
 STUCK_GRACE = timedelta(seconds=10)
-# Inbound messages journaled this long ago and still unprocessed were left by a dead
-# instance; the leader looks for them this often (docs/operations.md "Several instances").
-ORPHAN_AGE = timedelta(seconds=60)
-ORPHAN_CHECK = timedelta(seconds=30)
 
 
 def handler_config(settings: Settings) -> HandlerConfig:
@@ -310,10 +306,15 @@ class Gateway:
         that died before handling them are handled here (each once: the engine skips
         what another instance processed meanwhile)."""
         assert self.engine is not None
+        # Looked for every heartbeat; an entry unprocessed for as long as an instance
+        # takes to count as dead (LIVE_PERIODS heartbeats) was left by one, or is slow
+        # where it is: either way the engine handles it once (docs/operations.md).
+        period = self.settings.service.heartbeat_seconds
+        age = timedelta(seconds=period * LIVE_PERIODS)
         while True:
-            await asyncio.sleep(ORPHAN_CHECK.total_seconds())
+            await asyncio.sleep(period)
             try:
-                found = await self.engine.recover(received_before=utcnow() - ORPHAN_AGE)
+                found = await self.engine.recover(received_before=utcnow() - age)
             except Exception:
                 log.exception("journal recovery failed; trying again later")
                 continue
