@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/bench_broadcast.py [--recipients 100000] [--telegram-share 0.2]
                                               [--channels real|null] [--limiter lifted|none]
+                                              [--url postgresql://USER@HOST:PORT/DB]
 
-Seeds a fresh SQLite file with one account and one phone per recipient in one settlement
+Seeds a fresh store (a SQLite file; with `--url`, a new PostgreSQL database created on
+that server and dropped at the end) with one account and one phone per recipient in one settlement
 (a share of them linked to Telegram), then measures:
 
 - build: `Notifications.outage(...)` — recording the outage and queuing one outbox row
@@ -201,6 +203,33 @@ async def real_channels(
     return {"sms": sms, "telegram": telegram}, {"smsc": smsc, "telegram": tg}
 
 
+async def _fresh_pg(stack: AsyncExitStack, admin_url: str) -> Any:
+    """A new PostgreSQL database on the server of `admin_url`, dropped at the end."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import asyncpg
+
+    from storage.open import StoreTarget
+
+    name = f"gw_bench_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(admin_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    stack.push_async_callback(drop)
+    return StoreTarget("postgresql", url=urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}")))
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.channels == "real":
         # Imported before the baseline: aiogram's weight is not the campaign's.
@@ -209,7 +238,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     baseline_kb = _status_kb("VmRSS")
     tmp = Path(tempfile.mkdtemp(prefix="bench-broadcast-"))
     async with AsyncExitStack() as stack:
-        store = await Store.open(tmp / "gateway.db")
+        if args.url:
+            store = await Store.open(await _fresh_pg(stack, args.url))
+        else:
+            store = await Store.open(tmp / "gateway.db")
         stack.push_async_callback(store.close)
         started = time.perf_counter()
         await seed(store, args.recipients, args.telegram_share)
@@ -288,6 +320,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "recipients": report.recipients,
         "by_channel": {"sms": report.sms, "telegram": report.telegram},
+        "store": "postgresql" if args.url else "sqlite",
         "channels": args.channels,
         "limiter": args.limiter,
         "seed_seconds": round(seeded, 2),
@@ -320,6 +353,8 @@ def main() -> None:
     parser.add_argument("--limiter", choices=["lifted", "none"], default="lifted")
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--url", default="",
+                        help="a PostgreSQL server's admin url: the store is a new database there")
     parser.add_argument("--max-seconds", type=float, default=900.0,
                         help="bound on the send phase")
     args = parser.parse_args()

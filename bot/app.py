@@ -30,7 +30,7 @@ from notifications.sender import OutboxSender
 from notifications.staff import staff_reply
 from notifications.wake import LocalWake, PgWake, WakeSignal
 from parsers.intent import Intent
-from storage.cluster import Cluster, PgCluster, SoloCluster
+from storage.cluster import LIVE_PERIODS, Cluster, PgCluster, SoloCluster
 from storage.db import utcnow
 from storage.outbox import PRIORITY_URGENT, NewMessage
 from storage.pg import PgDatabase
@@ -46,10 +46,6 @@ log = logging.getLogger("gateway")
 # How long past its lease a `sending` message may wait before /healthz says the sender
 # is down (a live sender reclaims it at its next look, within a poll).
 STUCK_GRACE = timedelta(seconds=10)
-# Inbound messages journaled this long ago and still unprocessed were left by a dead
-# instance; the leader looks for them this often (docs/operations.md "Several instances").
-ORPHAN_AGE = timedelta(seconds=60)
-ORPHAN_CHECK = timedelta(seconds=30)
 
 
 def handler_config(settings: Settings) -> HandlerConfig:
@@ -172,11 +168,8 @@ class Gateway:
 
     async def start(self) -> None:
         s = self.settings
-        from storage.open import open_database
-
-        target = s.storage.target
-        self.store = Store.over(await open_database(target, create=True))
-        self._up("store", target.describe())
+        self.store = await Store.open(s.storage.target)
+        self._up("store", s.storage.target.describe())
         if s.demo.enabled:
             from storage.demo import load_demo_if_empty
 
@@ -186,6 +179,9 @@ class Gateway:
                             self.demo_loaded)
         self.cluster = self._make_cluster()
         await self.cluster.start(self._on_leadership)
+        # This instance's part of `[smpp] tps_total` (the operator's grant over every
+        # bind of every instance): 1 / live instances, as the messengers' limits.
+        self.smpp_share = self.cluster.share
         self._up("cluster", f"instance {s.instance}, "
                  f"{'leader' if self.cluster.is_leader else 'follower'}")
         self.sender = OutboxSender.from_settings(self.store, s)
@@ -310,10 +306,15 @@ class Gateway:
         that died before handling them are handled here (each once: the engine skips
         what another instance processed meanwhile)."""
         assert self.engine is not None
+        # Looked for every heartbeat; an entry unprocessed for as long as an instance
+        # takes to count as dead (LIVE_PERIODS heartbeats) was left by one, or is slow
+        # where it is: either way the engine handles it once (docs/operations.md).
+        period = self.settings.service.heartbeat_seconds
+        age = timedelta(seconds=period * LIVE_PERIODS)
         while True:
-            await asyncio.sleep(ORPHAN_CHECK.total_seconds())
+            await asyncio.sleep(period)
             try:
-                found = await self.engine.recover(received_before=utcnow() - ORPHAN_AGE)
+                found = await self.engine.recover(received_before=utcnow() - age)
             except Exception:
                 log.exception("journal recovery failed; trying again later")
                 continue

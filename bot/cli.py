@@ -22,6 +22,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bot.cli_formats import EXIT_STATUSES
+from bot.cli_store import store_key
 from bot.logs import RedactSecrets, secrets_of, setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 from storage.db import StoreOpenError
@@ -67,7 +68,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     except StoreOpenError as exc:
         await gateway.stop()
-        print(f"gateway: storage.path: {exc}", file=sys.stderr)
+        print(f"gateway: {store_key(settings)}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         log.error("start-up failed: %s", exc)
@@ -107,7 +108,7 @@ async def stop_within(gateway: Any, seconds: float) -> int:
 def _print_banner(gateway: Any) -> None:
     s = gateway.settings
     lines = ["sbyt-gateway is running:"]
-    lines.append(f"  store        {s.storage.path}")
+    lines.append(f"  store        {s.storage.target.describe()}")
     if s.smpp.enabled:
         mode = "SIMULATOR (development SMSC, nothing leaves this machine)" if s.smpp.simulator \
             else "real SMSC"
@@ -157,7 +158,7 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         address = phone
     else:
         address = f"telegram:{args.telegram}"
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         if settings.demo.enabled:
             from storage.demo import load_demo_if_empty
 
@@ -297,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(func(args, settings))
     except StoreOpenError as exc:
-        print(f"gateway: storage.path: {exc}", file=sys.stderr)
+        print(f"gateway: {store_key(settings)}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
         # `gateway export readings | head`: the reader left; no traceback. Python would

@@ -88,7 +88,7 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from storage.store import Store
 
     tz = settings.service.tz
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         appeals = await list_appeals(store, args.status)
     if args.json:
         for appeal in appeals:
@@ -109,7 +109,7 @@ async def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from storage.store import Store
 
     tz = settings.service.tz
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         shown = await show_appeal(store, args.id)
         if shown is None:
             print(f"gateway: обращение №{args.id} не найдено", file=sys.stderr)
@@ -179,7 +179,7 @@ async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
         print("gateway: ответ пустой", file=sys.stderr)
         return EXIT_USAGE
     staff = args.staff or getpass.getuser()
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         try:
             # The running service's sender is woken to send it at once.
             wake = LocalWake(settings.storage.path).notify

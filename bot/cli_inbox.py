@@ -85,7 +85,7 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
     tz = settings.service.tz
     now = datetime.now(UTC)
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         items = await list_items(store, state=args.state, now=now)
     if args.json:
         for thread in items:
@@ -107,7 +107,7 @@ async def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from storage.store import Store
 
     tz = settings.service.tz
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         try:
             view = await get_thread(store, args.id)
         except NotFound:
@@ -143,7 +143,7 @@ async def cmd_reply(args: argparse.Namespace, settings: Settings) -> int:
     from storage.store import Store
 
     text = " ".join(args.text)
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         try:
             # The running service's sender is woken to send it at once.
             out = OutboxAnswers(store, LocalWake(settings.storage.path).notify)
@@ -176,7 +176,7 @@ async def cmd_close(args: argparse.Namespace, settings: Settings) -> int:
         if not isinstance(label, dict):
             print("gateway: --label: нужен JSON-объект", file=sys.stderr)
             return EXIT_USAGE
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         try:
             await close(store, args.id, actor=args.staff or getpass.getuser(), label=label)
         except NotFound:
@@ -193,7 +193,7 @@ async def cmd_export_labelled(args: argparse.Namespace, settings: Settings) -> i
     from handlers.labelled import labelled_objects
     from storage.store import Store
 
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         rows = await store.inbox.labelled()
     for obj in labelled_objects(rows, mask=args.mask):
         sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")

@@ -154,7 +154,7 @@ async def _service(settings: Settings) -> Any:
     from notifications.wake import LocalWake
     from storage.store import Store
 
-    store = await Store.open(settings.storage.path)
+    store = await Store.open(settings.storage.target)
     # The running service's sender looks at once (docs/architecture.md, the outbox).
     wake = LocalWake(settings.storage.path)
     return store, Notifications.from_settings(store, settings, wake=wake.notify)

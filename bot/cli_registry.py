@@ -76,7 +76,7 @@ def _period(text: str) -> str:
 
 async def cmd_import_customers(args: argparse.Namespace, settings: Settings) -> int:
     from storage.csvfile import CsvFileError
-    from storage.db import SqliteDatabase
+    from storage.open import database_for
     from storage.registry import ImportReport, import_customers
 
     path: Path = args.file
@@ -85,7 +85,7 @@ async def cmd_import_customers(args: argparse.Namespace, settings: Settings) -> 
     except OSError as exc:
         print(f"gateway import customers: {path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    async with SqliteDatabase(settings.storage.path) as db:
+    async with database_for(settings.storage.target) as db:
         try:
             if size >= _PROGRESS_FROM_BYTES and sys.stderr.isatty() and not args.json:
                 report = await _import_with_bar(db, path, size, settings)
@@ -149,11 +149,11 @@ async def _import_with_bar(db: Any, path: Path, size: int, settings: Settings) -
 async def cmd_export_unlinked(args: argparse.Namespace, settings: Settings) -> int:
     """One JSON object a line: who sent what for which account, and what became of it
     (docs/architecture.md «Identification»: staff check the held ones)."""
-    from storage.db import SqliteDatabase
+    from storage.open import database_for
     from storage.repos import ReadingRepo
 
     tz = settings.service.tz
-    async with SqliteDatabase(settings.storage.path) as db:
+    async with database_for(settings.storage.target) as db:
         for item in await ReadingRepo(db).unlinked(args.outcome, max(1, args.limit)):
             print(json.dumps({
                 "received_at": item.received_at.astimezone(tz).isoformat(timespec="seconds"),
@@ -165,10 +165,10 @@ async def cmd_export_unlinked(args: argparse.Namespace, settings: Settings) -> i
 
 
 async def cmd_export_readings(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.db import SqliteDatabase
     from storage.export import export_readings
+    from storage.open import database_for
 
-    async with SqliteDatabase(settings.storage.path) as db:
+    async with database_for(settings.storage.target) as db:
         await export_readings(
             db,
             period=args.period,

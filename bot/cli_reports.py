@@ -97,7 +97,7 @@ async def cmd_report_appeals(args: argparse.Namespace, settings: Settings) -> in
         print(f"gateway: --quarter: {exc}", file=sys.stderr)
         return EXIT_USAGE
     out = args.out or Path("var/reports") / f"appeals-{quarter.label}"
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         path = await appeals_report(store, quarter, out, tz, now)
     print(path)
     return 0
@@ -109,7 +109,7 @@ async def cmd_report_survey(args: argparse.Namespace, settings: Settings) -> int
     from handlers.quality.surveys import SurveyError, survey_results
     from storage.store import Store
 
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         try:
             results = await survey_results(store, args.id)
         except SurveyError as exc:
@@ -146,7 +146,7 @@ async def cmd_survey_create(args: argparse.Namespace, settings: Settings) -> int
     except (SurveyError, OSError) as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         survey_id = await create_survey(store, spec, utcnow())
     groups_count = {g: sum(1 for q in spec.questions if q.segment == g)
                     for g in ("household", "business")}
@@ -166,7 +166,7 @@ async def cmd_survey_send(args: argparse.Namespace, settings: Settings) -> int:
 
     tz = settings.service.tz
     quiet = settings.notifications.quiet_window
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         try:
             plan = await send_survey(
                 store, args.id, utcnow(), tz=tz, quiet_hours=quiet, limit=args.limit,
@@ -211,7 +211,7 @@ async def cmd_survey_list(args: argparse.Namespace, settings: Settings) -> int:
     from storage.store import Store
 
     tz = settings.service.tz
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         surveys = await SurveyRepo(store.db).all()
     for s in surveys:
         sent = s.sent_at.astimezone(tz).strftime("%d.%m.%Y") if s.sent_at else "—"
@@ -229,7 +229,7 @@ async def cmd_appeals_due(args: argparse.Namespace, settings: Settings) -> int:
     if args.hours < 1:
         print("gateway: --hours: не меньше 1", file=sys.stderr)
         return EXIT_USAGE
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         text = await due_digest(store, utcnow().astimezone(settings.service.tz), args.hours)
     print(text)
     return 0

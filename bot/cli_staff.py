@@ -72,7 +72,7 @@ async def cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
     except StaffError as exc:
         print(f"staff add: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         try:
             account = await add_account(store.staff, args.login, args.role, password, utcnow())
         except StaffError as exc:
@@ -85,7 +85,7 @@ async def cmd_staff_add(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_staff_list(args: argparse.Namespace, settings: Settings) -> int:
     from storage.store import Store
 
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         accounts = await store.staff.all()
     tz = settings.service.tz
     for account in accounts:
@@ -111,7 +111,7 @@ async def cmd_staff_disable(args: argparse.Namespace, settings: Settings) -> int
     except StaffError as exc:
         print(f"staff disable: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    async with await Store.open(settings.storage.path) as store:
+    async with await Store.open(settings.storage.target) as store:
         done = await store.staff.disable(login, utcnow())
         known = done or await store.staff.get(login) is not None
     if not known:

@@ -10,6 +10,11 @@ makes `var/`); an absolute path, or one climbing out with `..`, must name an exi
 directory, so that a typo in `GATEWAY__STORAGE__PATH` never makes directories
 somewhere the operator did not mean.
 
+With `[storage] url` naming PostgreSQL (docs/interfaces.md §13) the same rule holds: a
+reading command refuses a database that cannot be reached, is empty or is older, and
+never creates or upgrades the schema; a writing command does both. Messages name the url
+with its password masked.
+
 Commands declare themselves read-only with `set_defaults(reads_only=True)`; the table
 `READING` lists the ones that existed before that flag.
 """
@@ -17,12 +22,14 @@ Commands declare themselves read-only with `set_defaults(reads_only=True)`; the 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sqlite3
 from pathlib import Path
 
 from bot.settings import Settings
 from storage.db import migrations
+from storage.open import read_problem
 
 # "command subcommand" of every command that only reads the store.
 READING = frozenset({
@@ -53,22 +60,38 @@ def reads_only(args: argparse.Namespace) -> bool:
     return command_words(args) in READING
 
 
-def path_origin(settings: Settings) -> str:
-    """Where `[storage] path` came from, for messages."""
-    if any(name.upper() == "GATEWAY__STORAGE__PATH" for name in os.environ):
-        return "GATEWAY__STORAGE__PATH"
+def _origin(settings: Settings, key: str) -> str:
+    env = f"GATEWAY__STORAGE__{key.upper()}"
+    if any(name.upper() == env for name in os.environ):
+        return env
     source = settings.source_file
     return f"settings file {source}" if source is not None else "the built-in default"
 
 
+def uses_url(settings: Settings) -> bool:
+    """Whether `[storage] url` chose the store (it wins over `path`)."""
+    return bool(settings.storage.url.get_secret_value())
+
+
+def store_key(settings: Settings) -> str:
+    """The setting that names the store, for messages: storage.url or storage.path."""
+    return "storage.url" if uses_url(settings) else "storage.path"
+
+
+def path_origin(settings: Settings) -> str:
+    """Where the store's setting (`url`, else `path`) came from, for messages."""
+    return _origin(settings, "url" if uses_url(settings) else "path")
+
+
 def describe(settings: Settings) -> str:
-    """The `--verbose` line: which settings and which store a command uses."""
+    """The `--verbose` line: which settings and which store a command uses (a url's
+    password masked)."""
     source = settings.source_file
     settings_text = str(source) if source is not None else "built-in defaults (no file)"
-    path = settings.storage.path
+    target = settings.storage.target
     return (
-        f"gateway: settings {settings_text}; store SQLite {path} "
-        f"(absolute {path.resolve()}, from {path_origin(settings)})"
+        f"gateway: settings {settings_text}; store {target.describe()} "
+        f"(from {path_origin(settings)})"
     )
 
 
@@ -82,24 +105,38 @@ def _schema_version(path: Path) -> int:
 
 
 def store_problem(settings: Settings, *, reading: bool) -> str | None:
-    """Why this command must not open `[storage] path`, or None when it may."""
-    path = settings.storage.path
+    """Why this command must not open the store, or None when it may."""
+    target = settings.storage.target
     origin = path_origin(settings)
+    if target.kind == "postgresql":
+        if not reading:
+            return None
+        problem = asyncio.run(read_problem(target))
+        if problem is None:
+            return None
+        return (
+            f"storage.url: {problem} (from {origin}); this command only reads and never "
+            "creates or upgrades a schema: create or upgrade it with a writing command "
+            "first (`gateway run`, `gateway import customers`; back it up before, see "
+            "docs/operations.md)"
+        )
+    path = settings.storage.path
+    key = store_key(settings)
     if reading:
         if not path.exists():
             return (
-                f"storage.path: the database {path} does not exist (from {origin}); "
+                f"{key}: the database {path} does not exist (from {origin}); "
                 "this command only reads and never creates one: check the path, or create "
                 "the store with a writing command (`gateway run`, `gateway import customers`)"
             )
         try:
             version = _schema_version(path)
         except sqlite3.Error as exc:
-            return f"storage.path: cannot read the database {path} (from {origin}): {exc}"
+            return f"{key}: cannot read the database {path} (from {origin}): {exc}"
         latest = len(migrations())
         if version < latest:
             return (
-                f"storage.path: the database {path} (from {origin}) has schema version "
+                f"{key}: the database {path} (from {origin}) has schema version "
                 f"{version}, this gateway needs {latest}; upgrade it with a writing command "
                 "first (`gateway run` upgrades it at start; back it up before, see "
                 "docs/operations.md)"
@@ -110,7 +147,7 @@ def store_problem(settings: Settings, *, reading: bool) -> str | None:
         return None
     if path.is_absolute() or ".." in path.parts:
         return (
-            f"storage.path: the directory {parent} does not exist (from {origin}); create "
+            f"{key}: the directory {parent} does not exist (from {origin}); create "
             "it first (writable by the service user), or fix the path: only a relative "
             "path below the working directory (such as var/gateway.db) gets its directory "
             "created"

@@ -12,6 +12,7 @@ they stay masked in either format; secret values (passwords, tokens) are replace
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -103,8 +104,22 @@ class JsonLineFormatter(JsonFormatter):
         return _redact(super().format(record), self.secrets)
 
 
+def _url_password(url: str) -> str:
+    """The password inside a `[storage] url` (masked like the other secrets), or ""."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return ""
+    return "" if password is None else unquote(password)
+
+
 def secrets_of(settings: Settings) -> list[str]:
+    url_password = _url_password(settings.storage.url.get_secret_value())
     return [
+        url_password,
+        os.environ.get("PGPASSWORD", "") if settings.storage.url.get_secret_value() else "",
         settings.smpp.password.get_secret_value(),
         settings.telegram.token.get_secret_value(),
         settings.telegram.webhook_secret.get_secret_value(),

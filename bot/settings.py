@@ -102,7 +102,7 @@ class StorageSettings(_Section):
     SQLite file (`path` is its short form; a sqlite url sets `path`), a
     `postgresql://USER@HOST[:PORT]/DB` url is PostgreSQL (the password from
     GATEWAY__STORAGE__URL or PGPASSWORD, never the file). `url` wins over `path`; with
-    PostgreSQL, `path` still places the instance's local side files."""
+    PostgreSQL, `path` is not used (SMS parts are kept in the store, shared by instances)."""
 
     path: Path = Path("var/gateway.db")
     url: SecretStr = SecretStr("")

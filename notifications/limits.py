@@ -20,7 +20,7 @@ rates of the channels in `SHARED` (the bot-wide rate and the per-chat rate alike
 instances together never exceed one bot's limit, whichever instance sends to a chat. A
 change of the count takes effect at the next call. SMS is not scaled here: `[smpp] tps`
 is what the operator grants each bind, and the cap across binds and instances is
-`[smpp] tps_total`'s business.
+`[smpp] tps_total`'s, which the SMS channel divides by the same share (bot/app.py).
 """
 
 from __future__ import annotations

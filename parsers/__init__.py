@@ -82,7 +82,8 @@ def parse(text: str, *, account_digits: tuple[int, int] = (8, 12)) -> Intent:
     (`[readings] account_digits`). The work is bounded whatever the text
     (`parsers/budget.py`): an over-long text is read in part and gives no readings.
     """
-    read = readable_part(text)
+    part = readable_part(text)
+    read = unquoted(part)
     norm = normalize(read)
     if not norm.strip():
         return Intent(text=text)
@@ -93,7 +94,7 @@ def parse(text: str, *, account_digits: tuple[int, int] = (8, 12)) -> Intent:
     # The dictionary work is bounded per message, whatever its length (parsers/budget.py).
     plan = plan_lookups(itertools.chain(_WORDS.findall(norm), words, _VOLTAGE_WORDS))
     with budget.planned(plan):
-        return _parse(text, read, norm, words, account_digits)
+        return _parse(text, read, norm, words, account_digits, whole=part is text)
 
 
 _LAST_WORD: Final = re.compile(r"[^\W\d_](?![^\W\d_])")
@@ -111,8 +112,27 @@ def readable_part(text: str) -> str:
     return text[: ends[-1]] if ends else ""
 
 
+_QUOTED_LINE: Final = re.compile(r"^[ \t]*>[^\n]*(?:\n|$)", re.MULTILINE)
+
+
+def unquoted(text: str) -> str:
+    """`text` without the lines it quotes («> Ваши показания 4521, верно?» above the
+    answer «да»): what a messenger or a mail client copied from our earlier message is
+    not the customer's. A text of quotes only stays as it is."""
+    if ">" not in text:
+        return text
+    rest = _QUOTED_LINE.sub("", text)
+    return rest if rest.strip() else text
+
+
 def _parse(
-    text: str, read: str, norm: str, words: list[str], account_digits: tuple[int, int]
+    text: str,
+    read: str,
+    norm: str,
+    words: list[str],
+    account_digits: tuple[int, int],
+    *,
+    whole: bool,
 ) -> Intent:
     tokens = tokenize(norm, read, account_digits)
     account, account_index = find_account(tokens, account_digits)
@@ -146,7 +166,7 @@ def _parse(
 
     # Readings in a text read in part may have their other half past the cut: a person
     # reads them (no reading is better than a wrong one).
-    readings = extract_readings(tokens, account_index) if read is text else []
+    readings = extract_readings(tokens, account_index) if whole else []
     if readings:
         return Intent(text=text, intent="readings", account=account, readings=tuple(readings))
 

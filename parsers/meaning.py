@@ -150,7 +150,7 @@ _WHERE_WHEN: Final = _set(
 )
 _PAY: Final = _set("оплатить заплатить платить оплата оплачивать")
 _WHERE: Final = _set("где куда")
-_COME: Final = _set("прийти подойти приехать обратиться принимать лично находиться")
+_COME: Final = _set("прийти подойти приехать обратиться принимать прием лично находиться")
 _CLOSED: Final = _set("закрыть хотя")
 _OPEN: Final = _set("работать открыть открытый открываться закрываться находиться")
 _WHEN_WHERE_ONLY: Final = _set(
@@ -196,6 +196,9 @@ _PROGRESS: Final = _set(
 # balance: how much is owed.
 _OWED: Final = _set("баланс долг задолженность остаток переплата")
 _PAID: Final = _set("оплатить заплатить внести перевести висеть")
+# «внук оплачивал за меня, а мне пишут что долг»: paid, and still owing; but «муж всегда
+# платил сам, я не знаю сколько у нас долгу» asks how much
+_PAYING: Final = _set("оплачивать платить")
 _HOW_MUCH: Final = _set(
     "какой сколько узнать проверить есть ли подсказать сказать уточнить показать "
     "сообщить прислать скинуть"
@@ -254,6 +257,9 @@ def _scan(
         elif tok.kind in {"ticket", "numbered"} and tok.value:
             tickets.append(tok.value)
             words += _LETTERS.findall(tok.text)  # «заявкой №618»: the noun counts
+        elif tok.kind in {"money", "code"}:
+            # «заплатила 3200», «ошибку е-03»: the words of a protected span count
+            words += _LETTERS.findall(tok.text)
         elif tok.kind == "meter":
             words += _LETTERS.findall(tok.text)
             if tok.value is not None:
@@ -376,8 +382,14 @@ def _start_stop(m: _Message) -> Meaning | None:
     if not m.has(_FEED) and not m.has(_AGAIN | {"передумать", "случайно"}):
         return None  # «я передумал, подпишите обратно», «случайно отписалась, подключите»
     if m.has(_STOP_WORDS) and m.has(_START):
-        # «я отписался случайно, верните рассылку»: the last request stands.
-        last = max(i for i, w in enumerate(m.words) if lemmas([w]) & (_STOP_WORDS | _START))
+        # «я отписался случайно, верните рассылку»: the last request stands; a verb in
+        # the past tense tells what happened («включите обратно, случайно отписался»).
+        asked = [
+            i
+            for i, w in enumerate(m.words)
+            if lemmas([w]) & (_STOP_WORDS | _START) and not past_tense(w)
+        ] or [i for i, w in enumerate(m.words) if lemmas([w]) & (_STOP_WORDS | _START)]
+        last = max(asked)
         return Meaning("stop" if lemmas([m.words[last]]) & _STOP_WORDS else "start")
     if m.has(_STOP_WORDS) or ("не" in m.lemmas and m.has(_SEND)):
         return Meaning("stop")
@@ -421,7 +433,7 @@ def _status(m: _Message) -> Meaning | None:
 def _balance(m: _Message) -> Meaning | None:
     if not m.has(_OWED) or m.numbers or m.has(_DISPUTE) or m.has(_NEGATION):
         return None
-    if m.has(_PAID):
+    if m.has(_PAID) or (m.has(_PAYING) and "сколько" not in m.lemmas):
         return None  # «оплатила 3100, а у вас долг висит»: a payment not credited
     if m.question or m.has(_HOW_MUCH):
         return Meaning("balance")
@@ -485,7 +497,8 @@ def _yes_no(m: _Message) -> Meaning | None:
 _FRAMES: Final[list[tuple[Callable[[_Message], Meaning | None], frozenset[str] | None]]] = [
     (_notify, _NOTICE_KINDS),  # «уведомления об отключениях присылайте смской»
     (_start_stop, _FEED),  # «снова получать напоминания» is no suggestion
-    (_unchanged, frozenset()),
+    # «счётчик не крутился, цифры как в прошлом месяце»: the meter standing still is why
+    (_unchanged, frozenset({"крутиться", "вращаться", "мотать"})),
     (_operator, _OPERATOR_TOPIC),  # «специалист по начислениям» is whom to call
     (_status, None),
     (_pay_place, None),  # «где оплатить электроэнергию без комиссии»: «без» is no outage

@@ -330,6 +330,13 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         + r"\.?\s?(?:№|:)?\s?[0-9\- ]{9,17}"
         + ND,
     ),
+    # «ошибка Е-03», «код ошибки 21»: an error code shown by a meter is no reading.
+    (
+        "code",
+        PL + r"(?:ошибк[аиуе]|код\s+ошибки|error|err)\s?[:\-]?\s?(?:№\s?)?"
+        # (not a zone label: «ошибка, т1 4521» still reads «т1 4521»)
+        r"(?:(?![тtдdнnп])[a-zа-я]{1,3}\s?-?\s?)?[0-9]{1,4}" + ND,
+    ),
     (
         "ticket",
         PL + r"(?:обращени\w*|заявк\w*|жалоб\w*|заявлени\w*|тикет\w*|ticket\w*)\s?"
@@ -561,6 +568,7 @@ PROTECTED: Final = frozenset(
         "range",
         "numbered",
         "requisite",
+        "code",
         "link",
     }
 )

@@ -246,17 +246,25 @@ class CampaignRepo:
         """The campaign, not cancelled, built from a billing file with this digest."""
         value = await self.db.fetchval(
             "SELECT id FROM campaigns WHERE kind = ? AND status != 'cancelled'"
-            " AND json_extract(params, '$.digest') = ? ORDER BY id LIMIT 1",
+            f" AND {self._digest} = ? ORDER BY id LIMIT 1",
             (kind, digest),
         )
         return None if value is None else int(value)
+
+    @property
+    def _digest(self) -> str:
+        """SQL: the billing file digest in a campaign's JSON `params` (the one JSON
+        function that differs between the stores)."""
+        if self.db.dialect == "postgresql":
+            return "(params::jsonb ->> 'digest')"
+        return "json_extract(params, '$.digest')"
 
     async def cancelled_imports(self, kind: str, digest: str) -> list[int]:
         """Cancelled campaigns built from a billing file with this digest: a file sent
         anew after a cancel must not notify again those its first campaign reached."""
         rows = await self.db.fetchall(
             "SELECT id FROM campaigns WHERE kind = ? AND status = 'cancelled'"
-            " AND json_extract(params, '$.digest') = ? ORDER BY id",
+            f" AND {self._digest} = ? ORDER BY id",
             (kind, digest),
         )
         return [int(r["id"]) for r in rows]
@@ -498,13 +506,15 @@ class CampaignRepo:
         async with self.db.transaction():
             # Parameters in a SELECT list have no type PostgreSQL could infer: cast.
             # (`WHERE 1 = 1`: SQLite needs a WHERE before ON CONFLICT after a SELECT.)
+            # By phone: the rows' ids, hence the sending order, are the same on both
+            # stores (PostgreSQL's grouping has no order of its own).
             added = await self.db.execute(
                 f"{routed} INSERT INTO outbox ({_INSERT_COLUMNS})"
                 " SELECT ch, addr, CAST(:payload AS TEXT), CAST(:priority AS INTEGER),"
                 " CAST(:status AS TEXT), CAST(:not_before AS TEXT),"
                 " CAST(:valid_until AS TEXT), CAST(:campaign AS INTEGER), account, phone,"
                 " CAST(:key AS TEXT) || phone, CAST(:now AS TEXT) FROM routed"
-                " WHERE 1 = 1 ON CONFLICT (idempotency_key) DO NOTHING",
+                " WHERE 1 = 1 ORDER BY phone ON CONFLICT (idempotency_key) DO NOTHING",
                 params,
             )
             if self.db.dialect == "sqlite":

@@ -11,9 +11,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from storage.db import Database, SqliteDatabase
+from storage.db import Database
 from storage.inbox import AuditRepo, InboxRepo
 from storage.notice_channels import NoticeChannelRepo
+from storage.open import StoreTarget, open_database
 from storage.outbox import OutboxRepo
 from storage.ports import (
     Appeals,
@@ -62,7 +63,7 @@ class Store:
 
     @classmethod
     def over(cls, db: Database) -> Store:
-        """The SQLite implementations over one open (or to be opened) database."""
+        """The repositories over one open (or to be opened) store of either kind."""
         return cls(
             db=db,
             registry=RegistryRepo(db),
@@ -81,10 +82,12 @@ class Store:
         )
 
     @classmethod
-    async def open(cls, path: str | Path) -> Store:
-        db = SqliteDatabase(path)
-        await db.open()
-        return cls.over(db)
+    async def open(cls, where: str | Path | StoreTarget, *, create: bool = True) -> Store:
+        """Open the store `where` names (a SQLite path, or a `StoreTarget` from
+        `[storage] url`/`path`). `create=False`: a reading command, which refuses a
+        missing or older store (`storage.open.StoreMissingError`)."""
+        target = where if isinstance(where, StoreTarget) else StoreTarget("sqlite", Path(where))
+        return cls.over(await open_database(target, create=create))
 
     async def close(self) -> None:
         await self.db.close()

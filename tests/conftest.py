@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 
 from storage.store import Store
+from tests.stores import pg_url, suite_store
+
+__all__ = ["pg_url"]  # a fresh PostgreSQL database for any test (tests/stores.py)
 
 _PG_LEFT_OUT = pytest.StashKey[int]()
 
@@ -20,7 +23,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     """A SQLite store for tests of what runs above the store. The store contract tests
     (tests/storage/, and the repository tests that import `tests.stores`) replace this
     fixture with one over both SQLite and PostgreSQL."""
-    async with await Store.open(tmp_path / "gateway.db") as opened:
+    async with suite_store(tmp_path) as opened:
         yield opened
 
 
@@ -30,6 +33,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     from tests.stores import in_ci, pg_unreachable
 
     def on_pg(item: pytest.Item) -> bool:
+        if "pg_url" in getattr(item, "fixturenames", ()):
+            return True
         callspec = getattr(item, "callspec", None)
         return callspec is not None and callspec.params.get("store_kind") == "postgresql"
 

@@ -18,6 +18,7 @@ import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +27,7 @@ import asyncpg
 import pytest
 
 from storage.db import Database, SqliteDatabase
+from storage.open import StoreTarget
 from storage.pg import PgDatabase, mask_url
 from storage.store import Store
 
@@ -170,6 +172,37 @@ async def db(make_db: DbMaker) -> AsyncIterator[Database]:
 async def store(db: Database) -> Store:
     """Every repository over a fresh store of the test's kind."""
     return Store.over(db)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The url of a fresh, empty PostgreSQL database (dropped afterwards); for tests
+    that only make sense on PostgreSQL (its CLI, `gateway run` on it)."""
+    require_pg()
+    name = str(_run(create_pg_database))
+    try:
+        yield database_url(name)
+    finally:
+        _run(lambda: drop_pg_database(name))
+
+
+@asynccontextmanager
+async def suite_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """The store of the tests above the store layer: SQLite in tmp_path, or a fresh
+    PostgreSQL database when `GATEWAY_TEST_STORE=postgresql` (the whole suite on PG)."""
+    if os.environ.get("GATEWAY_TEST_STORE", "sqlite") != "postgresql":
+        async with await Store.open(tmp_path / "gateway.db") as opened:
+            yield opened
+        return
+    require_pg()
+    name = await create_pg_database()
+    try:
+        async with await Store.open(
+            StoreTarget("postgresql", url=database_url(name))
+        ) as opened:
+            yield opened
+    finally:
+        await drop_pg_database(name)
 
 
 def report_header() -> str:

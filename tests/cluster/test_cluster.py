@@ -150,7 +150,10 @@ async def _lock_holders(dsn: str) -> int:
         return int(
             await conn.fetchval(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND classid = $1 AND objid = 1 AND objsubid = 2",
+                " AND classid = $1 AND objid = 1 AND objsubid = 2"
+                # pg_locks shows every database's locks: other tests' leaders too
+                " AND database = (SELECT oid FROM pg_database"
+                " WHERE datname = current_database())",
                 0x73627974,
             )
         )

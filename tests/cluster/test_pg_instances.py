@@ -16,14 +16,14 @@ import pytest
 from bot.app import Gateway
 from bot.core import ChannelName, Inbound, Outbound
 from bot.engine import ConversationEngine
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from handlers.base import Context, Outcome
 from notifications.sender import OutboxSender
 from notifications.wake import PgWake
 from parsers.intent import Intent
 from storage.cluster import lock_conversation
 from storage.db import utcnow
-from storage.outbox import NewMessage
+from storage.outbox import NewMessage, OutboxRepo
 from storage.pg import PgDatabase
 from storage.store import Store
 from tests.notifications.conftest import T0, FakeChannel
@@ -154,7 +154,10 @@ async def test_a_conversation_is_held_by_one_instance_at_a_time(
     # The second instance waits in the store for the conversation's lock.
     conn = await asyncpg.connect(pg_url)
     try:
-        waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        waiting = (
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
         for _ in range(int(WAIT / 0.01)):  # bounded
             if await conn.fetchval(waiting):
                 break
@@ -198,10 +201,10 @@ async def test_an_entry_processed_by_two_instances_is_handled_once(stores: list[
     )
     assert handlers.calls == 1
     assert await stores[1].journal.is_processed(entry_id)
-    assert await stores[1].outbox.sent_to("sms", "+79120000001") == ["принято"]
+    assert await OutboxRepo(stores[1].db).sent_to("sms", "+79120000001") == ["принято"]
 
 
-def _instance_settings(tmp_path: Path, url: str, name: str) -> object:
+def _instance_settings(tmp_path: Path, url: str, name: str) -> Settings:
     cfg = tmp_path / f"{name}.toml"
     cfg.write_text(
         f'[service]\ninstance_id = "{name}"\nheartbeat_seconds = 0.2\n'
@@ -215,8 +218,8 @@ def _instance_settings(tmp_path: Path, url: str, name: str) -> object:
 async def test_the_singletons_run_on_one_instance_and_move_when_it_leaves(
     pg_url: str, tmp_path: Path
 ) -> None:
-    first = Gateway(_instance_settings(tmp_path, pg_url, "gw1"))  # type: ignore[arg-type]
-    second = Gateway(_instance_settings(tmp_path, pg_url, "gw2"))  # type: ignore[arg-type]
+    first = Gateway(_instance_settings(tmp_path, pg_url, "gw1"))
+    second = Gateway(_instance_settings(tmp_path, pg_url, "gw2"))
     first_running = True
     await first.start()
     try:
@@ -231,6 +234,8 @@ async def test_the_singletons_run_on_one_instance_and_move_when_it_leaves(
             assert (health["leader"], health["standby"][0]) == (False, "reminders")
             await until(lambda: second.cluster is not None
                         and second.cluster.live_count() == 2, "both live")
+            # each takes half of [smpp] tps_total and of the messengers' limits
+            assert second.smpp_share() == 0.5
             first_running = False
             await first.stop()
             await until(lambda: "reminders" in second._singletons, "taken over")
@@ -277,3 +282,31 @@ async def test_a_conversations_later_message_waits_for_the_earlier_one(
     await asyncio.wait_for(engines[0].process(ids[0], inbound[0]), WAIT)
     await asyncio.wait_for(later, WAIT)
     assert texts == ["первое", "второе"]
+
+
+async def test_the_leader_handles_what_a_dead_instance_journaled(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """An instance journaled an SMS (and acknowledged it) and died before handling it;
+    the SMSC will not send it again. The leader finds it once it is older than an
+    instance takes to count as dead, and answers it."""
+    gateway = Gateway(_instance_settings(tmp_path, pg_url, "survivor"))
+    await gateway.start()
+    try:
+        assert gateway.store is not None
+        inbound = Inbound(channel=ChannelName.SMS, address="+79120000009", text="помощь",
+                          external_id="orphan-1", received_at=utcnow() - timedelta(seconds=5))
+        entry_id, new = await gateway.store.journal.append(
+            "sms", "orphan-1", inbound.address, inbound.model_dump_json(), inbound.received_at
+        )
+        assert new
+        store = gateway.store
+        for _ in range(int(WAIT / 0.05)):  # bounded
+            if await store.journal.is_processed(entry_id):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the leader never handled the dead instance's message")
+        assert len(await OutboxRepo(store.db).sent_to("sms", "+79120000009")) == 1
+    finally:
+        await gateway.stop()

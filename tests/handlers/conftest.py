@@ -21,6 +21,7 @@ from handlers.dispatch import Handlers
 from parsers import parse
 from storage.db import to_db
 from storage.store import Store
+from tests.stores import suite_store
 
 IN_WINDOW = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
 
@@ -140,7 +141,7 @@ class Conversation:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with await Store.open(tmp_path / "gateway.db") as opened:
+    async with suite_store(tmp_path) as opened:
         await load_registry(opened)
         yield opened
 

@@ -16,6 +16,7 @@ from bot.core import ChannelName, OnInbound, OnReport, Outbound, SendResult
 from storage.address import house_key, settlement_key, street_key
 from storage.db import to_db
 from storage.store import Store
+from tests.stores import suite_store
 
 MSK = ZoneInfo("Europe/Moscow")
 # Tests run «in the future» so rows enqueued with the real clock are already due.
@@ -63,11 +64,8 @@ class FakeChannel:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "gateway.db")
-    try:
-        yield s
-    finally:
-        await s.close()
+    async with suite_store(tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -21,8 +21,12 @@ from tests.notifications.conftest import (
     link_telegram,
     sms_contact,
 )
+from tests.stores import db, make_db, store, store_kind
 
 NIGHT = datetime(2030, 11, 26, 22, 0, tzinfo=MSK)
+
+# The campaign/survey repositories are store contract tests too: both stores.
+__all__ = ["db", "make_db", "store", "store_kind"]
 
 
 def service(store: Store, *, now: datetime = T0, confirm_above: int = 1000) -> Notifications:

@@ -241,6 +241,22 @@ CASES = [
     ("можно у вас купить электроплиту?", "other"),
     ("можно ли продавать вам электроэнергию с солнечных панелей", "other"),
     ("продала квартиру, как переоформить договор", "contract"),
+    # Round 7 (blind, tests/data/blind_round7.jsonl; these are paraphrases): flicker told
+    # as off-and-on («то тухнет то загорается» was an outage); lamps at half glow; a
+    # payment order not credited; an error code on the meter's display (its «03» was a
+    # reading); «никакого ответа» and «ни одного ответа»; personal data.
+    ("лампочки то гаснут то опять загораются", "power_quality"),
+    ("свет то пропадает то появляется весь вечер", "power_quality"),
+    ("свет погас и не загорается", "outage"),
+    ("свет горит вполнакала", "power_quality"),
+    ("платёжное поручение не зачли, деньги ушли неделю назад", "payment"),
+    ("на табло счётчика ошибка E-05", "meter"),
+    ("прибор учета выдает ошибку Err 2", "meter"),
+    ("никакого ответа на моё письмо уже месяц", "service_complaint"),
+    ("третий раз пишу, ни одного ответа", "service_complaint"),
+    ("прошу удалить мои персональные данные", "other"),
+    ("хочу отозвать согласие на обработку данных", "other"),
+    ("счётчик показывает ошибку Е-03", "meter"),
 ]
 
 

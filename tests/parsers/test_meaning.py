@@ -659,6 +659,21 @@ CASES = [
     ("прекратите мне писать", "stop"),
     ("сколько набежало по лс 1234567890?", "balance"),
     ("что тут нажимать, чтобы передать показания", "help"),
+    # Round 7 (blind_round7; paraphrases, not its texts): «pomosh», «-tsya» in translit;
+    # «пжлст»; the request that stands is not the one told in the past tense; «где
+    # приём»; a quoted bot question above the answer; the meter standing still as why the
+    # readings are the same; paid (imperfective) and still owing.
+    ("pomosh pozhaluista", "help"),
+    ("otpisatsya", "stop"),
+    ("Справка пжлст", "help"),
+    ("верните рассылку, я её нечаянно отключила", "start"),
+    ("подключите уведомления снова, по ошибке отписалась", "start"),
+    ("где у вас приём посетителей", "offices"),
+    ("> Передать показания 5120?\nда", "yes"),
+    ("> Ваш баланс: долг 1200 руб.\nнет, не мой", "no"),
+    ("никто не жил, счётчик не мотал, цифры как в прошлый раз", "unchanged"),
+    ("сын оплачивал через приложение, а всё равно пишут долг", "appeal:payment"),
+    ("я всегда платила сама, сколько сейчас долг?", "balance"),
 ]
 
 

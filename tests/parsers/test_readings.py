@@ -473,6 +473,14 @@ CASES = [
     ("http://site.ru/page12345 4521", None, "4521"),
     ("www.esk-komi.ru/lk 4521", None, "4521"),
     ("petrova72@mail.ru", None, ""),
+    # Round 7 (blind_round7): a quoted line of ours is not the customer's («> Ваши
+    # показания 4521, верно?» above «да» gave the reading 4521); an error code on the
+    # display is no reading («ошибку Е-03» gave 3).
+    ("> Пришлите показания\n4521", None, "4521"),
+    ("> Ваши показания 4400?\nнет, 4521", None, "4521"),
+    ("ошибка Е-03", None, ""),
+    ("код ошибки 12", None, ""),
+    ("ошибка, т1 4521 т2 1876", None, "T1=4521 T2=1876"),
 ]
 
 

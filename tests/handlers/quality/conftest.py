@@ -9,6 +9,7 @@ import matplotlib
 import pytest
 
 from storage.store import Store
+from tests.stores import suite_store
 
 # No display in tests or on servers: charts are drawn on the Agg canvas.
 matplotlib.use("Agg")
@@ -16,6 +17,5 @@ matplotlib.use("Agg")
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "gateway.db")
-    async with opened:
+    async with suite_store(tmp_path) as opened:
         yield opened

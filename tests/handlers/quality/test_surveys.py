@@ -35,8 +35,12 @@ from storage.models import ConversationKey, ConversationState
 from storage.outbox import PRIORITY_BULK
 from storage.store import Store
 from tests.handlers.quality.history import TZ
+from tests.stores import db, make_db, store, store_kind
 
 # -- tables --------------------------------------------------------------------------
+
+# The campaign/survey repositories are store contract tests too: both stores.
+__all__ = ["db", "make_db", "store", "store_kind"]
 
 
 @pytest.mark.parametrize(
