@@ -335,11 +335,5 @@ async def on_postgresql(tmp_path: Path, deployment: Deployment) -> None:
 
 @pytest.mark.pg
 @pytest.mark.timeout(300)
-async def test_one_instance_on_postgresql_killed_and_restarted(tmp_path: Path) -> None:
-    await on_postgresql(tmp_path, Deployment(1, binds=2, restart=True))
-
-
-@pytest.mark.pg
-@pytest.mark.timeout(300)
 async def test_two_instances_on_postgresql_leader_killed(tmp_path: Path) -> None:
     await on_postgresql(tmp_path, Deployment(2, binds=1, restart=False))
