@@ -245,6 +245,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         stack.push_async_callback(store.close)
         started = time.perf_counter()
         await seed(store, args.recipients, args.telegram_share)
+        if store.db.dialect == "postgresql" and not args.no_analyze:
+            # Fresh tables have no planner statistics until autovacuum's ANALYZE; a
+            # database in service has them (and `gateway import customers` runs it).
+            await store.db.execute("ANALYZE")
         seeded = time.perf_counter() - started
         tz = __import__("zoneinfo").ZoneInfo("Europe/Moscow")
         config = NoticeConfig(
@@ -353,6 +357,8 @@ def main() -> None:
     parser.add_argument("--limiter", choices=["lifted", "none"], default="lifted")
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--no-analyze", action="store_true",
+                        help="PostgreSQL: skip ANALYZE after seeding (fresh statistics)")
     parser.add_argument("--url", default="",
                         help="a PostgreSQL server's admin url: the store is a new database there")
     parser.add_argument("--max-seconds", type=float, default=900.0,

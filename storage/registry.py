@@ -455,6 +455,10 @@ async def import_customers(
         counts = await db.fetchall(
             f"SELECT kind, count(DISTINCT key) FROM {seen} GROUP BY kind"
         )
+        if not sqlite:
+            # Planner statistics now, not at autovacuum's next look: a broadcast right
+            # after the first import planned its audience query 6× slower without them.
+            await db.execute("ANALYZE accounts, account_phones, account_emails, meters")
         by_kind = {int(row[0]): int(row[1]) for row in counts}
         report.accounts, report.meters = by_kind.get(0, 0), by_kind.get(1, 0)
     finally:
