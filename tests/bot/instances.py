@@ -4,16 +4,18 @@ tests/bot/test_instances_e2e.py and bench/bench_instances.py.
 
 - `Population`: who is in the registry: the broadcast's audience (Ухта, Мира) and the
   people who write in (Инта, Ленина, one two-zone meter each), written as a §3 CSV file
-  and loaded with `gateway import customers` (the CLI works on either store).
+  and loaded through the store's import (`import_registry`, what `gateway import
+  customers` runs), on either store.
 - `Instance`: one `gateway run` subprocess. The instances share one settings file (the
   store, `[smpp] simulator = false` pointing at the test's SMSC); what differs per
   instance comes from the environment, `GATEWAY__API__PORT` and
   `GATEWAY__SERVICE__INSTANCE_ID`, as a systemd template unit gives it
   (deploy/sbyt-gateway@.service).
-- `Wire`: what the SMSC accepted, grouped into messages per destination by
+- `wire_messages`: what the SMSC accepted, grouped into messages per destination by
   concatenation reference: a part re-sent after a crash keeps its message's reference
   (the submit journal), so a re-sent part is a duplicate part of the same message, and
-  a message handled twice would be a second message.
+  a message handled twice would be a second message. `census` counts from it what the
+  end-to-end test asserts.
 
 Every wait is bounded; processes are ended by the caller in `finally` (`stop_all`). The
 processes run in the settings file's directory, so whatever a wrong setting might make
@@ -212,25 +214,6 @@ def base_env() -> dict[str, str]:
     # The code of this checkout, whatever directory the process runs in.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
-
-
-async def gateway_cli(
-    cfg: Path, *args: str, env: dict[str, str] | None = None, within: float = 60.0
-) -> tuple[int, str, str]:
-    """Run one `gateway …` command to its end; (exit status, stdout, stderr)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args, "--config", str(cfg),
-        cwd=cfg.parent, env=env or base_env(),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), within)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 @dataclass
