@@ -226,6 +226,8 @@ class OutboxRepo:
                 + skip_locked,
                 params,
             )
+            if rows and skip_locked:
+                rows = await self._after_earlier(rows, params["now"])
             if not rows:
                 return []
             ids = [r["id"] for r in rows]
@@ -249,6 +251,41 @@ class OutboxRepo:
         # As leased: `attempts` counts this try too.
         return [
             replace(_item(r), status="sending", attempts=r["attempts"] + 1) for r in rows
+        ]
+
+    async def _after_earlier(self, rows: list[Row], now: str) -> list[Row]:
+        """Several instances (docs/interfaces.md §13): keep a recipient's messages in
+        order on the wire. A claimed row waits (stays queued, for a later round) while an
+        earlier row of the same channel and address, of the same or a better priority, is
+        due or being sent by someone else: claimed by another sender (skipped as locked,
+        or already `sending`). Earlier rows claimed in this same batch are fine: one
+        sender keeps its batch's order per address. A worse-priority earlier row (a bulk
+        notice) never holds a reply back, and neither does one waiting for a later
+        `not_before` (a retry)."""
+        mine = {r["id"] for r in rows}
+        keys = sorted({(r["channel"], r["address"]) for r in rows})
+        marks = " OR ".join("(channel = ? AND address = ?)" for _ in keys)
+        params: list[Any] = [v for key in keys for v in key]
+        earlier = await self.db.fetchall(
+            "SELECT id, channel, address, priority FROM outbox"
+            f" WHERE ({marks}) AND id < ? AND (status = 'sending'"
+            " OR (status IN ('queued', 'deferred') AND not_before <= ?))",
+            [*params, max(mine), now],
+        )
+        held: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for e in earlier:
+            if e["id"] not in mine:
+                held.setdefault((e["channel"], e["address"]), []).append(
+                    (e["id"], e["priority"])
+                )
+        if not held:
+            return rows
+        return [
+            r for r in rows
+            if not any(
+                eid < r["id"] and prio <= r["priority"]
+                for eid, prio in held.get((r["channel"], r["address"]), ())
+            )
         ]
 
     async def mark_sent(

@@ -23,7 +23,7 @@ from notifications.wake import PgWake
 from parsers.intent import Intent
 from storage.cluster import lock_conversation
 from storage.db import utcnow
-from storage.outbox import NewMessage, OutboxRepo
+from storage.outbox import PRIORITY_BULK, PRIORITY_REPLY, NewMessage, OutboxRepo
 from storage.pg import PgDatabase
 from storage.store import Store
 from tests.notifications.conftest import T0, FakeChannel
@@ -310,3 +310,45 @@ async def test_the_leader_handles_what_a_dead_instance_journaled(
         assert len(await OutboxRepo(store.db).sent_to("sms", "+79120000009")) == 1
     finally:
         await gateway.stop()
+
+
+def _to(address: str, key: str, priority: int = PRIORITY_REPLY) -> NewMessage:
+    outbound = Outbound(channel=ChannelName.SMS, address=address, text=key)
+    return NewMessage(channel="sms", address=address, payload=outbound.model_dump_json(),
+                      idempotency_key=key, priority=priority)
+
+
+async def test_a_recipients_later_message_waits_while_another_instance_sends_an_earlier(
+    stores: list[Store],
+) -> None:
+    """Two replies to one customer must reach the SMSC in order even when two instances
+    send them: the second is not claimed while the first is claimed elsewhere; another
+    customer's message is; a bulk notice never holds a reply back."""
+    a, b = stores
+    first = await a.outbox.enqueue(_to("+79120000001", "r1"))
+    second = await a.outbox.enqueue(_to("+79120000001", "r2"))
+    other = await a.outbox.enqueue(_to("+79120000002", "r3"))
+    now = utcnow() + timedelta(seconds=1)  # every row queued above is due
+    [taken] = await a.outbox.claim(now, 1, LEASE)
+    assert taken.id == first
+    got = await b.outbox.claim(now, 10, LEASE)
+    assert [i.id for i in got] == [other]  # r2 waits for r1, claimed by instance a
+    await a.outbox.mark_sent(first, "sms", ["m1"], 1, now)
+    got = await b.outbox.claim(now, 10, LEASE)
+    assert [i.id for i in got] == [second]
+
+    # One sender taking both in one batch keeps them (its batch keeps the order).
+    x = await a.outbox.enqueue(_to("+79120000003", "r4"))
+    y = await a.outbox.enqueue(_to("+79120000003", "r5"))
+    now = utcnow() + timedelta(seconds=1)
+    got = await b.outbox.claim(now, 10, LEASE)
+    assert [i.id for i in got] == [x, y]
+
+    # An earlier bulk notice waiting for a sender does not hold a later reply back.
+    bulk = await a.outbox.enqueue(_to("+79120000004", "n1", priority=PRIORITY_BULK))
+    reply = await a.outbox.enqueue(_to("+79120000004", "r6"))
+    now = utcnow() + timedelta(seconds=1)
+    got = await b.outbox.claim(now, 1, LEASE)
+    assert [i.id for i in got] == [reply]
+    got = await a.outbox.claim(now, 10, LEASE)
+    assert [i.id for i in got] == [bulk]
