@@ -254,38 +254,37 @@ class OutboxRepo:
         ]
 
     async def _after_earlier(self, rows: list[Row], now: str) -> list[Row]:
-        """Several instances (docs/interfaces.md §13): keep a recipient's messages in
-        order on the wire. A claimed row waits (stays queued, for a later round) while an
-        earlier row of the same channel and address, of the same or a better priority, is
-        due or being sent by someone else: claimed by another sender (skipped as locked,
-        or already `sending`). Earlier rows claimed in this same batch are fine: one
-        sender keeps its batch's order per address. A worse-priority earlier row (a bulk
-        notice) never holds a reply back, and neither does one waiting for a later
-        `not_before` (a retry)."""
+        """Several instances (docs/interfaces.md §13): keep a customer's replies in order
+        on the wire. A claimed reply waits (stays queued, for a later round) while an
+        earlier reply to the same channel and address is due or being sent by someone
+        else (skipped here as locked, or already `sending`). Earlier replies claimed in
+        this same batch are fine: one sender keeps its batch's order per address. Notices
+        are not held (a broadcast's claims cost no extra query), and a reply waiting for
+        a later `not_before` (a retry) holds nothing back."""
+        replies = [r for r in rows if r["priority"] == PRIORITY_REPLY]
+        if not replies:
+            return rows
         mine = {r["id"] for r in rows}
-        keys = sorted({(r["channel"], r["address"]) for r in rows})
+        keys = sorted({(r["channel"], r["address"]) for r in replies})
         marks = " OR ".join("(channel = ? AND address = ?)" for _ in keys)
         params: list[Any] = [v for key in keys for v in key]
         earlier = await self.db.fetchall(
-            "SELECT id, channel, address, priority FROM outbox"
-            f" WHERE ({marks}) AND id < ? AND (status = 'sending'"
+            f"SELECT id, channel, address FROM outbox WHERE ({marks}) AND priority = ?"
+            " AND id < ? AND (status = 'sending'"
             " OR (status IN ('queued', 'deferred') AND not_before <= ?))",
-            [*params, max(mine), now],
+            [*params, PRIORITY_REPLY, max(r["id"] for r in replies), now],
         )
-        held: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        first_held: dict[tuple[str, str], int] = {}
         for e in earlier:
             if e["id"] not in mine:
-                held.setdefault((e["channel"], e["address"]), []).append(
-                    (e["id"], e["priority"])
-                )
-        if not held:
+                key = (e["channel"], e["address"])
+                first_held[key] = min(first_held.get(key, e["id"]), e["id"])
+        if not first_held:
             return rows
         return [
             r for r in rows
-            if not any(
-                eid < r["id"] and prio <= r["priority"]
-                for eid, prio in held.get((r["channel"], r["address"]), ())
-            )
+            if r["priority"] != PRIORITY_REPLY
+            or first_held.get((r["channel"], r["address"]), r["id"]) >= r["id"]
         ]
 
     async def mark_sent(

@@ -323,7 +323,7 @@ async def test_a_recipients_later_message_waits_while_another_instance_sends_an_
 ) -> None:
     """Two replies to one customer must reach the SMSC in order even when two instances
     send them: the second is not claimed while the first is claimed elsewhere; another
-    customer's message is; a bulk notice never holds a reply back."""
+    customer's message is; a bulk notice neither holds a reply back nor is held."""
     a, b = stores
     first = await a.outbox.enqueue(_to("+79120000001", "r1"))
     second = await a.outbox.enqueue(_to("+79120000001", "r2"))
@@ -352,3 +352,10 @@ async def test_a_recipients_later_message_waits_while_another_instance_sends_an_
     assert [i.id for i in got] == [reply]
     got = await a.outbox.claim(now, 10, LEASE)
     assert [i.id for i in got] == [bulk]
+
+    # A notice after a reply in flight elsewhere is not held (notices are not ordered).
+    reply = await a.outbox.enqueue(_to("+79120000005", "r7"))
+    notice = await a.outbox.enqueue(_to("+79120000005", "n2", priority=PRIORITY_BULK))
+    now = utcnow() + timedelta(seconds=1)
+    assert [i.id for i in await a.outbox.claim(now, 1, LEASE)] == [reply]
+    assert [i.id for i in await b.outbox.claim(now, 10, LEASE)] == [notice]
