@@ -11,6 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from urllib.parse import urlsplit, urlunsplit
+
+
+def through(dsn: str, port: int) -> str:
+    """The PostgreSQL url `dsn` pointed at 127.0.0.1:`port` (a proxy) instead."""
+    parts = urlsplit(dsn)
+    user = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}@127.0.0.1:{port}"))
 
 
 class FreezingProxy:

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -21,7 +21,7 @@ from storage.cluster import (
     LeaderBounds,
     PgCluster,
 )
-from tests.cluster.proxy import FreezingProxy
+from tests.cluster.proxy import FreezingProxy, through
 from tests.cluster.test_cluster import _lock_holders
 
 BEAT = 1.0  # heartbeat of the tests' instances (seconds)
@@ -54,13 +54,6 @@ def test_the_bounds_order_step_down_before_takeover_within_the_contract(
 def test_a_heartbeat_outside_the_bounds_is_refused(heartbeat: float) -> None:
     with pytest.raises(ValueError, match="heartbeat must be in"):
         PgCluster("postgresql://postgres@127.0.0.1:1/none", "gw", heartbeat=heartbeat)
-
-
-def via(dsn: str, port: int) -> str:
-    """`dsn` pointed at 127.0.0.1:`port` (the proxy) instead of its server."""
-    parts = urlsplit(dsn)
-    user = parts.netloc.rpartition("@")[0]
-    return urlunsplit(parts._replace(netloc=f"{user}@127.0.0.1:{port}"))
 
 
 class Transitions:
@@ -104,7 +97,7 @@ async def test_a_silent_leader_host_steps_down_before_another_takes_over(pg_dsn:
     proxy = FreezingProxy(urlsplit(pg_dsn).hostname or "127.0.0.1", urlsplit(pg_dsn).port or 5432)
     port = await proxy.start()
     told = Transitions()
-    old = PgCluster(via(pg_dsn, port), "old", heartbeat=BEAT)
+    old = PgCluster(through(pg_dsn, port), "old", heartbeat=BEAT)
     new = PgCluster(pg_dsn, "new", heartbeat=BEAT)
     try:
         await old.start(told.of("old"))
