@@ -29,8 +29,8 @@ When the leader's session ends, and why two leaders never run at once
   a session that has been silent for `session` = LIVE_PERIODS × H (the time the dead
   instance takes to drop out of the live ones), at least 15 s, at most 29 s − H, by
   whichever fires first of `idle_session_timeout` (PostgreSQL 14+: a timer in the
-  server, independent of TCP, which fires even while the peer's TCP stack still
-  answers, as for a frozen VM or process), `tcp_user_timeout` (12+: data the server sent
+  server, independent of TCP, which fires even while the peer's kernel still answers,
+  as for a stopped or hung process), `tcp_user_timeout` (12+: data the server sent
   stays unacknowledged; on Linux this also makes the keepalives wait that long) and the
   TCP keepalives (probes after `session` − 6 s of silence, 2 s apart, 3 of them: dead
   at `session`). Each of these clocks starts no earlier than the moment the leader
