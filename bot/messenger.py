@@ -1,0 +1,251 @@
+"""What the messenger channels (Telegram, MAX) share: taking updates from a Bot API, and
+cutting a long text into messages.
+
+`UpdateReceiver` is the receiving lifecycle of a messenger channel: `start`, `stop`,
+`set_receiving` and the polling loop with its backoff. Its rules, the same for every
+messenger:
+
+- An update is confirmed to the messenger only after it is in the inbound journal
+  (`on_inbound` returns once it is durable): the polling loop journals a batch, and the
+  next poll passes the batch's position (Telegram's offset, MAX's marker), which is what
+  confirms it. A crash before that fetches the batch again; the journal knows each
+  update again by its external id.
+- Only the cluster leader takes updates (docs/interfaces.md §13): `bot/app.py` sets
+  `receiving` before `start` and calls `set_receiving` when leadership moves. A
+  follower only checks the token, and sends.
+- `start` never raises for a network or token problem (SMS must keep working while a
+  messenger is down): it logs and keeps retrying in the background with backoff.
+
+A channel fills in what differs: the setup calls (`_setup`), one poll (`_poll_once`),
+the confirmation of the last batch (`_confirm`), its error table (`_API_ERRORS`,
+`_polling_failed`), its log lines (`_log_failure`) and closing its HTTP session
+(`_close`).
+
+Only `bot.core` of ours is imported, so that a channel importing this imports nothing
+of the other messenger's client library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+from typing import ClassVar, Self
+
+from bot.core import ChannelName, Inbound, OnInbound, OnReport
+
+
+class JournalError(Exception):
+    """`on_inbound` could not store an update; it must not be confirmed to the messenger."""
+
+
+class UpdateReceiver(ABC):
+    """The receiving half of a messenger `Channel` (bot.core): see the module docstring.
+
+    Subclasses set the class attributes and implement the abstract hooks; they call
+    `super().__init__` before anything that logs.
+    """
+
+    name: ChannelName
+    # What a call to the messenger's Bot API raises for a network or API problem.
+    _API_ERRORS: ClassVar[tuple[type[Exception], ...]]
+    _TASK_NAME: ClassVar[str]
+    # The channel's own logger and the word its log lines start with.
+    _logger: ClassVar[logging.Logger]
+    _label: ClassVar[str]
+
+    def __init__(self, mode: str, *, retry_delay: float, max_retry_delay: float) -> None:
+        self._mode = mode
+        self._retry_delay = retry_delay
+        self._max_retry_delay = max_retry_delay
+        self._on_inbound: OnInbound | None = None
+        self._ready = False  # the token check and the role's setup call succeeded
+        self._up = False
+        self._closed = False
+        # Whether this instance takes updates (the leader) or only sends (set_receiving).
+        self.receiving = True
+        self._task: asyncio.Task[None] | None = None
+        # True while the loop waits on the network (a poll or the backoff): stop() may
+        # cancel it there; while journaling a batch it lets the batch finish.
+        self._idle = True
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, on_inbound: OnInbound, on_report: OnReport) -> None:
+        """Connect and begin delivering updates to `on_inbound`. Messengers have no
+        delivery receipts for bots, so `on_report` is never called."""
+        del on_report
+        if self._task is not None:
+            raise RuntimeError(f"{type(self).__name__} already started")
+        self._on_inbound = on_inbound
+        await self._begin()
+
+    async def stop(self) -> None:
+        """Stop polling (within a second or two), confirm what was journaled, close."""
+        if self._closed:
+            return
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            await self._end(task)
+        await self._confirm()
+        self._up = False
+        await self._close()
+
+    async def set_receiving(self, on: bool) -> None:
+        """Take updates (poll, or register the webhook) or leave that to another
+        instance (docs/interfaces.md §13: one live instance receives; every instance
+        sends, and serves the webhook route). A follower only checks the token. Off:
+        the polling loop stops as in `stop()`, its last batch confirmed."""
+        if on == self.receiving or self._closed:
+            return
+        self.receiving = on
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            await self._end(task)
+        if not on:
+            await self._confirm()
+        self._ready = False  # the new role's setup call (delete/set the webhook)
+        if self._on_inbound is not None and not self._closed:
+            await self._begin()
+
+    def is_up(self) -> bool:
+        """True while the Bot API answers (the token check worked and polling or the
+        webhook is set)."""
+        return self._up and not self._closed
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def _begin(self) -> None:
+        # One attempt at once, so that a wrong token shows in the log at start-up; the
+        # loop retries in the background.
+        try:
+            await self._setup()
+        except self._API_ERRORS as exc:
+            self._log_failure("start", exc)
+        self._task = asyncio.create_task(self._run(), name=self._TASK_NAME)
+
+    async def _end(self, task: asyncio.Task[None]) -> None:
+        if self._idle:
+            task.cancel()
+        # A batch being journaled is allowed to finish, so that its position can be
+        # confirmed; a journal that hangs is cut off.
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, timeout=5)
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _run(self) -> None:
+        delay = self._retry_delay
+        if not self._ready:
+            await asyncio.sleep(delay)  # _begin() has just tried and logged why it failed
+        while not self._closed:
+            try:
+                if not self._ready:
+                    await self._setup()
+                if self._mode == "webhook" or not self.receiving:
+                    return  # the messenger calls us, or another instance receives
+                await self._poll_once()
+                delay = self._retry_delay
+                continue
+            except JournalError as exc:
+                self._logger.error(
+                    "%s: inbound journal failed, will fetch again: %s", self._label, exc
+                )
+                wait = delay
+            except Exception as exc:
+                found = self._polling_failed(exc, delay)
+                if found is None:
+                    raise
+                wait = found
+            self._idle = True
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, self._max_retry_delay)
+
+    async def _journal(self, inbound: Inbound) -> None:
+        """Hand one update to `on_inbound`; raise `JournalError` if that failed."""
+        assert self._on_inbound is not None
+        try:
+            await self._on_inbound(inbound)
+        except Exception as exc:  # the journal's own failure; never acknowledge it
+            raise JournalError(f"{type(exc).__name__}: {exc}") from exc
+
+    # ------------------------------------------------------------------ hooks
+
+    @abstractmethod
+    async def _setup(self) -> None:
+        """Check the token; as the receiver, also set the mode up (remove or register
+        the webhook). Sets `_ready` and `_up`; raises one of `_API_ERRORS`."""
+
+    @abstractmethod
+    async def _poll_once(self) -> None:
+        """One long poll: journal its updates in order, then note the batch's position
+        for the next poll to confirm. Sets `_idle` False while journaling."""
+
+    @abstractmethod
+    def _polling_failed(self, exc: Exception, delay: float) -> float | None:
+        """A poll or setup raised `exc`: log it, and return how long to wait before the
+        next attempt (at least `delay`), or None to let the loop end with it."""
+
+    @abstractmethod
+    async def _confirm(self) -> None:
+        """Confirm the last journaled batch now (polling mode), quietly."""
+
+    @abstractmethod
+    async def _close(self) -> None:
+        """Close the HTTP session."""
+
+    @abstractmethod
+    def _log_failure(self, what: str, exc: Exception) -> None:
+        """Log a failed call without the token (never with exc_info)."""
+
+
+# --------------------------------------------------------------------------- texts
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split a long text into messages of at most `limit` UTF-16 code units (as Telegram
+    counts them).
+
+    Cuts at the last paragraph break of the chunk, else at the last line break, else at
+    the last space, provided the cut keeps at least half the chunk (a break near the start
+    would leave a stub message); failing that at any break; failing that hard (one word
+    longer than `limit`). Separators at a cut are dropped; nothing else is lost.
+    """
+    parts: list[str] = []
+    rest = text
+    while _utf16_len(rest) > limit:
+        # The longest prefix within the limit (code points ≤ code units, so search down).
+        end = min(len(rest), limit)
+        while _utf16_len(rest[:end]) > limit:
+            end -= 1
+        chunk = rest[:end]
+        cut, width = _best_cut(chunk)
+        if cut > 0:
+            parts.append(chunk[:cut].rstrip())
+            rest = rest[cut + width :].lstrip("\n")
+        else:
+            parts.append(chunk)
+            rest = rest[end:]
+    if rest.strip() or not parts:
+        parts.append(rest)
+    return [part for part in parts if part] or [text]
+
+
+def _best_cut(chunk: str) -> tuple[int, int]:
+    """(index, separator length) of the best break in `chunk`, or (-1, 0)."""
+    for minimum in (len(chunk) // 2, 1):
+        for separator in ("\n\n", "\n", " "):
+            cut = chunk.rfind(separator)
+            if cut >= minimum:
+                return cut, len(separator)
+    return -1, 0
