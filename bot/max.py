@@ -52,7 +52,7 @@ from bot.core import (
     SharedContact,
 )
 from bot.messenger import JournalError, UpdateReceiver, split_text
-from bot.settings import MaxSettings, SettingsError
+from bot.settings import MaxSettings
 
 logger = logging.getLogger(__name__)
 
@@ -387,20 +387,14 @@ class MaxChannel(UpdateReceiver):
         retry_delay: float = 1.0,
         max_retry_delay: float = 30.0,
     ) -> None:
-        token = settings.token.get_secret_value()
-        if not token:
-            raise SettingsError("max.token: empty (set GATEWAY__MAX__TOKEN)")
-        if settings.mode == "webhook" and not (
-            settings.webhook_url and settings.webhook_secret.get_secret_value()
-        ):
-            raise SettingsError("max: webhook mode needs webhook_url and webhook_secret")
         super().__init__(
-            settings.mode, retry_delay=retry_delay, max_retry_delay=max_retry_delay
+            settings,
+            poll_timeout=poll_timeout,
+            retry_delay=retry_delay,
+            max_retry_delay=max_retry_delay,
         )
         self._settings = settings
-        self._token = token
-        self._api = MaxBotApi(settings.api_base, token)
-        self._poll_timeout = poll_timeout
+        self._api = MaxBotApi(settings.api_base, self._token)
         self._marker: int | None = None
         self._user_locks: dict[str, asyncio.Lock] = {}
 

@@ -21,8 +21,8 @@ the confirmation of the last batch (`_confirm`), its error table (`_API_ERRORS`,
 `_polling_failed`), its log lines (`_log_failure`) and closing its HTTP session
 (`_close`).
 
-Only `bot.core` of ours is imported, so that a channel importing this imports nothing
-of the other messenger's client library.
+Only `bot.core` and `bot.settings` of ours are imported, so that a channel importing
+this imports nothing of the other messenger's client library.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar, Self
 
 from bot.core import ChannelName, Inbound, OnInbound, OnReport
+from bot.settings import MaxSettings, SettingsError, TelegramSettings
 
 
 class JournalError(Exception):
@@ -44,7 +45,8 @@ class UpdateReceiver(ABC):
     """The receiving half of a messenger `Channel` (bot.core): see the module docstring.
 
     Subclasses set the class attributes and implement the abstract hooks; they call
-    `super().__init__` before anything that logs.
+    `super().__init__` first. It raises `SettingsError` for an empty token and for
+    webhook mode without `webhook_url` / `webhook_secret`.
     """
 
     name: ChannelName
@@ -55,8 +57,30 @@ class UpdateReceiver(ABC):
     _logger: ClassVar[logging.Logger]
     _label: ClassVar[str]
 
-    def __init__(self, mode: str, *, retry_delay: float, max_retry_delay: float) -> None:
-        self._mode = mode
+    def __init__(
+        self,
+        settings: TelegramSettings | MaxSettings,
+        *,
+        poll_timeout: int,
+        retry_delay: float,
+        max_retry_delay: float,
+    ) -> None:
+        token = settings.token.get_secret_value()
+        if not token:
+            raise SettingsError(
+                f"{self._label}.token: empty (set GATEWAY__{self._label.upper()}__TOKEN)"
+            )
+        if settings.mode == "webhook" and not (
+            settings.webhook_url and settings.webhook_secret.get_secret_value()
+        ):
+            raise SettingsError(
+                f"{self._label}: webhook mode needs webhook_url and webhook_secret"
+            )
+        self._token = token
+        self._mode = settings.mode
+        # A short long-poll, so that a connection silently dropped by a NAT or a proxy is
+        # noticed soon; stop() cancels an open poll anyway.
+        self._poll_timeout = poll_timeout
         self._retry_delay = retry_delay
         self._max_retry_delay = max_retry_delay
         self._on_inbound: OnInbound | None = None

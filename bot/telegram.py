@@ -349,26 +349,18 @@ class TelegramChannel(UpdateReceiver):
         retry_delay: float = 1.0,
         max_retry_delay: float = 30.0,
     ) -> None:
-        token = settings.token.get_secret_value()
-        if not token:
-            raise SettingsError("telegram.token: empty (set GATEWAY__TELEGRAM__TOKEN)")
-        if settings.mode == "webhook" and not (
-            settings.webhook_url and settings.webhook_secret.get_secret_value()
-        ):
-            raise SettingsError("telegram: webhook mode needs webhook_url and webhook_secret")
         super().__init__(
-            settings.mode, retry_delay=retry_delay, max_retry_delay=max_retry_delay
+            settings,
+            poll_timeout=poll_timeout,
+            retry_delay=retry_delay,
+            max_retry_delay=max_retry_delay,
         )
         self._settings = settings
-        self._token = token
-        # A short long-poll, so that a connection silently dropped by a NAT or a proxy is
-        # noticed soon; stop() cancels an open poll anyway.
-        self._poll_timeout = poll_timeout
         session = AiohttpSession(
             api=TelegramAPIServer.from_base(settings.api_base), timeout=session_timeout
         )
         try:
-            self._bot = Bot(token, session=session)
+            self._bot = Bot(self._token, session=session)
         except TokenValidationError:
             # Not "<digits>:<secret>"; the message must not quote the token itself.
             raise SettingsError("telegram.token: not a bot token") from None
