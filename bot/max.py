@@ -29,9 +29,7 @@ storage).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import re
@@ -40,7 +38,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
 import aiohttp
-from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.core import (
@@ -51,7 +48,7 @@ from bot.core import (
     SendResult,
     SharedContact,
 )
-from bot.messenger import JournalError, UpdateReceiver, split_text
+from bot.messenger import UpdateReceiver, split_text
 from bot.settings import MaxSettings
 
 logger = logging.getLogger(__name__)
@@ -361,7 +358,7 @@ def _seconds(value: str | None) -> float | None:
 # --------------------------------------------------------------------------- channel
 
 
-class MaxChannel(UpdateReceiver):
+class MaxChannel(UpdateReceiver[MaxUpdate]):
     """The MAX `Channel` (bot.core).
 
     Polling mode: `start` checks the token (`GET /me`), removes webhook subscriptions
@@ -378,6 +375,9 @@ class MaxChannel(UpdateReceiver):
     _TASK_NAME = "max-channel"
     _logger = logger
     _label = "max"
+    _MESSENGER = "MAX"
+    _SECRET_HEADER = SECRET_HEADER
+    _WRONG_SECRET = "wrong secret"
 
     def __init__(
         self,
@@ -396,7 +396,6 @@ class MaxChannel(UpdateReceiver):
         self._settings = settings
         self._api = MaxBotApi(settings.api_base, self._token)
         self._marker: int | None = None
-        self._user_locks: dict[str, asyncio.Lock] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -465,7 +464,7 @@ class MaxChannel(UpdateReceiver):
             return  # nothing of this batch is confirmed: it comes again
         self._idle = False
         for item in data.get("updates") or []:
-            await self._dispatch(item)
+            await self._dispatch_item(item)
         marker = data.get("marker")
         if isinstance(marker, int):
             # Only now: the next GET /updates passes it and so confirms the batch.
@@ -473,9 +472,8 @@ class MaxChannel(UpdateReceiver):
 
     # ------------------------------------------------------------------ inbound
 
-    async def _dispatch(self, item: object) -> None:
-        """Journal one update (raise `JournalError` if that failed), then answer a
-        pressed button. An update we cannot read is logged and skipped."""
+    async def _dispatch_item(self, item: object) -> None:
+        """`_dispatch` a polled update; one we cannot read is logged and skipped."""
         try:
             update = MaxUpdate.model_validate(item)
         except ValidationError as exc:
@@ -483,6 +481,11 @@ class MaxChannel(UpdateReceiver):
             logger.error("max: an update (%s) cannot be read, skipped: %d errors",
                          kind, exc.error_count())
             return
+        await self._dispatch(update)
+
+    async def _dispatch(self, update: MaxUpdate) -> None:
+        """Journal one update (raise `JournalError` if that failed), then answer a
+        pressed button."""
         inbound = inbound_from_update(update)
         if inbound is not None:
             await self._journal(inbound)
@@ -505,43 +508,13 @@ class MaxChannel(UpdateReceiver):
         except (MaxApiError, MaxNetworkError) as exc:
             self._log_failure("answer to a button", exc)
 
-    def webhook_routes(self) -> list[web.RouteDef]:
-        """POST `[max] webhook_path`: 401 to a wrong or missing secret (nothing recorded),
-        503 before `start`, 400 to a body that is not an Update, 500 when journaling
-        failed (MAX retries), 200 otherwise (an update we do not handle included)."""
-        return [web.post(self._settings.webhook_path, self._handle_webhook)]
+    def _read_update(self, data: Any) -> MaxUpdate:
+        return MaxUpdate.model_validate(data)
 
-    def add_routes(self, app: web.Application) -> None:
-        """`app.add_routes(self.webhook_routes())`."""
-        app.add_routes(self.webhook_routes())
-
-    async def _handle_webhook(self, request: web.Request) -> web.StreamResponse:
-        expected = self._settings.webhook_secret.get_secret_value().encode()
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        # Constant-time: the secret is what keeps strangers from forging updates.
-        if not expected or not hmac.compare_digest(given, expected):
-            return web.Response(status=401, text="wrong secret")
-        if self._on_inbound is None or self._closed:
-            return web.Response(status=503, text="not started")
-        try:
-            data = await request.json()
-            update = MaxUpdate.model_validate(data)
-        except (json.JSONDecodeError, UnicodeDecodeError, ValidationError):
-            return web.Response(status=400, text="not an Update")
+    def _order_key(self, update: MaxUpdate) -> str:
+        # One user's updates in order, whatever their kind.
         inbound = inbound_from_update(update)
-        # One user's updates in order even when MAX posts them in parallel.
-        key = inbound.address if inbound is not None else ""
-        lock = self._user_locks.setdefault(key, asyncio.Lock())
-        try:
-            async with lock:
-                await self._dispatch(data)
-        except JournalError as exc:
-            logger.error("max: inbound journal failed, MAX will retry: %s", exc)
-            return web.Response(status=500, text="journal failed")
-        finally:
-            if not lock.locked():
-                self._user_locks.pop(key, None)
-        return web.Response(status=200)
+        return inbound.address if inbound is not None else ""
 
     # ------------------------------------------------------------------ outbound
 

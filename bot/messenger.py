@@ -2,8 +2,8 @@
 cutting a long text into messages.
 
 `UpdateReceiver` is the receiving lifecycle of a messenger channel: `start`, `stop`,
-`set_receiving` and the polling loop with its backoff. Its rules, the same for every
-messenger:
+`set_receiving`, the polling loop with its backoff, and the webhook route. Its rules,
+the same for every messenger:
 
 - An update is confirmed to the messenger only after it is in the inbound journal
   (`on_inbound` returns once it is durable): the polling loop journals a batch, and the
@@ -15,11 +15,16 @@ messenger:
   follower only checks the token, and sends.
 - `start` never raises for a network or token problem (SMS must keep working while a
   messenger is down): it logs and keeps retrying in the background with backoff.
+- In webhook mode the messenger POSTs each update, with the secret in a header, and
+  retries every non-2xx answer: 200 only once the update is journaled. Updates of one
+  chat are journaled one at a time, in the order they came, even when posted in
+  parallel.
 
 A channel fills in what differs: the setup calls (`_setup`), one poll (`_poll_once`),
 the confirmation of the last batch (`_confirm`), its error table (`_API_ERRORS`,
-`_polling_failed`), its log lines (`_log_failure`) and closing its HTTP session
-(`_close`).
+`_polling_failed`), its log lines (`_log_failure`), closing its HTTP session
+(`_close`), and for the webhook its update model (`_read_update`), what orders
+updates (`_order_key`) and what follows journaling (`_dispatch`).
 
 Only `bot.core` and `bot.settings` of ours are imported, so that a channel importing
 this imports nothing of the other messenger's client library.
@@ -29,9 +34,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import json
 import logging
 from abc import ABC, abstractmethod
-from typing import ClassVar, Self
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+from aiohttp import web
+from pydantic import ValidationError
 
 from bot.core import ChannelName, Inbound, OnInbound, OnReport
 from bot.settings import MaxSettings, SettingsError, TelegramSettings
@@ -41,7 +53,18 @@ class JournalError(Exception):
     """`on_inbound` could not store an update; it must not be confirmed to the messenger."""
 
 
-class UpdateReceiver(ABC):
+@dataclass
+class _ChatLock:
+    """A lock for one chat's webhook updates, dropped when nobody holds or awaits it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+UpdateT = TypeVar("UpdateT")
+
+
+class UpdateReceiver(ABC, Generic[UpdateT]):
     """The receiving half of a messenger `Channel` (bot.core): see the module docstring.
 
     Subclasses set the class attributes and implement the abstract hooks; they call
@@ -56,6 +79,11 @@ class UpdateReceiver(ABC):
     # The channel's own logger and the word its log lines start with.
     _logger: ClassVar[logging.Logger]
     _label: ClassVar[str]
+    # The messenger's name in log lines ("Telegram will retry").
+    _MESSENGER: ClassVar[str]
+    # The header a webhook POST carries the secret in, and the answer to a wrong one.
+    _SECRET_HEADER: ClassVar[str]
+    _WRONG_SECRET: ClassVar[str]
 
     def __init__(
         self,
@@ -78,6 +106,8 @@ class UpdateReceiver(ABC):
             )
         self._token = token
         self._mode = settings.mode
+        self._webhook_path = settings.webhook_path
+        self._webhook_secret = settings.webhook_secret
         # A short long-poll, so that a connection silently dropped by a NAT or a proxy is
         # noticed soon; stop() cancels an open poll anyway.
         self._poll_timeout = poll_timeout
@@ -93,6 +123,7 @@ class UpdateReceiver(ABC):
         # True while the loop waits on the network (a poll or the backoff): stop() may
         # cancel it there; while journaling a batch it lets the batch finish.
         self._idle = True
+        self._chat_locks: dict[Hashable, _ChatLock] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -199,7 +230,68 @@ class UpdateReceiver(ABC):
         except Exception as exc:  # the journal's own failure; never acknowledge it
             raise JournalError(f"{type(exc).__name__}: {exc}") from exc
 
+    # ------------------------------------------------------------------ the webhook
+
+    def webhook_routes(self) -> list[web.RouteDef]:
+        """The aiohttp route for webhook mode: POST the channel's `webhook_path`.
+
+        Add it to the service's application before that starts (aiohttp freezes the
+        router): `app.add_routes(channel.webhook_routes())`. The route answers 401 to a
+        wrong or missing secret (nothing recorded), 503 before `start` or after `stop`,
+        400 to a body that is not an update, 500 when journaling failed (the messenger
+        retries), 200 otherwise (an update we do not handle included).
+        """
+        return [web.post(self._webhook_path, self._handle_webhook)]
+
+    def add_routes(self, app: web.Application) -> None:
+        """`app.add_routes(self.webhook_routes())`."""
+        app.add_routes(self.webhook_routes())
+
+    async def _handle_webhook(self, request: web.Request) -> web.StreamResponse:
+        expected = self._webhook_secret.get_secret_value().encode()
+        given = request.headers.get(self._SECRET_HEADER, "").encode()
+        # Constant-time: the secret is what keeps strangers from forging updates.
+        if not expected or not hmac.compare_digest(given, expected):
+            return web.Response(status=401, text=self._WRONG_SECRET)
+        if self._on_inbound is None or self._closed:
+            return web.Response(status=503, text="not started")
+        try:
+            update = self._read_update(await request.json())
+        except (json.JSONDecodeError, UnicodeDecodeError, ValidationError):
+            return web.Response(status=400, text="not an Update")
+        # Keep one chat's updates in order even when the messenger posts them in parallel.
+        key = self._order_key(update)
+        entry = self._chat_locks.setdefault(key, _ChatLock())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                await self._dispatch(update)
+        except JournalError as exc:
+            self._logger.error(
+                "%s: inbound journal failed, %s will retry: %s", self._label,
+                self._MESSENGER, exc,
+            )
+            return web.Response(status=500, text="journal failed")
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._chat_locks[key]
+        return web.Response(status=200)
+
     # ------------------------------------------------------------------ hooks
+
+    @abstractmethod
+    def _read_update(self, data: Any) -> UpdateT:
+        """The update of a webhook body; raises pydantic's `ValidationError`."""
+
+    @abstractmethod
+    def _order_key(self, update: UpdateT) -> Hashable:
+        """What keeps webhook updates in order: updates with one key go one at a time."""
+
+    @abstractmethod
+    async def _dispatch(self, update: UpdateT) -> None:
+        """Journal one update (`_journal`, raising `JournalError`), then what must follow
+        it (answer a pressed button, ...)."""
 
     @abstractmethod
     async def _setup(self) -> None:

@@ -22,16 +22,12 @@ The receiving lifecycle (start, stop, leadership, the polling loop's backoff) is
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import enum
-import hmac
-import json
 import logging
 import re
 import traceback
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
@@ -64,7 +60,6 @@ from aiogram.types import (
     Update,
 )
 from aiogram.utils.token import TokenValidationError
-from aiohttp import web
 from pydantic import ValidationError
 
 from bot.core import (
@@ -76,7 +71,7 @@ from bot.core import (
     SendResult,
     SharedContact,
 )
-from bot.messenger import JournalError, UpdateReceiver, split_text
+from bot.messenger import UpdateReceiver, split_text
 from bot.settings import SettingsError, TelegramSettings
 
 logger = logging.getLogger(__name__)
@@ -315,7 +310,7 @@ def _contact_markup() -> ReplyKeyboardMarkup:
 # --------------------------------------------------------------------------- channel
 
 
-class TelegramChannel(UpdateReceiver):
+class TelegramChannel(UpdateReceiver[Update]):
     """The Telegram `Channel` (bot.core): Bot API over aiogram's aiohttp client.
 
     Polling mode (`[telegram] mode = "polling"`): `start` checks the token (getMe),
@@ -339,6 +334,9 @@ class TelegramChannel(UpdateReceiver):
     _TASK_NAME = "telegram-channel"
     _logger = logger
     _label = "telegram"
+    _MESSENGER = "Telegram"
+    _SECRET_HEADER = SECRET_HEADER
+    _WRONG_SECRET = "wrong secret token"
 
     def __init__(
         self,
@@ -366,7 +364,6 @@ class TelegramChannel(UpdateReceiver):
             raise SettingsError("telegram.token: not a bot token") from None
         self._offset: int | None = None
         self._told_private_only: set[int] = set()
-        self._chat_locks: dict[int, _ChatLock] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -514,48 +511,11 @@ class TelegramChannel(UpdateReceiver):
         except AiogramError as exc:
             self._log_failure("best-effort call", exc)
 
-    def webhook_routes(self) -> list[web.RouteDef]:
-        """The aiohttp route for webhook mode: POST `[telegram] webhook_path`.
+    def _read_update(self, data: Any) -> Update:
+        return Update.model_validate(data, context={"bot": self._bot})
 
-        Add it to the service's application before that starts (aiohttp freezes the
-        router): `app.add_routes(channel.webhook_routes())`. The route answers 503 until
-        `start` was called, 401 to a wrong secret, 400 to a body that is not an Update,
-        500 when journaling failed (Telegram retries every non-2xx answer), 200 otherwise.
-        """
-        return [web.post(self._settings.webhook_path, self._handle_webhook)]
-
-    def add_routes(self, app: web.Application) -> None:
-        """`app.add_routes(self.webhook_routes())`."""
-        app.add_routes(self.webhook_routes())
-
-    async def _handle_webhook(self, request: web.Request) -> web.StreamResponse:
-        expected = self._settings.webhook_secret.get_secret_value().encode()
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        # Constant-time: the secret is what keeps strangers from forging updates.
-        if not expected or not hmac.compare_digest(given, expected):
-            return web.Response(status=401, text="wrong secret token")
-        if self._on_inbound is None or self._closed:
-            return web.Response(status=503, text="not started")
-        try:
-            data = await request.json()
-            update = Update.model_validate(data, context={"bot": self._bot})
-        except (json.JSONDecodeError, UnicodeDecodeError, ValidationError):
-            return web.Response(status=400, text="not an Update")
-        # Keep one chat's updates in order even when Telegram posts them in parallel.
-        chat_key = _chat_key(update)
-        entry = self._chat_locks.setdefault(chat_key, _ChatLock())
-        entry.users += 1
-        try:
-            async with entry.lock:
-                await self._dispatch(update)
-        except JournalError as exc:
-            logger.error("telegram: inbound journal failed, Telegram will retry: %s", exc)
-            return web.Response(status=500, text="journal failed")
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._chat_locks[chat_key]
-        return web.Response(status=200)
+    def _order_key(self, update: Update) -> int:
+        return _chat_key(update)
 
     # ------------------------------------------------------------------ files
 
@@ -628,15 +588,8 @@ class TelegramChannel(UpdateReceiver):
         logger.warning("telegram: %s failed: %s", what, _redact(_describe(exc), self._token))
 
 
-@dataclass
-class _ChatLock:
-    """A lock for one chat's webhook updates, dropped when nobody holds or awaits it."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
-
-
 def _chat_key(update: Update) -> int:
+    # Callback queries come from private chats, where the chat id is the user id.
     if update.callback_query is not None:
         return update.callback_query.from_user.id
     message = update.message or update.edited_message or update.channel_post
