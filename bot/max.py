@@ -33,6 +33,7 @@ import contextlib
 import json
 import logging
 import re
+import traceback
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
@@ -447,7 +448,13 @@ class MaxChannel(UpdateReceiver[MaxUpdate]):
             self._up = False
             self._log_failure("polling", exc)
             return delay
-        return None  # anything else is a bug, and ends the loop
+        # A bug (an update we map wrongly, say): the loop must not die silently, or MAX
+        # customers go unanswered while everything else looks healthy. The batch is
+        # fetched again; /healthz shows MAX down; the traceback is redacted.
+        self._up = False
+        trace = "".join(traceback.format_exception(exc))
+        logger.error("max: polling failed: %s", _redact(trace, self._token))
+        return delay
 
     async def _poll_once(self) -> None:
         self._idle = True

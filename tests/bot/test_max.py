@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
+import bot.max as max_module
 from bot.core import Button, ChannelName, Inbound, Outbound, SendErrorKind
 from bot.max import MaxChannel, MaxUpdate, contact_phone, inbound_from_update
 from bot.settings import MaxSettings, SettingsError
@@ -188,6 +189,35 @@ async def test_an_unreadable_update_is_skipped_and_the_rest_flows(mx: FakeMax) -
         await channel.start(journal, _no_reports)
         await mx.wait_until(lambda: bool(journal.got))
     assert [i.text for i in journal.got] == ["после"]
+
+
+async def test_a_bug_while_polling_is_logged_and_the_loop_goes_on(
+    mx: FakeMax, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A mapping bug must not end polling: it is logged (token redacted), MAX shows as
+    down, and the batch, fetched again, is journaled once the bug is gone."""
+    real = max_module.inbound_from_update
+    bugs = [KeyError(f"bug near {TOKEN}")]
+
+    def flaky(update: Any) -> Inbound | None:
+        if bugs:
+            raise bugs.pop()
+        return real(update)
+
+    monkeypatch.setattr(max_module, "inbound_from_update", flaky)
+    journal = Journal()
+    mx.push_update(text_update(34, "день 4500"))
+    caplog.set_level(logging.ERROR, logger="bot.max")
+    async with MaxChannel(settings(mx), poll_timeout=1, retry_delay=0.05) as channel:
+        await channel.start(journal, _no_reports)
+        await mx.wait_until(lambda: bool(journal.got))
+        assert channel.is_up()
+    assert [i.text for i in journal.got] == ["день 4500"]
+    failures = [r.getMessage() for r in caplog.records if "polling failed" in r.getMessage()]
+    assert len(failures) == 1
+    assert "KeyError" in failures[0]
+    assert "<token>" in failures[0]
+    assert TOKEN not in caplog.text
 
 
 # --------------------------------------------------------------------------- webhook
