@@ -573,18 +573,24 @@ def _mark_volts(tokens: list[Token], orig: str) -> None:
     """«у нас 250 В в розетке»: a capital «В» after a mains voltage is the unit, though a
     word follows (lower case, «в» is the preposition: «4521 в 14:30»). ALL CAPS text
     carries no such cue."""
-    if sum(c.isupper() for c in orig) * 2 > sum(c.isalpha() for c in orig):
+    if "В" not in orig:
         return
     for tok, unit in zip(tokens, tokens[1:], strict=False):
         if (
             tok.kind == "num"
-            and tok.text.isdigit()
-            and int(tok.text) in _VOLTS
             and unit.kind == "word"
             and orig[unit.start : unit.end] == "В"
+            and tok.text.isdigit()
+            and int(tok.text) in _VOLTS
             and orig[tok.end : unit.start].isspace()
+            and not _shouted(orig)
         ):
             tok.kind = "voltage"
+
+
+def _shouted(orig: str) -> bool:
+    """Whether `orig` is mostly capital letters (no case cue can be read from it)."""
+    return sum(c.isupper() for c in orig) * 2 > sum(c.isalpha() for c in orig)
 
 
 # Spans that win over the number after an account or meter label. Phones do not: a
