@@ -8,9 +8,8 @@ original text: the original is still needed where case carries meaning (initials
 Tokenisation is one master regular expression whose alternatives are tried in a fixed
 order at each position. Protected spans (phones, dates, times, money, percentages,
 voltages, house and flat numbers, durations and counts, ticket numbers, corrected and
-negative values) come first, so
-their digits are taken before anything is split on separators and can never become a
-reading or an account (docs/interfaces.md §5).
+negative values) come first, so their digits are taken before anything is split on
+separators and can never become a reading or an account (docs/interfaces.md §5).
 """
 
 from __future__ import annotations
