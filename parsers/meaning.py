@@ -73,6 +73,7 @@ _ASK_PERSON: Final = _set(
     "надо хотеть можно пригласить перевести общаться звать связь разговаривать позвонить "
     "перезвонить связаться"
 )
+_PERSON_ASKED: Final = _set("оператора оператору специалиста специалисту")
 _OPERATOR_TOPIC: Final = _set("начисление начислить оплата платеж")
 _UNANSWERED: Final = _set("отвечать ответить брать взять перезвонить дозвониться реагировать")
 
@@ -145,12 +146,14 @@ _ELSEWHERE: Final = _set(
 _PLACE: Final = _set("офис отделение касса центр пункт представительство филиал отдел кабинет")
 _WHERE_WHEN: Final = _set(
     "где адрес когда работать открыть открытый режим график час суббота воскресенье "
-    "выходной праздник праздничный сколько скольки находиться ближайший добраться прийти "
+    "выходной праздник праздничный сколько скольки находиться ближайший близкий добраться прийти "
     "подойти приехать обед перерыв открываться закрываться работа есть часы прием"
 )
 _PAY: Final = _set("оплатить заплатить платить оплата оплачивать")
 _WHERE: Final = _set("где куда")
-_COME: Final = _set("прийти подойти приехать обратиться принимать прием лично находиться")
+_COME: Final = _set(
+    "прийти подойти приехать обратиться принимать прием лично находиться идти пойти ехать поехать"
+)
 _CLOSED: Final = _set("закрыть хотя")
 _OPEN: Final = _set("работать открыть открытый открываться закрываться находиться")
 _WHEN_WHERE_ONLY: Final = _set(
@@ -180,6 +183,7 @@ _SAME: Final = _set("такой тот те то")
 _CHANGED: Final = _set("измениться поменяться меняться изменяться изменить поменять менять")
 _PREVIOUS: Final = _set("прошлый предыдущий прежний")
 _PERIOD: Final = _set("месяц раз")
+_USED_UP: Final = _set("нагореть намотать накрутить нажечь набежать")
 # What else stays the same or changes: the bill, the balance, an appeal, the power.
 _NOT_READINGS: Final = _set(
     "баланс долг задолженность счет квитанция сумма тариф оплата оплатить заплатить статус "
@@ -199,6 +203,7 @@ _PAID: Final = _set("оплатить заплатить внести перев
 # «внук оплачивал за меня, а мне пишут что долг»: paid, and still owing; but «муж всегда
 # платил сам, я не знаю сколько у нас долгу» asks how much
 _PAYING: Final = _set("оплачивать платить")
+_PAPER: Final = _set("справка документ")
 _HOW_MUCH: Final = _set(
     "какой сколько узнать проверить есть ли подсказать сказать уточнить показать "
     "сообщить прислать скинуть"
@@ -274,8 +279,10 @@ def _operator(m: _Message) -> Meaning | None:
         return None  # «оператор не отвечает»: a complaint
     # «оператор», «operator pozhalujsta»
     alone = m.lemmas <= {"оператор", "человек", "пожалуйста", "пжл", "плиз", "срочно", "мне"}
-    # «человек» asks for a person only with a request («позовите человека»).
-    if alone or m.has(_ASK_PERSON):
+    # «человек» asks for a person only with a request («позовите человека»); «оператора,
+    # бот не понимает»: the person named as what is asked for (genitive or dative)
+    asked_for = any(word in _PERSON_ASKED for word in m.words)
+    if alone or asked_for or m.has(_ASK_PERSON):
         return Meaning("operator")
     return None
 
@@ -380,6 +387,10 @@ def _start_stop(m: _Message) -> Meaning | None:
     if not subscription:
         return None
     if not m.has(_FEED) and not m.has(_AGAIN | {"передумать", "случайно"}):
+        # «отпишите меня, мама здесь больше не живёт»: leaving needs no feed named
+        unsubscribe = _SUBSCRIBING & _STOP_WORDS
+        if m.has(unsubscribe) and m.lemmas & {"я", "мы"} and not m.done & unsubscribe:
+            return Meaning("stop")
         return None  # «я передумал, подпишите обратно», «случайно отписалась, подключите»
     if m.has(_STOP_WORDS) and m.has(_START):
         # «я отписался случайно, верните рассылку»: the last request stands; a verb in
@@ -411,6 +422,9 @@ def _unchanged(m: _Message) -> Meaning | None:
         or ("без" in found and "изменение" in found)
         or ("не" in found and m.has(_CHANGED))
         or ("как" in found and m.has(_PREVIOUS, _PERIOD))
+        # «ничего не нагорело», «показания старые»: nothing used since last time
+        or ({"ничего", "не"} <= found and m.has(_USED_UP))
+        or {"показание", "старый"} <= found
     )
     return Meaning("unchanged") if same else None
 
@@ -433,6 +447,8 @@ def _status(m: _Message) -> Meaning | None:
 def _balance(m: _Message) -> Meaning | None:
     if not m.has(_OWED) or m.numbers or m.has(_DISPUTE) or m.has(_NEGATION):
         return None
+    if m.has(_PAPER):
+        return None  # «справку об отсутствии задолженности»: a document asked for
     if m.has(_PAID) or (m.has(_PAYING) and "сколько" not in m.lemmas):
         return None  # «оплатила 3100, а у вас долг висит»: a payment not credited
     if m.question or m.has(_HOW_MUCH):
@@ -498,7 +514,7 @@ _FRAMES: Final[list[tuple[Callable[[_Message], Meaning | None], frozenset[str] |
     (_notify, _NOTICE_KINDS),  # «уведомления об отключениях присылайте смской»
     (_start_stop, _FEED),  # «снова получать напоминания» is no suggestion
     # «счётчик не крутился, цифры как в прошлом месяце»: the meter standing still is why
-    (_unchanged, frozenset({"крутиться", "вращаться", "мотать"})),
+    (_unchanged, frozenset({"крутиться", "вращаться", "мотать"}) | _USED_UP),
     (_operator, _OPERATOR_TOPIC),  # «специалист по начислениям» is whom to call
     (_status, None),
     (_pay_place, None),  # «где оплатить электроэнергию без комиссии»: «без» is no outage

@@ -7,9 +7,9 @@ original text: the original is still needed where case carries meaning (initials
 
 Tokenisation is one master regular expression whose alternatives are tried in a fixed
 order at each position. Protected spans (phones, dates, times, money, percentages,
-voltages, house and flat numbers, durations and counts, ticket numbers) come first, so
-their digits are taken before anything is split on separators and can never become a
-reading or an account (docs/interfaces.md §5).
+voltages, house and flat numbers, durations and counts, ticket numbers, corrected and
+negative values) come first, so their digits are taken before anything is split on
+separators and can never become a reading or an account (docs/interfaces.md §5).
 """
 
 from __future__ import annotations
@@ -244,6 +244,8 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         r"|перевел\w*|перечисл\w*|долг\w*|задолженн\w*|переплат\w*|недоплат\w*|начисл\w*"
         r"|выставил\w*|выставлен\w*|пен[иья]\w*|штраф\w*|к\s+оплате|остат\w*|списал\w*"
         r"|вернуть|возврат\w*|насчита\w*"
+        # «а зачли только 200»: the amount credited
+        r"|зачл[иа]|зачисл\w*|засчита\w*|учли"
         # «а пришло 3000», «пришла квитанция на 3000»: the bill's amount
         r"|(?:пришл[оаи]|пришел|прислали)(?:\s+(?:сч[её]т\w*|квитанци\w*|платежк\w*))?"
         r"|(?:сч[её]т|квитанци\w*|платежк\w*)(?=\s+на\s)"
@@ -252,7 +254,7 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         r"\s?(?:в\s+размере|на\s+сумму|в\s+сумме|составля\w*|составил\w*|-|:|=|на|в|по|около"
         # An amount has at most 7 digits: «долг 1100234567» names the account; «долг на
         # 25.11» is the debt at a date, not 25 roubles 11 kopecks.
-        r"|уже|всего|более|больше|почти)?\s?"
+        r"|уже|всего|более|больше|почти|только|лишь)?\s?"
         r"(?!(?<=на\s)(?:0?[1-9]|[12][0-9]|3[01])[./](?:0[1-9]|1[0-2])(?![0-9]))"
         r"(?!(?<=на)(?:0?[1-9]|[12][0-9]|3[01])[./](?:0[1-9]|1[0-2])(?![0-9]))"
         r"[0-9]{1,7}(?:\s[0-9]{3})*(?:[.,][0-9]{1,2})?" + ND,
@@ -300,8 +302,10 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         r"|(?:ул|улиц\w*|пр-т|пр|просп\w*|пер|переул\w*|бул\w*|б-р|шоссе|ш|наб|набережн\w*|мкр"
         r"|микрорайон\w*|проезд\w*|тракт\w*|пл|площад\w*|пос|поселок|пгт|село|с|дер|деревня"
         r"|г|город|снт)" + NL + r"\.?\s?"
+        # «ул. 8 Марта 12», «ул. 40 лет Победы 3»: a street named with a number
+        r"(?:[0-9]{1,3}" + ND + r"(?:\s?-?\s?(?:го|я|й))?\s(?=[^\W\d_]))?"
         # «что с обращением 512»: «с» is no settlement before an appeal's number
-        r"(?:(?!(?:показ\w*|пок|день|дн|ночь|ноч\w*|сч\w*|лс|т[123]|кв|д|дом|л|обращени\w*"
+        r"(?:(?!(?:показ\w*|пок|день|дн|ночь|ноч\w*|сч\w*|лс|т[123]|кв|д|дом|л|обра[щш]ени\w*"
         r"|заявк\w*|жалоб\w*|заявлени\w*)"
         + NL
         + r")[^\W\d_][^\W\d_]*\.?(?:\s|-)?){1,3}\s?,?\s?(?:(?:д|дом)"
@@ -321,6 +325,18 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
         r"(?:[0-9]{1,3}(?:\s[0-9]{3})+(?![0-9])|[0-9]+)(?:[.,][0-9]{1,2})?"
         r"(?:\s?(?:и|/)\s?[0-9]+(?:[.,][0-9]{1,2})?)*" + ND,
     ),
+    # «передал 5312 вместо 3512»: a value corrected, which of the two is meant for now is
+    # for a person to read; «минус 120» is no reading a meter can show.
+    (
+        "correction",
+        PD
+        + r"[0-9]{1,7}(?:[.,][0-9]{1,2})?\s?(?:вместо|а\s+не)\s?[0-9]{1,7}(?:[.,][0-9]{1,2})?"
+        + ND
+        + r"|"
+        + PL
+        + r"минус\s?[0-9]+(?:[.,][0-9]{1,2})?"
+        + ND,
+    ),
     # A firm's requisites («ИНН 110123456789») are no account and no reading.
     (
         "requisite",
@@ -339,7 +355,7 @@ _ALTERNATIVES: Final[list[tuple[str, str]]] = [
     ),
     (
         "ticket",
-        PL + r"(?:обращени\w*|заявк\w*|жалоб\w*|заявлени\w*|тикет\w*|ticket\w*)\s?"
+        PL + r"(?:обра[щш]ени\w*|заявк\w*|жалоб\w*|заявлени\w*|тикет\w*|ticket\w*)\s?"
         r"(?:номер|ном\.|№|n|#)?\s?:?\s?(?P<tk>[0-9]{1,10})" + ND,
     ),
     (
@@ -545,7 +561,36 @@ def tokenize(norm: str, orig: str, account_digits: tuple[int, int] = (8, 12)) ->
         tokens.append(tok)
         pos = tok.end
     _mark_addresses(tokens, orig)
+    _mark_volts(tokens, orig)
     return tokens
+
+
+# Mains voltages a customer may quote («250 В в розетке»), in volts.
+_VOLTS: Final = range(100, 421)
+
+
+def _mark_volts(tokens: list[Token], orig: str) -> None:
+    """«у нас 250 В в розетке»: a capital «В» after a mains voltage is the unit, though a
+    word follows (lower case, «в» is the preposition: «4521 в 14:30»). ALL CAPS text
+    carries no such cue."""
+    if "В" not in orig:
+        return
+    for tok, unit in zip(tokens, tokens[1:], strict=False):
+        if (
+            tok.kind == "num"
+            and unit.kind == "word"
+            and orig[unit.start : unit.end] == "В"
+            and tok.text.isdigit()
+            and int(tok.text) in _VOLTS
+            and orig[tok.end : unit.start].isspace()
+            and not _shouted(orig)
+        ):
+            tok.kind = "voltage"
+
+
+def _shouted(orig: str) -> bool:
+    """Whether `orig` is mostly capital letters (no case cue can be read from it)."""
+    return sum(c.isupper() for c in orig) * 2 > sum(c.isalpha() for c in orig)
 
 
 # Spans that win over the number after an account or meter label. Phones do not: a
@@ -568,6 +613,7 @@ PROTECTED: Final = frozenset(
         "range",
         "numbered",
         "requisite",
+        "correction",
         "code",
         "link",
     }

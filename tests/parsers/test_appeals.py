@@ -257,6 +257,29 @@ CASES = [
     ("прошу удалить мои персональные данные", "other"),
     ("хочу отозвать согласие на обработку данных", "other"),
     ("счётчик показывает ошибку Е-03", "meter"),
+    # Round 8 (blind_round8; paraphrases): Ukrainian, Tatar and Komi words; «напруга»; a
+    # capital «В» after a mains voltage (the «250» was a reading); a corrected value
+    # («вместо»: both were readings); a payment credited in part (its tail a reading);
+    # «вышел из строя», «в минус» on the meter; an inspector's conduct; staff who know
+    # nothing; theft of power (was an outage); whom to turn to; a certificate of no debt
+    # (was `balance`).
+    ("немає світла вже дві години", "outage"),
+    ("Свет юк второй день", "outage"),
+    ("напруга низкая, чайник не греет", "power_quality"),
+    ("в сети 190 В на даче, насос не тянет", "power_quality"),
+    ("я отправил 4125 вместо 4215, исправьте", "billing"),
+    ("внесла 3 000 руб., а зачислили только 300", "payment"),
+    ("счётчик вышел из строя", "meter"),
+    ("счётчик крутит в минус 50", "meter"),
+    ("лічильник зламаний", "meter"),
+    ("контролёр не показал удостоверение", "service_complaint"),
+    ("ваши операторы ничего не знают", "service_complaint"),
+    ("соседи воруют электричество, помогите", "other"),
+    ("к кому обращаться по солнечным батареям?", "other"),
+    ("рәхмәт электрикам за быструю работу", "other"),
+    ("аттьӧ бригаде!", "other"),
+    ("можно справку об отсутствии долга?", "other"),
+    ("аттьӧ", None),  # a bare thanks, in Komi
 ]
 
 

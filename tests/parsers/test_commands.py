@@ -216,6 +216,26 @@ CASES = [
     ("как продвигается моя заявка 2045", "status", "2045", None),
     ("адрес и режим работы офиса", "offices", None, None),
     ("офисы где?", "offices", None, None),
+    # Round 8 (blind, tests/data/blind_round8.jsonl; these are paraphrases): everyday
+    # speech and dialect («скоко», «чо», «куды»), Tatar and Ukrainian words (all were
+    # `unknown`), a typo of help and of «обращения» (its ticket was a reading),
+    # unsubscribing with a reason, «ничего не намотало», an operator asked for by name,
+    # «ближайший» office by a street named with a number.
+    ("ПОМОШЬ", "help", None, None),
+    ("а чо сюда писать надо?", "help", None, None),
+    ("помощь кирек", "help", None, None),
+    ("скоко мы должны?", "balance", None, None),
+    ("скільки я винен", "balance", None, None),
+    ("отпишите меня, я тут больше не живу", "stop", None, None),
+    ("перестаньте спамить мне", "stop", None, None),
+    ("статус обрашения 512", "status", "512", None),
+    ("куды идти, где у вас офис?", "offices", None, None),
+    ("ближайший офис к ул. 40 лет Победы 3?", "offices", None, None),
+    ("әйе", "yes", None, None),
+    ("юк", "no", None, None),
+    ("Ні!", "no", None, None),
+    ("ничего не намотало, показания старые", "unchanged", None, None),
+    ("оператора! бот не понимает меня", "operator", None, None),
 ]
 
 

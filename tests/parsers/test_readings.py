@@ -481,6 +481,17 @@ CASES = [
     ("ошибка Е-03", None, ""),
     ("код ошибки 12", None, ""),
     ("ошибка, т1 4521 т2 1876", None, "T1=4521 T2=1876"),
+    # Round 8 (blind_round8): a street named with a number («ул. 8 Марта 12» gave the
+    # reading 12); «В» after a reading is still the preposition; «норм» after a voltage
+    # is no complaint; a corrected pair, a negative value and an amount credited are no
+    # readings.
+    ("ул. 8 Марта 12, показания 4521", None, "4521"),
+    ("пр. 50 лет Октября 17 кв 3, 4521", None, "4521"),
+    ("Показания 4521 В пятницу снимала", None, "4521"),
+    ("показания 4521, напряжение 225 В норм", None, "4521"),
+    ("5312 вместо 3512", None, ""),
+    ("минус 120", None, ""),
+    ("зачли только 200", None, ""),
 ]
 
 
