@@ -605,10 +605,19 @@ class SmsChannel:
 
         The same digest still in hand on a link that is up is another message (the
         customer sent the text again); on a link gone since, it is this one redelivered
-        (on another bind at once, or after the rebind): same N, so the journal drops it."""
+        (on another bind at once, or after the rebind): same N, so the journal drops it.
+        A long SMS (`assembled`) counts no N: its digest is the message itself."""
         assert self._on_inbound is not None  # noqa: S101 - start() sets it
         seen_key = "mo:" + digest
-        handled = await self._store.seen_count(seen_key) + self._live_inflight(seen_key)
+        if assembled is not None:
+            # A long SMS is known by its concatenation reference and parts (a phone
+            # gives a repeat a new reference, and a part of a handled message is dropped
+            # on arrival), so no occurrence is counted: two instances that both found the
+            # last part stored hand over one external id, even when one of them looks
+            # after the other has acknowledged it, and the journal keeps one.
+            handled = 0
+        else:
+            handled = await self._store.seen_count(seen_key) + self._live_inflight(seen_key)
         self._inflight.setdefault(seen_key, collections.Counter())[origin] += 1
         inbound = Inbound(
             channel=ChannelName.SMS,

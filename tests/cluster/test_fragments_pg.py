@@ -4,8 +4,9 @@ long SMS whose parts arrive on two binds, at two instances, is handled once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import timedelta
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
@@ -104,3 +105,71 @@ async def test_a_long_sms_split_over_two_instances_is_handled_once(
                 await channel.stop()
     assert [m.text for m in journal.inbound] == [LONG_RU]
     assert journal.inbound[0].meta == {"parts": str(len(parts))}
+
+
+async def test_a_long_sms_found_complete_by_a_late_instance_is_handled_once(
+    pools: list[asyncpg.Pool],
+) -> None:
+    """The race of the two-instance end-to-end test, made to happen every time: the last
+    part reaches instance A, and again instance B (a redelivery); both find the message
+    complete, and B looks only after A has journaled, acknowledged and counted it. B
+    must still hand over the same external id, so the journal keeps one message."""
+    journal = Journal()
+    a_stored, b_complete, a_counted = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def until(event: asyncio.Event) -> None:
+        # Bounded: on a timeout the test goes on and fails by its assertions.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), 10)
+
+    class StoreA(PgFragmentStore):
+        async def add(self, fragment: Fragment) -> bool:
+            added = await super().add(fragment)
+            if fragment.seq == fragment.total:
+                a_stored.set()
+            return added
+
+        async def note_seen(self, digests: Sequence[str], at: datetime) -> None:
+            await super().note_seen(digests, at)
+            if any(d.startswith("mo:") for d in digests):
+                a_counted.set()
+
+        async def delete(self, key: str) -> None:
+            await until(b_complete)  # B has read every part by now
+            await super().delete(key)
+
+    class StoreB(PgFragmentStore):
+        async def parts(self, key: str) -> list[Fragment]:
+            found = await super().parts(key)
+            if found and len({f.seq for f in found}) == found[0].total:
+                b_complete.set()
+            return found
+
+        async def seen_count(self, digest: str) -> int:
+            if digest.startswith("mo:"):
+                await until(a_counted)  # B is late: A has acknowledged and counted it
+            return await super().seen_count(digest)
+
+    stores = [StoreA(pools[0]), StoreB(pools[1])]
+    async with SmscSimulator(password=PASSWORD) as one, SmscSimulator(password=PASSWORD) as two:
+        channels = [
+            SmsChannel(smpp_settings(smsc.port), store, reconnect_min_delay=0.05)
+            for smsc, store in zip((one, two), stores, strict=True)
+        ]
+        for channel in channels:
+            await channel.start(journal.on_inbound, journal.on_report)
+        try:
+            parts = one.build_mo(PHONE, LONG_RU)
+            first = [one.deliver(sm, 10) for sm in parts[:-1]]
+            assert await asyncio.gather(*first) == [0] * (len(parts) - 1)
+            to_a = asyncio.create_task(one.deliver(parts[-1], 10))
+            await until(a_stored)
+            to_b = asyncio.create_task(two.deliver(parts[-1], 10))
+            assert await asyncio.gather(to_a, to_b) == [0, 0]
+            assert b_complete.is_set()
+            await until(a_counted)  # A's count follows its deliver_sm_resp
+            assert a_counted.is_set()
+        finally:
+            for channel in channels:
+                await channel.stop()
+    assert [m.text for m in journal.inbound] == [LONG_RU]
