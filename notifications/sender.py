@@ -27,8 +27,16 @@ that were never answered: the duplicates are bounded by the SMPP window, not by 
 claimed batch, and such rows are counted as `possible_duplicates`.
 
 The service loop (`run`) keeps the channels busy: it claims the next rows while earlier
-ones are still being sent (as many in flight as `max_in_flight`), so the SMPP window
-never drains between batches; `step`/`drain` send one batch and wait for it (tests).
+ones are still being sent (per channel, as many in flight as `max_in_flight`), so the
+SMPP window never drains between batches; `step`/`drain` send one batch per channel and
+wait for them (tests).
+
+Each channel goes at its own limit: room in flight (`max_in_flight`) and concurrent sends
+(`concurrency`) are counted per channel, and the channels' batches run side by side, so
+a slow channel (SMS at the SMSC's TPS, e-mail at a few a second, a messenger answering
+slowly) fills only its own room and never holds up another's sends. A shared room once
+let the SMS batches' sends, queued at the SMSC's pace, delay the messengers' granted
+sends, which then left in bursts above their per-second limits (bench/bench_mixed.py).
 """
 
 from __future__ import annotations
@@ -252,8 +260,9 @@ class OutboxSender:
         # The SMS channel's submit journal (the app hands it to the channel).
         self.journal = OutboxJournal(outbox, ChannelName.SMS.value)
         self.opt_outs = opt_outs
+        # Per channel: sends at once (`concurrency`), rows held (`max_in_flight`).
         self.concurrency = concurrency
-        self._limit = asyncio.Semaphore(concurrency)
+        self._slots: dict[str, asyncio.Semaphore] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._templates: dict[int, dict[str, str]] = {}
@@ -262,9 +271,9 @@ class OutboxSender:
         self._reports: GroupCommit[Receipt, int | None] = GroupCommit(
             self._write_reports, "sender-receipts"
         )
-        # Messages claimed by `run` and not finished yet (their leases are renewed while
-        # they are held), and the batches sending them.
-        self._in_flight = 0
+        # Messages claimed by `run` and not finished yet, per channel (their leases are
+        # renewed while they are held), and the batches sending them.
+        self._in_flight: collections.Counter[str] = collections.Counter()
         self._holding: set[int] = set()
         self._batches: set[asyncio.Task[None]] = set()
         # Per address, the delivery its next message waits for (order across batches).
@@ -344,7 +353,7 @@ class OutboxSender:
                     log.exception("sender: step failed; trying again")
                     claimed = 0
                     self._nap(poll)
-                if claimed and self._in_flight < self.max_in_flight:
+                if claimed:  # more may be due; a full channel is skipped by `_pump`
                     continue
                 nap = min(poll, renew_every)
                 if self._ready_in is not None:
@@ -363,31 +372,35 @@ class OutboxSender:
         self._wake.set()
 
     async def _pump(self) -> int:
-        """Claim what may go now into the free room and start sending it without
-        waiting (the next claim overlaps these sends). Returns the rows claimed."""
-        room = self.max_in_flight - self._in_flight
-        if room <= 0:
+        """Claim what may go now into each channel's free room and start sending it
+        without waiting (the next claim overlaps these sends). A channel whose room is
+        full is skipped; the others are claimed for as usual. Returns the rows claimed."""
+        names = [n for n in self.channels if self._in_flight[n] < self.max_in_flight]
+        if not names:
             return 0
         moment = self.clock()
         max_priority = await self._quiet(moment)
         self._ready_in = None
         claimed = 0
-        for name in list(self.channels):
-            handled, ready = await self._claim(name, moment, max_priority, room - claimed)
+        for name in names:
+            room = self.max_in_flight - self._in_flight[name]
+            if name != names[0]:
+                moment = self.clock()  # the channels before took their time
+            handled, ready = await self._claim(name, moment, max_priority, room, fresh=True)
             claimed += handled + len(ready)
             if ready:
                 ids = {item.id for item, _ in ready}
-                self._in_flight += len(ready)
+                self._in_flight[name] += len(ready)
                 self._holding |= ids
                 task = asyncio.create_task(self._send_batch(ready, moment), name="sender-batch")
                 self._batches.add(task)
-                task.add_done_callback(self._batch_done(ids))
+                task.add_done_callback(self._batch_done(name, ids))
         return claimed
 
-    def _batch_done(self, ids: set[int]) -> Callable[[asyncio.Task[None]], None]:
+    def _batch_done(self, name: str, ids: set[int]) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
             self._batches.discard(task)
-            self._in_flight -= len(ids)
+            self._in_flight[name] -= len(ids)
             self._holding -= ids
             if not task.cancelled() and task.exception() is not None:
                 log.error("sender: a batch failed", exc_info=task.exception())
@@ -437,16 +450,28 @@ class OutboxSender:
         return total
 
     async def step(self, now: datetime | None = None) -> int:
-        """One round over every channel, waiting for its sends; returns the messages
-        handled (sent, failed, rerouted, retried), not those the limiter put back."""
+        """One round over every channel: claim each channel's batch (in the channels'
+        order), send the batches side by side and wait for them all; returns the
+        messages handled (sent, failed, rerouted, retried), not those the limiter put
+        back. A slow channel's batch does not hold up the others' sends."""
         moment = now or self.clock()
         max_priority = await self._quiet(moment)
         self._ready_in = None
         handled = 0
+        batches: list[list[tuple[OutboxItem, Outbound]]] = []
         for name in list(self.channels):
             done, ready = await self._claim(name, moment, max_priority, self.batch_size)
-            await self._send_batch(ready, moment)
             handled += done + len(ready)
+            if ready:
+                batches.append(ready)
+        # Each batch finishes (a failure in one does not cut the others short), then the
+        # first error, if any, is raised as before.
+        results = await asyncio.gather(
+            *(self._send_batch(ready, moment) for ready in batches), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         return handled
 
     async def _quiet(self, moment: datetime) -> int | None:
@@ -457,10 +482,19 @@ class OutboxSender:
         return None
 
     async def _claim(
-        self, name: str, moment: datetime, max_priority: int | None, room: int
+        self,
+        name: str,
+        moment: datetime,
+        max_priority: int | None,
+        room: int,
+        *,
+        fresh: bool = False,
     ) -> tuple[int, list[tuple[OutboxItem, Outbound]]]:
         """Claim what the channel's limiter can take now (at most `room`), settle rows
-        that cannot go at all; returns (rows settled, rows ready to send)."""
+        that cannot go at all; returns (rows settled, rows ready to send). `fresh` (the
+        service loop): the limiter's tokens are taken at the clock's time after the
+        claim, when the sends start, not at `moment` (a claim that took a while would
+        otherwise send the tokens of an earlier moment late, in a burst)."""
         limit = min(self.batch_size, room)
         if self.limiter is not None:
             limit = min(limit, self.limiter.capacity(name, moment))
@@ -477,6 +511,7 @@ class OutboxSender:
         stopped = await self._cancel_opted_out(items)
         items = [i for i in items if i.id not in stopped]
         resumes = await self._resumes(items)
+        granted = self.clock() if fresh else moment
         handled = len(stopped)
         ready: list[tuple[OutboxItem, Outbound]] = []
         back: list[tuple[int, datetime]] = []
@@ -494,9 +529,9 @@ class OutboxSender:
                 continue
             if self.limiter is not None:
                 cost = sms_parts(outbound.text) if name == ChannelName.SMS.value else 1
-                wait = self.limiter.try_acquire(name, item.address, cost, item.priority, moment)
+                wait = self.limiter.try_acquire(name, item.address, cost, item.priority, granted)
                 if wait > 0:
-                    back.append((item.id, moment + timedelta(seconds=wait)))
+                    back.append((item.id, granted + timedelta(seconds=wait)))
                     self._nap(wait)
                     continue
             resume = resumes.get(item.id)
@@ -631,7 +666,10 @@ class OutboxSender:
         now: datetime,
         sent: list[tuple[int, str, tuple[str, ...], int]],
     ) -> None:
-        async with self._limit:
+        slots = self._slots.get(item.channel)
+        if slots is None:
+            slots = self._slots[item.channel] = asyncio.Semaphore(self.concurrency)
+        async with slots:
             try:
                 result = await self.channels[item.channel].send(outbound)
                 _log_sent(item, result)
