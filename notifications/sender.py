@@ -82,8 +82,9 @@ TEMPLATE_MARK = '{"tpl"'
 _BATCH = 2000  # items per group commit at most
 _HOUSEKEEPING = 60.0  # seconds between expiring early receipts
 T = TypeVar("T")
-# An address's turn in a batch: (address, the delivery it waits for, its own).
-Turn = tuple[str, "asyncio.Future[None] | None", "asyncio.Future[None]"]
+# An address's turn in a batch: ((channel, address), the delivery it waits for, its own).
+# The channel is part of the key: a Telegram chat id and a MAX user id may be equal.
+Turn = tuple[tuple[str, str], "asyncio.Future[None] | None", "asyncio.Future[None]"]
 R = TypeVar("R")
 
 
@@ -266,6 +267,8 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._stopping = False
         self._templates: dict[int, dict[str, str]] = {}
+        # Per channel, the limiter's tokens a message took in the last claim (SMS parts).
+        self._cost: dict[str, float] = {}
         # Seconds until a limiter could take something again (the run loop's nap).
         self._ready_in: float | None = None
         self._reports: GroupCommit[Receipt, int | None] = GroupCommit(
@@ -276,8 +279,9 @@ class OutboxSender:
         self._in_flight: collections.Counter[str] = collections.Counter()
         self._holding: set[int] = set()
         self._batches: set[asyncio.Task[None]] = set()
-        # Per address, the delivery its next message waits for (order across batches).
-        self._tails: dict[str, asyncio.Future[None]] = {}
+        # Per (channel, address), the delivery its next message waits for (order across
+        # batches).
+        self._tails: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._reported: set[int] = set()  # campaigns whose progress the log follows
         self._touched: set[int] = set()  # campaigns sent for since the last progress line
 
@@ -497,10 +501,14 @@ class OutboxSender:
         otherwise send the tokens of an earlier moment late, in a burst)."""
         limit = min(self.batch_size, room)
         if self.limiter is not None:
-            limit = min(limit, self.limiter.capacity(name, moment))
-            if limit <= 0:
+            tokens = self.limiter.capacity(name, moment)
+            if tokens <= 0:
                 self._nap(self.limiter.next_ready(name, moment))
                 return 0, []
+            # Tokens are SMS parts: as many rows as they pay for at the channel's recent
+            # parts per message (claiming a row per token put half of a campaign of
+            # two-part SMS back at every claim, a write each, for nothing).
+            limit = min(limit, max(1, int(tokens / self._cost.get(name, 1.0))))
         if limit <= 0:
             return 0, []
         items = await self.outbox.claim(
@@ -515,6 +523,7 @@ class OutboxSender:
         handled = len(stopped)
         ready: list[tuple[OutboxItem, Outbound]] = []
         back: list[tuple[int, datetime]] = []
+        costs = priced = 0
         for item in items:
             outbound = await self._outbound(item)
             if outbound is None:
@@ -529,6 +538,7 @@ class OutboxSender:
                 continue
             if self.limiter is not None:
                 cost = sms_parts(outbound.text) if name == ChannelName.SMS.value else 1
+                costs, priced = costs + cost, priced + 1
                 wait = self.limiter.try_acquire(name, item.address, cost, item.priority, granted)
                 if wait > 0:
                     back.append((item.id, granted + timedelta(seconds=wait)))
@@ -538,6 +548,8 @@ class OutboxSender:
             if resume is not None:
                 outbound = outbound.model_copy(update={"resume": resume})
             ready.append((item, outbound))
+        if priced:
+            self._cost[name] = costs / priced
         await self.outbox.release(back)
         return handled, ready
 
@@ -569,15 +581,16 @@ class OutboxSender:
         # One address's messages in order, also across batches in flight together: each
         # address's turn is taken now, in claim order, and its messages wait for the
         # address's previous delivery. A few workers then go through the addresses (a
-        # task per address was thousands of tasks queueing on `_limit` for a campaign).
+        # task per address was thousands of tasks queueing for a send slot).
         loop = asyncio.get_running_loop()
         turns: collections.deque[tuple[list[tuple[OutboxItem, Outbound]], Turn]] = (
             collections.deque()
         )
         for address, group in by_address.items():
+            key = (group[0][0].channel, address)
             mine: asyncio.Future[None] = loop.create_future()
-            turns.append((group, (address, self._tails.get(address), mine)))
-            self._tails[address] = mine
+            turns.append((group, (key, self._tails.get(key), mine)))
+            self._tails[key] = mine
 
         async def worker() -> None:
             while turns:
@@ -587,10 +600,10 @@ class OutboxSender:
         try:
             await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(turns)))))
         finally:
-            for _, (address, _, mine) in turns:  # not reached (cancelled): free the turn
+            for _, (key, _, mine) in turns:  # not reached (cancelled): free the turn
                 mine.set_result(None)
-                if self._tails.get(address) is mine:
-                    del self._tails[address]
+                if self._tails.get(key) is mine:
+                    del self._tails[key]
         # The last answers of the batch, which no later mark carried (the ids are
         # mapped for receipts either way).
         await self.journal.flush()
@@ -648,7 +661,7 @@ class OutboxSender:
         now: datetime,
         sent: list[tuple[int, str, tuple[str, ...], int]],
     ) -> None:
-        address, before, mine = turn
+        key, before, mine = turn
         try:
             if before is not None:
                 await asyncio.shield(before)
@@ -656,8 +669,8 @@ class OutboxSender:
                 await self._deliver(item, outbound, now, sent)
         finally:
             mine.set_result(None)
-            if self._tails.get(address) is mine:
-                del self._tails[address]
+            if self._tails.get(key) is mine:
+                del self._tails[key]
 
     async def _deliver(
         self,
