@@ -26,17 +26,18 @@ wire and its message id when the SMSC answers, so a reclaimed row re-sends only 
 that were never answered: the duplicates are bounded by the SMPP window, not by the
 claimed batch, and such rows are counted as `possible_duplicates`.
 
-The service loop (`run`) keeps the channels busy: it claims the next rows while earlier
-ones are still being sent (per channel, as many in flight as `max_in_flight`), so the
-SMPP window never drains between batches; `step`/`drain` send one batch per channel and
-wait for them (tests).
+The service loop (`run`) keeps the channels busy: a claim loop per channel claims the
+next rows while earlier ones are still being sent (as many in flight as
+`max_in_flight`), so the SMPP window never drains between batches; `step`/`drain` claim
+one batch per channel and wait for them, sent side by side (tests).
 
-Each channel goes at its own limit: room in flight (`max_in_flight`) and concurrent sends
-(`concurrency`) are counted per channel, and the channels' batches run side by side, so
-a slow channel (SMS at the SMSC's TPS, e-mail at a few a second, a messenger answering
-slowly) fills only its own room and never holds up another's sends. A shared room once
-let the SMS batches' sends, queued at the SMSC's pace, delay the messengers' granted
-sends, which then left in bursts above their per-second limits (bench/bench_mixed.py).
+Each channel goes at its own limit: claims, room in flight (`max_in_flight`) and
+concurrent sends (`concurrency`) are per channel, so a slow channel (SMS at the SMSC's
+TPS, e-mail at a few a second, a messenger answering slowly) fills only its own room and
+never holds up another's claims or sends. A shared room once let the SMS sends, queued at
+the SMSC's pace, delay the messengers' granted sends, which then left in bursts above
+their per-second limits; and one loop claiming channel after channel left the
+messengers' tokens unused while the SMS and e-mail claims ran (bench/bench_mixed.py).
 """
 
 from __future__ import annotations
@@ -269,8 +270,10 @@ class OutboxSender:
         self._templates: dict[int, dict[str, str]] = {}
         # Per channel, the limiter's tokens a message took in the last claim (SMS parts).
         self._cost: dict[str, float] = {}
-        # Seconds until a limiter could take something again (the run loop's nap).
-        self._ready_in: float | None = None
+        # Per channel, seconds until its limiter could take something again (its loop's
+        # nap), and the event that wakes its loop.
+        self._ready_in: dict[str, float] = {}
+        self._woken: dict[str, asyncio.Event] = {}
         self._reports: GroupCommit[Receipt, int | None] = GroupCommit(
             self._write_reports, "sender-receipts"
         )
@@ -325,22 +328,30 @@ class OutboxSender:
     def wake(self) -> None:
         """New work was queued: look now instead of at the next poll."""
         self._wake.set()
+        for woken in self._woken.values():
+            woken.set()
 
     async def run(self, poll: float = 1.0) -> None:
-        """The service loop: claim and send continuously (see the module docstring),
-        and look again when woken (new work here or, through `wake_signal`, in another
-        process), when a limiter has tokens again, when room frees up, or after `poll`
-        at the latest. An error is logged and the loop goes on: a sender that stops
-        would leave replies unsent while everything else looks healthy."""
+        """The service loop (see the module docstring): one claim loop per channel, each
+        claiming and sending at its channel's own pace (`_channel_loop`), and this one
+        renewing the leases of what they hold, expiring early receipts and logging
+        campaign progress. A channel added after the start gets its loop at the next
+        look. An error is logged and the loop goes on: a sender that stops would leave
+        replies unsent while everything else looks healthy."""
         if self.wake_signal is not None:
             await self.wake_signal.listen(self.wake)
         housekeeping = progress = renewed = 0.0
         renew_every = self.lease.total_seconds() / 3
+        loops: dict[str, asyncio.Task[None]] = {}
         try:
             while not self._stopping:
                 self._wake.clear()
+                for name in list(self.channels):
+                    if name not in loops:
+                        loops[name] = asyncio.create_task(
+                            self._channel_loop(name, poll), name=f"sender-{name}"
+                        )
                 try:
-                    claimed = await self._pump()
                     tick = time.monotonic()
                     if tick - renewed >= renew_every:
                         renewed = tick
@@ -354,18 +365,15 @@ class OutboxSender:
                         progress = tick
                         await self._log_progress()
                 except Exception:
-                    log.exception("sender: step failed; trying again")
-                    claimed = 0
-                    self._nap(poll)
-                if claimed:  # more may be due; a full channel is skipped by `_pump`
-                    continue
-                nap = min(poll, renew_every)
-                if self._ready_in is not None:
-                    nap = max(0.005, min(nap, self._ready_in))
+                    log.exception("sender: housekeeping failed; trying again")
                 with suppress(TimeoutError):
-                    async with asyncio.timeout(nap):
+                    async with asyncio.timeout(min(poll, renew_every)):
                         await self._wake.wait()
         finally:
+            self._stopping = True  # the channel loops end too (also when cancelled)
+            self.wake()
+            if loops:
+                await asyncio.gather(*loops.values(), return_exceptions=True)
             if self.wake_signal is not None:
                 await self.wake_signal.close()
             if self._batches:
@@ -373,33 +381,51 @@ class OutboxSender:
 
     def stop(self) -> None:
         self._stopping = True
-        self._wake.set()
+        self.wake()
 
-    async def _pump(self) -> int:
-        """Claim what may go now into each channel's free room and start sending it
-        without waiting (the next claim overlaps these sends). A channel whose room is
-        full is skipped; the others are claimed for as usual. Returns the rows claimed."""
-        names = [n for n in self.channels if self._in_flight[n] < self.max_in_flight]
-        if not names:
+    async def _channel_loop(self, name: str, poll: float) -> None:
+        """Claim and send for one channel until the sender stops; look again when woken
+        (new work, room freed up), when its limiter has tokens again, or after `poll`
+        at the latest. One loop per channel, so no channel's claims wait for another's
+        (an SMS claim of a whole second's parts, a store busy with its journal)."""
+        woken = self._woken.setdefault(name, asyncio.Event())
+        while not self._stopping:
+            woken.clear()
+            try:
+                claimed = await self._pump(name)
+            except Exception:
+                log.exception("sender: %s: step failed; trying again", name)
+                claimed = 0
+                self._nap(name, poll)
+            if claimed:  # more may be due
+                continue
+            nap = poll
+            ready_in = self._ready_in.pop(name, None)
+            if ready_in is not None:
+                nap = max(0.005, min(nap, ready_in))
+            with suppress(TimeoutError):
+                async with asyncio.timeout(nap):
+                    await woken.wait()
+
+    async def _pump(self, name: str) -> int:
+        """Claim what may go now for one channel into its free room and start sending it
+        without waiting (the next claim overlaps these sends). Returns the rows claimed
+        (none while the channel's room is full: a batch done wakes its loop)."""
+        room = self.max_in_flight - self._in_flight[name]
+        if room <= 0:
             return 0
         moment = self.clock()
         max_priority = await self._quiet(moment)
-        self._ready_in = None
-        claimed = 0
-        for name in names:
-            room = self.max_in_flight - self._in_flight[name]
-            if name != names[0]:
-                moment = self.clock()  # the channels before took their time
-            handled, ready = await self._claim(name, moment, max_priority, room, fresh=True)
-            claimed += handled + len(ready)
-            if ready:
-                ids = {item.id for item, _ in ready}
-                self._in_flight[name] += len(ready)
-                self._holding |= ids
-                task = asyncio.create_task(self._send_batch(ready, moment), name="sender-batch")
-                self._batches.add(task)
-                task.add_done_callback(self._batch_done(name, ids))
-        return claimed
+        self._ready_in.pop(name, None)
+        handled, ready = await self._claim(name, moment, max_priority, room, fresh=True)
+        if ready:
+            ids = {item.id for item, _ in ready}
+            self._in_flight[name] += len(ready)
+            self._holding |= ids
+            task = asyncio.create_task(self._send_batch(ready, moment), name="sender-batch")
+            self._batches.add(task)
+            task.add_done_callback(self._batch_done(name, ids))
+        return handled + len(ready)
 
     def _batch_done(self, name: str, ids: set[int]) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
@@ -408,7 +434,9 @@ class OutboxSender:
             self._holding -= ids
             if not task.cancelled() and task.exception() is not None:
                 log.error("sender: a batch failed", exc_info=task.exception())
-            self._wake.set()  # room for more
+            woken = self._woken.get(name)
+            if woken is not None:
+                woken.set()  # room for more
 
         return done
 
@@ -460,7 +488,7 @@ class OutboxSender:
         back. A slow channel's batch does not hold up the others' sends."""
         moment = now or self.clock()
         max_priority = await self._quiet(moment)
-        self._ready_in = None
+        self._ready_in.clear()
         handled = 0
         batches: list[list[tuple[OutboxItem, Outbound]]] = []
         for name in list(self.channels):
@@ -503,7 +531,7 @@ class OutboxSender:
         if self.limiter is not None:
             tokens = self.limiter.capacity(name, moment)
             if tokens <= 0:
-                self._nap(self.limiter.next_ready(name, moment))
+                self._nap(name, self.limiter.next_ready(name, moment))
                 return 0, []
             # Tokens are SMS parts: as many rows as they pay for at the channel's recent
             # parts per message (claiming a row per token put half of a campaign of
@@ -542,7 +570,7 @@ class OutboxSender:
                 wait = self.limiter.try_acquire(name, item.address, cost, item.priority, granted)
                 if wait > 0:
                     back.append((item.id, granted + timedelta(seconds=wait)))
-                    self._nap(wait)
+                    self._nap(name, wait)
                     continue
             resume = resumes.get(item.id)
             if resume is not None:
@@ -619,9 +647,9 @@ class OutboxSender:
             await self.outbox.mark_final(item_id, "cancelled", OPTED_OUT_ERROR)
         return stopped
 
-    def _nap(self, seconds: float) -> None:
-        if self._ready_in is None or seconds < self._ready_in:
-            self._ready_in = seconds
+    def _nap(self, name: str, seconds: float) -> None:
+        if name not in self._ready_in or seconds < self._ready_in[name]:
+            self._ready_in[name] = seconds
 
     async def _outbound(self, item: OutboxItem) -> Outbound | None:
         # `ref` names the outbox row to the channel (the submit journal, retries).
