@@ -51,18 +51,21 @@ PAIRS = [
 ]
 
 
-async def enqueue(store: Store, *channels: ChannelName) -> None:
-    for channel in channels:
+@pytest.fixture(params=PAIRS, ids=lambda pair: f"{pair[0].value}-held-{pair[1].value}")
+async def pair(request: pytest.FixtureRequest, store: Store) -> tuple[HeldChannel, FakeChannel]:
+    """The held (slow) channel and the other one, with `ROWS` rows queued for each."""
+    slow, fast = request.param
+    for channel in (slow, fast):
         for i in range(ROWS):
             await store.outbox.enqueue(message(channel.value, address(channel, i), "x"))
+    return HeldChannel(slow), FakeChannel(fast)
 
 
-@pytest.mark.parametrize(("slow", "fast"), PAIRS)
 async def test_the_service_loop_sends_one_channel_in_full_while_another_is_held(
-    store: Store, slow: ChannelName, fast: ChannelName
+    store: Store, pair: tuple[HeldChannel, FakeChannel]
 ) -> None:
-    held, other = HeldChannel(slow), FakeChannel(fast)
-    await enqueue(store, slow, fast)
+    held, other = pair
+    slow, fast = held.name, other.name
     s = sender(
         store, held, other, batch_size=5, max_in_flight=10, concurrency=4, clock=lambda: T0
     )
@@ -83,18 +86,16 @@ async def test_the_service_loop_sends_one_channel_in_full_while_another_is_held(
     assert list((await statuses(store)).values()) == ["sent"] * (2 * ROWS)
 
 
-@pytest.mark.parametrize(("slow", "fast"), PAIRS)
 async def test_a_drain_round_sends_each_channel_side_by_side(
-    store: Store, slow: ChannelName, fast: ChannelName
+    store: Store, pair: tuple[HeldChannel, FakeChannel]
 ) -> None:
-    held, other = HeldChannel(slow), FakeChannel(fast)
-    await enqueue(store, slow, fast)
+    held, other = pair
     s = sender(store, held, other, batch_size=5, concurrency=4, clock=lambda: T0)
     step = asyncio.create_task(s.step(T0))
     try:
         # The round claimed a batch of each; the fast one's goes out in full while the
         # slow one's waits at its channel (the round used to wait for it first).
-        await until(lambda: len(other.sent) == 5, f"the {fast.value} batch sent")
+        await until(lambda: len(other.sent) == 5, f"the {other.name.value} batch sent")
         assert held.sent == []
         assert not step.done()
     finally:
