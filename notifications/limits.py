@@ -111,12 +111,12 @@ class ChannelLimit:
         per second (Telegram about 30 messages, MAX about 30 requests; beyond, 429). A
         bucket holding a second's worth lets a second see its burst plus its refill,
         twice the rate; this one holds a quarter and refills at three quarters, so any
-        second sees at most `rate`. (A quarter, not less: a claim's tokens must outlast
-        the gap to the next claim, which on a loaded box and with SMS and e-mail claims
-        in between is a good part of a second; bench/bench_mixed.py.) The window is
-        kept on the wire as long as the sends start right after their tokens are taken:
-        the sender takes them at the clock's time after the claim, and a channel's sends
-        never wait for another channel's (`notifications.sender`)."""
+        second sees at most `rate`. (A quarter, not less: a smaller bucket overflows,
+        its tokens unused, in the gaps between a channel's claims on a loaded box;
+        bench/bench_mixed.py.) The window holds on the wire as long as the sends start
+        right after their tokens are taken: the sender takes them at the clock's time
+        after the claim, and a channel's sends never wait for another channel's
+        (`notifications.sender`)."""
         return cls(rate * 0.75, per_chat=per_chat, burst=max(1.0, rate * 0.25))
 
 
