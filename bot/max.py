@@ -21,37 +21,35 @@ The token goes in the `Authorization` header only, never in a URL (the schema al
 allows `?access_token=`, which would put it into error texts and proxy logs); nothing
 here logs an exception object from the HTTP client, only `_redact`ed text.
 
-Only `bot.core` and `bot.settings` of ours are imported (design: channels know nothing
-of handlers or storage).
+The receiving lifecycle (start, stop, leadership, the polling loop's backoff) is
+`bot.messenger.UpdateReceiver`, shared with Telegram. Only `bot.core`, `bot.messenger`
+and `bot.settings` of ours are imported (design: channels know nothing of handlers or
+storage).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import aiohttp
-from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.core import (
     ChannelName,
     Inbound,
-    OnInbound,
-    OnReport,
     Outbound,
     SendErrorKind,
     SendResult,
     SharedContact,
 )
-from bot.settings import MaxSettings, SettingsError
+from bot.messenger import UpdateReceiver, split_text
+from bot.settings import MaxSettings
 
 logger = logging.getLogger(__name__)
 
@@ -360,11 +358,7 @@ def _seconds(value: str | None) -> float | None:
 # --------------------------------------------------------------------------- channel
 
 
-class JournalError(Exception):
-    """`on_inbound` could not store an update; it must not be confirmed to MAX."""
-
-
-class MaxChannel:
+class MaxChannel(UpdateReceiver[MaxUpdate]):
     """The MAX `Channel` (bot.core).
 
     Polling mode: `start` checks the token (`GET /me`), removes webhook subscriptions
@@ -377,6 +371,13 @@ class MaxChannel:
     """
 
     name = ChannelName.MAX
+    _API_ERRORS: ClassVar[tuple[type[Exception], ...]] = (MaxApiError, MaxNetworkError)
+    _TASK_NAME = "max-channel"
+    _logger = logger
+    _label = "max"
+    _MESSENGER = "MAX"
+    _SECRET_HEADER = SECRET_HEADER
+    _WRONG_SECRET = "wrong secret"
 
     def __init__(
         self,
@@ -386,57 +387,19 @@ class MaxChannel:
         retry_delay: float = 1.0,
         max_retry_delay: float = 30.0,
     ) -> None:
-        token = settings.token.get_secret_value()
-        if not token:
-            raise SettingsError("max.token: empty (set GATEWAY__MAX__TOKEN)")
-        if settings.mode == "webhook" and not (
-            settings.webhook_url and settings.webhook_secret.get_secret_value()
-        ):
-            raise SettingsError("max: webhook mode needs webhook_url and webhook_secret")
+        super().__init__(
+            settings,
+            poll_timeout=poll_timeout,
+            retry_delay=retry_delay,
+            max_retry_delay=max_retry_delay,
+        )
         self._settings = settings
-        self._token = token
-        self._api = MaxBotApi(settings.api_base, token)
-        self._poll_timeout = poll_timeout
-        self._retry_delay = retry_delay
-        self._max_retry_delay = max_retry_delay
-        self._on_inbound: OnInbound | None = None
+        self._api = MaxBotApi(settings.api_base, self._token)
         self._marker: int | None = None
-        self._ready = False
-        self._up = False
-        self._closed = False
-        # Whether this instance takes updates (the leader) or only sends (set_receiving).
-        self.receiving = True
-        self._idle = True
-        self._task: asyncio.Task[None] | None = None
-        self._user_locks: dict[str, asyncio.Lock] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self, on_inbound: OnInbound, on_report: OnReport) -> None:
-        """Connect and begin delivering updates. MAX has no delivery receipts for bots."""
-        del on_report
-        if self._task is not None:
-            raise RuntimeError("MaxChannel already started")
-        self._on_inbound = on_inbound
-        try:
-            await self._setup()
-        except (MaxApiError, MaxNetworkError) as exc:
-            self._log_failure("start", exc)
-        self._task = asyncio.create_task(self._run(), name="max-channel")
-
-    async def stop(self) -> None:
-        """Stop polling, confirm what was journaled, close the session."""
-        if self._closed:
-            return
-        self._closed = True
-        task, self._task = self._task, None
-        if task is not None:
-            if self._idle:
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(task, timeout=5)
-        await self._confirm()
-        self._up = False
+    async def _close(self) -> None:
         await self._api.close()
 
     async def _confirm(self) -> None:
@@ -448,39 +411,6 @@ class MaxChannel:
                     "GET", "/updates",
                     params={"marker": self._marker, "limit": 1, "timeout": 0}, wait=2,
                 )
-
-    async def set_receiving(self, on: bool) -> None:
-        """Take updates (poll, or register the webhook) or leave that to another
-        instance (docs/interfaces.md §13: one live instance receives; every instance
-        sends, and serves the webhook route). A follower only checks the token. Off:
-        the polling loop stops as in `stop()`, its last batch confirmed."""
-        if on == self.receiving or self._closed:
-            return
-        self.receiving = on
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            if self._idle:
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(task, timeout=5)
-        if not on:
-            await self._confirm()
-        self._ready = False  # the new role's setup call (delete/set the webhook)
-        if self._on_inbound is not None and not self._closed:
-            try:
-                await self._setup()
-            except (MaxApiError, MaxNetworkError) as exc:
-                self._log_failure("start", exc)
-            self._task = asyncio.create_task(self._run(), name="max-channel")
-
-    def is_up(self) -> bool:
-        return self._up and not self._closed
-
-    async def __aenter__(self) -> MaxChannel:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     async def _setup(self) -> None:
         await self._api.call("GET", "/me")
@@ -508,33 +438,16 @@ class MaxChannel:
         self._up = True
         logger.info("max: connected in %s mode", self._settings.mode)
 
-    async def _run(self) -> None:
-        delay = self._retry_delay
-        if not self._ready:
-            await asyncio.sleep(delay)
-        while not self._closed:
-            try:
-                if not self._ready:
-                    await self._setup()
-                if self._settings.mode == "webhook" or not self.receiving:
-                    return
-                await self._poll_once()
-                delay = self._retry_delay
-                continue
-            except MaxApiError as exc:
-                self._log_failure("polling", exc)
-                self._up = exc.status == 429
-                wait = max(exc.retry_after or 0.0, delay)
-            except MaxNetworkError as exc:
-                self._up = False
-                self._log_failure("polling", exc)
-                wait = delay
-            except JournalError as exc:
-                logger.error("max: inbound journal failed, will fetch again: %s", exc)
-                wait = delay
-            self._idle = True
-            await asyncio.sleep(wait)
-            delay = min(delay * 2, self._max_retry_delay)
+    def _polling_failed(self, exc: Exception, delay: float) -> float | None:
+        if isinstance(exc, MaxApiError):
+            self._log_failure("polling", exc)
+            self._up = exc.status == 429
+            return max(exc.retry_after or 0.0, delay)
+        if isinstance(exc, MaxNetworkError):
+            self._up = False
+            self._log_failure("polling", exc)
+            return delay
+        return None  # anything else is a bug, and ends the loop
 
     async def _poll_once(self) -> None:
         self._idle = True
@@ -551,7 +464,7 @@ class MaxChannel:
             return  # nothing of this batch is confirmed: it comes again
         self._idle = False
         for item in data.get("updates") or []:
-            await self._dispatch(item)
+            await self._dispatch_item(item)
         marker = data.get("marker")
         if isinstance(marker, int):
             # Only now: the next GET /updates passes it and so confirms the batch.
@@ -559,9 +472,8 @@ class MaxChannel:
 
     # ------------------------------------------------------------------ inbound
 
-    async def _dispatch(self, item: object) -> None:
-        """Journal one update (raise `JournalError` if that failed), then answer a
-        pressed button. An update we cannot read is logged and skipped."""
+    async def _dispatch_item(self, item: object) -> None:
+        """`_dispatch` a polled update; one we cannot read is logged and skipped."""
         try:
             update = MaxUpdate.model_validate(item)
         except ValidationError as exc:
@@ -569,13 +481,14 @@ class MaxChannel:
             logger.error("max: an update (%s) cannot be read, skipped: %d errors",
                          kind, exc.error_count())
             return
+        await self._dispatch(update)
+
+    async def _dispatch(self, update: MaxUpdate) -> None:
+        """Journal one update (raise `JournalError` if that failed), then answer a
+        pressed button."""
         inbound = inbound_from_update(update)
         if inbound is not None:
-            assert self._on_inbound is not None
-            try:
-                await self._on_inbound(inbound)
-            except Exception as exc:  # the journal's own failure; never acknowledge it
-                raise JournalError(f"{type(exc).__name__}: {exc}") from exc
+            await self._journal(inbound)
         if update.callback is not None and inbound is not None:
             await self._answer_callback(update)
 
@@ -595,50 +508,18 @@ class MaxChannel:
         except (MaxApiError, MaxNetworkError) as exc:
             self._log_failure("answer to a button", exc)
 
-    def webhook_routes(self) -> list[web.RouteDef]:
-        """POST `[max] webhook_path`: 401 to a wrong or missing secret (nothing recorded),
-        503 before `start`, 400 to a body that is not an Update, 500 when journaling
-        failed (MAX retries), 200 otherwise (an update we do not handle included)."""
-        return [web.post(self._settings.webhook_path, self._handle_webhook)]
+    def _read_update(self, data: Any) -> MaxUpdate:
+        return MaxUpdate.model_validate(data)
 
-    def add_routes(self, app: web.Application) -> None:
-        """`app.add_routes(self.webhook_routes())`."""
-        app.add_routes(self.webhook_routes())
-
-    async def _handle_webhook(self, request: web.Request) -> web.StreamResponse:
-        expected = self._settings.webhook_secret.get_secret_value().encode()
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        # Constant-time: the secret is what keeps strangers from forging updates.
-        if not expected or not hmac.compare_digest(given, expected):
-            return web.Response(status=401, text="wrong secret")
-        if self._on_inbound is None or self._closed:
-            return web.Response(status=503, text="not started")
-        try:
-            data = await request.json()
-            update = MaxUpdate.model_validate(data)
-        except (json.JSONDecodeError, UnicodeDecodeError, ValidationError):
-            return web.Response(status=400, text="not an Update")
+    def _order_key(self, update: MaxUpdate) -> str:
+        # One user's updates in order, whatever their kind.
         inbound = inbound_from_update(update)
-        # One user's updates in order even when MAX posts them in parallel.
-        key = inbound.address if inbound is not None else ""
-        lock = self._user_locks.setdefault(key, asyncio.Lock())
-        try:
-            async with lock:
-                await self._dispatch(data)
-        except JournalError as exc:
-            logger.error("max: inbound journal failed, MAX will retry: %s", exc)
-            return web.Response(status=500, text="journal failed")
-        finally:
-            if not lock.locked():
-                self._user_locks.pop(key, None)
-        return web.Response(status=200)
+        return inbound.address if inbound is not None else ""
 
     # ------------------------------------------------------------------ outbound
 
     async def send(self, outbound: Outbound) -> SendResult:
         """Send one message (split over 4 000 characters) as plain text to a user."""
-        from bot.telegram import split_text  # the one splitter of the messengers
-
         if self._closed:
             return SendResult.failed(SendErrorKind.CONNECTION, "max channel stopped")
         if not _USER_ID.fullmatch(outbound.address):

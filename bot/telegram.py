@@ -14,24 +14,22 @@ The bot token is part of every Bot API URL (`/bot<token>/<method>`), and aiohttp
 into some of its error messages; nothing here logs an exception object or a traceback
 from the HTTP client, only `_redact`ed text.
 
-Only `bot.core` and `bot.settings` of ours are imported: channels know nothing of handlers
-or storage (docs/architecture.md, Layout).
+The receiving lifecycle (start, stop, leadership, the polling loop's backoff) is
+`bot.messenger.UpdateReceiver`, shared with MAX. Only `bot.core`, `bot.messenger` and
+`bot.settings` of ours are imported: channels know nothing of handlers or storage
+(docs/architecture.md, Layout).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import enum
-import hmac
-import json
 import logging
 import re
 import traceback
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -62,20 +60,18 @@ from aiogram.types import (
     Update,
 )
 from aiogram.utils.token import TokenValidationError
-from aiohttp import web
 from pydantic import ValidationError
 
 from bot.core import (
     Button,
     ChannelName,
     Inbound,
-    OnInbound,
-    OnReport,
     Outbound,
     SendErrorKind,
     SendResult,
     SharedContact,
 )
+from bot.messenger import UpdateReceiver, split_text
 from bot.settings import SettingsError, TelegramSettings
 
 logger = logging.getLogger(__name__)
@@ -254,48 +250,6 @@ def _foreign_chat(update: Update) -> int | None:
     return None
 
 
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split a long text into messages of at most `limit` UTF-16 code units.
-
-    Cuts at the last paragraph break of the chunk, else at the last line break, else at
-    the last space, provided the cut keeps at least half the chunk (a break near the start
-    would leave a stub message); failing that at any break; failing that hard (one
-    4 096-character word). Separators at a cut are dropped; nothing else is lost.
-    """
-    parts: list[str] = []
-    rest = text
-    while _utf16_len(rest) > limit:
-        # The longest prefix within the limit (code points ≤ code units, so search down).
-        end = min(len(rest), limit)
-        while _utf16_len(rest[:end]) > limit:
-            end -= 1
-        chunk = rest[:end]
-        cut, width = _best_cut(chunk)
-        if cut > 0:
-            parts.append(chunk[:cut].rstrip())
-            rest = rest[cut + width :].lstrip("\n")
-        else:
-            parts.append(chunk)
-            rest = rest[end:]
-    if rest.strip() or not parts:
-        parts.append(rest)
-    return [part for part in parts if part] or [text]
-
-
-def _best_cut(chunk: str) -> tuple[int, int]:
-    """(index, separator length) of the best break in `chunk`, or (-1, 0)."""
-    for minimum in (len(chunk) // 2, 1):
-        for separator in ("\n\n", "\n", " "):
-            cut = chunk.rfind(separator)
-            if cut >= minimum:
-                return cut, len(separator)
-    return -1, 0
-
-
 def send_failure(exc: AiogramError, redact: str = "") -> SendResult:
     """The declared outcome of a failed Bot API call: the one error table of this channel.
 
@@ -356,7 +310,7 @@ def _contact_markup() -> ReplyKeyboardMarkup:
 # --------------------------------------------------------------------------- channel
 
 
-class TelegramChannel:
+class TelegramChannel(UpdateReceiver[Update]):
     """The Telegram `Channel` (bot.core): Bot API over aiogram's aiohttp client.
 
     Polling mode (`[telegram] mode = "polling"`): `start` checks the token (getMe),
@@ -376,6 +330,13 @@ class TelegramChannel:
     """
 
     name = ChannelName.TELEGRAM
+    _API_ERRORS: ClassVar[tuple[type[Exception], ...]] = (AiogramError,)
+    _TASK_NAME = "telegram-channel"
+    _logger = logger
+    _label = "telegram"
+    _MESSENGER = "Telegram"
+    _SECRET_HEADER = SECRET_HEADER
+    _WRONG_SECRET = "wrong secret token"
 
     def __init__(
         self,
@@ -386,72 +347,27 @@ class TelegramChannel:
         retry_delay: float = 1.0,
         max_retry_delay: float = 30.0,
     ) -> None:
-        token = settings.token.get_secret_value()
-        if not token:
-            raise SettingsError("telegram.token: empty (set GATEWAY__TELEGRAM__TOKEN)")
-        if settings.mode == "webhook" and not (
-            settings.webhook_url and settings.webhook_secret.get_secret_value()
-        ):
-            raise SettingsError("telegram: webhook mode needs webhook_url and webhook_secret")
+        super().__init__(
+            settings,
+            poll_timeout=poll_timeout,
+            retry_delay=retry_delay,
+            max_retry_delay=max_retry_delay,
+        )
         self._settings = settings
-        self._token = token
-        # A short long-poll, so that a connection silently dropped by a NAT or a proxy is
-        # noticed soon; stop() cancels an open poll anyway.
-        self._poll_timeout = poll_timeout
-        self._retry_delay = retry_delay
-        self._max_retry_delay = max_retry_delay
         session = AiohttpSession(
             api=TelegramAPIServer.from_base(settings.api_base), timeout=session_timeout
         )
         try:
-            self._bot = Bot(token, session=session)
+            self._bot = Bot(self._token, session=session)
         except TokenValidationError:
             # Not "<digits>:<secret>"; the message must not quote the token itself.
             raise SettingsError("telegram.token: not a bot token") from None
-        self._on_inbound: OnInbound | None = None
         self._offset: int | None = None
-        self._ready = False  # getMe and the mode's setup call succeeded
-        self._up = False
-        self._closed = False
-        # Whether this instance takes updates (the leader) or only sends (set_receiving).
-        self.receiving = True
-        self._task: asyncio.Task[None] | None = None
-        # True while the loop waits on the network (getUpdates or backoff): stop() may
-        # cancel it there; while journaling a batch it lets the batch finish.
-        self._idle = True
         self._told_private_only: set[int] = set()
-        self._chat_locks: dict[int, _ChatLock] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self, on_inbound: OnInbound, on_report: OnReport) -> None:
-        """Connect and begin delivering updates to `on_inbound`. Telegram has no delivery
-        receipts for bots, so `on_report` is never called."""
-        del on_report
-        if self._task is not None:
-            raise RuntimeError("TelegramChannel already started")
-        self._on_inbound = on_inbound
-        try:
-            await self._setup()
-        except AiogramError as exc:
-            self._log_failure("start", exc)
-        self._task = asyncio.create_task(self._run(), name="telegram-channel")
-
-    async def stop(self) -> None:
-        """Stop polling (within a second or two), confirm what was journaled, close."""
-        if self._closed:
-            return
-        self._closed = True
-        task, self._task = self._task, None
-        if task is not None:
-            if self._idle:
-                task.cancel()
-            # A batch being journaled is allowed to finish, so that its offset can be
-            # confirmed below; a journal that hangs is cut off.
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(task, timeout=5)
-        await self._confirm()
-        self._up = False
+    async def _close(self) -> None:
         await self._bot.session.close()
 
     async def _confirm(self) -> None:
@@ -462,40 +378,6 @@ class TelegramChannel:
                 await self._bot.get_updates(
                     offset=self._offset, limit=1, timeout=0, request_timeout=2
                 )
-
-    async def set_receiving(self, on: bool) -> None:
-        """Take updates (poll, or register the webhook) or leave that to another
-        instance (docs/interfaces.md §13: one live instance receives; every instance
-        sends, and serves the webhook route). A follower only checks the token. Off:
-        the polling loop stops as in `stop()`, its last batch confirmed."""
-        if on == self.receiving or self._closed:
-            return
-        self.receiving = on
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            if self._idle:
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(task, timeout=5)
-        if not on:
-            await self._confirm()
-        self._ready = False  # the new role's setup call (delete/set the webhook)
-        if self._on_inbound is not None and not self._closed:
-            try:
-                await self._setup()
-            except AiogramError as exc:
-                self._log_failure("start", exc)
-            self._task = asyncio.create_task(self._run(), name="telegram-channel")
-
-    def is_up(self) -> bool:
-        """True while the Bot API answers (getMe worked and polling / webhook is set)."""
-        return self._up and not self._closed
-
-    async def __aenter__(self) -> TelegramChannel:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     async def _setup(self) -> None:
         await self._bot.get_me()
@@ -524,41 +406,22 @@ class TelegramChannel:
         self._up = True
         logger.info("telegram: connected in %s mode", self._settings.mode)
 
-    async def _run(self) -> None:
-        delay = self._retry_delay
-        if not self._ready:
-            await asyncio.sleep(delay)  # start() has just tried and logged why it failed
-        while not self._closed:
-            try:
-                if not self._ready:
-                    await self._setup()
-                if self._settings.mode == "webhook" or not self.receiving:
-                    return  # Telegram calls us; nothing to run
-                await self._poll_once()
-                delay = self._retry_delay
-                continue
-            except TelegramRetryAfter as exc:
-                self._log_failure("polling", exc)
-                wait = max(float(exc.retry_after), delay)
-            except AiogramError as exc:
-                self._up = False
-                self._log_failure("polling", exc)
-                if isinstance(exc, TelegramConflictError):
-                    self._ready = False  # a webhook appeared: delete it again
-                wait = delay
-            except JournalError as exc:
-                logger.error("telegram: inbound journal failed, will fetch again: %s", exc)
-                wait = delay
-            except Exception as exc:
-                # A bug (say, an update we map wrongly): the loop must not die silently;
-                # the batch is fetched again. The traceback is redacted like the rest.
-                self._up = False
-                trace = "".join(traceback.format_exception(exc))
-                logger.error("telegram: polling failed: %s", _redact(trace, self._token))
-                wait = delay
-            self._idle = True
-            await asyncio.sleep(wait)
-            delay = min(delay * 2, self._max_retry_delay)
+    def _polling_failed(self, exc: Exception, delay: float) -> float | None:
+        if isinstance(exc, TelegramRetryAfter):
+            self._log_failure("polling", exc)
+            return max(float(exc.retry_after), delay)
+        if isinstance(exc, AiogramError):
+            self._up = False
+            self._log_failure("polling", exc)
+            if isinstance(exc, TelegramConflictError):
+                self._ready = False  # a webhook appeared: delete it again
+            return delay
+        # A bug (say, an update we map wrongly): the loop must not die silently; the
+        # batch is fetched again. The traceback is redacted like the rest.
+        self._up = False
+        trace = "".join(traceback.format_exception(exc))
+        logger.error("telegram: polling failed: %s", _redact(trace, self._token))
+        return delay
 
     async def _poll_once(self) -> None:
         self._idle = True
@@ -617,11 +480,7 @@ class TelegramChannel:
         that must follow it: answer a callback query, tell a group «private only»."""
         inbound = inbound_from_update(update)
         if inbound is not None:
-            assert self._on_inbound is not None
-            try:
-                await self._on_inbound(inbound)
-            except Exception as exc:  # the journal's own failure; never acknowledge it
-                raise JournalError(f"{type(exc).__name__}: {exc}") from exc
+            await self._journal(inbound)
         if update.callback_query is not None:
             query = update.callback_query
             # Stops the spinner on the button; the reply comes as a normal message.
@@ -652,48 +511,11 @@ class TelegramChannel:
         except AiogramError as exc:
             self._log_failure("best-effort call", exc)
 
-    def webhook_routes(self) -> list[web.RouteDef]:
-        """The aiohttp route for webhook mode: POST `[telegram] webhook_path`.
+    def _read_update(self, data: Any) -> Update:
+        return Update.model_validate(data, context={"bot": self._bot})
 
-        Add it to the service's application before that starts (aiohttp freezes the
-        router): `app.add_routes(channel.webhook_routes())`. The route answers 503 until
-        `start` was called, 401 to a wrong secret, 400 to a body that is not an Update,
-        500 when journaling failed (Telegram retries every non-2xx answer), 200 otherwise.
-        """
-        return [web.post(self._settings.webhook_path, self._handle_webhook)]
-
-    def add_routes(self, app: web.Application) -> None:
-        """`app.add_routes(self.webhook_routes())`."""
-        app.add_routes(self.webhook_routes())
-
-    async def _handle_webhook(self, request: web.Request) -> web.StreamResponse:
-        expected = self._settings.webhook_secret.get_secret_value().encode()
-        given = request.headers.get(SECRET_HEADER, "").encode()
-        # Constant-time: the secret is what keeps strangers from forging updates.
-        if not expected or not hmac.compare_digest(given, expected):
-            return web.Response(status=401, text="wrong secret token")
-        if self._on_inbound is None or self._closed:
-            return web.Response(status=503, text="not started")
-        try:
-            data = await request.json()
-            update = Update.model_validate(data, context={"bot": self._bot})
-        except (json.JSONDecodeError, UnicodeDecodeError, ValidationError):
-            return web.Response(status=400, text="not an Update")
-        # Keep one chat's updates in order even when Telegram posts them in parallel.
-        chat_key = _chat_key(update)
-        entry = self._chat_locks.setdefault(chat_key, _ChatLock())
-        entry.users += 1
-        try:
-            async with entry.lock:
-                await self._dispatch(update)
-        except JournalError as exc:
-            logger.error("telegram: inbound journal failed, Telegram will retry: %s", exc)
-            return web.Response(status=500, text="journal failed")
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._chat_locks[chat_key]
-        return web.Response(status=200)
+    def _order_key(self, update: Update) -> int:
+        return _chat_key(update)
 
     # ------------------------------------------------------------------ files
 
@@ -742,7 +564,7 @@ class TelegramChannel:
             markup = _contact_markup()
         elif outbound.remove_keyboard:
             markup = ReplyKeyboardRemove(remove_keyboard=True)
-        parts = split_text(outbound.text)
+        parts = split_text(outbound.text, MESSAGE_LIMIT)
         sent: list[str] = []
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
@@ -760,25 +582,14 @@ class TelegramChannel:
 
     # ------------------------------------------------------------------ logging
 
-    def _log_failure(self, what: str, exc: AiogramError) -> None:
+    def _log_failure(self, what: str, exc: Exception) -> None:
         # Never exc_info: a traceback would print the chained aiohttp error, whose text
         # may hold the request URL and so the token.
         logger.warning("telegram: %s failed: %s", what, _redact(_describe(exc), self._token))
 
 
-@dataclass
-class _ChatLock:
-    """A lock for one chat's webhook updates, dropped when nobody holds or awaits it."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
-
-
-class JournalError(Exception):
-    """`on_inbound` could not store an update; it must not be confirmed to Telegram."""
-
-
 def _chat_key(update: Update) -> int:
+    # Callback queries come from private chats, where the chat id is the user id.
     if update.callback_query is not None:
         return update.callback_query.from_user.id
     message = update.message or update.edited_message or update.channel_post

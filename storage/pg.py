@@ -121,6 +121,18 @@ def _args(names: tuple[str, ...], params: Params) -> Sequence[Any]:
     return params
 
 
+async def _no_reset_query(conn: object) -> None:
+    """The pool's reset on release: nothing beyond what asyncpg always does (roll back a
+    transaction left open, forget listener callbacks). asyncpg's default sends a reset
+    query (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`) on every release,
+    a second round trip for each statement outside a transaction (bench/
+    bench_store_layer.py measures it). Pool connections keep no session state here: LISTEN
+    and the leader's lock have connections of their own (notifications/wake.py,
+    storage/cluster.py), conversation locks are transaction-scoped, `SET LOCAL` ends with
+    its transaction, the migration lock is released explicitly, and `connection()` resets
+    a connection it lent outside a transaction."""
+
+
 def _rowcount(status: str) -> int:
     """asyncpg's command status ("UPDATE 3", "INSERT 0 1") as a rowcount; -1 if none."""
     last = status.rsplit(" ", 1)[-1]
@@ -157,7 +169,7 @@ class PgDatabase:
     async def open(self) -> Self:
         try:
             self._pool = await asyncpg.create_pool(
-                self.url, min_size=self.min_size, max_size=self.max_size
+                self.url, min_size=self.min_size, max_size=self.max_size, reset=_no_reset_query
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
             raise StoreOpenError(
@@ -202,7 +214,23 @@ class PgDatabase:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        """The task's transaction connection, or a pool connection for this block."""
+        """The task's transaction connection, or a pool connection for this block (reset
+        after it: the caller may have changed the session)."""
+        current = self._tx.get()
+        if current is not None:
+            yield current
+            return
+        async with self.pool.acquire() as conn:
+            try:
+                yield conn
+            finally:
+                if not conn.is_closed():
+                    await conn.execute(conn.get_reset_query())
+
+    @asynccontextmanager
+    async def _statement(self) -> AsyncIterator[Connection]:
+        """Where one statement of this class runs: the task's transaction connection, or
+        a pool connection taken for it alone (no reset needed: `_no_reset_query`)."""
         current = self._tx.get()
         if current is not None:
             yield current
@@ -211,7 +239,7 @@ class PgDatabase:
             yield conn
 
     async def schema_version(self) -> int:
-        async with self.connection() as conn:
+        async with self._statement() as conn:
             return await self._version(conn)
 
     @staticmethod
@@ -265,7 +293,7 @@ class PgDatabase:
         """Run one statement; return its rowcount."""
         text, names = to_pg(sql)
         try:
-            async with self.connection() as conn:
+            async with self._statement() as conn:
                 return _rowcount(await conn.execute(text, *_args(names, params)))
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(str(exc)) from exc
@@ -276,7 +304,7 @@ class PgDatabase:
         if not args:
             return
         try:
-            async with self.connection() as conn:
+            async with self._statement() as conn:
                 await conn.executemany(text, args)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(str(exc)) from exc
@@ -284,7 +312,7 @@ class PgDatabase:
     async def fetchall(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
         text, names = to_pg(sql)
         try:
-            async with self.connection() as conn:
+            async with self._statement() as conn:
                 return list(await conn.fetch(text, *_args(names, params)))
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(str(exc)) from exc
@@ -292,7 +320,7 @@ class PgDatabase:
     async def fetchone(self, sql: str, params: Params = ()) -> asyncpg.Record | None:
         text, names = to_pg(sql)
         try:
-            async with self.connection() as conn:
+            async with self._statement() as conn:
                 return await conn.fetchrow(text, *_args(names, params))
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(str(exc)) from exc
@@ -300,7 +328,7 @@ class PgDatabase:
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         text, names = to_pg(sql)
         try:
-            async with self.connection() as conn:
+            async with self._statement() as conn:
                 return await conn.fetchval(text, *_args(names, params))
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(str(exc)) from exc
@@ -311,7 +339,7 @@ class PgDatabase:
         """The rows of a large query through a server-side cursor, `page` at a time."""
         text, names = to_pg(sql)
         args = _args(names, params)
-        async with self.connection() as conn:
+        async with self._statement() as conn:
             if conn.is_in_transaction():
                 async for row in conn.cursor(text, *args, prefetch=page):
                     yield row

@@ -24,12 +24,12 @@ import itertools
 import json
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from tests.bot.fake_server import FakeServer
 
 TOKEN = "max-fake-token-do-not-log-me-0123456789"
 BOT_ID = 9000
@@ -55,7 +55,7 @@ class _Failure:
 
 
 @dataclass
-class FakeMax:
+class FakeMax(FakeServer):
     """The fake Bot API server. Start with `async with`."""
 
     token: str = TOKEN
@@ -71,43 +71,10 @@ class FakeMax:
         self._seq = itertools.count(1)
         self._mid = itertools.count(1)
         self._failures: dict[str, deque[_Failure]] = {}
-        self._changed = asyncio.Event()
-        self._closing = False
-        self._runner: web.AppRunner | None = None
-        self.port = 0
+        self._init_server()
 
-    async def start(self) -> None:
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, shutdown_timeout=1, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-
-    async def close(self) -> None:
-        self._closing = True
-        self._notify()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeMax:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @property
-    def base_url(self) -> str:
-        """What goes into `[max] api_base`."""
-        return f"http://127.0.0.1:{self.port}"
 
     # ------------------------------------------------------------------ test controls
 
@@ -152,18 +119,6 @@ class FakeMax:
 
     def texts_to(self, user_id: int) -> list[str]:
         return [str(m["text"]) for m in self.sent if m["user_id"] == str(user_id)]
-
-    async def wait_until(self, predicate: Callable[[], bool]) -> None:
-        """Wait, bounded by `wait_timeout`, until `predicate()` holds after some call."""
-        async with asyncio.timeout(self.wait_timeout):
-            while not predicate():
-                await self._changed.wait()
-
-    # ------------------------------------------------------------------ the server
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
 
     async def _handle(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["path"]

@@ -29,9 +29,8 @@ import itertools
 import json
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
@@ -39,6 +38,7 @@ from pydantic import SecretStr
 
 from bot.core import DeliveryReport, Inbound
 from bot.settings import TelegramSettings
+from tests.bot.fake_server import FakeServer
 
 TOKEN = "123456789:AAFakeTokenForTests-do-not-log-me_0123"
 BOT_USER = {
@@ -77,7 +77,7 @@ class Call:
 
 
 @dataclass
-class FakeTelegram:
+class FakeTelegram(FakeServer):
     """The fake Bot API server. Start with `async with` (or `start()` / `close()`)."""
 
     token: str = TOKEN
@@ -99,50 +99,11 @@ class FakeTelegram:
         self._next_update_id = itertools.count(1000)
         self._next_message_id = itertools.count(1)
         self._failures: dict[str, deque[_Failure]] = {}
-        # Replaced on every change: waiters wait on the current one (see `_changed_now`).
-        self._changed = asyncio.Event()
-        self._closing = False
-        self._runner: web.AppRunner | None = None
-        self.port = 0
+        self._init_server()
 
-    # ------------------------------------------------------------------ lifecycle
-
-    async def start(self) -> None:
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
-        # No access log: its request lines carry the token (the path is /bot<token>/...),
-        # and tests assert the token never shows in captured logs.
-        self._runner = web.AppRunner(app, shutdown_timeout=1, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-
-    async def close(self) -> None:
-        # Wake long-polls first, or the runner waits for them on shutdown.
-        self._closing = True
-        self._notify()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTelegram:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @property
-    def base_url(self) -> str:
-        """What goes into `[telegram] api_base`."""
-        return f"http://127.0.0.1:{self.port}"
 
     # ------------------------------------------------------------------ test controls
 
@@ -220,11 +181,6 @@ class FakeTelegram:
             await self._wait(enough)
         return self.calls_of(method)
 
-    async def wait_until(self, predicate: Callable[[], bool]) -> None:
-        """Wait, bounded by `wait_timeout`, until `predicate()` holds after some call."""
-        async with asyncio.timeout(self.wait_timeout):
-            await self._wait(predicate)
-
     async def wait_until_confirmed(self, update_id: int) -> None:
         """Wait until a getUpdates call confirmed `update_id` (offset > update_id)."""
 
@@ -235,14 +191,6 @@ class FakeTelegram:
             await self._wait(confirmed)
 
     # ------------------------------------------------------------------ the server
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def _wait(self, predicate: Callable[[], bool]) -> None:
-        while not predicate():
-            await self._changed.wait()
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:

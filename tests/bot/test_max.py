@@ -262,6 +262,83 @@ async def test_webhook_answers_500_when_the_journal_fails(mx: FakeMax) -> None:
     assert [i.text for i in journal.got] == ["день 100"]
 
 
+class GatedJournal:
+    """`on_inbound` that keeps each update inside until `let_one_through`, and counts how
+    many were inside at once."""
+
+    def __init__(self) -> None:
+        self.entered: list[str] = []
+        self.inside = 0
+        self.most_inside = 0
+        self._gate = asyncio.Semaphore(0)
+
+    async def __call__(self, inbound: Inbound) -> bool:
+        self.inside += 1
+        self.most_inside = max(self.most_inside, self.inside)
+        self.entered.append(inbound.text)
+        try:
+            await self._gate.acquire()
+        finally:
+            self.inside -= 1
+        return True
+
+    def let_one_through(self) -> None:
+        self._gate.release()
+
+
+async def _until(predicate: Any) -> None:
+    # The channel's lock has no event to wait on: look again, a bounded number of times.
+    for _ in range(1000):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
+
+
+async def test_webhook_keeps_one_users_updates_one_at_a_time(mx: FakeMax) -> None:
+    # MAX may post one user's updates in parallel. Once this let a third update overtake
+    # the second: the first's lock was dropped while the second still waited on it.
+    journal = GatedJournal()
+    channel = MaxChannel(settings(
+        mx, mode="webhook", webhook_url="https://bot.example.org/max/webhook",
+        webhook_secret=SecretStr(SECRET)))
+    runner, url = await _webhook_server(channel)
+    headers = {"X-Max-Bot-Api-Secret": SECRET}
+
+    def waiting() -> int:
+        entry = channel._chat_locks.get("43")
+        return 0 if entry is None else entry.users - 1
+
+    try:
+        await channel.start(journal, _no_reports)
+        async with aiohttp.ClientSession() as http:
+
+            async def post(text: str) -> int:
+                async with http.post(url, headers=headers,
+                                     json=text_update(43, text)) as resp:
+                    return resp.status
+
+            first = asyncio.create_task(post("первое"))
+            await _until(lambda: journal.entered == ["первое"])
+            second = asyncio.create_task(post("второе"))
+            await _until(lambda: waiting() == 1)
+            journal.let_one_through()
+            await _until(lambda: journal.entered == ["первое", "второе"])
+            third = asyncio.create_task(post("третье"))
+            await _until(lambda: waiting() == 1)  # behind the second, not beside it
+            assert journal.entered == ["первое", "второе"]
+            journal.let_one_through()
+            journal.let_one_through()
+            statuses = await asyncio.gather(first, second, third)
+    finally:
+        await channel.stop()
+        await runner.cleanup()
+    assert statuses == [200, 200, 200]
+    assert journal.entered == ["первое", "второе", "третье"]
+    assert journal.most_inside == 1
+    assert channel._chat_locks == {}
+
+
 # --------------------------------------------------------------------------- sending
 
 

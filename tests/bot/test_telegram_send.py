@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.core import Button, ChannelName, Outbound, SendErrorKind
-from bot.telegram import CONTACT_BUTTON_TEXT, TelegramChannel, normalize_command, split_text
+from bot.telegram import CONTACT_BUTTON_TEXT, TelegramChannel, normalize_command
 from tests.bot.fake_telegram import FakeTelegram, telegram_settings
 
 USER = "111"
@@ -213,29 +213,6 @@ async def test_send_after_stop_is_refused(fake: FakeTelegram) -> None:
 
 
 # --------------------------------------------------------------------------- pure parts
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("", [""]),
-        ("короткий", ["короткий"]),
-        ("а" * 4096, ["а" * 4096]),
-        ("а" * 4097, ["а" * 4096, "а"]),  # one long word: cut hard
-        ("а" * 3000 + "\n\n" + "б" * 3000, ["а" * 3000, "б" * 3000]),
-        ("а" * 3000 + "\n" + "б" * 3000, ["а" * 3000, "б" * 3000]),
-        ("а" * 3000 + " " + "б" * 3000, ["а" * 3000, "б" * 3000]),
-        # A paragraph break near the start would leave a stub: the later line break wins.
-        (
-            "а" * 100 + "\n\n" + "б" * 3000 + "\n" + "в" * 2000,
-            ["а" * 100 + "\n\n" + "б" * 3000, "в" * 2000],
-        ),
-        # Emoji are two UTF-16 units each, as Telegram counts: 2100 of them do not fit.
-        ("😀" * 2100, ["😀" * 2048, "😀" * 52]),
-    ],
-)
-def test_split_text(text: str, expected: list[str]) -> None:
-    assert split_text(text) == expected
 
 
 @pytest.mark.parametrize(
