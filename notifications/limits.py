@@ -111,9 +111,12 @@ class ChannelLimit:
         per second (Telegram about 30 messages, MAX about 30 requests; beyond, 429). A
         bucket holding a second's worth lets a second see its burst plus its refill,
         twice the rate; this one holds a quarter and refills at three quarters, so any
-        second sees at most `rate`. (A quarter, not less: the sender's rounds are
-        ~0.25 s apart while an SMS batch goes out, and a smaller bucket would leave the
-        messengers idle between rounds; bench/bench_mixed.py.)"""
+        second sees at most `rate`. (A quarter, not less: a smaller bucket overflows,
+        its tokens unused, in the gaps between a channel's claims on a loaded box;
+        bench/bench_mixed.py.) The window holds on the wire as long as the sends start
+        right after their tokens are taken: the sender takes them at the clock's time
+        after the claim, and a channel's sends never wait for another channel's
+        (`notifications.sender`)."""
         return cls(rate * 0.75, per_chat=per_chat, burst=max(1.0, rate * 0.25))
 
 

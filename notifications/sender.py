@@ -26,9 +26,18 @@ wire and its message id when the SMSC answers, so a reclaimed row re-sends only 
 that were never answered: the duplicates are bounded by the SMPP window, not by the
 claimed batch, and such rows are counted as `possible_duplicates`.
 
-The service loop (`run`) keeps the channels busy: it claims the next rows while earlier
-ones are still being sent (as many in flight as `max_in_flight`), so the SMPP window
-never drains between batches; `step`/`drain` send one batch and wait for it (tests).
+The service loop (`run`) keeps the channels busy: a claim loop per channel claims the
+next rows while earlier ones are still being sent (as many in flight as
+`max_in_flight`), so the SMPP window never drains between batches; `step`/`drain` claim
+one batch per channel and wait for them, sent side by side (tests).
+
+Each channel goes at its own limit: claims, room in flight (`max_in_flight`) and
+concurrent sends (`concurrency`) are per channel, so a slow channel (SMS at the SMSC's
+TPS, e-mail at a few a second, a messenger answering slowly) fills only its own room and
+never holds up another's claims or sends. A shared room once let the SMS sends, queued at
+the SMSC's pace, delay the messengers' granted sends, which then left in bursts above
+their per-second limits; and one loop claiming channel after channel left the
+messengers' tokens unused while the SMS and e-mail claims ran (bench/bench_mixed.py).
 """
 
 from __future__ import annotations
@@ -74,8 +83,9 @@ TEMPLATE_MARK = '{"tpl"'
 _BATCH = 2000  # items per group commit at most
 _HOUSEKEEPING = 60.0  # seconds between expiring early receipts
 T = TypeVar("T")
-# An address's turn in a batch: (address, the delivery it waits for, its own).
-Turn = tuple[str, "asyncio.Future[None] | None", "asyncio.Future[None]"]
+# An address's turn in a batch: ((channel, address), the delivery it waits for, its own).
+# The channel is part of the key: a Telegram chat id and a MAX user id may be equal.
+Turn = tuple[tuple[str, str], "asyncio.Future[None] | None", "asyncio.Future[None]"]
 R = TypeVar("R")
 
 
@@ -252,23 +262,29 @@ class OutboxSender:
         # The SMS channel's submit journal (the app hands it to the channel).
         self.journal = OutboxJournal(outbox, ChannelName.SMS.value)
         self.opt_outs = opt_outs
+        # Per channel: sends at once (`concurrency`), rows held (`max_in_flight`).
         self.concurrency = concurrency
-        self._limit = asyncio.Semaphore(concurrency)
+        self._slots: dict[str, asyncio.Semaphore] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._templates: dict[int, dict[str, str]] = {}
-        # Seconds until a limiter could take something again (the run loop's nap).
-        self._ready_in: float | None = None
+        # Per channel, the limiter's tokens a message took in the last claim (SMS parts).
+        self._cost: dict[str, float] = {}
+        # Per channel, seconds until its limiter could take something again (its loop's
+        # nap), and the event that wakes its loop.
+        self._ready_in: dict[str, float] = {}
+        self._woken: dict[str, asyncio.Event] = {}
         self._reports: GroupCommit[Receipt, int | None] = GroupCommit(
             self._write_reports, "sender-receipts"
         )
-        # Messages claimed by `run` and not finished yet (their leases are renewed while
-        # they are held), and the batches sending them.
-        self._in_flight = 0
+        # Messages claimed by `run` and not finished yet, per channel (their leases are
+        # renewed while they are held), and the batches sending them.
+        self._in_flight: collections.Counter[str] = collections.Counter()
         self._holding: set[int] = set()
         self._batches: set[asyncio.Task[None]] = set()
-        # Per address, the delivery its next message waits for (order across batches).
-        self._tails: dict[str, asyncio.Future[None]] = {}
+        # Per (channel, address), the delivery its next message waits for (order across
+        # batches).
+        self._tails: dict[tuple[str, str], asyncio.Future[None]] = {}
         self._reported: set[int] = set()  # campaigns whose progress the log follows
         self._touched: set[int] = set()  # campaigns sent for since the last progress line
 
@@ -312,22 +328,30 @@ class OutboxSender:
     def wake(self) -> None:
         """New work was queued: look now instead of at the next poll."""
         self._wake.set()
+        for woken in self._woken.values():
+            woken.set()
 
     async def run(self, poll: float = 1.0) -> None:
-        """The service loop: claim and send continuously (see the module docstring),
-        and look again when woken (new work here or, through `wake_signal`, in another
-        process), when a limiter has tokens again, when room frees up, or after `poll`
-        at the latest. An error is logged and the loop goes on: a sender that stops
-        would leave replies unsent while everything else looks healthy."""
+        """The service loop (see the module docstring): one claim loop per channel, each
+        claiming and sending at its channel's own pace (`_channel_loop`), and this one
+        renewing the leases of what they hold, expiring early receipts and logging
+        campaign progress. A channel added after the start gets its loop at the next
+        look. An error is logged and the loop goes on: a sender that stops would leave
+        replies unsent while everything else looks healthy."""
         if self.wake_signal is not None:
             await self.wake_signal.listen(self.wake)
         housekeeping = progress = renewed = 0.0
         renew_every = self.lease.total_seconds() / 3
+        loops: dict[str, asyncio.Task[None]] = {}
         try:
             while not self._stopping:
                 self._wake.clear()
+                for name in list(self.channels):
+                    if name not in loops:
+                        loops[name] = asyncio.create_task(
+                            self._channel_loop(name, poll), name=f"sender-{name}"
+                        )
                 try:
-                    claimed = await self._pump()
                     tick = time.monotonic()
                     if tick - renewed >= renew_every:
                         renewed = tick
@@ -341,18 +365,15 @@ class OutboxSender:
                         progress = tick
                         await self._log_progress()
                 except Exception:
-                    log.exception("sender: step failed; trying again")
-                    claimed = 0
-                    self._nap(poll)
-                if claimed and self._in_flight < self.max_in_flight:
-                    continue
-                nap = min(poll, renew_every)
-                if self._ready_in is not None:
-                    nap = max(0.005, min(nap, self._ready_in))
+                    log.exception("sender: housekeeping failed; trying again")
                 with suppress(TimeoutError):
-                    async with asyncio.timeout(nap):
+                    async with asyncio.timeout(min(poll, renew_every)):
                         await self._wake.wait()
         finally:
+            self._stopping = True  # the channel loops end too (also when cancelled)
+            self.wake()
+            if loops:
+                await asyncio.gather(*loops.values(), return_exceptions=True)
             if self.wake_signal is not None:
                 await self.wake_signal.close()
             if self._batches:
@@ -360,38 +381,62 @@ class OutboxSender:
 
     def stop(self) -> None:
         self._stopping = True
-        self._wake.set()
+        self.wake()
 
-    async def _pump(self) -> int:
-        """Claim what may go now into the free room and start sending it without
-        waiting (the next claim overlaps these sends). Returns the rows claimed."""
-        room = self.max_in_flight - self._in_flight
+    async def _channel_loop(self, name: str, poll: float) -> None:
+        """Claim and send for one channel until the sender stops; look again when woken
+        (new work, room freed up), when its limiter has tokens again, or after `poll`
+        at the latest. One loop per channel, so no channel's claims wait for another's
+        (an SMS claim of a whole second's parts, a store busy with its journal)."""
+        woken = self._woken.setdefault(name, asyncio.Event())
+        while not self._stopping:
+            woken.clear()
+            try:
+                claimed = await self._pump(name)
+            except Exception:
+                log.exception("sender: %s: step failed; trying again", name)
+                claimed = 0
+                self._nap(name, poll)
+            if claimed:  # more may be due
+                continue
+            nap = poll
+            ready_in = self._ready_in.pop(name, None)
+            if ready_in is not None:
+                nap = max(0.005, min(nap, ready_in))
+            with suppress(TimeoutError):
+                async with asyncio.timeout(nap):
+                    await woken.wait()
+
+    async def _pump(self, name: str) -> int:
+        """Claim what may go now for one channel into its free room and start sending it
+        without waiting (the next claim overlaps these sends). Returns the rows claimed
+        (none while the channel's room is full: a batch done wakes its loop)."""
+        room = self.max_in_flight - self._in_flight[name]
         if room <= 0:
             return 0
         moment = self.clock()
         max_priority = await self._quiet(moment)
-        self._ready_in = None
-        claimed = 0
-        for name in list(self.channels):
-            handled, ready = await self._claim(name, moment, max_priority, room - claimed)
-            claimed += handled + len(ready)
-            if ready:
-                ids = {item.id for item, _ in ready}
-                self._in_flight += len(ready)
-                self._holding |= ids
-                task = asyncio.create_task(self._send_batch(ready, moment), name="sender-batch")
-                self._batches.add(task)
-                task.add_done_callback(self._batch_done(ids))
-        return claimed
+        self._ready_in.pop(name, None)
+        handled, ready = await self._claim(name, moment, max_priority, room, fresh=True)
+        if ready:
+            ids = {item.id for item, _ in ready}
+            self._in_flight[name] += len(ready)
+            self._holding |= ids
+            task = asyncio.create_task(self._send_batch(ready, moment), name="sender-batch")
+            self._batches.add(task)
+            task.add_done_callback(self._batch_done(name, ids))
+        return handled + len(ready)
 
-    def _batch_done(self, ids: set[int]) -> Callable[[asyncio.Task[None]], None]:
+    def _batch_done(self, name: str, ids: set[int]) -> Callable[[asyncio.Task[None]], None]:
         def done(task: asyncio.Task[None]) -> None:
             self._batches.discard(task)
-            self._in_flight -= len(ids)
+            self._in_flight[name] -= len(ids)
             self._holding -= ids
             if not task.cancelled() and task.exception() is not None:
                 log.error("sender: a batch failed", exc_info=task.exception())
-            self._wake.set()  # room for more
+            woken = self._woken.get(name)
+            if woken is not None:
+                woken.set()  # room for more
 
         return done
 
@@ -437,16 +482,28 @@ class OutboxSender:
         return total
 
     async def step(self, now: datetime | None = None) -> int:
-        """One round over every channel, waiting for its sends; returns the messages
-        handled (sent, failed, rerouted, retried), not those the limiter put back."""
+        """One round over every channel: claim each channel's batch (in the channels'
+        order), send the batches side by side and wait for them all; returns the
+        messages handled (sent, failed, rerouted, retried), not those the limiter put
+        back. A slow channel's batch does not hold up the others' sends."""
         moment = now or self.clock()
         max_priority = await self._quiet(moment)
-        self._ready_in = None
+        self._ready_in.clear()
         handled = 0
+        batches: list[list[tuple[OutboxItem, Outbound]]] = []
         for name in list(self.channels):
             done, ready = await self._claim(name, moment, max_priority, self.batch_size)
-            await self._send_batch(ready, moment)
             handled += done + len(ready)
+            if ready:
+                batches.append(ready)
+        # Each batch finishes (a failure in one does not cut the others short), then the
+        # first error, if any, is raised as before.
+        results = await asyncio.gather(
+            *(self._send_batch(ready, moment) for ready in batches), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         return handled
 
     async def _quiet(self, moment: datetime) -> int | None:
@@ -457,16 +514,29 @@ class OutboxSender:
         return None
 
     async def _claim(
-        self, name: str, moment: datetime, max_priority: int | None, room: int
+        self,
+        name: str,
+        moment: datetime,
+        max_priority: int | None,
+        room: int,
+        *,
+        fresh: bool = False,
     ) -> tuple[int, list[tuple[OutboxItem, Outbound]]]:
         """Claim what the channel's limiter can take now (at most `room`), settle rows
-        that cannot go at all; returns (rows settled, rows ready to send)."""
+        that cannot go at all; returns (rows settled, rows ready to send). `fresh` (the
+        service loop): the limiter's tokens are taken at the clock's time after the
+        claim, when the sends start, not at `moment` (a claim that took a while would
+        otherwise send the tokens of an earlier moment late, in a burst)."""
         limit = min(self.batch_size, room)
         if self.limiter is not None:
-            limit = min(limit, self.limiter.capacity(name, moment))
-            if limit <= 0:
-                self._nap(self.limiter.next_ready(name, moment))
+            tokens = self.limiter.capacity(name, moment)
+            if tokens <= 0:
+                self._nap(name, self.limiter.next_ready(name, moment))
                 return 0, []
+            # Tokens are SMS parts: as many rows as they pay for at the channel's recent
+            # parts per message (claiming a row per token put half of a campaign of
+            # two-part SMS back at every claim, a write each, for nothing).
+            limit = min(limit, max(1, int(tokens / self._cost.get(name, 1.0))))
         if limit <= 0:
             return 0, []
         items = await self.outbox.claim(
@@ -477,9 +547,11 @@ class OutboxSender:
         stopped = await self._cancel_opted_out(items)
         items = [i for i in items if i.id not in stopped]
         resumes = await self._resumes(items)
+        granted = self.clock() if fresh else moment
         handled = len(stopped)
         ready: list[tuple[OutboxItem, Outbound]] = []
         back: list[tuple[int, datetime]] = []
+        costs = priced = 0
         for item in items:
             outbound = await self._outbound(item)
             if outbound is None:
@@ -494,15 +566,18 @@ class OutboxSender:
                 continue
             if self.limiter is not None:
                 cost = sms_parts(outbound.text) if name == ChannelName.SMS.value else 1
-                wait = self.limiter.try_acquire(name, item.address, cost, item.priority, moment)
+                costs, priced = costs + cost, priced + 1
+                wait = self.limiter.try_acquire(name, item.address, cost, item.priority, granted)
                 if wait > 0:
-                    back.append((item.id, moment + timedelta(seconds=wait)))
-                    self._nap(wait)
+                    back.append((item.id, granted + timedelta(seconds=wait)))
+                    self._nap(name, wait)
                     continue
             resume = resumes.get(item.id)
             if resume is not None:
                 outbound = outbound.model_copy(update={"resume": resume})
             ready.append((item, outbound))
+        if priced:
+            self._cost[name] = costs / priced
         await self.outbox.release(back)
         return handled, ready
 
@@ -534,15 +609,16 @@ class OutboxSender:
         # One address's messages in order, also across batches in flight together: each
         # address's turn is taken now, in claim order, and its messages wait for the
         # address's previous delivery. A few workers then go through the addresses (a
-        # task per address was thousands of tasks queueing on `_limit` for a campaign).
+        # task per address was thousands of tasks queueing for a send slot).
         loop = asyncio.get_running_loop()
         turns: collections.deque[tuple[list[tuple[OutboxItem, Outbound]], Turn]] = (
             collections.deque()
         )
         for address, group in by_address.items():
+            key = (group[0][0].channel, address)
             mine: asyncio.Future[None] = loop.create_future()
-            turns.append((group, (address, self._tails.get(address), mine)))
-            self._tails[address] = mine
+            turns.append((group, (key, self._tails.get(key), mine)))
+            self._tails[key] = mine
 
         async def worker() -> None:
             while turns:
@@ -552,10 +628,10 @@ class OutboxSender:
         try:
             await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(turns)))))
         finally:
-            for _, (address, _, mine) in turns:  # not reached (cancelled): free the turn
+            for _, (key, _, mine) in turns:  # not reached (cancelled): free the turn
                 mine.set_result(None)
-                if self._tails.get(address) is mine:
-                    del self._tails[address]
+                if self._tails.get(key) is mine:
+                    del self._tails[key]
         # The last answers of the batch, which no later mark carried (the ids are
         # mapped for receipts either way).
         await self.journal.flush()
@@ -571,9 +647,9 @@ class OutboxSender:
             await self.outbox.mark_final(item_id, "cancelled", OPTED_OUT_ERROR)
         return stopped
 
-    def _nap(self, seconds: float) -> None:
-        if self._ready_in is None or seconds < self._ready_in:
-            self._ready_in = seconds
+    def _nap(self, name: str, seconds: float) -> None:
+        if name not in self._ready_in or seconds < self._ready_in[name]:
+            self._ready_in[name] = seconds
 
     async def _outbound(self, item: OutboxItem) -> Outbound | None:
         # `ref` names the outbox row to the channel (the submit journal, retries).
@@ -613,7 +689,7 @@ class OutboxSender:
         now: datetime,
         sent: list[tuple[int, str, tuple[str, ...], int]],
     ) -> None:
-        address, before, mine = turn
+        key, before, mine = turn
         try:
             if before is not None:
                 await asyncio.shield(before)
@@ -621,8 +697,8 @@ class OutboxSender:
                 await self._deliver(item, outbound, now, sent)
         finally:
             mine.set_result(None)
-            if self._tails.get(address) is mine:
-                del self._tails[address]
+            if self._tails.get(key) is mine:
+                del self._tails[key]
 
     async def _deliver(
         self,
@@ -631,7 +707,10 @@ class OutboxSender:
         now: datetime,
         sent: list[tuple[int, str, tuple[str, ...], int]],
     ) -> None:
-        async with self._limit:
+        slots = self._slots.get(item.channel)
+        if slots is None:
+            slots = self._slots[item.channel] = asyncio.Semaphore(self.concurrency)
+        async with slots:
             try:
                 result = await self.channels[item.channel].send(outbound)
                 _log_sent(item, result)
