@@ -25,6 +25,26 @@ LONG_RU = (
 )
 
 
+@contextlib.asynccontextmanager
+async def two_instances(
+    stores: Sequence[FragmentStore], journal: Journal
+) -> AsyncIterator[tuple[SmscSimulator, SmscSimulator]]:
+    """Two SMSCs, each connected to a channel of its own with the store given: two
+    instances on one database, both writing to `journal`."""
+    async with SmscSimulator(password=PASSWORD) as one, SmscSimulator(password=PASSWORD) as two:
+        channels = [
+            SmsChannel(smpp_settings(smsc.port), store, reconnect_min_delay=0.05)
+            for smsc, store in zip((one, two), stores, strict=True)
+        ]
+        for channel in channels:
+            await channel.start(journal.on_inbound, journal.on_report)
+        try:
+            yield one, two
+        finally:
+            for channel in channels:
+                await channel.stop()
+
+
 @pytest.fixture
 async def pools(pg_dsn: str) -> AsyncIterator[list[asyncpg.Pool]]:
     """Two pools on one database: the stores of two instances."""
@@ -78,31 +98,21 @@ async def test_a_long_sms_split_over_two_instances_is_handled_once(
             deleted.set()
 
     stores = [Store(pool) for pool in pools]
-    async with SmscSimulator(password=PASSWORD) as one, SmscSimulator(password=PASSWORD) as two:
-        channels = [
-            SmsChannel(smpp_settings(smsc.port), store, reconnect_min_delay=0.05)
-            for smsc, store in zip((one, two), stores, strict=True)
-        ]
-        for channel in channels:
-            await channel.start(journal.on_inbound, journal.on_report)
-        try:
-            parts = one.build_mo(PHONE, LONG_RU)
-            assert len(parts) >= 2
-            first = [one.deliver(sm, 10) for sm in parts[:-1]]
-            assert await asyncio.gather(*first) == [0] * (len(parts) - 1)
-            assert journal.inbound == []
-            last = [two.deliver(parts[-1], 10)]
-            if last_at == "both":
-                last.append(one.deliver(parts[-1], 10))
-            assert set(await asyncio.gather(*last)) == {0}
-            await journal.wait(lambda: len(journal.inbound) == 1)
-            # The parts are deleted once the deliver_sm_resp is out: nothing is left
-            # for a sweeper to hand over as a partial message later.
-            await asyncio.wait_for(deleted.wait(), 10)
-            assert await stores[0].expired(codec.now_utc() + timedelta(days=1)) == []
-        finally:
-            for channel in channels:
-                await channel.stop()
+    async with two_instances(stores, journal) as (one, two):
+        parts = one.build_mo(PHONE, LONG_RU)
+        assert len(parts) >= 2
+        first = [one.deliver(sm, 10) for sm in parts[:-1]]
+        assert await asyncio.gather(*first) == [0] * (len(parts) - 1)
+        assert journal.inbound == []
+        last = [two.deliver(parts[-1], 10)]
+        if last_at == "both":
+            last.append(one.deliver(parts[-1], 10))
+        assert set(await asyncio.gather(*last)) == {0}
+        await journal.wait(lambda: len(journal.inbound) == 1)
+        # The parts are deleted once the deliver_sm_resp is out: nothing is left
+        # for a sweeper to hand over as a partial message later.
+        await asyncio.wait_for(deleted.wait(), 10)
+        assert await stores[0].expired(codec.now_utc() + timedelta(days=1)) == []
     assert [m.text for m in journal.inbound] == [LONG_RU]
     assert journal.inbound[0].meta == {"parts": str(len(parts))}
 
@@ -150,26 +160,15 @@ async def test_a_long_sms_found_complete_by_a_late_instance_is_handled_once(
                 await until(a_counted)  # B is late: A has acknowledged and counted it
             return await super().seen_count(digest)
 
-    stores = [StoreA(pools[0]), StoreB(pools[1])]
-    async with SmscSimulator(password=PASSWORD) as one, SmscSimulator(password=PASSWORD) as two:
-        channels = [
-            SmsChannel(smpp_settings(smsc.port), store, reconnect_min_delay=0.05)
-            for smsc, store in zip((one, two), stores, strict=True)
-        ]
-        for channel in channels:
-            await channel.start(journal.on_inbound, journal.on_report)
-        try:
-            parts = one.build_mo(PHONE, LONG_RU)
-            first = [one.deliver(sm, 10) for sm in parts[:-1]]
-            assert await asyncio.gather(*first) == [0] * (len(parts) - 1)
-            to_a = asyncio.create_task(one.deliver(parts[-1], 10))
-            await until(a_stored)
-            to_b = asyncio.create_task(two.deliver(parts[-1], 10))
-            assert await asyncio.gather(to_a, to_b) == [0, 0]
-            assert b_complete.is_set()
-            await until(a_counted)  # A's count follows its deliver_sm_resp
-            assert a_counted.is_set()
-        finally:
-            for channel in channels:
-                await channel.stop()
+    async with two_instances([StoreA(pools[0]), StoreB(pools[1])], journal) as (one, two):
+        parts = one.build_mo(PHONE, LONG_RU)
+        first = [one.deliver(sm, 10) for sm in parts[:-1]]
+        assert await asyncio.gather(*first) == [0] * (len(parts) - 1)
+        to_a = asyncio.create_task(one.deliver(parts[-1], 10))
+        await until(a_stored)
+        to_b = asyncio.create_task(two.deliver(parts[-1], 10))
+        assert await asyncio.gather(to_a, to_b) == [0, 0]
+        assert b_complete.is_set()
+        await until(a_counted)  # A's count follows its deliver_sm_resp
+        assert a_counted.is_set()
     assert [m.text for m in journal.inbound] == [LONG_RU]
