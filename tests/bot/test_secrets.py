@@ -1,5 +1,5 @@
 """Secrets come from the environment and never appear in logs or output, even when the
-peers refuse us (style.md: Courier's checkRedacted)."""
+peers refuse us (docs/operations.md keeps secrets in the environment only)."""
 
 from __future__ import annotations
 
