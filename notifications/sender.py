@@ -352,6 +352,9 @@ class OutboxSender:
                             self._channel_loop(name, poll), name=f"sender-{name}"
                         )
                 try:
+                    # Once a tick here, not in every channel loop's claim: the loops
+                    # only leave bulk rows alone in quiet hours (`_max_priority`).
+                    await self._quiet(self.clock())
                     tick = time.monotonic()
                     if tick - renewed >= renew_every:
                         renewed = tick
@@ -415,7 +418,7 @@ class OutboxSender:
         if room <= 0:
             return 0
         moment = self.clock()
-        max_priority = await self._quiet(moment)
+        max_priority = self._max_priority(moment)
         self._ready_in.pop(name, None)
         handled, ready = await self._claim(name, moment, max_priority, room, fresh=True)
         if ready:
@@ -506,12 +509,19 @@ class OutboxSender:
                 raise result
         return handled
 
-    async def _quiet(self, moment: datetime) -> int | None:
-        """Quiet hours: defer bulk rows; returns the worst priority that may go now."""
+    def _max_priority(self, moment: datetime) -> int | None:
+        """The worst priority that may go now: in quiet hours bulk rows wait."""
         if self.quiet is not None and self.quiet.is_quiet(moment):
-            await self.outbox.defer_priority(PRIORITY_BULK, self.quiet.not_before(moment))
             return PRIORITY_BULK - 1
         return None
+
+    async def _quiet(self, moment: datetime) -> int | None:
+        """Quiet hours: defer bulk rows (one write, however many channels claim);
+        returns the worst priority that may go now."""
+        max_priority = self._max_priority(moment)
+        if max_priority is not None and self.quiet is not None:
+            await self.outbox.defer_priority(PRIORITY_BULK, self.quiet.not_before(moment))
+        return max_priority
 
     async def _claim(
         self,

@@ -643,11 +643,11 @@ class SmsChannel:
 
         async def after(written: bool) -> None:
             try:
-                if written:
-                    at = self.clock()
-                    await self._store.note_seen([seen_key], at)
-                    if assembled is not None:
-                        await self.reassembler.finish(assembled, at)
+                if written and assembled is None:
+                    await self._store.note_seen([seen_key], self.clock())
+                elif written and assembled is not None:
+                    # A long SMS: its parts are noted; its digest needs no count.
+                    await self.reassembler.finish(assembled, self.clock())
                 elif assembled is not None:
                     self.reassembler.release(assembled.key)
             finally:

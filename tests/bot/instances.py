@@ -42,7 +42,7 @@ from typing import Any
 import aiohttp
 
 from sms_gateway import codec
-from sms_gateway.pdu import TLV_SAR_MSG_REF_NUM, TLV_SAR_SEGMENT_SEQNUM, TLV_SAR_TOTAL_SEGMENTS
+from sms_gateway.reassembly import split_concat
 from sms_gateway.simulator import SmscSimulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -370,15 +370,8 @@ def wire_messages(smsc: SmscSimulator) -> dict[str, list[WireMessage]]:
     found: dict[tuple[str, int | None, int, bytes], WireMessage] = {}
     for index, part in enumerate(smsc.submitted):
         sm = part.sm
-        data = sm.payload()
-        concat = None
-        if sm.esm_class & codec.ESM_UDHI:
-            concat, data = codec.parse_udh(data)
-        sar_ref = sm.tlv_int(TLV_SAR_MSG_REF_NUM)
-        if concat is None and sar_ref is not None:
-            concat = codec.Concat(sar_ref, sm.tlv_int(TLV_SAR_TOTAL_SEGMENTS) or 1,
-                                  sm.tlv_int(TLV_SAR_SEGMENT_SEQNUM) or 1)
-        if concat is not None and concat.total > 1:
+        concat, data = split_concat(sm)
+        if concat is not None:
             key = (part.destination, concat.ref, concat.total, b"")
             seq = concat.seq
         else:
